@@ -1,0 +1,120 @@
+"""The error vocabulary: what can go wrong, what a member reads, what the log says.
+
+Every error the bot can raise on purpose derives from `KlingBotError`. `member_message` is the
+sentence shown to a member or an operator; `str(error)` is the same sentence and never contains a
+secret. One handler renders these; nobody formats an error by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class KlingBotError(Exception):
+    """Base of every error the bot raises on purpose; carries the sentence a member reads."""
+
+    def __init__(self, member_message: str) -> None:
+        super().__init__(member_message)
+        self.member_message = member_message
+
+
+class InvalidInput(KlingBotError):
+    """A member or operator asked for something the model or the bot does not allow."""
+
+
+class ConfigError(KlingBotError):
+    """The configuration is wrong; the message names the key and what is allowed."""
+
+
+class NotModerator(KlingBotError):
+    """The action needs moderator rights the member does not have."""
+
+
+class QuotaExceeded(KlingBotError):
+    """The member has no credits left in the current window, or hit an in-flight cap."""
+
+
+class TaskNotFound(KlingBotError):
+    """No task with that id exists (or the member may not see it)."""
+
+
+class IllegalTransition(KlingBotError):
+    """A task was asked to move to a state its current state cannot reach (a bug, not input)."""
+
+
+class ApiErrorKind(enum.Enum):
+    """What a failed CometAPI call means for the caller, whatever the envelope looked like."""
+
+    AUTH = "auth"  # key missing/invalid, model not enabled, account blocked: operator must act
+    OUT_OF_CREDIT = "out_of_credit"  # balance or resource pack used up
+    INVALID_REQUEST = "invalid_request"  # the API refused the parameters
+    MODERATED = "moderated"  # the prompt or an input was refused by content policy
+    RATE_LIMITED = "rate_limited"  # 429, 1302, 1303: wait and try again; the task is not lost
+    TRANSIENT = "transient"  # 5xx, 524, HTML error pages, malformed bodies on queries
+    NOT_FOUND = "not_found"  # unknown task id on query
+    AMBIGUOUS = "ambiguous"  # a create whose outcome is unknown: it may exist and be billed
+    UNKNOWN = "unknown"  # anything else
+
+    @property
+    def is_retryable(self) -> bool:
+        """True when the same request may simply be sent again later."""
+        return self in (ApiErrorKind.RATE_LIMITED, ApiErrorKind.TRANSIENT)
+
+
+_MEMBER_SENTENCES: dict[ApiErrorKind, str] = {
+    ApiErrorKind.AUTH: "The video service refused the bot's credentials. An admin needs to check "
+    "the bot's API key.",
+    ApiErrorKind.OUT_OF_CREDIT: "The video service account is out of credit. An admin needs to "
+    "top it up.",
+    ApiErrorKind.INVALID_REQUEST: "The video service refused these settings",
+    ApiErrorKind.MODERATED: "The prompt or an input was refused by the video service's content "
+    "policy. Try rewording it.",
+    ApiErrorKind.RATE_LIMITED: "The video service is busy right now; the task will wait its turn.",
+    ApiErrorKind.TRANSIENT: "The video service had a temporary problem.",
+    ApiErrorKind.NOT_FOUND: "The video service does not know this task any more.",
+    ApiErrorKind.AMBIGUOUS: "The video service did not confirm whether it accepted the task.",
+    ApiErrorKind.UNKNOWN: "The video service answered with an unexpected error.",
+}
+
+
+class ApiError(KlingBotError):
+    """A CometAPI call failed; `kind` says what the caller should do about it."""
+
+    def __init__(
+        self,
+        kind: ApiErrorKind,
+        detail: str = "",
+        *,
+        http_status: int | None = None,
+        api_code: int | str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        sentence = _MEMBER_SENTENCES[kind]
+        if kind is ApiErrorKind.INVALID_REQUEST and detail:
+            sentence = f"{sentence}: {detail}"
+        elif kind is ApiErrorKind.INVALID_REQUEST:
+            sentence = f"{sentence}."
+        super().__init__(sentence)
+        self.kind = kind
+        self.detail = detail
+        self.http_status = http_status
+        self.api_code = api_code
+        self.retry_after_s = retry_after_s
+
+    @property
+    def is_retryable(self) -> bool:
+        """True when the same request may be sent again (never for an ambiguous create)."""
+        return self.kind.is_retryable
+
+    def log_line(self) -> str:
+        """One line for the operator's log: kind, status, code and the API's own words."""
+        parts = [f"kind={self.kind.value}"]
+        if self.http_status is not None:
+            parts.append(f"http={self.http_status}")
+        if self.api_code is not None:
+            parts.append(f"code={self.api_code}")
+        if self.retry_after_s is not None:
+            parts.append(f"retry_after_s={self.retry_after_s:g}")
+        if self.detail:
+            parts.append(f"detail={self.detail!r}")
+        return " ".join(parts)
