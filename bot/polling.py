@@ -1,0 +1,105 @@
+"""When to ask the API about a task again: sparse while completion is unlikely, dense when likely.
+
+Pure decisions. A task's completion time is expected inside a window [early, late] learned from
+the tasks this bot saw finish (per model, mode and length), starting from the timings of
+omni-api.md §6 until enough tasks have finished. Before the window the tracker polls rarely (but
+often enough to notice a quick moderation failure), inside it densely, after it with a growing
+interval until the local timeout.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+ClassKey = Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Seconds after submission between which a task of this kind usually finishes."""
+
+    early_s: float
+    late_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """The knobs of the schedule. `scale` shrinks every time constant (benchmarks, tests)."""
+
+    first_poll_s: float = 10.0  # §6: first poll about 10 s after create
+    min_interval_s: float = 2.0
+    max_interval_s: float = 30.0
+    dense_polls: int = 30  # polls spread across the expected window
+    overdue_growth: float = 0.25  # the interval grows by this share of the time overdue
+    scale: float = 1.0
+
+    def scaled(self, seconds: float) -> float:
+        """A time constant of this policy, compressed by `scale`."""
+        return seconds * self.scale
+
+
+def prior_window(mode: str, duration_s: int | None, scale: float = 1.0) -> Window:
+    """The §6 timings before any task finished: std 5 s ≈ 40-245 s, longer and pro slower."""
+    seconds = duration_s or 5
+    early = 30.0 + 2.0 * seconds
+    late = 120.0 + 25.0 * seconds
+    if mode == "pro":
+        early, late = early * 1.4, late * 1.4
+    return Window(early * scale, late * scale)
+
+
+def next_poll_delay(age_s: float, window: Window, policy: PollPolicy) -> float:
+    """Seconds to wait before the next query of a task submitted `age_s` seconds ago."""
+    min_interval = policy.scaled(policy.min_interval_s)
+    max_interval = policy.scaled(policy.max_interval_s)
+    dense = max(min_interval, (window.late_s - window.early_s) / max(1, policy.dense_polls))
+    dense = min(dense, max_interval)
+    if age_s < window.early_s:
+        # Sparse: aim at the start of the window, but look in now and then so that a task
+        # refused by moderation seconds after acceptance is not left waiting for minutes.
+        first = policy.scaled(policy.first_poll_s)
+        if age_s < first:
+            return max(min_interval, min(first, window.early_s) - age_s)
+        return max(dense, min(window.early_s - age_s, max_interval))
+    if age_s <= window.late_s:
+        return dense
+    overdue = age_s - window.late_s
+    return min(max_interval, dense + overdue * policy.overdue_growth)
+
+
+@dataclass
+class CompletionModel:
+    """Learns completion windows from the tasks that finished, per kind of task."""
+
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    samples_per_class: int = 50
+    min_samples: int = 5
+    _by_class: dict[ClassKey, deque[float]] = field(default_factory=dict)
+    _all: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+
+    def observe(self, key: ClassKey, seconds: float) -> None:
+        """Record that a task of this kind took `seconds` from submission to its result."""
+        if seconds <= 0:
+            return
+        self._by_class.setdefault(key, deque(maxlen=self.samples_per_class)).append(seconds)
+        self._all.append(seconds)
+
+    def window(self, key: ClassKey, mode: str, duration_s: int | None) -> Window:
+        """The learned window for this kind, else all kinds pooled, else the §6 prior."""
+        samples = self._by_class.get(key)
+        if samples is None or len(samples) < self.min_samples:
+            samples = self._all if len(self._all) >= self.min_samples * 2 else None
+        if samples is None:
+            return prior_window(mode, duration_s, self.policy.scale)
+        ordered = sorted(samples)
+        if len(ordered) >= 10:
+            deciles = statistics.quantiles(ordered, n=10)
+            early, late = deciles[0], deciles[-1]
+        else:
+            early, late = ordered[0], ordered[-1]
+        # Keep a margin so that a task a little faster or slower than all seen is still caught.
+        spread = max(late - early, self.policy.scaled(self.policy.min_interval_s))
+        return Window(max(0.0, early - 0.1 * spread), late + 0.1 * spread)
