@@ -1,0 +1,361 @@
+"""The member driver: what a person in the guild does (slash commands, reactions, modals)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.fakes.discord.commands import (
+    ATTACHMENT,
+    CHANNEL,
+    MENTIONABLE,
+    ROLE,
+    USER,
+    DriverError,
+    build_options,
+)
+from bot.fakes.discord.interactions import (
+    APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    CALLBACK_DEFERRED,
+    MODAL_SUBMIT,
+    Ack,
+    InteractionRecord,
+)
+from bot.fakes.discord.messages import Message, StoredFile
+from bot.fakes.discord.models import JSON, Channel, Member, Role, User
+from bot.fakes.discord.permissions import Perm, base_permissions, channel_permissions
+from bot.fakes.discord.state import FakeState
+from bot.fakes.discord.wire import DiscordError
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a member attaches to a slash-command option: bytes in memory or a path on disk."""
+
+    filename: str
+    data: bytes | None = None
+    path: Path | None = None
+    content_type: str | None = None
+    size: tuple[int, int] | None = None  # (width, height) for images and videos
+
+    @classmethod
+    def from_path(cls, path: str | Path, **kwargs: Any) -> Attachment:
+        """An attachment served straight from a file (never loaded whole)."""
+        path = Path(path)
+        return cls(filename=path.name, path=path, **kwargs)
+
+
+class InteractionHandle:
+    """What a test can watch about one interaction it started."""
+
+    def __init__(self, state: FakeState, record: InteractionRecord) -> None:
+        self._state = state
+        self.record = record
+
+    @property
+    def id(self) -> int:
+        """The interaction's snowflake."""
+        return self.record.id
+
+    @property
+    def ack(self) -> Ack | None:
+        """How the bot acknowledged it so far (None if not yet)."""
+        return self.record.ack
+
+    @property
+    def messages(self) -> list[Message]:
+        """What the member sees: original response then followups, with ephemeral flags."""
+        return self.record.messages
+
+    @property
+    def original(self) -> Message | None:
+        """The original response message (None for modals, autocomplete, or no ack)."""
+        return self.record.original
+
+    @property
+    def errors(self) -> list[DiscordError]:
+        """Errors the fake answered to the bot's calls for this interaction (10062, 40060 …)."""
+        return list(self.record.errors)
+
+    @property
+    def modal(self) -> JSON | None:
+        """The modal the bot opened, if it answered with type 9."""
+        return self.record.modal
+
+    @property
+    def choices(self) -> list[JSON] | None:
+        """Autocomplete choices the bot returned (type 8)."""
+        return self.record.choices
+
+    def expire_token(self) -> None:
+        """Make the 15-minute token invalid now (every token route answers 401/50027)."""
+        self.record.token_revoked = True
+
+    async def wait_until(
+        self, predicate: Callable[[InteractionRecord], bool], timeout_s: float = 5.0
+    ) -> None:
+        """Wait for the bot to make ``predicate(record)`` true; fail with what it did instead."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    self.record.changed.clear()
+                    if predicate(self.record):
+                        return
+                    await self.record.changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout_s}s: {self.describe()}") from None
+
+    async def wait_ack(self, timeout_s: float = 5.0) -> Ack:
+        """Wait for the acknowledgement (type and latency)."""
+        await self.wait_until(lambda r: r.ack is not None, timeout_s)
+        assert self.record.ack is not None
+        return self.record.ack
+
+    async def wait_response(self, timeout_s: float = 5.0) -> list[Message]:
+        """Wait until the member sees an answer (not just "thinking…"), then return it."""
+
+        def answered(record: InteractionRecord) -> bool:
+            if record.ack is None:
+                return False
+            if record.ack.type != CALLBACK_DEFERRED:
+                return True
+            return bool(record.followups) or (
+                record.original is not None and not record.original.is_loading
+            )
+
+        await self.wait_until(answered, timeout_s)
+        return self.messages
+
+    async def wait_errors(self, count: int = 1, timeout_s: float = 5.0) -> list[DiscordError]:
+        """Wait until the fake has refused ``count`` of the bot's calls for this interaction."""
+        await self.wait_until(lambda r: len(r.errors) >= count, timeout_s)
+        return self.errors
+
+    async def submit_modal(self, values: dict[str, str]) -> InteractionHandle:
+        """Fill in the modal the bot opened and submit it (a type-5 interaction)."""
+        modal = self.record.modal
+        if modal is None:
+            raise DriverError("the bot did not open a modal for this interaction")
+        components = [_submitted(c, values) for c in modal.get("components", [])]
+        record = self._state.dispatch_interaction(
+            self.record.member,
+            self.record.channel,
+            interaction_type=MODAL_SUBMIT,
+            name=str(modal["custom_id"]),
+            data={"custom_id": modal["custom_id"], "components": components},
+        )
+        return InteractionHandle(self._state, record)
+
+    def describe(self) -> str:
+        """A one-paragraph account of the interaction, for failure messages."""
+        record = self.record
+        shown = [
+            f"{m.id}:{'eph ' if m.is_ephemeral else ''}{m.content[:60]!r}" for m in self.messages
+        ]
+        errors = [f"{e.status}/{e.code}" for e in record.errors]
+        return f"/{record.name} ack={record.ack} messages={shown} errors={errors}"
+
+
+def _submitted(component: JSON, values: dict[str, str]) -> JSON:
+    if component.get("type") == 1:  # action row of text inputs (deprecated but accepted)
+        return {"type": 1, "components": [_submitted(c, values) for c in component["components"]]}
+    if component.get("type") == 18:  # label wrapping one component
+        return {"type": 18, "component": _submitted(component["component"], values)}
+    custom_id = str(component.get("custom_id"))
+    return {
+        "type": component.get("type"),
+        "custom_id": custom_id,
+        "value": values.get(custom_id, ""),
+    }
+
+
+class MemberDriver:
+    """A guild member at the keyboard, in one channel."""
+
+    def __init__(self, state: FakeState, member: Member, channel: Channel) -> None:
+        self._state = state
+        self.member = member
+        self.channel = channel
+
+    def in_channel(self, channel: Channel) -> MemberDriver:
+        """The same member, typing in another channel."""
+        return MemberDriver(self._state, self.member, channel)
+
+    async def run(
+        self,
+        command: str,
+        *path: str,
+        backdate_s: float = 0.0,
+        ignore_default_permissions: bool = False,
+        **options: Any,
+    ) -> InteractionHandle:
+        """``/command [group] [sub] name=value…``, typed from the registered schema.
+
+        ``backdate_s`` mints the interaction that many seconds in the past (its token expires
+        sooner) while the 3 s ack clock still starts now.
+        """
+        schema = self._command(command, ignore_default_permissions)
+        resolved: dict[str, dict[str, JSON]] = {}
+        values = {name: await self._store(value) for name, value in options.items()}
+        data: JSON = {
+            "id": schema["id"],
+            "name": command,
+            "type": 1,
+            "options": build_options(schema, path, values, self._resolver(resolved)),
+        }
+        if "guild_id" in schema:
+            data["guild_id"] = schema["guild_id"]
+        if resolved:
+            data["resolved"] = resolved
+        record = self._state.dispatch_interaction(
+            self.member,
+            self.channel,
+            interaction_type=APPLICATION_COMMAND,
+            name=" ".join((command, *path)),
+            data=data,
+            backdate_s=backdate_s,
+        )
+        return InteractionHandle(self._state, record)
+
+    async def autocomplete(
+        self, command: str, *path: str, focused: str, **options: Any
+    ) -> InteractionHandle:
+        """Type into option ``focused``; the bot should answer with choices (callback type 8)."""
+        schema = self._command(command, ignore_default_permissions=True)
+        resolved: dict[str, dict[str, JSON]] = {}
+        values = {name: await self._store(value) for name, value in options.items()}
+        opts = build_options(schema, path, values, self._resolver(resolved), focused=focused)
+        data: JSON = {"id": schema["id"], "name": command, "type": 1, "options": opts}
+        if "guild_id" in schema:
+            data["guild_id"] = schema["guild_id"]
+        record = self._state.dispatch_interaction(
+            self.member, self.channel, interaction_type=AUTOCOMPLETE, name=command, data=data
+        )
+        return InteractionHandle(self._state, record)
+
+    async def react(self, message: Message | int, emoji: str) -> None:
+        """Add a reaction the way the Discord client allows it (else DriverError)."""
+        target = self._visible(message)
+        guild = self._state.world.guilds[target.guild_id]
+        channel = guild.channels[target.channel_id]
+        have = channel_permissions(guild, channel, self.member)
+        need = Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY
+        if not target.reactions.get(emoji):
+            need |= Perm.ADD_REACTIONS
+        if need & ~have:
+            raise DriverError(f"{self.member.user.username} may not react in #{channel.name}")
+        self._state.add_reaction(target, self.member, emoji)
+
+    async def unreact(self, message: Message | int, emoji: str) -> None:
+        """Remove this member's reaction (MESSAGE_REACTION_REMOVE)."""
+        self._state.remove_reaction(self._visible(message), self.member.id, emoji)
+
+    def _visible(self, message: Message | int) -> Message:
+        message_id = message if isinstance(message, int) else message.id
+        target = self._state.messages.get(message_id)
+        if target is None or target.deleted or target.is_ephemeral:
+            raise DriverError(f"message {message_id} is not visible in any channel")
+        return target
+
+    def _command(self, name: str, ignore_default_permissions: bool) -> JSON:
+        guild = self._state.world.guilds[self.member.guild_id]
+        command = self._state.commands.find(name, guild.id)
+        if command is None:
+            known = sorted(
+                {*self._state.commands.scope(guild.id), *self._state.commands.global_commands}
+            )
+            raise DriverError(f"/{name} is not registered (registered: {known}); did the bot sync?")
+        if (
+            not channel_permissions(guild, self.channel, self.member)
+            & Perm.USE_APPLICATION_COMMANDS
+        ):
+            raise DriverError(
+                f"{self.member.user.username} cannot use commands in #{self.channel.name}"
+            )
+        required = command.get("default_member_permissions")
+        if required is not None and not ignore_default_permissions:
+            have = base_permissions(guild, self.member)
+            needed = int(required) or Perm.ADMINISTRATOR  # "0" means administrators only
+            if needed & ~have and not have & Perm.ADMINISTRATOR:
+                raise DriverError(
+                    f"/{name} is hidden from {self.member.user.username} by "
+                    f"default_member_permissions={required}; pass ignore_default_permissions=True "
+                    "to simulate an admin override"
+                )
+        return command
+
+    async def _store(self, value: Any) -> Any:
+        if not isinstance(value, Attachment):
+            return value
+        cdn = self._state.cdn
+        if value.path is not None:
+            return await cdn.store_path(
+                self.channel.id,
+                value.path,
+                ephemeral=True,
+                content_type=value.content_type,
+                size=value.size,
+            )
+        return cdn.store_bytes(
+            self.channel.id,
+            value.filename,
+            value.data or b"",
+            ephemeral=True,
+            content_type=value.content_type,
+            size=value.size,
+        )
+
+    def _resolver(self, resolved: dict[str, dict[str, JSON]]) -> Callable[[int, JSON, Any], str]:
+        guild = self._state.world.guilds[self.member.guild_id]
+
+        def resolve(kind: int, option: JSON, value: Any) -> str:
+            value = self._by_id(kind, value)
+            if kind == ATTACHMENT and isinstance(value, StoredFile):
+                resolved.setdefault("attachments", {})[str(value.id)] = value.payload()
+                return str(value.id)
+            if kind == CHANNEL and isinstance(value, Channel):
+                allowed = option.get("channel_types")
+                if allowed and value.type not in allowed:
+                    raise DriverError(
+                        f"option {option['name']} does not accept channel type {value.type}"
+                    )
+                data = value.payload()
+                data["permissions"] = str(channel_permissions(guild, value, self.member))
+                resolved.setdefault("channels", {})[str(value.id)] = data
+                return str(value.id)
+            if kind in (ROLE, MENTIONABLE) and isinstance(value, Role):
+                resolved.setdefault("roles", {})[str(value.id)] = value.payload()
+                return str(value.id)
+            if kind in (USER, MENTIONABLE) and isinstance(value, Member | User):
+                user = value.user if isinstance(value, Member) else value
+                resolved.setdefault("users", {})[str(user.id)] = user.payload()
+                member = guild.members.get(user.id)
+                if member is not None:
+                    perms = channel_permissions(guild, self.channel, member)
+                    payload = member.payload(with_user=False, permissions=perms)
+                    resolved.setdefault("members", {})[str(user.id)] = payload
+                return str(user.id)
+            raise DriverError(f"option {option['name']} (type {kind}) cannot take {value!r}")
+
+        return resolve
+
+    def _by_id(self, kind: int, value: Any) -> Any:
+        """Let snowflake options take plain IDs too (the control endpoints send those)."""
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            return value
+        guild = self._state.world.guilds[self.member.guild_id]
+        if kind in (USER, MENTIONABLE) and value in self._state.world.users:
+            return guild.members.get(value) or self._state.world.users[value]
+        if kind in (ROLE, MENTIONABLE) and value in guild.roles:
+            return guild.roles[value]
+        if kind == CHANNEL and value in guild.channels:
+            return guild.channels[value]
+        if kind == ATTACHMENT and value in self._state.cdn.files:
+            return self._state.cdn.files[value]
+        return value

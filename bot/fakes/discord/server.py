@@ -1,0 +1,341 @@
+"""FakeDiscord: the loopback server (REST, gateway, CDN, control) and its Python control API."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Literal
+
+from aiohttp import web
+
+from bot.fakes.discord.control import Control
+from bot.fakes.discord.gateway import Gateway
+from bot.fakes.discord.member import MemberDriver
+from bot.fakes.discord.messages import Message
+from bot.fakes.discord.models import Channel, Guild, Member, Role, User
+from bot.fakes.discord.rest import API_PREFIX, Rest
+from bot.fakes.discord.snowflakes import Clock
+from bot.fakes.discord.state import FakeState, Injection, RequestRecord
+from bot.fakes.discord.webhooks import Webhooks
+from bot.fakes.discord.wire import (
+    PAYLOAD_KEY,
+    DiscordError,
+    error_response,
+    json_response,
+    too_many_requests,
+)
+from bot.fakes.discord.world import DefaultWorld, World
+
+DEFAULT_TOKEN = "fake-bot-token.kling-omni"
+_TOKEN_ROUTES = ("/interactions/", "/webhooks/")  # authenticated by the interaction token
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FakeDiscord:
+    """A strict loopback Discord for the real discord.py client (tests and ``kling-bot demo``)."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        populate_default: bool = True,
+        upload_limits: dict[int, int] | None = None,
+        keep_upload_bytes: int = 256 * 1024,
+        privileged_intents: int = 0,
+        heartbeat_interval_ms: int = 41250,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.state = FakeState(
+            self.clock,
+            token=token,
+            populate_default=populate_default,
+            upload_limits=upload_limits,
+            keep_upload_bytes=keep_upload_bytes,
+            privileged_intents=privileged_intents,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+        )
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> FakeDiscord:
+        """Listen on loopback (a free port unless one was given)."""
+        app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
+        Rest(self.state).add_routes(app)
+        Webhooks(self.state).add_routes(app)
+        Control(self).add_routes(app)
+        for prefix in ("", "/media"):
+            app.router.add_get(
+                prefix + "/attachments/{channel_id}/{attachment_id}/{filename}",
+                self.state.cdn.handle,
+            )
+        app.router.add_get("/", self.state.gateway.handle)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._port = sock.getsockname()[1]
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self.state.base_url = f"http://{self._host}:{self._port}"
+        self.state.gateway_url = f"ws://{self._host}:{self._port}/"
+        return self
+
+    async def stop(self) -> None:
+        """Close the gateway sockets and the server."""
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- addresses and identities -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self.state.base_url
+
+    @property
+    def api_base(self) -> str:
+        """What ``discord.http.Route.BASE`` must be set to."""
+        return self.state.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``DiscordWebSocket.DEFAULT_GATEWAY`` must be set to (also the resume URL)."""
+        return self.state.gateway_url
+
+    @property
+    def token(self) -> str:
+        """The only bot token the fake accepts."""
+        return self.state.token
+
+    @property
+    def world(self) -> World:
+        """Users, guilds, roles, channels and members."""
+        return self.state.world
+
+    @property
+    def default(self) -> DefaultWorld:
+        """Handles on the default guild (fails if the fake was built without it)."""
+        if self.state.default is None:
+            raise RuntimeError("FakeDiscord(populate_default=False) has no default world")
+        return self.state.default
+
+    @property
+    def bot_user(self) -> User:
+        """The bot's account."""
+        return self.state.world.bot
+
+    @property
+    def gateway(self) -> Gateway:
+        """The websocket side: sessions, identifies, resumes, dispatched events."""
+        return self.state.gateway
+
+    # -- the world, live ----------------------------------------------------------------------
+
+    def add_member(
+        self, name: str, *, guild: Guild | None = None, roles: tuple[Role, ...] = ()
+    ) -> Member:
+        """A new member (and user) in a guild (default: the default guild)."""
+        return self.world.add_member(guild or self.default.guild, name, roles=roles)
+
+    def add_role(self, name: str, permissions: int = 0, *, guild: Guild | None = None) -> Role:
+        """A new role, announced to the bot with GUILD_ROLE_CREATE."""
+        guild = guild or self.default.guild
+        role = self.world.add_role(guild, name, permissions)
+        self.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
+        return role
+
+    def add_channel(self, name: str, *, guild: Guild | None = None) -> Channel:
+        """A new text channel, announced with CHANNEL_CREATE."""
+        channel = self.world.add_channel(guild or self.default.guild, name)
+        self.dispatch("CHANNEL_CREATE", channel.payload())
+        return channel
+
+    def set_role_permissions(self, role: Role, permissions: int) -> None:
+        """Change a role's permissions (GUILD_ROLE_UPDATE)."""
+        role.permissions = int(permissions)
+        self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.payload()})
+
+    def set_overwrite(
+        self, channel: Channel, target: Role | Member, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Set a channel overwrite for a role or member (CHANNEL_UPDATE)."""
+        self.world.set_overwrite(channel, target, allow=allow, deny=deny)
+        self.dispatch("CHANNEL_UPDATE", channel.payload())
+
+    def set_premium_tier(self, guild: Guild, tier: int) -> None:
+        """Change a guild's boost tier, hence its upload limit (GUILD_UPDATE)."""
+        guild.premium_tier = tier
+        self.dispatch("GUILD_UPDATE", guild.update_payload())
+
+    def member(self, who: Member | int, *, channel: Channel | None = None) -> MemberDriver:
+        """Drive a member (by object or user ID in the default guild), in #general by default."""
+        if isinstance(who, int):
+            found = self.default.guild.members.get(who)
+            if found is None:
+                raise KeyError(f"user {who} is not a member of the default guild")
+            who = found
+        guild = self.world.guilds[who.guild_id]
+        if channel is None:
+            channel = next(c for c in guild.channels.values() if c.type == 0)
+        return MemberDriver(self.state, who, channel)
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def channel_messages(
+        self, channel: Channel | int, *, include_deleted: bool = False
+    ) -> list[Message]:
+        """Messages everyone in the channel sees, oldest first (ephemeral ones excluded)."""
+        channel_id = channel if isinstance(channel, int) else channel.id
+        return [
+            m
+            for m in self.state.messages.values()
+            if m.channel_id == channel_id
+            and not m.is_ephemeral
+            and (include_deleted or not m.deleted)
+        ]
+
+    def message(self, message_id: int) -> Message:
+        """Any message by ID (including ephemeral and deleted ones)."""
+        return self.state.messages[message_id]
+
+    def requests(self, method: str | None = None, route: str | None = None) -> list[RequestRecord]:
+        """Recorded REST requests, optionally filtered (route relative to the API base)."""
+        return [
+            r
+            for r in self.state.requests
+            if method in (None, r.method) and route in (None, r.route)
+        ]
+
+    def registered_commands(self, guild: Guild | None = None) -> dict[str, dict[str, object]]:
+        """Commands the bot synced (global, or for one guild)."""
+        return dict(self.state.commands.scope(None if guild is None else guild.id))
+
+    # -- failure injection --------------------------------------------------------------------
+
+    def inject_429(
+        self,
+        route: str | None = None,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        retry_after_s: float = 0.05,
+        is_global: bool = False,
+        scope: str = "user",
+    ) -> Injection:
+        """Answer the next ``times`` matching requests with a 429 discord.py will retry."""
+        injection = Injection(method, route, 429, 0, times, retry_after_s, is_global, scope)
+        self.state.injections.append(injection)
+        return injection
+
+    def inject_error(
+        self,
+        route: str | None,
+        *,
+        status: int,
+        code: int = 0,
+        method: str | None = None,
+        times: int = 1,
+    ) -> Injection:
+        """Answer the next ``times`` matching requests with an error (e.g. 500, or 403/50013)."""
+        injection = Injection(method, route, status, code, times)
+        self.state.injections.append(injection)
+        return injection
+
+    # -- gateway ------------------------------------------------------------------------------
+
+    def dispatch(self, event: str, data: dict[str, object]) -> None:
+        """Send any gateway event to the bot (filtered by its intents)."""
+        self.gateway.dispatch(event, data)
+
+    async def disconnect_gateway(
+        self,
+        *,
+        resumable: bool = True,
+        how: Literal["close", "reconnect"] = "close",
+        hold: bool = False,
+    ) -> None:
+        """Drop the bot's websocket (see ``Gateway.disconnect``)."""
+        await self.gateway.disconnect(resumable=resumable, how=how, hold=hold)
+
+    def release_gateway(self) -> None:
+        """Let a held reconnect proceed."""
+        self.gateway.release()
+
+    # -- HTTP plumbing ------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_fake/") or request.path == "/":
+            return await handler(request)
+        resource = request.match_info.route.resource
+        route = "<unmatched>" if resource is None else resource.canonical.removeprefix(API_PREFIX)
+        code: int | None = None
+        try:
+            response = await self._answer(request, route, handler)
+        except DiscordError as error:
+            response, code = error_response(error), error.code
+        except web.HTTPException as exc:
+            # Unknown routes and methods: Discord answers JSON, and tests should notice.
+            response = json_response(
+                {"message": f"{exc.status}: {exc.reason}", "code": 0}, status=exc.status
+            )
+            code = 0
+        auth = request.headers.get("Authorization", "")
+        self.state.requests.append(
+            RequestRecord(
+                method=request.method,
+                route=route,
+                path=request.path,
+                query=request.query_string,
+                status=response.status,
+                code=code,
+                at=self.clock.now(),
+                auth=f"{auth[:8]}…" if auth else "",
+                payload=request.get(PAYLOAD_KEY),
+            )
+        )
+        return response
+
+    async def _answer(
+        self, request: web.Request, route: str, handler: Handler
+    ) -> web.StreamResponse:
+        needs_bot_token = request.path.startswith(API_PREFIX) and not route.startswith(
+            _TOKEN_ROUTES
+        )
+        if needs_bot_token and request.headers.get("Authorization") != f"Bot {self.state.token}":
+            raise DiscordError(401, 0)
+        for injection in self.state.injections:
+            if injection.matches(request.method, route):
+                injection.remaining -= 1
+                injection.hits.append(request.path)
+                # Drain the body so the client sees our answer, not a reset connection.
+                async for _ in request.content.iter_chunked(64 * 1024):
+                    pass
+                if injection.status == 429:
+                    return too_many_requests(
+                        injection.retry_after_s,
+                        is_global=injection.is_global,
+                        scope=injection.scope,
+                    )
+                raise DiscordError(injection.status, injection.code)
+        return await handler(request)

@@ -1,0 +1,378 @@
+"""The fake's state and the rules that change it: messages, reactions, permissions, events."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.fakes.discord.bodies import Body, validate_message
+from bot.fakes.discord.cdn import Cdn
+from bot.fakes.discord.commands import CommandRegistry, DriverError
+from bot.fakes.discord.gateway import Gateway, GatewayWorld
+from bot.fakes.discord.interactions import InteractionRecord, interaction_payload
+from bot.fakes.discord.messages import (
+    FLAG_EPHEMERAL,
+    FLAG_LOADING,
+    FLAG_SUPPRESS_EMBEDS,
+    Message,
+    StoredFile,
+    emoji_payload,
+)
+from bot.fakes.discord.models import DEFAULT_UPLOAD_LIMITS, JSON, Channel, Guild, Member, User
+from bot.fakes.discord.permissions import Perm, channel_permissions, missing
+from bot.fakes.discord.snowflakes import Clock, SnowflakeMinter
+from bot.fakes.discord.wire import DiscordError, invalid_form
+from bot.fakes.discord.world import DefaultWorld, World
+
+# Flags a bot may set on a message it sends (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, V2).
+_SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | (1 << 12) | (1 << 15)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request the fake answered (the Authorization header is never kept whole)."""
+
+    method: str
+    route: str
+    path: str
+    query: str
+    status: int
+    code: int | None
+    at: float
+    auth: str
+    payload: Any = None
+
+
+@dataclass
+class Injection:
+    """A canned failure for the next ``remaining`` requests matching ``method`` and ``route``."""
+
+    method: str | None
+    route: str | None
+    status: int
+    code: int = 0
+    remaining: int = 1
+    retry_after_s: float = 0.05
+    is_global: bool = False
+    scope: str = "user"
+    hits: list[str] = field(default_factory=list)
+
+    def matches(self, method: str, route: str) -> bool:
+        """Whether a request (route relative to the API base) is targeted."""
+        if self.remaining <= 0:
+            return False
+        return self.method in (None, method) and self.route in (None, route)
+
+
+class FakeState:
+    """Everything the fake knows, shared by the REST routes, the gateway and the drivers."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        token: str,
+        populate_default: bool = True,
+        upload_limits: dict[int, int] | None = None,
+        keep_upload_bytes: int = 256 * 1024,
+        privileged_intents: int = 0,
+        heartbeat_interval_ms: int = 41250,
+    ) -> None:
+        self.clock = clock
+        self.token = token
+        self.ids = SnowflakeMinter(clock)
+        self.world = World(self.ids, clock)
+        self.default: DefaultWorld | None = (
+            self.world.populate_default() if populate_default else None
+        )
+        self.base_url = ""
+        self.gateway_url = ""
+        self.upload_limits = dict(upload_limits or DEFAULT_UPLOAD_LIMITS)
+        self.keep_upload_bytes = keep_upload_bytes
+        self.cdn = Cdn(clock, self.ids, lambda: self.base_url)
+        self.commands = CommandRegistry(self.ids, self.world.app_id)
+        self.messages: dict[int, Message] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self.interactions_by_token: dict[str, InteractionRecord] = {}
+        self.requests: list[RequestRecord] = []
+        self.injections: list[Injection] = []
+        self.gateway = Gateway(
+            GatewayWorld(
+                token=lambda: self.token,
+                url=lambda: self.gateway_url,
+                ready_user=lambda: {**self.world.bot.payload(), "verified": True},
+                application_id=lambda: self.world.app_id,
+                guilds=self._bot_guild_payloads,
+                members=self._member_payloads,
+            ),
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            privileged_intents=privileged_intents,
+        )
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def channel(self, channel_id: int) -> tuple[Guild, Channel]:
+        """The guild and channel, or 404/10003."""
+        found = self.world.guild_of_channel(channel_id)
+        if found is None:
+            raise DiscordError(404, 10003)
+        return found
+
+    def channel_message(self, channel: Channel, message_id: int) -> Message:
+        """A visible message of the channel, or 404/10008 (ephemeral ones are not reachable)."""
+        message = self.messages.get(message_id)
+        if message is None or message.channel_id != channel.id or message.deleted:
+            raise DiscordError(404, 10008)
+        if message.is_ephemeral:
+            raise DiscordError(404, 10008)
+        return message
+
+    def bot_member(self, guild: Guild) -> Member:
+        """The bot's member, or 403/50001 when the bot is not in the guild."""
+        member = self.world.bot_member(guild)
+        if member is None:
+            raise DiscordError(403, 50001)
+        return member
+
+    def require(self, guild: Guild, channel: Channel, need: int) -> int:
+        """The bot's channel permissions; 403/50001 without View Channel, 403/50013 if short."""
+        have = channel_permissions(guild, channel, self.bot_member(guild))
+        if not have & Perm.VIEW_CHANNEL:
+            raise DiscordError(403, 50001)
+        if need & ~have:
+            raise DiscordError(403, 50013, f"Missing Permissions: {', '.join(missing(have, need))}")
+        return have
+
+    def upload_limit(self, guild: Guild) -> int:
+        """Per-file limit in the guild (the bot's own uploads, and interaction responses)."""
+        return guild.upload_limit(self.upload_limits)
+
+    def message_payload(self, message: Message) -> JSON:
+        """The JSON for a message, including the message it replies to."""
+        referenced = (
+            None if message.reference_id is None else self.messages.get(message.reference_id)
+        )
+        return message.payload(self.world.bot.id, referenced)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def post_message(
+        self,
+        guild: Guild,
+        channel: Channel,
+        author: User,
+        body: Body,
+        *,
+        interaction: InteractionRecord | None = None,
+        extra_flags: int = 0,
+        validate: bool = True,
+    ) -> Message:
+        """Create a message from a body (validated) and echo MESSAGE_CREATE if others see it."""
+        payload = body.payload
+        if validate:
+            validate_message(payload, file_count=len(body.files), require_content=True)
+        reference_id, reference_author = self._reference(channel, payload.get("message_reference"))
+        message = Message(
+            id=self.ids.mint(),
+            channel_id=channel.id,
+            guild_id=guild.id,
+            author=author,
+            content=str(payload.get("content") or ""),
+            embeds=list(payload.get("embeds") or []),
+            attachments=self._new_files(channel, body),
+            allowed_mentions=payload.get("allowed_mentions"),
+            reference_id=reference_id,
+            reference_author_id=reference_author,
+            flags=(int(payload.get("flags") or 0) & _SETTABLE_FLAGS) | extra_flags,
+            tts=bool(payload.get("tts")),
+            components=list(payload.get("components") or []),
+            created_at=self.clock.now(),
+        )
+        if interaction is not None:
+            message.interaction_id = interaction.id
+            message.interaction_user = interaction.member.user
+            message.application_id = self.world.app_id
+        self.messages[message.id] = message
+        if not message.is_ephemeral:
+            self.gateway.dispatch("MESSAGE_CREATE", self.message_payload(message))
+        return message
+
+    def edit_message(self, message: Message, body: Body) -> Message:
+        """Apply a PATCH: replace the fields present, keep listed attachments, add new files."""
+        payload = body.payload
+        validate_message(payload, file_count=len(body.files), require_content=False)
+        # Filling a deferred "thinking…" placeholder is not an edit in the member's eyes.
+        is_edit = not message.is_loading
+        if is_edit:
+            message.history.append(message.snapshot(self.clock.now()))
+        if "content" in payload:
+            message.content = str(payload["content"] or "")
+        if "embeds" in payload:
+            message.embeds = list(payload["embeds"] or [])
+        if "allowed_mentions" in payload:
+            message.allowed_mentions = payload["allowed_mentions"]
+        if "components" in payload:
+            message.components = list(payload["components"] or [])
+        if payload.get("flags") is not None:
+            kept = message.flags & ~_SETTABLE_FLAGS
+            message.flags = kept | (int(payload["flags"]) & _SETTABLE_FLAGS)
+        new_files = self._new_files(self._channel_of(message), body)
+        if "attachments" in payload:
+            keep = {int(a["id"]) for a in payload["attachments"] or [] if "filename" not in a}
+            message.attachments = [a for a in message.attachments if a.id in keep]
+        message.attachments += new_files
+        message.flags &= ~FLAG_LOADING
+        if is_edit:
+            message.edited_at = self.clock.now()
+        if not message.is_ephemeral:
+            self.gateway.dispatch("MESSAGE_UPDATE", self.message_payload(message))
+        return message
+
+    def delete_message(self, message: Message) -> None:
+        """Mark a message deleted (kept for assertions) and echo MESSAGE_DELETE."""
+        message.deleted = True
+        if not message.is_ephemeral:
+            self.gateway.dispatch(
+                "MESSAGE_DELETE",
+                {
+                    "id": str(message.id),
+                    "channel_id": str(message.channel_id),
+                    "guild_id": str(message.guild_id),
+                },
+            )
+
+    def _channel_of(self, message: Message) -> Channel:
+        return self.channel(message.channel_id)[1]
+
+    def _new_files(self, channel: Channel, body: Body) -> list[StoredFile]:
+        described = {
+            int(a["id"]): a for a in body.payload.get("attachments") or [] if "filename" in a
+        }
+        stored = []
+        for incoming in body.files:
+            meta = described.get(incoming.index, {})
+            filename = str(meta.get("filename") or incoming.filename)
+            stored.append(self.cdn.store_upload(channel.id, incoming, filename))
+        return stored
+
+    def _reference(self, channel: Channel, reference: Any) -> tuple[int | None, int | None]:
+        if not isinstance(reference, dict) or reference.get("message_id") is None:
+            return None, None
+        target = self.messages.get(int(reference["message_id"]))
+        wanted_channel = int(reference.get("channel_id") or channel.id)
+        if target is None or target.deleted or target.channel_id != wanted_channel:
+            if reference.get("fail_if_not_exists", True):
+                raise invalid_form(
+                    "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message"
+                )
+            return None, None
+        return target.id, target.author.id
+
+    # -- reactions ----------------------------------------------------------------------------
+
+    def add_reaction(self, message: Message, member: Member, emoji: str) -> bool:
+        """Record a reaction and echo MESSAGE_REACTION_ADD; False if it was already there."""
+        users = message.reactions.setdefault(emoji, [])
+        if member.id in users:
+            return False
+        users.append(member.id)
+        self.gateway.dispatch(
+            "MESSAGE_REACTION_ADD",
+            {
+                "user_id": str(member.id),
+                "channel_id": str(message.channel_id),
+                "message_id": str(message.id),
+                "guild_id": str(message.guild_id),
+                "member": member.payload(),
+                "emoji": emoji_payload(emoji),
+                "message_author_id": str(message.author.id),
+                "burst": False,
+                "burst_colors": [],
+                "type": 0,
+            },
+        )
+        return True
+
+    def remove_reaction(self, message: Message, user_id: int, emoji: str) -> bool:
+        """Remove a reaction and echo MESSAGE_REACTION_REMOVE; False if there was none."""
+        users = message.reactions.get(emoji, [])
+        if user_id not in users:
+            return False
+        users.remove(user_id)
+        self.gateway.dispatch(
+            "MESSAGE_REACTION_REMOVE",
+            {
+                "user_id": str(user_id),
+                "channel_id": str(message.channel_id),
+                "message_id": str(message.id),
+                "guild_id": str(message.guild_id),
+                "emoji": emoji_payload(emoji),
+                "burst": False,
+                "type": 0,
+            },
+        )
+        return True
+
+    # -- interactions -------------------------------------------------------------------------
+
+    def dispatch_interaction(
+        self,
+        member: Member,
+        channel: Channel,
+        *,
+        interaction_type: int,
+        name: str,
+        data: JSON,
+        backdate_s: float = 0.0,
+    ) -> InteractionRecord:
+        """Mint an interaction (optionally with an old snowflake) and send INTERACTION_CREATE."""
+        if not self.gateway.sessions or not any(s.is_valid for s in self.gateway.sessions.values()):
+            raise DriverError("the bot has no gateway session: start it before running commands")
+        guild = self.world.guilds[channel.guild_id]
+        now = self.clock.now()
+        interaction_id = self.ids.mint(at=now - backdate_s) if backdate_s else self.ids.mint()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+        bot = self.world.bot_member(guild)
+        payload = interaction_payload(
+            interaction_id=interaction_id,
+            token=token,
+            interaction_type=interaction_type,
+            application_id=self.world.app_id,
+            guild=guild,
+            channel=channel,
+            member=member,
+            member_permissions=channel_permissions(guild, channel, member),
+            app_permissions=0 if bot is None else channel_permissions(guild, channel, bot),
+            attachment_size_limit=self.upload_limit(guild),
+            data=data,
+        )
+        record = InteractionRecord(
+            id=interaction_id,
+            token=token,
+            type=interaction_type,
+            guild=guild,
+            channel=channel,
+            member=member,
+            name=name,
+            payload=payload,
+            dispatched_at=now,
+        )
+        self.interactions[interaction_id] = record
+        self.interactions_by_token[token] = record
+        self.gateway.dispatch("INTERACTION_CREATE", payload)
+        return record
+
+    # -- gateway helpers ----------------------------------------------------------------------
+
+    def _bot_guild_payloads(self) -> list[JSON]:
+        return [g.payload() for g in self.world.guilds.values() if self.world.bot_member(g)]
+
+    def _member_payloads(self, guild_id: int) -> list[JSON]:
+        guild = self.world.guilds.get(guild_id)
+        return [] if guild is None else [m.payload() for m in guild.members.values()]
+
+
+def response_flags(payload: JSON) -> int:
+    """The EPHEMERAL bit a response body asks for."""
+    return int(payload.get("flags") or 0) & FLAG_EPHEMERAL
