@@ -59,9 +59,11 @@ TERMINAL_STATES = frozenset(
         TaskState.UNDELIVERABLE,
     }
 )
-# A task that reached SUCCEEDED was paid for and produced a video: it is never refunded, even if
-# the post fails (the member can still get the file from an operator or `/task`).
-REFUNDED_STATES = frozenset({TaskState.FAILED, TaskState.REJECTED, TaskState.TIMED_OUT})
+# Every ending in which the member got no video gives the credit back, UNDELIVERABLE included:
+# the member never saw a result, so the operator (not the member) carries that cost.
+REFUNDED_STATES = frozenset(
+    {TaskState.FAILED, TaskState.REJECTED, TaskState.TIMED_OUT, TaskState.UNDELIVERABLE}
+)
 AT_API_STATES = frozenset(
     {TaskState.SUBMITTING, TaskState.SUBMITTED, TaskState.PROCESSING, TaskState.AMBIGUOUS}
 )

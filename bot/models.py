@@ -12,7 +12,15 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from bot.errors import InvalidInput
@@ -39,6 +47,12 @@ _PLACEHOLDER = re.compile(r"<<<(image|element|video)_(\d+)>>>")
 _DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+STORED = "stored"  # validation context flag: the request comes from the database
+
+
+def load_stored_request(data: str | bytes) -> OmniRequest:
+    """A request read back from the database: shapes checked, cross-field rules trusted."""
+    return OmniRequest.model_validate_json(data, context={STORED: True})
 
 
 class InputMode(enum.Enum):
@@ -111,7 +125,11 @@ class OmniRequest(BaseModel):
     watermark: bool = False
 
     @model_validator(mode="after")
-    def _check_rules(self) -> OmniRequest:
+    def _check_rules(self, info: ValidationInfo) -> OmniRequest:
+        # A stored request was valid when it was accepted; a rule tightened in a later release
+        # must not make an old task unloadable (and stop the resume of everything after it).
+        if isinstance(info.context, dict) and info.context.get(STORED):
+            return self
         problem = first_problem(self)
         if problem is not None:
             raise PydanticCustomError("omni_rule", problem)

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from bot.errors import InvalidInput
-from bot.models import InputMode, allowed_durations, describe_durations, make_request
+from bot.models import (
+    InputMode,
+    allowed_durations,
+    describe_durations,
+    load_stored_request,
+    make_request,
+)
 
 IMG = {"url": "https://cdn.example/a.png"}
 FIRST = {"url": "https://cdn.example/f.png", "frame": "first_frame"}
@@ -339,3 +345,12 @@ def test_duration_table(model: Any, mode: InputMode, has_video: bool, expected: 
 
 def test_edit_mode_has_no_duration_choice() -> None:
     assert allowed_durations("kling-video-o1", InputMode.EDIT, True) == ()
+
+
+def test_a_stored_request_loads_even_if_the_rules_got_stricter() -> None:
+    stored = make_request(text(duration_s=10)).model_dump_json()
+    # Pretend a later release allows only 5 s: stored tasks must still load for resume.
+    tampered = stored.replace('"duration_s":10', '"duration_s":7')
+    with pytest.raises(ValueError, match="not allowed"):
+        type(make_request(text())).model_validate_json(tampered)
+    assert load_stored_request(tampered).duration_s == 7

@@ -1,0 +1,274 @@
+"""Delivering results: the contract every destination implements, and the file-vs-link decision.
+
+A destination (the Discord channel, the terminal's `--out` file, a test's recorder) implements
+`Deliverer`. `deliver` must be idempotent per task: after a crash between posting and recording,
+the engine calls it again for the same task, and the destination must not post twice (Discord
+uses the message nonce and its channel history; files use an atomic rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, Unpack
+
+from bot.errors import ApiError, ApiErrorKind
+from bot.lifecycle import TaskState
+from bot.omni import OmniClient
+from bot.omni_download import ResultTooLarge
+from bot.records import TaskRecord, TaskUpdate
+from bot.store import TaskStore
+
+log = logging.getLogger("bot.delivery")
+
+
+class DeliveryError(Exception):
+    """A post failed. `permanent` says whether trying again later could help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFile:
+    """A finished video: the downloaded copy (if it could be kept) and the API's URL."""
+
+    url: str
+    path: Path | None  # None when the file was too large to download or keep
+    size_bytes: int | None
+
+
+class Form(enum.Enum):
+    """How a result reaches the member."""
+
+    FILE = "file"  # the MP4 as an attachment
+    LINK = "link"  # an embed with the link and a note that it expires
+
+
+def choose_form(result: ResultFile, upload_limit_bytes: int) -> Form:
+    """Attach the MP4 when we have it and it fits the channel's upload limit, else link it."""
+    if result.path is None or result.size_bytes is None:
+        return Form.LINK
+    return Form.FILE if result.size_bytes <= upload_limit_bytes else Form.LINK
+
+
+class Deliverer(Protocol):
+    """A destination for finished videos."""
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Post the result once; return the message id if the destination has one."""
+        ...
+
+
+class TaskObserver(Protocol):
+    """Told about every state change after it was written (status messages, progress lines)."""
+
+    async def task_changed(self, task: TaskRecord) -> None:
+        """React to the task's new state; must not raise."""
+        ...
+
+
+class NoObserver:
+    """An observer that ignores everything."""
+
+    async def task_changed(self, task: TaskRecord) -> None:
+        """Ignore the change."""
+
+
+class FileDeliverer:
+    """Delivers to files: `out_path` for one task, else `<directory>/task-<id>.mp4`."""
+
+    def __init__(self, directory: Path, out_path: Path | None = None) -> None:
+        self.directory = directory
+        self.out_path = out_path
+
+    def target_for(self, task: TaskRecord) -> Path:
+        """Where this task's video is written."""
+        return self.out_path or self.directory / f"task-{task.id}.mp4"
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Copy the downloaded MP4 into place atomically (so a repeat is harmless)."""
+        if result.path is None:
+            raise DeliveryError(
+                f"the result is too large to download; it is at {result.url}", permanent=True
+            )
+        target = self.target_for(task)
+        await asyncio.to_thread(_copy_atomically, result.path, target)
+        return None
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    shutil.copyfile(source, partial)
+    with partial.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
+
+
+@dataclass(frozen=True, slots=True)
+class CourierSettings:
+    """How results are fetched and how hard delivery tries."""
+
+    results_dir: Path
+    max_result_bytes: int
+    attempts: int = 5
+    retry_s: float = 5.0
+
+
+class Courier:
+    """Takes succeeded tasks to their destination: `delivering`, then download, post, record."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        deliverer: Deliverer,
+        settings: CourierSettings,
+        *,
+        clock: Callable[[], datetime],
+        on_changed: Callable[[TaskRecord], None],
+        scale: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._deliverer = deliverer
+        self._settings = settings
+        self._clock = clock
+        self._on_changed = on_changed
+        self._scale = scale
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._pending: set[int] = set()
+        self._active: set[int] = set()  # being delivered right now: never two posts at once
+        self._tries: dict[int, int] = {}
+
+    def enqueue(self, task_id: int) -> None:
+        """Deliver this task soon (ignored if it is already waiting)."""
+        if task_id not in self._pending:
+            self._pending.add(task_id)
+            self._queue.put_nowait(task_id)
+
+    @property
+    def waiting(self) -> int:
+        """Tasks waiting to be delivered."""
+        return len(self._pending)
+
+    async def run_once(self) -> int:
+        """Deliver everything waiting now; return how many tasks were handled."""
+        handled = 0
+        while not self._queue.empty():
+            await self._handle(self._queue.get_nowait())
+            handled += 1
+        return handled
+
+    async def run(self) -> None:
+        """Deliver tasks as they come, forever (several couriers may share one queue)."""
+        while True:
+            await self._handle(await self._queue.get())
+
+    async def _handle(self, task_id: int) -> None:
+        self._pending.discard(task_id)
+        if task_id in self._active:
+            self._retry_later(task_id)
+            return
+        self._active.add(task_id)
+        try:
+            await self.deliver(task_id)
+        except Exception:
+            log.exception("task_id=%s delivery crashed; trying again later", task_id)
+            self._retry_later(task_id)
+        finally:
+            self._active.discard(task_id)
+
+    def _retry_later(self, task_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(self._settings.retry_s * self._scale, self.enqueue, task_id)
+
+    async def deliver(self, task_id: int) -> None:
+        """One delivery attempt for a task that succeeded (or was being delivered at a crash)."""
+        task = await self._store.get_task(task_id)
+        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        if task.state is TaskState.SUCCEEDED:
+            task = await self._move(task, TaskState.DELIVERING, detail="delivery started")
+        elif task.state is not TaskState.DELIVERING:
+            return  # delivered or ended meanwhile
+        try:
+            result = await self._fetch(task)
+            if result.path is not None and task.result_path != str(result.path):
+                task = await self._move(
+                    task,
+                    TaskState.DELIVERING,
+                    detail="result downloaded",
+                    result_path=str(result.path),
+                    result_size_bytes=result.size_bytes,
+                )
+            message_id = await self._deliverer.deliver(task, result)
+        except (DeliveryError, ApiError) as error:
+            permanent = (
+                error.permanent
+                if isinstance(error, DeliveryError)
+                else error.kind is ApiErrorKind.NOT_FOUND
+            )
+            reason = error.reason if isinstance(error, DeliveryError) else error.member_message
+            tries = self._tries.get(task.id, 0) + 1
+            self._tries[task.id] = tries
+            if permanent or tries >= self._settings.attempts:
+                log.warning("delivery given up %s: %s", context, reason)
+                self._tries.pop(task.id, None)
+                await self._move(
+                    task,
+                    TaskState.UNDELIVERABLE,
+                    detail=reason,
+                    failure_reason=f"The video was made but could not be posted: {reason}",
+                )
+                return
+            log.info("delivery failed %s (try %d): %s", context, tries, reason)
+            self._retry_later(task.id)
+            return
+        self._tries.pop(task.id, None)
+        log.info("delivered %s message_id=%s", context, message_id)
+        await self._move(
+            task, TaskState.DELIVERED, detail="delivered", delivery_message_id=message_id
+        )
+
+    async def _fetch(self, task: TaskRecord) -> ResultFile:
+        if task.result_url is None:
+            raise DeliveryError("the video service gave no video URL", permanent=True)
+        target = self._settings.results_dir / f"task-{task.id}.mp4"
+        if task.result_path is not None and task.result_size_bytes is not None:
+            kept = Path(task.result_path)
+            size = await asyncio.to_thread(_size_or_none, kept)
+            if size == task.result_size_bytes:
+                return ResultFile(task.result_url, kept, size)
+        try:
+            download = await self._client.download(
+                task.result_url, target, max_bytes=self._settings.max_result_bytes
+            )
+        except ResultTooLarge:
+            return ResultFile(task.result_url, None, None)
+        return ResultFile(task.result_url, download.path, download.size_bytes)
+
+    async def _move(
+        self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
+    ) -> TaskRecord:
+        moved = await self._store.transition(
+            task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
+        )
+        self._on_changed(moved)
+        return moved
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None

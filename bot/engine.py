@@ -1,0 +1,216 @@
+"""The task engine: the submitter, the tracker and the couriers, started and resumed as one.
+
+Everything it knows is in the store, so `resume()` after any crash puts every task back where it
+was: queued tasks wait their turn, tasks at the API are tracked, a create that was cut off is
+reconciled (never re-sent blindly), and finished tasks that were not delivered are delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
+from bot.fairness import Waiting, queue_positions
+from bot.lifecycle import TaskState
+from bot.omni import OmniClient
+from bot.polling import PollPolicy
+from bot.records import NewTask, QuotaCheck, TaskRecord
+from bot.store import TaskStore
+from bot.submitter import Backoff, Submitter, member_key
+from bot.tracker import Tracker, TrackerSettings
+
+log = logging.getLogger("bot.engine")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What the engine needs from the configuration."""
+
+    max_concurrent_tasks: int
+    results_dir: Path
+    max_result_bytes: int
+    task_timeout: timedelta = timedelta(minutes=30)
+    poll_policy: PollPolicy = field(default_factory=PollPolicy)
+    tracker: TrackerSettings | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    couriers: int = 2
+    stop_grace_s: float = 10.0
+
+
+class TaskEngine:
+    """Queue → API → result → destination, for every task, across restarts."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        deliverer: Deliverer,
+        settings: EngineSettings,
+        *,
+        observer: TaskObserver | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._observer = observer or NoObserver()
+        self._clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        tracker_settings = settings.tracker or TrackerSettings(task_timeout=settings.task_timeout)
+        self.courier = Courier(
+            store,
+            client,
+            deliverer,
+            CourierSettings(settings.results_dir, settings.max_result_bytes),
+            clock=clock,
+            on_changed=self._changed,
+            scale=settings.poll_policy.scale,
+        )
+        self.tracker = Tracker(
+            store,
+            client,
+            clock=clock,
+            on_changed=self._changed,
+            on_finished=self._finished,
+            policy=settings.poll_policy,
+            settings=tracker_settings,
+        )
+        self.submitter = Submitter(
+            store,
+            client,
+            slots=settings.max_concurrent_tasks,
+            clock=clock,
+            on_at_api=self._at_api,
+            on_changed=self._changed,
+            backoff=settings.backoff,
+            rng=rng,
+        )
+
+    # -- what callers use -------------------------------------------------------------------------
+
+    async def enqueue(self, new: NewTask, *, quota: QuotaCheck | None = None) -> TaskRecord:
+        """Store a task (charging its credits atomically when `quota` is given) and queue it."""
+        task = await self.store.create_task(new, now=self._clock(), quota=quota)
+        log.info(
+            "queued task_id=%s guild_id=%s user_id=%s cost=%s",
+            task.id,
+            task.guild_id,
+            task.user_id,
+            task.cost,
+        )
+        self._changed(task)
+        self.submitter.wake()
+        return task
+
+    async def queue_positions(self) -> dict[int, int]:
+        """Each queued task's place in line (1 = next), as the fair queue would serve them."""
+        queued = await self.store.tasks_in_states([TaskState.QUEUED])
+        waiting = [Waiting(t.id, member_key(t), t.queued_at, t.not_before) for t in queued]
+        return queue_positions(waiting, self.submitter.served_turns)
+
+    async def notify(self, task_id: int) -> None:
+        """Tell the observer about a task's current state (e.g. once its status message exists)."""
+        self._changed(await self.store.get_task(task_id))
+
+    async def resume(self) -> dict[TaskState, int]:
+        """Put every unfinished task back on its path; return how many were found per state."""
+        now = self._clock()
+        found: dict[TaskState, int] = {}
+        unfinished = await self.store.tasks_in_states(
+            [s for s in TaskState if not s.is_terminal and s is not TaskState.QUEUED]
+        )
+        for task in unfinished:
+            found[task.state] = found.get(task.state, 0) + 1
+            if task.state is TaskState.SUBMITTING:
+                # The create may or may not have left before the stop: find out, don't resend.
+                task = await self.store.transition(
+                    task.id,
+                    TaskState.AMBIGUOUS,
+                    now=now,
+                    expect=TaskState.SUBMITTING,
+                    detail="restarted while submitting",
+                )
+                self._changed(task)
+            if task.state in (TaskState.SUBMITTED, TaskState.PROCESSING, TaskState.AMBIGUOUS):
+                self.tracker.track(task)
+            elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
+                self.courier.enqueue(task.id)
+        self.submitter.wake()
+        if found:
+            log.info("resumed %s", ", ".join(f"{n} {s.value}" for s, n in sorted(found.items())))
+        return found
+
+    async def start(self) -> dict[TaskState, int]:
+        """Resume, then run the loops in the background until `stop()`; return what resumed."""
+        found = await self.resume()
+        self._loops = [
+            asyncio.create_task(self.submitter.run(), name="submitter"),
+            asyncio.create_task(self.tracker.run(), name="tracker"),
+            *(
+                asyncio.create_task(self.courier.run(), name=f"courier-{n}")
+                for n in range(self.settings.couriers)
+            ),
+        ]
+        return found
+
+    async def stop(self) -> None:
+        """Stop cleanly: creates in flight get a grace period; every task stays resumable."""
+        self.tracker.stop()
+        await self.submitter.stop(self.settings.stop_grace_s)
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        self._loops = []
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def run_once(self) -> None:
+        """One pass of every loop, for tests: submit, ask about due tasks, deliver."""
+        await self.submitter.run_once()
+        await self.submitter.drain()
+        await self.tracker.run_once()
+        await self.courier.run_once()
+
+    async def wait_until_settled(self, task_ids: list[int], *, poll_s: float = 0.05) -> None:
+        """Wait (while the loops run) until all these tasks are terminal."""
+        while True:
+            tasks = [await self.store.get_task(task_id) for task_id in task_ids]
+            if all(task.is_terminal for task in tasks):
+                return
+            await asyncio.sleep(poll_s)
+
+    # -- wiring between the loops --------------------------------------------------------------
+
+    def _changed(self, task: TaskRecord) -> None:
+        job = asyncio.create_task(self._tell_observer(task))
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _tell_observer(self, task: TaskRecord) -> None:
+        try:
+            await self._observer.task_changed(task)
+        except Exception:
+            log.exception("observer failed for task_id=%s", task.id)
+
+    def _at_api(self, task: TaskRecord) -> None:
+        self.tracker.track(task)
+
+    def _finished(self, task: TaskRecord) -> None:
+        self.submitter.wake()  # a slot is free
+        if task.state is TaskState.SUCCEEDED:
+            self.courier.enqueue(task.id)

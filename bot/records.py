@@ -1,0 +1,166 @@
+"""The frozen records the task store takes and returns: tasks, their history, quota settings.
+
+Callers never see a database row. Times are timezone-aware UTC datetimes; ids are Discord
+snowflakes (ints) or the store's own task numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, TypedDict
+
+from bot.lifecycle import TaskState
+from bot.models import OmniRequest
+
+Origin = Literal["discord", "cli", "rerun"]
+LedgerKind = Literal["charge", "refund", "reset"]
+QuotaWindow = Literal["day", "week", "month"]
+OverrideTarget = Literal["member", "role"]
+LinkKind = Literal["status", "result"]
+# One state or several, wherever tasks are filtered by state.
+StateFilter = TaskState | Collection[TaskState]
+
+
+def new_external_id() -> str:
+    """A globally unique id for a task, sent to the API as its `external_task_id`."""
+    return f"kob-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A task about to be stored: who asked, where, for what, at what cost in credits."""
+
+    origin: Origin
+    request: OmniRequest
+    cost: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    user_id: int | None = None  # None only for tasks started from the command line
+    rerun_of: int | None = None
+    external_id: str = field(default_factory=new_external_id)
+
+    def __post_init__(self) -> None:
+        # These are programming errors, not member input: fail loudly before anything is written.
+        if self.cost < 0:
+            raise ValueError(f"a task's cost can't be negative ({self.cost})")
+        where = (self.guild_id, self.channel_id, self.user_id)
+        if self.origin != "cli" and None in where:
+            raise ValueError(f"a {self.origin} task needs guild_id, channel_id and user_id")
+        if (self.origin == "rerun") != (self.rerun_of is not None):
+            raise ValueError("rerun_of is set exactly when origin is 'rerun'")
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaCheck:
+    """The limits to enforce while a task is created; resolved by the quota rules beforehand."""
+
+    limit: int | None  # credits per window: None = unlimited, 0 = blocked
+    window: QuotaWindow
+    window_start: datetime  # ledger rows counted from here on
+    resets_at: datetime  # told to the member when they are refused
+    max_in_flight_per_member: int | None = None  # None = no cap
+    max_in_flight_per_server: int | None = None
+
+
+class TaskUpdate(TypedDict, total=False):
+    """The columns a transition may set besides the state and its timestamps."""
+
+    api_task_id: str | None
+    attempts: int
+    not_before: datetime | None
+    progress_pct: int | None
+    failure_reason: str | None
+    result_url: str | None
+    result_path: str | None
+    result_size_bytes: int | None
+    status_message_id: int | None
+    delivery_message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One stored task, as it is now."""
+
+    id: int  # the short number members type in `/task id:`
+    external_id: str
+    origin: Origin
+    rerun_of: int | None
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    request: OmniRequest
+    cost: int
+    state: TaskState
+    api_task_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    queued_at: datetime  # when it joined the queue; kept across requeues so it keeps its place
+    submitted_at: datetime | None
+    finished_at: datetime | None  # set exactly when the state is terminal
+    attempts: int  # create attempts that were sent back to the queue
+    not_before: datetime | None  # earliest next submit after a 429 or a backoff
+    last_polled_at: datetime | None
+    poll_count: int
+    progress_pct: int | None
+    failure_reason: str | None
+    result_url: str | None
+    result_path: str | None
+    result_size_bytes: int | None
+    status_message_id: int | None
+    delivery_message_id: int | None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when nothing more will ever happen to the task."""
+        return self.state.is_terminal
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One step of a task's history: a state change (or its creation, from_state None)."""
+
+    id: int
+    task_id: int
+    at: datetime
+    from_state: TaskState | None
+    to_state: TaskState
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One append-only quota ledger row: +credits for a charge, − for a refund or a reset."""
+
+    id: int
+    guild_id: int
+    user_id: int
+    task_id: int | None  # None for a reset
+    kind: LedgerKind
+    credits: int
+    at: datetime  # when the row was written
+    counts_at: datetime  # whose window the credits belong to: a refund counts where its charge did
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaOverride:
+    """A moderator's limit for one member or one role in a server."""
+
+    guild_id: int
+    target_kind: OverrideTarget
+    target_id: int
+    limit: int | None  # credits per window: None = unlimited, 0 = blocked
+    window: QuotaWindow | None  # None = the server's window
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """A server's own quota settings; None means "use the config's value"."""
+
+    guild_id: int
+    default_limit: int | None = None
+    window: QuotaWindow | None = None
+    moderator_role_ids: tuple[int, ...] = ()

@@ -1,0 +1,228 @@
+"""The submitter: keeps the account's concurrency slots busy with queued tasks, fairly.
+
+The decisions (who is next, how long to back off) are pure functions; this is the thin loop
+around them. `submitting` is written before every create, so a crash mid-create leaves a task
+that the tracker reconciles instead of sending it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Unpack
+
+from bot.errors import ApiError, ApiErrorKind, IllegalTransition
+from bot.fairness import Waiting, choose_next, next_wakeup
+from bot.lifecycle import AT_API_STATES, TaskState
+from bot.omni import OmniClient
+from bot.records import TaskRecord, TaskUpdate
+from bot.store import TaskStore
+
+log = logging.getLogger("bot.submitter")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long a task waits before its next create after a 429 or a passing failure."""
+
+    initial_s: float = 2.0
+    max_s: float = 60.0
+
+    def delay_s(self, attempts: int, retry_after_s: float | None, rng: random.Random) -> float:
+        """Retry-After when the API gave one, else exponential with jitter (at least 1 s)."""
+        if retry_after_s is not None:
+            return min(self.max_s, max(0.0, retry_after_s))
+        ceiling = min(self.max_s, self.initial_s * (2.0 ** min(attempts, 16)))
+        return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
+
+
+def member_key(task: TaskRecord) -> Hashable:
+    """Whose turn a task counts against in the fair queue."""
+    if task.user_id is None:
+        return ("cli",)
+    return (task.guild_id, task.user_id)
+
+
+class Submitter:
+    """Moves queued tasks to the API while slots are free; one create per task at a time."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        *,
+        slots: int,
+        clock: Clock,
+        on_at_api: Callable[[TaskRecord], None],
+        on_changed: Callable[[TaskRecord], None],
+        backoff: Backoff = Backoff(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._slots = slots
+        self._clock = clock
+        self._on_at_api = on_at_api  # submitted, or maybe: the tracker takes it from here
+        self._on_changed = on_changed
+        self._backoff = backoff
+        self._rng = rng or random.Random()
+        self._served: dict[Hashable, int] = {}
+        self._turn = 0
+        self._wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._paused_until: datetime | None = None
+        self._next_wakeup: datetime | None = None
+        self._stopping = False
+
+    @property
+    def served_turns(self) -> dict[Hashable, int]:
+        """The fairness state: each member's last turn (for queue positions)."""
+        return dict(self._served)
+
+    def wake(self) -> None:
+        """Look at the queue again now (a task was queued or a slot freed)."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Launch creates for as many ready tasks as there are free slots; return how many."""
+        now = self._clock()
+        if self._paused_until is not None and now < self._paused_until:
+            self._next_wakeup = self._paused_until
+            return 0
+        free = self._slots - await self._store.count_in_states(AT_API_STATES)
+        queued = await self._store.tasks_in_states([TaskState.QUEUED])
+        waiting = [Waiting(t.id, member_key(t), t.queued_at, t.not_before) for t in queued]
+        launched = 0
+        while free > 0 and not self._stopping:
+            choice = choose_next(waiting, self._served, now)
+            if choice is None:
+                break
+            waiting.remove(choice)
+            try:
+                task = await self._store.transition(
+                    choice.task_id, TaskState.SUBMITTING, now=now, expect=TaskState.QUEUED
+                )
+            except IllegalTransition:
+                continue  # changed under us (cancelled, or another process took it)
+            self._turn += 1
+            self._served[choice.member] = self._turn
+            self._on_changed(task)
+            job = asyncio.create_task(self._submit(task), name=f"submit-task-{task.id}")
+            self._in_flight.add(job)
+            job.add_done_callback(self._in_flight.discard)
+            free -= 1
+            launched += 1
+        self._next_wakeup = next_wakeup(waiting, now) if waiting else None
+        return launched
+
+    async def run(self) -> None:
+        """Loop until stopped: submit, then sleep until woken or a backoff ends."""
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("submitter pass failed; retrying shortly")
+                self._next_wakeup = self._clock() + timedelta(seconds=1)
+            timeout = None
+            if self._next_wakeup is not None:
+                timeout = max(0.0, (self._next_wakeup - self._clock()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop launching; give creates already sent up to `grace_s` to get their answer."""
+        self._stopping = True
+        self._wake.set()
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
+            for job in pending:
+                job.cancel()  # the task stays `submitting`: the next start reconciles it
+
+    async def drain(self) -> None:
+        """Wait for every create already launched (tests and one-shot runs)."""
+        while self._in_flight:
+            await asyncio.gather(*set(self._in_flight), return_exceptions=True)
+
+    async def _submit(self, task: TaskRecord) -> None:
+        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        try:
+            created = await self._client.create(task.request, external_task_id=task.external_id)
+        except ApiError as error:
+            await self._after_refusal(task, error, context)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # We can't tell whether the create left the machine: never send it blindly again.
+            log.exception("create crashed; %s marked ambiguous", context)
+            moved = await self._move(
+                task, TaskState.AMBIGUOUS, detail="the create crashed in the bot"
+            )
+            if moved is not None:
+                self._on_at_api(moved)
+            return
+        log.info("submitted %s api_task_id=%s", context, created.task_id)
+        moved = await self._move(
+            task,
+            TaskState.SUBMITTED,
+            detail=f"api task {created.task_id}",
+            api_task_id=created.task_id,
+        )
+        if moved is not None:
+            self._on_at_api(moved)
+
+    async def _after_refusal(self, task: TaskRecord, error: ApiError, context: str) -> None:
+        kind = error.kind
+        if kind is ApiErrorKind.AMBIGUOUS:
+            log.warning("create outcome unknown %s: %s", context, error.log_line())
+            moved = await self._move(task, TaskState.AMBIGUOUS, detail=error.log_line())
+            if moved is not None:
+                self._on_at_api(moved)  # the tracker reconciles it
+        elif kind.is_retryable:
+            delay = self._backoff.delay_s(task.attempts, error.retry_after_s, self._rng)
+            log.info("create deferred %s by %.1fs: %s", context, delay, error.log_line())
+            if kind is ApiErrorKind.RATE_LIMITED:
+                # The account is full (1303) or we are too fast: nothing else goes out either.
+                self._paused_until = self._clock() + timedelta(seconds=delay)
+            try:
+                moved = await self._store.requeue(
+                    task.id,
+                    not_before=self._clock() + timedelta(seconds=delay),
+                    now=self._clock(),
+                    detail=error.log_line(),
+                )
+            except IllegalTransition as exc:
+                log.error("task_id=%s could not go back to the queue: %s", task.id, exc)
+            else:
+                self._on_changed(moved)
+            self.wake()
+        else:
+            log.warning("create refused %s: %s", context, error.log_line())
+            await self._move(
+                task,
+                TaskState.REJECTED,
+                detail=error.log_line(),
+                failure_reason=error.member_message,
+            )
+            self.wake()
+
+    async def _move(
+        self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
+    ) -> TaskRecord | None:
+        try:
+            moved = await self._store.transition(
+                task.id, to, now=self._clock(), expect=TaskState.SUBMITTING, detail=detail, **fields
+            )
+        except IllegalTransition as exc:
+            log.error("task_id=%s could not move to %s: %s", task.id, to.value, exc)
+            return None
+        self._on_changed(moved)
+        return moved

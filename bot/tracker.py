@@ -1,0 +1,339 @@
+"""The tracker: polls every live task on its own schedule until it ends, and reconciles the unsure.
+
+`polling.py` decides when; this loop asks. Tasks past `omni.task_timeout_minutes` are ended and
+refunded. A create whose outcome is unknown (`ambiguous`) is looked up by its external id: found
+means adopted, proven absent means safe to send again, and anything else ends it with a refund,
+because sending it blindly could bill the account twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Unpack
+
+from bot.errors import ApiError, ApiErrorKind, IllegalTransition
+from bot.lifecycle import TaskState
+from bot.omni import OmniClient
+from bot.omni_wire import TaskSnapshot, TaskStatus
+from bot.polling import CompletionModel, PollPolicy, next_poll_delay
+from bot.records import TaskRecord, TaskUpdate
+from bot.store import TaskStore
+
+log = logging.getLogger("bot.tracker")
+
+Clock = Callable[[], datetime]
+LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
+NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """Timeouts and rates of the tracker."""
+
+    task_timeout: timedelta = timedelta(minutes=30)
+    max_queries_per_s: float = 10.0
+    max_parallel_queries: int = 8
+    reconcile_grace_s: float = 5.0  # let a create that was cut off land before looking it up
+    reconcile_attempts: int = 5
+    retry_after_error_s: float = 5.0
+
+
+def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
+    """Tasks that take about as long as each other share a key."""
+    request = task.request
+    return (request.model, request.mode, request.duration_s)
+
+
+class Tracker:
+    """Owns every task at the API; asks about each when its schedule says so."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        *,
+        clock: Clock,
+        on_changed: Callable[[TaskRecord], None],
+        on_finished: Callable[[TaskRecord], None],
+        policy: PollPolicy | None = None,
+        completion: CompletionModel | None = None,
+        settings: TrackerSettings = TrackerSettings(),
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._clock = clock
+        self._on_changed = on_changed
+        self._on_finished = on_finished
+        self.policy = policy or PollPolicy()
+        self.completion = completion or CompletionModel(self.policy)
+        self._settings = settings
+        self._due: list[tuple[datetime, int, int]] = []  # (when, tie-breaker, task id)
+        self._scheduled: dict[int, datetime] = {}
+        self._seq = itertools.count()
+        self._not_found: dict[int, int] = {}
+        self._reconcile_tries: dict[int, int] = {}
+        self._lookup_supported: bool | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._gate = asyncio.Semaphore(settings.max_parallel_queries)
+        self._pace_lock = asyncio.Lock()
+        self._last_query_at = 0.0
+        self.queries_sent = 0
+
+    @property
+    def live_count(self) -> int:
+        """How many tasks the tracker is following."""
+        return len(self._scheduled)
+
+    def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
+        """Follow a task the API has (or may have): schedule its next question."""
+        if task.state is TaskState.AMBIGUOUS:
+            when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
+        elif poll_now or task.submitted_at is None:
+            when = self._clock()
+        else:
+            when = self._next_poll_at(task, self._clock())
+        self._schedule(task.id, when)
+
+    def _next_poll_at(self, task: TaskRecord, now: datetime) -> datetime:
+        assert task.submitted_at is not None
+        age_s = (now - task.submitted_at).total_seconds()
+        window = self.completion.window(
+            completion_key(task), task.request.mode, task.request.duration_s
+        )
+        when = now + timedelta(seconds=next_poll_delay(age_s, window, self.policy))
+        return min(when, task.submitted_at + self._settings.task_timeout)
+
+    def _schedule(self, task_id: int, when: datetime) -> None:
+        self._scheduled[task_id] = when
+        heapq.heappush(self._due, (when, next(self._seq), task_id))
+        self._wake.set()
+
+    def _pop_due(self, now: datetime) -> list[int]:
+        due = []
+        while self._due and self._due[0][0] <= now:
+            when, _, task_id = heapq.heappop(self._due)
+            if self._scheduled.get(task_id) == when:  # skip entries replaced by a later schedule
+                del self._scheduled[task_id]
+                due.append(task_id)
+        return due
+
+    def next_due(self) -> datetime | None:
+        """When the tracker next has something to ask."""
+        while self._due and self._scheduled.get(self._due[0][2]) != self._due[0][0]:
+            heapq.heappop(self._due)
+        return self._due[0][0] if self._due else None
+
+    async def run_once(self, *, everything: bool = False) -> int:
+        """Ask about every task that is due (or every task); return how many were asked about."""
+        now = self._clock()
+        if everything:
+            ids = list(self._scheduled)
+            self._scheduled.clear()
+            self._due.clear()
+        else:
+            ids = self._pop_due(now)
+        await asyncio.gather(*(self._visit(task_id) for task_id in ids))
+        return len(ids)
+
+    async def run(self) -> None:
+        """Loop until stopped: ask about due tasks, sleep until the next one or a wake-up."""
+        while not self._stopping:
+            self._wake.clear()
+            now = self._clock()
+            for task_id in self._pop_due(now):
+                visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
+                visit.add_done_callback(_log_crash)
+            when = self.next_due()
+            timeout = None if when is None else max(0.0, (when - self._clock()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop asking; nothing is lost, the states are in the store."""
+        self._stopping = True
+        self._wake.set()
+
+    async def _paced_query(self, task_id_at_api: str) -> TaskSnapshot:
+        # A global pace keeps us under the API's query rate however many tasks are live.
+        async with self._gate:
+            async with self._pace_lock:
+                loop = asyncio.get_running_loop()
+                spacing = 1.0 / self._settings.max_queries_per_s
+                wait = self._last_query_at + spacing - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_query_at = loop.time()
+            self.queries_sent += 1
+            return await self._client.query(task_id_at_api)
+
+    async def _visit(self, task_id: int) -> None:
+        try:
+            task = await self._store.get_task(task_id)
+            if task.state is TaskState.AMBIGUOUS:
+                await self._reconcile(task)
+            elif task.state in LIVE:
+                await self._poll(task)
+        except Exception:
+            # Whatever broke (a bug, the disk), the task must stay on the schedule.
+            log.exception("task_id=%s visit failed; asking again later", task_id)
+            delay = self._settings.retry_after_error_s * self.policy.scale
+            self._schedule(task_id, self._clock() + timedelta(seconds=delay))
+
+    async def _poll(self, task: TaskRecord) -> None:
+        now = self._clock()
+        assert task.api_task_id is not None and task.submitted_at is not None
+        if now - task.submitted_at >= self._settings.task_timeout:
+            minutes = int(self._settings.task_timeout.total_seconds() // 60)
+            reason = f"The video was not ready after {minutes} minutes, so the bot stopped waiting."
+            await self._finish(task, TaskState.TIMED_OUT, reason, detail="local timeout")
+            return
+        try:
+            snapshot = await self._paced_query(task.api_task_id)
+        except ApiError as error:
+            await self._after_query_error(task, error)
+            return
+        self._not_found.pop(task.id, None)
+        await self._store.record_poll(
+            task.id, now=self._clock(), progress_pct=snapshot.progress_pct
+        )
+        if snapshot.status is TaskStatus.SUCCEEDED:
+            age_s = (self._clock() - task.submitted_at).total_seconds()
+            self.completion.observe(completion_key(task), age_s)
+            await self._finish(
+                task,
+                TaskState.SUCCEEDED,
+                None,
+                detail="the API has the video",
+                result_url=snapshot.video_url,
+            )
+        elif snapshot.status is TaskStatus.FAILED:
+            await self._finish(
+                task, TaskState.FAILED, snapshot.failure_reason, detail="API: failed"
+            )
+        else:
+            if snapshot.status is TaskStatus.RUNNING and task.state is TaskState.SUBMITTED:
+                task = (
+                    await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
+                )
+            self._schedule(task.id, self._next_poll_at(task, self._clock()))
+
+    async def _after_query_error(self, task: TaskRecord, error: ApiError) -> None:
+        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        if error.kind is ApiErrorKind.NOT_FOUND:
+            count = self._not_found.get(task.id, 0) + 1
+            self._not_found[task.id] = count
+            if count >= NOT_FOUND_LIMIT:
+                reason = "The video service lost track of the task."
+                await self._finish(task, TaskState.FAILED, reason, detail=error.log_line())
+                return
+        log.warning("query failed %s: %s", context, error.log_line())
+        delay = error.retry_after_s or self._settings.retry_after_error_s * self.policy.scale
+        self._schedule(task.id, self._clock() + timedelta(seconds=delay))
+
+    async def _reconcile(self, task: TaskRecord) -> None:
+        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        tries = self._reconcile_tries.get(task.id, 0) + 1
+        self._reconcile_tries[task.id] = tries
+        try:
+            snapshot = await self._paced_query(task.external_id)
+        except ApiError as error:
+            if error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works():
+                log.info("create proven absent %s: sending it again", context)
+                self._reconcile_tries.pop(task.id, None)
+                moved = await self._store.requeue(
+                    task.id,
+                    not_before=None,
+                    now=self._clock(),
+                    detail="reconciled: the API never got it",
+                )
+                self._on_changed(moved)
+                self._on_finished(moved)  # a slot is free again
+                return
+            if tries >= self._settings.reconcile_attempts:
+                reason = (
+                    "The video service never confirmed the task, and the bot can't safely send "
+                    "it again."
+                )
+                await self._finish(task, TaskState.FAILED, reason, detail=error.log_line())
+                return
+            self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
+            return
+        self._reconcile_tries.pop(task.id, None)
+        log.info("create reconciled %s api_task_id=%s", context, snapshot.task_id)
+        adopted = await self._move(
+            task,
+            TaskState.SUBMITTED,
+            detail="reconciled: found at the API",
+            api_task_id=snapshot.task_id or task.external_id,
+        )
+        if adopted is not None:
+            self.track(adopted, poll_now=True)
+
+    def _backoff(self, tries: int) -> float:
+        return min(60.0, 2.0 * 2.0**tries) * self.policy.scale
+
+    async def _lookup_works(self) -> bool:
+        """Whether the API finds tasks by external id: asked once, of a task known to exist."""
+        if self._lookup_supported is not None:
+            return self._lookup_supported
+        known = await self._store.list_tasks(
+            state=[
+                TaskState.SUBMITTED,
+                TaskState.PROCESSING,
+                TaskState.SUCCEEDED,
+                TaskState.DELIVERING,
+                TaskState.DELIVERED,
+            ],
+            limit=1,
+        )
+        if not known:
+            return False  # nothing to test with: stay careful, decide again later
+        try:
+            await self._paced_query(known[0].external_id)
+        except ApiError as error:
+            if error.kind is ApiErrorKind.NOT_FOUND:
+                self._lookup_supported = False
+            return False
+        self._lookup_supported = True
+        return True
+
+    async def _finish(
+        self,
+        task: TaskRecord,
+        to: TaskState,
+        reason: str | None,
+        *,
+        detail: str,
+        **fields: Unpack[TaskUpdate],
+    ) -> None:
+        if reason is not None:
+            fields["failure_reason"] = reason
+        moved = await self._move(task, to, detail=detail, **fields)
+        if moved is not None:
+            self._on_finished(moved)
+
+    async def _move(
+        self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
+    ) -> TaskRecord | None:
+        try:
+            moved = await self._store.transition(
+                task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
+            )
+        except IllegalTransition as exc:
+            log.error("task_id=%s could not move to %s: %s", task.id, to.value, exc)
+            return None
+        self._on_changed(moved)
+        return moved
+
+
+def _log_crash(job: asyncio.Task[None]) -> None:
+    if not job.cancelled() and job.exception() is not None:
+        log.error("poll crashed", exc_info=job.exception())

@@ -1,0 +1,232 @@
+"""The engine end to end against the fake CometAPI and a real SQLite store, with compressed time.
+
+Each test asserts what the API saw (creates per task, concurrency) and how every task ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.delivery import FileDeliverer
+from bot.engine import EngineSettings, TaskEngine
+from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
+from bot.lifecycle import TaskState
+from bot.models import OmniRequest, make_request
+from bot.omni import OmniClient, RetryPolicy
+from bot.polling import PollPolicy
+from bot.records import NewTask, QuotaCheck, TaskRecord
+from bot.store import SqliteStore
+from bot.submitter import Backoff
+from bot.tracker import TrackerSettings
+
+FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+UNLIMITED = QuotaCheck(
+    limit=None,
+    window="day",
+    window_start=datetime(2026, 1, 1, tzinfo=UTC),
+    resets_at=datetime(2099, 1, 1, tzinfo=UTC),
+)
+SETTLE_S = 30  # a safety net against hangs, not a performance assertion
+
+
+def request(prompt: str = "a paper boat in the rain") -> OmniRequest:
+    return make_request({"prompt": prompt, "aspect_ratio": "16:9", "duration_s": 5})
+
+
+def new_task(user_id: int, prompt: str = "a paper boat in the rain") -> NewTask:
+    return NewTask(
+        origin="discord", request=request(prompt), cost=1, guild_id=1, channel_id=2, user_id=user_id
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeCometAPI]:
+    async with FakeCometAPI(FakeCometConfig(submitted_s=0.05, processing_s=0.15)) as server:
+        yield server
+
+
+@asynccontextmanager
+async def running_engine(
+    tmp_path: Path,
+    fake: FakeCometAPI,
+    *,
+    slots: int = 5,
+    timeout: timedelta = timedelta(minutes=30),
+    create_timeout_s: float = 10,
+    start: bool = True,
+) -> AsyncIterator[TaskEngine]:
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    async with aiohttp.ClientSession() as session:
+        client = OmniClient(
+            session,
+            fake.base_url,
+            fake.config.api_key,
+            create_timeout_s=create_timeout_s,
+            create_retry=FAST_RETRY,
+            query_retry=FAST_RETRY,
+        )
+        engine = TaskEngine(
+            store,
+            client,
+            FileDeliverer(tmp_path / "out"),
+            EngineSettings(
+                max_concurrent_tasks=slots,
+                results_dir=tmp_path / "results",
+                max_result_bytes=50 * 1024 * 1024,
+                task_timeout=timeout,
+                poll_policy=PollPolicy(scale=0.005),
+                tracker=TrackerSettings(
+                    task_timeout=timeout, max_queries_per_s=500, reconcile_grace_s=0.05
+                ),
+                backoff=Backoff(initial_s=0.05, max_s=0.2),
+                stop_grace_s=0.5,
+            ),
+        )
+        if start:
+            await engine.start()
+        try:
+            yield engine
+        finally:
+            await engine.stop()
+            await store.close()
+
+
+async def settle(engine: TaskEngine, tasks: list[TaskRecord]) -> list[TaskRecord]:
+    await asyncio.wait_for(engine.wait_until_settled([t.id for t in tasks]), SETTLE_S)
+    return [await engine.store.get_task(t.id) for t in tasks]
+
+
+def creates_per_task(fake: FakeCometAPI) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for created in fake.accepted_creates():
+        assert isinstance(created.body, dict)
+        external_id = str(created.body["external_task_id"])
+        counts[external_id] = counts.get(external_id, 0) + 1
+    return counts
+
+
+async def test_every_task_is_delivered_once(tmp_path: Path, fake: FakeCometAPI) -> None:
+    async with running_engine(tmp_path, fake) as engine:
+        tasks = [await engine.enqueue(new_task(user_id=10 + i)) for i in range(6)]
+        done = await settle(engine, tasks)
+    assert [t.state for t in done] == [TaskState.DELIVERED] * 6
+    assert creates_per_task(fake) == {t.external_id: 1 for t in done}
+    for task in done:
+        out = tmp_path / "out" / f"task-{task.id}.mp4"
+        assert out.read_bytes()[4:8] == b"ftyp"
+        assert task.result_size_bytes == out.stat().st_size
+
+
+async def test_never_more_than_the_slots_and_fair_across_members(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    fake.config.max_concurrent_tasks = 2  # the fake refuses a third with 429/1303
+    async with running_engine(tmp_path, fake, slots=2) as engine:
+        heavy = [await engine.enqueue(new_task(user_id=1, prompt=f"alice {i}")) for i in range(6)]
+        light = await engine.enqueue(new_task(user_id=2, prompt="bob's only one"))
+        done = await settle(engine, [*heavy, light])
+    assert all(t.state is TaskState.DELIVERED for t in done)
+    assert not [r for r in fake.creates() if r.status == 429], "the bot overran its slots"
+    order = [str(r.body["prompt"]) for r in fake.accepted_creates() if isinstance(r.body, dict)]
+    assert order.index("bob's only one") <= 2  # one of the first three, not after alice's six
+
+
+async def test_concurrency_full_waits_instead_of_failing(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    fake.config.max_concurrent_tasks = 1  # the account is smaller than the bot believes
+    async with running_engine(tmp_path, fake, slots=3) as engine:
+        tasks = [await engine.enqueue(new_task(user_id=i)) for i in range(4)]
+        done = await settle(engine, tasks)
+        histories = [await engine.store.task_events(t.id) for t in done]
+    assert all(t.state is TaskState.DELIVERED for t in done)
+    assert [r for r in fake.creates() if r.status == 429], "expected the fake to answer 1303"
+    assert creates_per_task(fake) == {t.external_id: 1 for t in done}
+    requeued = [
+        e
+        for events in histories
+        for e in events[1:]
+        if e.to_state is TaskState.QUEUED and "rate_limited" in e.detail
+    ]
+    assert requeued, "a 1303 should put the task back in the queue"
+
+
+async def test_failures_and_refusals_end_with_a_reason_and_a_refund(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    async with running_engine(tmp_path, fake) as engine:
+        failing = await engine.enqueue(new_task(1, "a boat FAILME"), quota=UNLIMITED)
+        moderated = await engine.enqueue(new_task(2, "a boat MODERATEME"), quota=UNLIMITED)
+        failed, rejected = await settle(engine, [failing, moderated])
+        ledgers = [await engine.store.ledger_for_task(t.id) for t in (failed, rejected)]
+    assert failed.state is TaskState.FAILED
+    assert failed.failure_reason and "risk control" in failed.failure_reason
+    assert rejected.state is TaskState.REJECTED
+    assert rejected.failure_reason and "content policy" in rejected.failure_reason
+    for ledger in ledgers:
+        assert sorted(entry.kind for entry in ledger) == ["charge", "refund"]
+        assert sum(entry.credits for entry in ledger) == 0
+
+
+async def test_a_task_past_the_timeout_is_ended_and_refunded(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    fake.set_timings(processing_s=float("inf"))
+    async with running_engine(tmp_path, fake, timeout=timedelta(seconds=0.5)) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.TIMED_OUT
+    assert done.failure_reason and "not ready after" in done.failure_reason
+    assert sum(entry.credits for entry in ledger) == 0
+
+
+@pytest.mark.parametrize("fault", [FaultKind.SLOW, FaultKind.SLOW_NOT_CREATED])
+async def test_an_ambiguous_create_is_reconciled_never_resent_blindly(
+    tmp_path: Path, fake: FakeCometAPI, fault: FaultKind
+) -> None:
+    async with running_engine(tmp_path, fake, create_timeout_s=0.3) as engine:
+        warm = await engine.enqueue(new_task(1, "a first task that proves lookups work"))
+        await settle(engine, [warm])
+        fake.inject(fault, route="create", times=1, delay_s=1.0)
+        (done,) = await settle(engine, [await engine.enqueue(new_task(2))])
+        events = [e.to_state for e in await engine.store.task_events(done.id)]
+    assert TaskState.AMBIGUOUS in events
+    assert done.state is TaskState.DELIVERED
+    assert creates_per_task(fake)[done.external_id] == 1  # the API got it exactly once
+
+
+async def test_resume_after_a_crash_mid_flight(tmp_path: Path, fake: FakeCometAPI) -> None:
+    fake.set_timings(processing_s=0.6)
+    async with running_engine(tmp_path, fake) as engine:
+        tasks = [await engine.enqueue(new_task(user_id=i)) for i in range(4)]
+        await wait_for(engine, lambda ts: all(t.state is TaskState.PROCESSING for t in ts), tasks)
+    # The process is gone with four tasks at the API. Another died right after writing
+    # `submitting`, before its create left the machine:
+    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    cut_off = await store.create_task(new_task(99, "caught mid-create"), now=tasks[0].created_at)
+    await store.transition(cut_off.id, TaskState.SUBMITTING, now=cut_off.created_at)
+    await store.close()
+    async with running_engine(tmp_path, fake, start=False) as revived:
+        found = await revived.start()
+        done = await settle(revived, [*tasks, cut_off])
+    assert found == {TaskState.PROCESSING: 4, TaskState.SUBMITTING: 1}
+    assert all(t.state is TaskState.DELIVERED for t in done)
+    # Nothing was sent twice; the cut-off task was proven absent, then sent once.
+    assert creates_per_task(fake) == {t.external_id: 1 for t in done}
+
+
+async def wait_for(
+    engine: TaskEngine, condition: Callable[[list[TaskRecord]], bool], tasks: list[TaskRecord]
+) -> None:
+    async def poll() -> None:
+        while not condition([await engine.store.get_task(t.id) for t in tasks]):
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), SETTLE_S)

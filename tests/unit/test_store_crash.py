@@ -1,0 +1,257 @@
+"""Crashes, failures and cancellations in the middle of a store transaction leave no half task.
+
+Failures are injected with TEMP triggers on the store's own connection (a real SQLite error at a
+chosen statement); crashes are real SIGKILLs of a child process that uses the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.lifecycle import TaskState, can_move
+from bot.models import OmniRequest
+from bot.records import NewTask, QuotaCheck
+from bot.store import SqliteStore
+
+S = TaskState
+NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+TODAY = datetime(2025, 1, 15, tzinfo=UTC)
+REQUEST = OmniRequest(prompt="waves on a rocky shore", aspect_ratio="1:1")
+QUOTA = QuotaCheck(
+    limit=None, window="day", window_start=TODAY, resets_at=TODAY + timedelta(days=1)
+)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def member_task(user_id: int = 30) -> NewTask:
+    return NewTask("discord", REQUEST, 1, guild_id=10, channel_id=20, user_id=user_id)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "crash.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(db_path)
+    yield opened
+    await opened.close()
+
+
+async def check_invariants(db_path: Path) -> int:
+    """What must hold after any crash; returns how many tasks there are."""
+    store = await SqliteStore.open(db_path)
+    try:
+        assert await store.integrity_check() == "ok"
+        tasks = await store.tasks_in_states(TaskState)
+        kept_credits: dict[int, int] = {}
+        for task in tasks:
+            events = await store.task_events(task.id)
+            assert events[0].from_state is None and events[0].to_state is S.QUEUED
+            for before, after in itertools.pairwise(events):
+                assert after.from_state is before.to_state
+                assert can_move(before.to_state, after.to_state)
+            assert events[-1].to_state is task.state
+            assert (task.finished_at is not None) is task.state.is_terminal
+            kinds = [e.kind for e in await store.ledger_for_task(task.id)]
+            assert kinds == (["charge", "refund"] if task.state.is_refunded else ["charge"])
+            if not task.state.is_refunded:
+                assert task.user_id is not None
+                kept_credits[task.user_id] = kept_credits.get(task.user_id, 0) + task.cost
+        for user_id, credits in kept_credits.items():
+            assert await store.credits_used(10, user_id, TODAY) == credits
+        return len(tasks)
+    finally:
+        await store.close()
+
+
+# -- failures and cancellations in-process ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["task_events", "quota_ledger"])
+async def test_a_failure_inside_create_task_leaves_nothing(
+    store: SqliteStore, db_path: Path, table: str
+) -> None:
+    kept = await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    await store._db.execute(
+        f"CREATE TEMP TRIGGER fail AFTER INSERT ON main.{table} "
+        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    with pytest.raises(Exception, match="disk on fire"):
+        await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    await store._db.execute("DROP TRIGGER temp.fail")
+    assert [t.id for t in await store.tasks_in_states(TaskState)] == [kept.id]
+    assert await store.credits_used(10, 30, TODAY) == 1
+    # The connection is usable again, not stuck inside the failed transaction.
+    await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    assert await check_invariants(db_path) == 2
+
+
+async def test_a_failure_while_refunding_keeps_the_task_where_it_was(
+    store: SqliteStore, db_path: Path
+) -> None:
+    task = await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    await store.transition(task.id, S.SUBMITTING, now=NOW)
+    await store._db.execute(
+        "CREATE TEMP TRIGGER fail AFTER INSERT ON main.quota_ledger "
+        "WHEN NEW.kind = 'refund' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    with pytest.raises(Exception, match="disk on fire"):
+        await store.transition(task.id, S.FAILED, now=NOW, failure_reason="moderated")
+    await store._db.execute("DROP TRIGGER temp.fail")
+    unchanged = await store.get_task(task.id)
+    assert (unchanged.state, unchanged.failure_reason) == (S.SUBMITTING, None)
+    assert len(await store.task_events(task.id)) == 2
+    await store.transition(task.id, S.FAILED, now=NOW)  # the retry refunds, once
+    assert await check_invariants(db_path) == 1
+
+
+async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
+    store: SqliteStore, db_path: Path
+) -> None:
+    def slow() -> int:
+        time.sleep(0.3)  # runs on the store's database thread, not the event loop
+        return 0
+
+    await store._db.create_function("slow", 0, slow)
+    await store._db.execute(
+        "CREATE TEMP TRIGGER slow_event AFTER INSERT ON main.task_events BEGIN SELECT slow(); END"
+    )
+    pending = asyncio.create_task(store.create_task(member_task(), now=NOW, quota=QUOTA))
+    await asyncio.sleep(0.1)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    await store._db.execute("DROP TRIGGER temp.slow_event")
+    assert await store.count_in_states(TaskState) == 0
+    assert await store.credits_used(10, 30, TODAY) == 0
+    await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    assert await check_invariants(db_path) == 1
+
+
+# -- real crashes ----------------------------------------------------------------------------------
+
+_CHILD_PRELUDE = """
+import asyncio, random, sys, time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from bot.lifecycle import TaskState as S
+from bot.models import OmniRequest
+from bot.records import NewTask, QuotaCheck
+from bot.store import SqliteStore
+
+NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+TODAY = datetime(2025, 1, 15, tzinfo=UTC)
+QUOTA = QuotaCheck(None, "day", window_start=TODAY, resets_at=TODAY + timedelta(days=1))
+REQUEST = OmniRequest(prompt="waves on a rocky shore", aspect_ratio="1:1")
+
+def member_task(user_id=30):
+    return NewTask("discord", REQUEST, 1, guild_id=10, channel_id=20, user_id=user_id)
+"""
+
+_HANG_INSIDE = """
+def hang():
+    print("inside", flush=True)
+    time.sleep(60)
+    return 0
+
+async def main():
+    store = await SqliteStore.open(Path(sys.argv[1]))
+    task = await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    await store.transition(task.id, S.SUBMITTING, now=NOW)
+    await store._db.create_function("hang", 0, hang)
+    await store._db.execute(
+        "CREATE TEMP TRIGGER hang AFTER INSERT ON main.quota_ledger BEGIN SELECT hang(); END"
+    )
+    if sys.argv[2] == "create":
+        await store.create_task(member_task(), now=NOW, quota=QUOTA)
+    else:
+        await store.transition(task.id, S.FAILED, now=NOW, failure_reason="lost")
+
+asyncio.run(main())
+"""
+
+_WORKLOAD = """
+PATHS = [
+    [S.SUBMITTING, S.SUBMITTED, S.PROCESSING, S.SUCCEEDED, S.DELIVERING, S.DELIVERED],
+    [S.SUBMITTING, S.REJECTED],
+    [S.FAILED],
+    [S.SUBMITTING, S.AMBIGUOUS, S.FAILED],
+    [S.SUBMITTING, S.SUBMITTED, S.TIMED_OUT],
+    [S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED, S.UNDELIVERABLE],
+]
+
+async def worker(store, rng, user_id):
+    while True:
+        task = await store.create_task(member_task(user_id), now=NOW, quota=QUOTA)
+        path = rng.choice(PATHS)
+        for state in path[: rng.randint(0, len(path))]:  # some tasks stay unfinished
+            await store.transition(task.id, state, now=NOW)
+        if rng.random() < 0.2:
+            await store.record_poll(task.id, now=NOW, progress_pct=50)
+
+async def main():
+    store = await SqliteStore.open(Path(sys.argv[1]))
+    rng = random.Random(int(sys.argv[2]))
+    print("ready", flush=True)
+    await asyncio.gather(*(worker(store, rng, 30 + n) for n in range(3)))
+
+asyncio.run(main())
+"""
+
+
+def start_child(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_CHILD_PRELUDE + script), *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_when(child: subprocess.Popen[str], line: str, *, after_s: float = 0.0) -> None:
+    """Wait for the child to print `line`, then SIGKILL it (optionally a while later)."""
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == line, "the child died before reaching its point"
+    time.sleep(after_s)
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(timeout=10) == -signal.SIGKILL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("operation", ["create", "refund"])
+async def test_kill_9_inside_a_transaction_leaves_no_trace(db_path: Path, operation: str) -> None:
+    kill_when(start_child(_HANG_INSIDE, str(db_path), operation), "inside")
+    assert await check_invariants(db_path) == 1
+    store = await SqliteStore.open(db_path)
+    try:
+        [task] = await store.tasks_in_states(TaskState)
+        assert task.state is S.SUBMITTING  # the refund never half-happened
+        assert [e.kind for e in await store.ledger_for_task(task.id)] == ["charge"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow
+async def test_repeated_kill_9_under_load_keeps_every_invariant(db_path: Path) -> None:
+    rng = random.Random(20250115)
+    counts = []
+    for round_number in range(6):
+        child = start_child(_WORKLOAD, str(db_path), str(round_number))
+        kill_when(child, "ready", after_s=rng.uniform(0.1, 0.4))
+        counts.append(await check_invariants(db_path))
+    assert counts == sorted(counts) and counts[-1] > counts[0] > 0
