@@ -1,0 +1,26 @@
+# Kling Omni Bot. Build: docker build -t kling-omni-bot .
+# Run:   docker run -d --name kling-bot -e DISCORD_TOKEN=... -e COMETAPI_KEY=... \
+#          -v "$PWD/config.toml:/app/config.toml:ro" -v kling-data:/app/data kling-omni-bot
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    KLING_BOT_CONFIG=/app/config.toml
+
+WORKDIR /app
+COPY pyproject.toml README.md config.example.toml ./
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip install . \
+    && useradd --create-home --uid 10001 kling \
+    && mkdir -p /app/data \
+    && chown kling:kling /app/data
+
+USER kling
+# The database and the kept media live here: mount a volume so they survive the container.
+VOLUME ["/app/data"]
+
+# SIGTERM (docker stop) shuts down cleanly; every task resumes on the next start.
+STOPSIGNAL SIGTERM
+CMD ["kling-bot", "run"]
