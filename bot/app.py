@@ -1,0 +1,203 @@
+"""Builds everything: settings → store → API client → engine → services → the discord.py bot.
+
+One aiohttp session, one store, one client, passed in; no globals. `KlingBot.setup_hook` opens
+them, loads the cogs, resumes every unfinished task and syncs the commands; `close()` stops the
+engine first (creates in flight get a grace period), so every task stays resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_delivery import DiscordDeliverer, StatusUpdater
+from bot.engine import EngineSettings, TaskEngine
+from bot.errors import KlingBotError
+from bot.generation import GenerationService
+from bot.omni import OmniClient
+from bot.polling import PollPolicy
+from bot.settings import DiscordSettings, Settings
+from bot.store import SqliteStore
+from bot.tracker import TrackerSettings
+
+log = logging.getLogger("bot.app")
+
+COGS = ("cogs.video",)
+INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
+
+
+def point_discord_py(settings: DiscordSettings) -> None:
+    """Send discord.py to another Discord-compatible server, only where the config says so."""
+    defaults = DiscordSettings()
+    if settings.api_base != defaults.api_base:
+        discord.http.Route.BASE = settings.api_base
+    if settings.gateway_url != defaults.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSettings:
+    """The engine's settings from the config; `time_scale` < 1 compresses waits (demo, tests)."""
+    timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
+    return EngineSettings(
+        max_concurrent_tasks=settings.omni.max_concurrent_tasks,
+        results_dir=settings.storage.media_dir / "results",
+        max_result_bytes=settings.storage.max_result_mb * 1024 * 1024,
+        task_timeout=timeout,
+        poll_policy=PollPolicy(scale=time_scale),
+        tracker=TrackerSettings(task_timeout=timeout, reconcile_grace_s=5.0 * time_scale),
+    )
+
+
+@dataclass
+class Services:
+    """What the cogs use; built once in `setup_hook`."""
+
+    settings: Settings
+    store: SqliteStore
+    session: aiohttp.ClientSession
+    engine: TaskEngine
+    generation: GenerationService
+    status: StatusUpdater
+
+    async def close(self) -> None:
+        """Stop the engine (tasks stay resumable), flush status edits, close I/O."""
+        await self.engine.stop()
+        await self.status.close()
+        await self.session.close()
+        await self.store.close()
+
+
+class KlingTree(app_commands.CommandTree["KlingBot"]):
+    """The command tree with the one error handler: members read sentences, never tracebacks."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, KlingBotError):
+            text = cause.member_message
+        elif isinstance(cause, app_commands.NoPrivateMessage):
+            text = "This command only works in a server channel."
+        elif isinstance(cause, app_commands.CheckFailure):
+            text = str(cause) or "You can't use this command here."
+        else:
+            reference = uuid.uuid4().hex[:8]
+            log.error(
+                "command %s failed ref=%s guild_id=%s user_id=%s",
+                interaction.command.qualified_name if interaction.command else "?",
+                reference,
+                interaction.guild_id,
+                interaction.user.id,
+                exc_info=cause,
+            )
+            text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
+        await reply_privately(interaction, text)
+
+
+async def reply_privately(interaction: discord.Interaction[KlingBot], text: str) -> None:
+    """An ephemeral answer, whether or not the interaction was already acknowledged."""
+    none = discord.AllowedMentions.none()
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
+    except discord.HTTPException:
+        log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+
+class KlingBot(commands.Bot):
+    """The bot: guilds + guild_reactions intents only, slash commands, the task engine."""
+
+    services: Services
+
+    def __init__(self, settings: Settings, *, time_scale: float = 1.0, **options: object) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=INTENTS,
+            help_command=None,
+            tree_cls=KlingTree,
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.time_scale = time_scale
+
+    async def setup_hook(self) -> None:
+        """Open the store, build the services, load cogs, resume tasks, sync commands."""
+        settings = self.settings
+        store = await SqliteStore.open(settings.storage.database)
+        session = aiohttp.ClientSession()
+        client = OmniClient(
+            session, settings.omni.base_url, settings.omni.api_key.get_secret_value()
+        )
+        status = StatusUpdater(
+            self, store, positions=lambda: self.services.engine.queue_positions()
+        )
+        engine = TaskEngine(
+            store,
+            client,
+            DiscordDeliverer(self, store),
+            engine_settings(settings, time_scale=self.time_scale),
+            observer=status,
+        )
+        self.services = Services(
+            settings, store, session, engine, GenerationService(engine, settings), status
+        )
+        for extension in COGS:
+            await self.load_extension(extension)
+        found = await engine.start()
+        log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync to the configured servers (instant), or globally when none are configured."""
+        guild_ids = self.settings.discord.guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
+
+    async def close(self) -> None:
+        """Stop the engine before the gateway, so nothing is cut off mid-write."""
+        services = getattr(self, "services", None)
+        if services is not None:
+            await services.close()
+        await super().close()
+
+
+async def run_bot(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then shut down cleanly."""
+    point_discord_py(settings.discord)
+    bot = KlingBot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stopping: finishing writes, every task stays resumable")
+            await bot.close()
+        stopper.cancel()
+        await runner

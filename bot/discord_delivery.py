@@ -1,0 +1,523 @@
+"""The discord.py adapters: post a finished video to its channel, keep status messages current.
+
+Both talk to Discord with the bot token through the channel, never with the interaction token:
+that dies after 15 minutes and a video can take longer (discord.md §1.1). The decisions (what the
+embed says, file or link, the words of the result message) live in `bot.render` and
+`bot.delivery`; this module only does the I/O and maps Discord's errors onto `DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.delivery import DeliveryError, Form, ResultFile, choose_form
+from bot.engine import utc_now
+from bot.errors import TaskNotFound
+from bot.lifecycle import TaskState
+from bot.records import TaskRecord
+from bot.render import RERUN_EMOJI, StatusView, is_result_text, result_text, status_view
+from bot.store import TaskStore
+
+log = logging.getLogger("bot.discord_delivery")
+
+# Channels a result can be posted in: they can send, read history and tell the bot's permissions.
+PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
+Positions = Callable[[], Awaitable[dict[int, int]]]
+
+HISTORY_LOOKBACK = 50  # messages searched for an earlier post of the same result
+CLOCK_SKEW = timedelta(minutes=1)  # our clock vs Discord's snowflake clock, when searching
+# Failures of the network or of Discord's side: trying again later may work. (discord.py lets
+# OSError through from its HTTP loop; TimeoutError is one.)
+TRANSIENT_ERRORS = (discord.RateLimited, aiohttp.ClientError, OSError)
+_UPLOAD_TOO_LARGE = 40005
+_MISSING_ACCESS = 50001
+_MISSING_PERMISSIONS = 50013
+_FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
+_POSTED_MEMORY = 1_000
+
+
+class _RefusedAsTooLarge(Exception):
+    """Discord refused the upload as too large (413/40005): post the link instead."""
+
+
+def _context(task: TaskRecord) -> str:
+    return f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+
+
+def status_embed(view: StatusView) -> discord.Embed:
+    """The discord.py embed for a rendered status view."""
+    embed = discord.Embed(
+        title=view.title,
+        description=view.description or None,
+        colour=discord.Colour(view.colour),
+        timestamp=view.timestamp,
+    )
+    for field in view.fields:
+        embed.add_field(name=field.name, value=field.value, inline=field.inline)
+    embed.set_footer(text=view.footer)
+    return embed
+
+
+def requester_only(user_id: int | None) -> discord.AllowedMentions:
+    """Mentions that ping the requester and no one else, whatever the text says."""
+    if user_id is None:
+        return discord.AllowedMentions.none()
+    # Every flag is spelled out: AllowedMentions(users=[…]) alone leaves everyone/roles True,
+    # and the client-wide defaults are merged into whatever is left unset.
+    return discord.AllowedMentions(
+        everyone=False, users=[discord.Object(id=user_id)], roles=False, replied_user=False
+    )
+
+
+class DiscordDeliverer:
+    """Posts a task's video in the task's channel, exactly once, replying to its status message."""
+
+    def __init__(self, client: discord.Client, store: TaskStore) -> None:
+        self._client = client
+        self._store = store
+        # Posts made by this process: a retry after an error while recording needs no history.
+        self._posted: OrderedDict[int, int] = OrderedDict()
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Post the result once (a repeat finds the earlier post); return the message id."""
+        if task.delivery_message_id is not None:
+            return task.delivery_message_id  # recorded as delivered already
+        if task.id in self._posted:
+            # Posted (and reacted to) by this process; only recording it failed last time.
+            await self._store.link_message(self._posted[task.id], task.id, "result")
+            return self._posted[task.id]
+        if task.channel_id is None:
+            raise DeliveryError("the task has no Discord channel to post in", permanent=True)
+        channel = await self._channel(task.channel_id)
+        earlier = await self._earlier_post(channel, task)
+        if earlier is not None:
+            log.info("already posted %s message_id=%s", _context(task), earlier.id)
+            await self._finish(earlier, task)
+            return earlier.id
+        limit = channel.guild.filesize_limit
+        form = choose_form(result, limit)
+        try:
+            message = await self._attempt(channel, task, result, form, limit)
+        except _RefusedAsTooLarge:
+            # Our size table lags Discord's real limit sometimes (discord.py#10083): link it.
+            log.info("upload refused as too large %s; posting the link", _context(task))
+            message = await self._attempt(channel, task, result, Form.LINK, limit)
+        self._posted[task.id] = message.id
+        while len(self._posted) > _POSTED_MEMORY:
+            self._posted.popitem(last=False)  # a retry comes within minutes, not thousands later
+        await self._finish(message, task)
+        return message.id
+
+    async def _channel(self, channel_id: int) -> PostChannel:
+        channel = self._client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(channel_id)
+            except discord.NotFound as error:
+                raise DeliveryError(
+                    f"the channel <#{channel_id}> no longer exists", permanent=True
+                ) from error
+            except discord.Forbidden as error:
+                raise DeliveryError(
+                    f"the bot can't see the channel <#{channel_id}>: grant View Channel",
+                    permanent=True,
+                ) from error
+            except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+                raise DeliveryError(
+                    f"Discord could not be asked about the channel ({error})", permanent=False
+                ) from error
+        if not isinstance(channel, PostChannel):
+            raise DeliveryError(
+                f"<#{channel_id}> is not a channel the bot can post videos in", permanent=True
+            )
+        return channel
+
+    async def _earlier_post(self, channel: PostChannel, task: TaskRecord) -> discord.Message | None:
+        """The result message an earlier attempt posted (before a crash or an error), if any.
+
+        The nonce makes Discord itself drop a repeat, but only for a few minutes; the history
+        covers a restart that took longer.
+        """
+        me = self._client.user
+        if me is None:
+            raise DeliveryError("the bot is not logged in to Discord", permanent=False)
+        since = await self._delivery_started_at(task) - CLOCK_SKEW
+        try:
+            async for message in channel.history(
+                limit=HISTORY_LOOKBACK, after=since, oldest_first=True
+            ):
+                if (
+                    message.author.id == me.id
+                    and message.interaction_metadata is None
+                    and is_result_text(message.content, task.id)
+                ):
+                    return message
+        except discord.Forbidden:
+            # Without Read Message History only the nonce protects against a double post.
+            log.warning("can't read the history of #%s %s", channel.name, _context(task))
+            return None
+        except discord.NotFound as error:
+            raise DeliveryError(f"#{channel.name} no longer exists", permanent=True) from error
+        except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+            # Posting blind could post twice: try again later instead.
+            raise DeliveryError(
+                f"Discord could not show the channel's history ({error})", permanent=False
+            ) from error
+        return None
+
+    async def _delivery_started_at(self, task: TaskRecord) -> datetime:
+        """When the task first entered `delivering`: no post of it can be older."""
+        events = await self._store.task_events(task.id)
+        started = [e.at for e in events if e.to_state is TaskState.DELIVERING]
+        return min(started, default=task.created_at)
+
+    async def _attempt(
+        self,
+        channel: PostChannel,
+        task: TaskRecord,
+        result: ResultFile,
+        form: Form,
+        upload_limit: int,
+    ) -> discord.Message:
+        """One post, with Discord's errors turned into `DeliveryError` (or a too-large refusal)."""
+        # discord.py's overloads don't admit None for these two, though send() does.
+        optional: dict[str, Any] = {}
+        if task.status_message_id is not None:
+            # fail_if_not_exists=False: a deleted status message must not stop the delivery.
+            optional["reference"] = discord.MessageReference(
+                message_id=task.status_message_id,
+                channel_id=channel.id,
+                guild_id=channel.guild.id,
+                fail_if_not_exists=False,
+            )
+        file = await _open_video(task, result) if form is Form.FILE else None
+        if file is None:
+            form = Form.LINK
+        else:
+            optional["file"] = file
+        content = result_text(task, form, result.size_bytes, upload_limit, url=result.url)
+        try:
+            # A fixed nonce per task: with it, discord.py 2.7.1 also sends enforce_nonce, so
+            # Discord answers a repeat with the first message instead of posting a second.
+            return await channel.send(
+                content,
+                nonce=f"kob-{task.id}",
+                allowed_mentions=requester_only(task.user_id),
+                **optional,
+            )
+        except discord.HTTPException as error:
+            if form is Form.FILE and (error.status == 413 or error.code == _UPLOAD_TOO_LARGE):
+                raise _RefusedAsTooLarge from error
+            raise _explain(error, channel, form=form, task=task) from error
+        except TRANSIENT_ERRORS as error:
+            raise DeliveryError(
+                f"Discord could not be reached ({type(error).__name__})", permanent=False
+            ) from error
+        finally:
+            if file is not None:
+                file.close()
+
+    async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
+        """Add the rerun reaction (once) and link the message to its task."""
+        has_reaction = any(r.me and str(r.emoji) == RERUN_EMOJI for r in message.reactions)
+        if not has_reaction:
+            try:
+                await message.add_reaction(RERUN_EMOJI)
+            except (discord.HTTPException, *TRANSIENT_ERRORS):
+                # The video is posted; only the shortcut is missing, and 🔁 still works.
+                log.warning(
+                    "could not add %s to message_id=%s %s",
+                    RERUN_EMOJI,
+                    message.id,
+                    _context(task),
+                    exc_info=True,
+                )
+        await self._store.link_message(message.id, task.id, "result")
+
+
+async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | None:
+    """The MP4 as an upload, by path: discord.py streams it and re-reads it on a retry."""
+    if result.path is None:
+        return None
+    try:
+        # Opening touches the disk: keep it off the event loop.
+        return await asyncio.to_thread(
+            discord.File,
+            result.path,
+            filename=f"kling-{task.id}.mp4",
+            description=f"Kling video for task #{task.id}",
+        )
+    except OSError:
+        log.warning("downloaded video unreadable %s; posting the link", _context(task))
+        return None
+
+
+def _where(channel: PostChannel) -> str:
+    return f"#{channel.name}"
+
+
+def _explain(
+    error: discord.HTTPException, channel: PostChannel, *, form: Form, task: TaskRecord
+) -> DeliveryError:
+    """Discord's refusal, as a reason an admin can act on, and whether to try again."""
+    where = _where(channel)
+    if error.status == 403 and error.code == _MISSING_ACCESS:
+        return DeliveryError(f"the bot can't see {where}: grant View Channel", permanent=True)
+    if error.status == 403 and error.code == _MISSING_PERMISSIONS:
+        # Discord doesn't say which permission; the cached overwrites and roles do.
+        missing = _missing_permissions(channel, form=form, replying=task.status_message_id)
+        if missing == ["Attach Files"]:
+            reason = f"the bot may not send files in {where}: grant Attach Files"
+        elif missing:
+            reason = f"the bot may not post in {where}: grant {', '.join(missing)}"
+        else:
+            reason = f"the bot lacks a permission in {where} (Discord said: {error.text})"
+        return DeliveryError(reason, permanent=True)
+    if error.status == 403:
+        return DeliveryError(
+            f"Discord forbade the post in {where} ({error.code}: {error.text})", permanent=True
+        )
+    if error.status == 404:
+        return DeliveryError(
+            f"{where} no longer exists, or the bot left the server", permanent=True
+        )
+    if error.status == 429 or error.status >= 500:
+        return DeliveryError(
+            f"Discord is busy or failing ({error.status}); trying again later", permanent=False
+        )
+    if error.status == 401:
+        return DeliveryError("Discord refused the bot's token", permanent=False)
+    return DeliveryError(
+        f"Discord refused the message in {where} ({error.status}/{error.code}: {error.text})",
+        permanent=True,
+    )
+
+
+def _missing_permissions(channel: PostChannel, *, form: Form, replying: int | None) -> list[str]:
+    """The permissions the post needed that the bot lacks, as the server settings name them."""
+    me = channel.guild.me
+    if me is None:
+        return []
+    have = channel.permissions_for(me)
+    in_thread = isinstance(channel, discord.Thread)
+    needed = [
+        ("view_channel", "View Channel"),
+        (
+            ("send_messages_in_threads", "Send Messages in Threads")
+            if in_thread
+            else ("send_messages", "Send Messages")
+        ),
+    ]
+    if form is Form.FILE:
+        needed.append(("attach_files", "Attach Files"))
+    if replying is not None:
+        needed.append(("read_message_history", "Read Message History"))
+    return [label for flag, label in needed if not getattr(have, flag)]
+
+
+class StatusUpdater:
+    """Keeps each task's status message current: at most one edit per task every
+    `min_interval_s`, always the latest state, the final state promptly and last."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        store: TaskStore,
+        positions: Positions,
+        *,
+        min_interval_s: float = 3.0,
+        now: Callable[[], datetime] = utc_now,
+        close_timeout_s: float = 10.0,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._positions = positions
+        self._min_interval_s = min_interval_s
+        self._now = now
+        self._close_timeout_s = close_timeout_s
+        self._jobs: dict[int, asyncio.Task[None]] = {}  # one editing job per task at a time
+        self._dirty: set[int] = set()  # tasks whose message may be behind the store
+        self._urgent: set[int] = set()  # ...and whose new state is final: don't wait
+        self._wake: dict[int, asyncio.Event] = {}
+        self._last_edit_at: dict[int, float] = {}  # loop time
+        self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
+        self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
+        self._finished: OrderedDict[int, None] = OrderedDict()
+        self._positions_wanted = False
+        self._positions_job: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def task_changed(self, task: TaskRecord) -> None:
+        """Schedule an edit of the task's status message; never raises."""
+        try:
+            if self._closed or task.id in self._finished:
+                return
+            self._request(task.id, urgent=task.is_terminal)
+            if self._shown_positions:
+                # Anyone joining or leaving the line moves the others in it.
+                self._want_positions()
+        except Exception:
+            log.exception("status update not scheduled for task_id=%s", task.id)
+
+    async def close(self) -> None:
+        """Flush pending edits (final states above all) now, then stop."""
+        self._closed = True
+        if self._positions_job is not None:
+            self._positions_job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._positions_job
+        for event in self._wake.values():
+            event.set()
+        jobs = list(self._jobs.values())
+        if not jobs:
+            return
+        _, late = await asyncio.wait(jobs, timeout=self._close_timeout_s)
+        for job in late:
+            job.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    # -- one job per task -------------------------------------------------------------------
+
+    def _request(self, task_id: int, *, urgent: bool) -> None:
+        self._dirty.add(task_id)
+        if urgent:
+            self._urgent.add(task_id)
+            if (event := self._wake.get(task_id)) is not None:
+                event.set()
+        if task_id not in self._jobs:
+            self._jobs[task_id] = asyncio.create_task(self._run(task_id), name=f"status-{task_id}")
+
+    async def _run(self, task_id: int) -> None:
+        try:
+            while task_id in self._dirty:
+                delay = self._delay(task_id)
+                if delay > 0:
+                    await self._sleep(task_id, delay)
+                    continue
+                self._dirty.discard(task_id)
+                self._urgent.discard(task_id)
+                try:
+                    is_done = await self._show(task_id)
+                except Exception:
+                    log.exception("status edit failed for task_id=%s", task_id)
+                    is_done = False
+                if is_done:
+                    self._forget(task_id)
+                    return
+        finally:
+            self._jobs.pop(task_id, None)
+            self._wake.pop(task_id, None)
+
+    def _delay(self, task_id: int) -> float:
+        last = self._last_edit_at.get(task_id)
+        if last is None or self._closed or task_id in self._urgent:
+            return 0.0
+        return last + self._min_interval_s - asyncio.get_running_loop().time()
+
+    async def _sleep(self, task_id: int, delay: float) -> None:
+        event = self._wake.setdefault(task_id, asyncio.Event())
+        event.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), delay)
+
+    async def _show(self, task_id: int) -> bool:
+        """Render the task as the store has it now; True when nothing more will be shown."""
+        try:
+            # Re-read: notifications may arrive out of order, the store never goes back.
+            task = await self._store.get_task(task_id)
+        except TaskNotFound:
+            return True
+        if task.status_message_id is None or task.channel_id is None:
+            return task.is_terminal  # no message (yet): the cog posts one and notifies again
+        position = await self._position_of(task)
+        shown: tuple[object, ...] = (
+            task.state,
+            position,
+            task.progress_pct,
+            task.attempts,
+            task.failure_reason,
+            task.delivery_message_id,
+            task.status_message_id,
+        )
+        if self._shown.get(task.id) == shown:
+            return task.is_terminal
+        view = status_view(task, position=position, now=self._now())
+        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
+        message = channel.get_partial_message(task.status_message_id)
+        try:
+            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
+        except discord.NotFound:
+            log.info("status message gone %s; no more edits", _context(task))
+            return True
+        except discord.Forbidden:
+            # Every later edit would be refused too, and refusals count towards Discord's
+            # invalid-request limit: stop editing this message.
+            log.warning("status message not editable %s; no more edits", _context(task))
+            return True
+        except (discord.HTTPException, *TRANSIENT_ERRORS):
+            log.warning("status edit failed %s", _context(task), exc_info=True)
+            return task.is_terminal
+        finally:
+            self._last_edit_at[task.id] = asyncio.get_running_loop().time()
+        self._shown[task.id] = shown
+        if task.state is TaskState.QUEUED:
+            self._shown_positions[task.id] = position
+        else:
+            self._shown_positions.pop(task.id, None)
+        return task.is_terminal
+
+    async def _position_of(self, task: TaskRecord) -> int | None:
+        if task.state is not TaskState.QUEUED:
+            return None
+        try:
+            return (await self._positions()).get(task.id)
+        except Exception:
+            log.warning("queue positions unavailable %s", _context(task), exc_info=True)
+            return None
+
+    def _forget(self, task_id: int) -> None:
+        self._finished[task_id] = None
+        while len(self._finished) > _FINISHED_MEMORY:
+            self._finished.popitem(last=False)
+        for table in (self._last_edit_at, self._shown, self._shown_positions):
+            table.pop(task_id, None)
+        self._dirty.discard(task_id)
+        self._urgent.discard(task_id)
+
+    # -- queue positions of the others --------------------------------------------------------
+
+    def _want_positions(self) -> None:
+        self._positions_wanted = True
+        if self._positions_job is None:
+            self._positions_job = asyncio.create_task(self._refresh_positions(), name="positions")
+
+    async def _refresh_positions(self) -> None:
+        """Re-show queued tasks whose place in line moved; one read per burst of changes."""
+        try:
+            while self._positions_wanted and not self._closed:
+                self._positions_wanted = False
+                await asyncio.sleep(self._min_interval_s)
+                if not self._shown_positions:
+                    continue
+                try:
+                    positions = await self._positions()
+                except Exception:
+                    log.warning("queue positions unavailable", exc_info=True)
+                    continue
+                for task_id, shown in list(self._shown_positions.items()):
+                    if positions.get(task_id) != shown:
+                        self._request(task_id, urgent=False)
+        finally:
+            self._positions_job = None
+
+
+_NO_MENTIONS = discord.AllowedMentions.none()

@@ -1,0 +1,152 @@
+"""The `/video` use case: a member's options → a validated request → a charged, queued task.
+
+Knows nothing about discord.py: the cog hands in plain data (`Requester`, `VideoOptions`) and gets
+a `Ticket` back, or a `KlingBotError` whose sentence the member reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.engine import TaskEngine, utc_now
+from bot.errors import InvalidInput
+from bot.models import OmniRequest, make_request
+from bot.quota import quota_check, resolve_limit
+from bot.records import NewTask, TaskRecord
+from bot.settings import OmniSettings, Settings
+
+_ELEMENT_ID = re.compile(r"^\d{1,19}$")
+MAX_ELEMENTS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asked, and where: what the bot needs to know about a member."""
+
+    guild_id: int
+    channel_id: int
+    user_id: int
+    role_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    """The `/video` options exactly as the member gave them; None means "not given"."""
+
+    prompt: str
+    mode: str | None = None
+    aspect_ratio: str | None = None
+    duration: int | None = None
+    model: str | None = None
+    sound: bool | None = None
+    elements: str | None = None
+    watermark: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A task the bot accepted, and its place in the queue (None once it left the queue)."""
+
+    task: TaskRecord
+    position: int | None
+
+
+def parse_elements(text: str | None) -> list[dict[str, int]]:
+    """`"123, 456"` → element items; a clear refusal for anything that is not a list of ids."""
+    if text is None or not text.strip():
+        return []
+    items = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    for item in items:
+        if not _ELEMENT_ID.match(item):
+            raise InvalidInput(
+                f"`elements` must be Kling element IDs separated by commas, like 123456, 789012: "
+                f"{item[:40]!r} is not an ID."
+            )
+    if len(items) > MAX_ELEMENTS:
+        raise InvalidInput(
+            f"`elements` can list at most {MAX_ELEMENTS} IDs; {len(items)} were given."
+        )
+    return [{"element_id": int(item)} for item in items]
+
+
+def build_video_request(options: VideoOptions, defaults: OmniSettings) -> OmniRequest:
+    """Fill what the member left out from the config, then validate every rule once."""
+    fields: dict[str, Any] = {
+        "model": options.model or defaults.model,
+        "prompt": options.prompt,
+        "mode": options.mode or defaults.mode,
+        "aspect_ratio": options.aspect_ratio or defaults.aspect_ratio,
+        "duration_s": options.duration if options.duration is not None else defaults.duration,
+        "sound": bool(options.sound),
+        "elements": parse_elements(options.elements),
+        "watermark": bool(options.watermark),
+    }
+    return make_request(fields)
+
+
+class GenerationService:
+    """Accepts video requests from members: validate, price, charge, queue."""
+
+    def __init__(
+        self,
+        engine: TaskEngine,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._engine = engine
+        self._store = engine.store
+        self._settings = settings
+        self._clock = clock
+
+    async def request_video(self, who: Requester, options: VideoOptions) -> Ticket:
+        """Queue a video for a member; raises InvalidInput or QuotaExceeded before any charge."""
+        request = build_video_request(options, self._settings.omni)
+        return await self.queue(who, request)
+
+    async def queue(
+        self, who: Requester, request: OmniRequest, *, rerun_of: int | None = None
+    ) -> Ticket:
+        """Price the request, check the member's quota and caps atomically, and queue it."""
+        quotas = self._settings.quotas
+        cost = quotas.cost.credits_for(
+            request.mode, request.duration_s or self._settings.omni.duration
+        )
+        guild = await self._store.get_guild_settings(who.guild_id)
+        overrides = await self._store.list_overrides(who.guild_id)
+        config_limit = None if quotas.default_limit == "unlimited" else quotas.default_limit
+        resolved = resolve_limit(
+            config_limit=config_limit,
+            config_window=quotas.window,
+            guild=guild,
+            overrides=overrides,
+            user_id=who.user_id,
+            role_ids=who.role_ids,
+        )
+        check = quota_check(
+            resolved,
+            self._clock(),
+            max_in_flight_per_member=quotas.max_in_flight_per_member,
+            max_in_flight_per_server=quotas.max_in_flight_per_server,
+        )
+        new = NewTask(
+            origin="rerun" if rerun_of is not None else "discord",
+            request=request,
+            cost=cost,
+            guild_id=who.guild_id,
+            channel_id=who.channel_id,
+            user_id=who.user_id,
+            rerun_of=rerun_of,
+        )
+        task = await self._engine.enqueue(new, quota=check)
+        positions = await self._engine.queue_positions()
+        return Ticket(task, positions.get(task.id))
+
+    async def attach_status_message(self, task_id: int, message_id: int) -> None:
+        """Remember the message that shows the task's status, and bring it up to date."""
+        await self._store.set_status_message(task_id, message_id)
+        await self._engine.notify(task_id)

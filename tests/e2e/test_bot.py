@@ -1,0 +1,136 @@
+"""The real bot (discord.py) against the fake Discord and the fake CometAPI, played by members."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import KlingBot
+from bot.fakes.comet import FakeCometAPI, FakeCometConfig
+from bot.fakes.discord import FakeDiscord
+from bot.fakes.discord.messages import Message
+from bot.fakes.discord.testing import assert_pings
+from bot.fakes.harness import running_bot, settings_for
+from bot.lifecycle import TaskState
+
+SETTLE_S = 30  # a guard against hangs, not a speed assertion
+
+
+@pytest.fixture
+async def fake_comet() -> AsyncIterator[FakeCometAPI]:
+    async with FakeCometAPI(FakeCometConfig(submitted_s=0.1, processing_s=0.4)) as comet:
+        yield comet
+
+
+@pytest.fixture
+async def kling_bot(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, tmp_path: Path
+) -> AsyncIterator[KlingBot]:
+    settings = settings_for(fake_discord, fake_comet, tmp_path)
+    async with running_bot(fake_discord, settings) as bot:
+        yield bot
+
+
+async def result_message(fake: FakeDiscord, status_id: int) -> Message:
+    """Wait for the bot's reply to a status message in #general."""
+
+    async def find() -> Message:
+        while True:
+            for message in fake.channel_messages(fake.default.general):
+                if message.reference_id == status_id:
+                    return message
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(find(), SETTLE_S)
+
+
+async def settled(bot: KlingBot, task_id: int) -> TaskState:
+    async def wait() -> TaskState:
+        while True:
+            task = await bot.services.store.get_task(task_id)
+            if task.is_terminal:
+                return task.state
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(wait(), SETTLE_S)
+
+
+async def test_a_member_makes_a_video(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="a paper boat in the rain @everyone")
+    ack = await itx.wait_ack()
+    assert ack.type == 4 and not ack.ephemeral  # a public status message, not "thinking…"
+    status = itx.original
+    assert status is not None and status.embeds
+    assert "a paper boat in the rain" in str(status.embeds[0])
+    result = await result_message(fake_discord, status.id)
+    assert [a.filename.endswith(".mp4") for a in result.attachments] == [True]
+    assert_pings(result, users={fake_discord.default.alice.id})
+    assert "🔁" in result.reactions
+    (task,) = await kling_bot.services.store.list_tasks()
+    assert await settled(kling_bot, task.id) is TaskState.DELIVERED
+    assert len(fake_comet.accepted_creates()) == 1
+    # exactly one result message; the status message ends up saying it is done
+    replies = [
+        m
+        for m in fake_discord.channel_messages(fake_discord.default.general)
+        if m.reference_id == status.id
+    ]
+    assert len(replies) == 1
+
+
+async def test_bad_input_is_refused_privately_and_costs_nothing(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="a boat", duration=7)
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert "`duration` 7 is not allowed for text-to-video on kling-video-o1: use 5 or 10" in (
+        answer.content
+    )
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
+async def test_the_quota_is_enforced_with_a_clear_message(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        fake_discord,
+        fake_comet,
+        tmp_path,
+        quotas={"default_limit": 1, "max_in_flight_per_member": 5},
+    )
+    async with running_bot(fake_discord, settings) as bot:
+        bob = fake_discord.member(fake_discord.default.bob)
+        first = await bob.run("video", prompt="one")
+        await first.wait_response()
+        second = await bob.run("video", prompt="two")
+        [refusal] = await second.wait_response()
+        assert refusal.is_ephemeral
+        assert "used 1 of your 1 credit today" in refusal.content
+        assert len(await bot.services.store.list_tasks()) == 1
+
+
+async def test_a_gateway_disconnect_mid_task_loses_nothing(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    fake_comet.set_timings(processing_s=1.0)
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="a lighthouse in a storm")
+    await itx.wait_ack()
+    await fake_discord.disconnect_gateway(resumable=True)
+    bob = fake_discord.member(fake_discord.default.bob)
+    second = await bob.run("video", prompt="a cat on a windowsill")
+    await second.wait_ack()
+    assert fake_discord.gateway.resumes, "the client should have resumed its session"
+    for handle in (itx, second):
+        assert handle.original is not None
+        await result_message(fake_discord, handle.original.id)
+    assert len(fake_comet.accepted_creates()) == 2
