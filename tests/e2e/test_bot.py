@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.app import KlingBot
-from bot.fakes.comet import FakeCometAPI, FakeCometConfig
+from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import assert_pings
-from bot.fakes.harness import running_bot, settings_for
 from bot.lifecycle import TaskState
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
-
-
-@pytest.fixture
-async def fake_comet() -> AsyncIterator[FakeCometAPI]:
-    async with FakeCometAPI(FakeCometConfig(submitted_s=0.1, processing_s=0.4)) as comet:
-        yield comet
-
-
-@pytest.fixture
-async def kling_bot(
-    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, tmp_path: Path
-) -> AsyncIterator[KlingBot]:
-    settings = settings_for(fake_discord, fake_comet, tmp_path)
-    async with running_bot(fake_discord, settings) as bot:
-        yield bot
 
 
 async def result_message(fake: FakeDiscord, status_id: int) -> Message:
@@ -98,24 +80,20 @@ async def test_bad_input_is_refused_privately_and_costs_nothing(
     assert await kling_bot.services.store.list_tasks() == []
 
 
+@pytest.mark.parametrize(
+    "bot_config", [{"quotas": {"default_limit": 1, "max_in_flight_per_member": 5}}]
+)
 async def test_the_quota_is_enforced_with_a_clear_message(
-    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, tmp_path: Path
+    fake_discord: FakeDiscord, kling_bot: KlingBot
 ) -> None:
-    settings = settings_for(
-        fake_discord,
-        fake_comet,
-        tmp_path,
-        quotas={"default_limit": 1, "max_in_flight_per_member": 5},
-    )
-    async with running_bot(fake_discord, settings) as bot:
-        bob = fake_discord.member(fake_discord.default.bob)
-        first = await bob.run("video", prompt="one")
-        await first.wait_response()
-        second = await bob.run("video", prompt="two")
-        [refusal] = await second.wait_response()
-        assert refusal.is_ephemeral
-        assert "used 1 of your 1 credit today" in refusal.content
-        assert len(await bot.services.store.list_tasks()) == 1
+    bob = fake_discord.member(fake_discord.default.bob)
+    first = await bob.run("video", prompt="one")
+    await first.wait_response()
+    second = await bob.run("video", prompt="two")
+    [refusal] = await second.wait_response()
+    assert refusal.is_ephemeral
+    assert "used 1 of your 1 credit today" in refusal.content
+    assert len(await kling_bot.services.store.list_tasks()) == 1
 
 
 async def test_a_gateway_disconnect_mid_task_loses_nothing(
