@@ -23,13 +23,14 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_delivery import DiscordDeliverer, StatusUpdater
+from bot.discord_delivery import DiscordDeliverer
 from bot.engine import EngineSettings, TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
 from bot.settings import DiscordSettings, Settings
+from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
 from bot.tracker import TrackerSettings
 

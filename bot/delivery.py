@@ -196,7 +196,7 @@ class Courier:
     async def deliver(self, task_id: int) -> None:
         """One delivery attempt for a task that succeeded (or was being delivered at a crash)."""
         task = await self._store.get_task(task_id)
-        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        context = task.log_context
         if task.state is TaskState.SUCCEEDED:
             task = await self._move(task, TaskState.DELIVERING, detail="delivery started")
         elif task.state is not TaskState.DELIVERING:

@@ -9,7 +9,6 @@ embed says, file or link, the words of the result message) live in `bot.render` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -20,11 +19,9 @@ import aiohttp
 import discord
 
 from bot.delivery import DeliveryError, Form, ResultFile, choose_form
-from bot.engine import utc_now
-from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
-from bot.render import RERUN_EMOJI, StatusView, is_result_text, result_text, status_view
+from bot.render import RERUN_EMOJI, is_result_text, result_text
 from bot.store import TaskStore
 
 log = logging.getLogger("bot.discord_delivery")
@@ -47,24 +44,6 @@ _POSTED_MEMORY = 1_000
 
 class _RefusedAsTooLarge(Exception):
     """Discord refused the upload as too large (413/40005): post the link instead."""
-
-
-def _context(task: TaskRecord) -> str:
-    return f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
-
-
-def status_embed(view: StatusView) -> discord.Embed:
-    """The discord.py embed for a rendered status view."""
-    embed = discord.Embed(
-        title=view.title,
-        description=view.description or None,
-        colour=discord.Colour(view.colour),
-        timestamp=view.timestamp,
-    )
-    for field in view.fields:
-        embed.add_field(name=field.name, value=field.value, inline=field.inline)
-    embed.set_footer(text=view.footer)
-    return embed
 
 
 def requester_only(user_id: int | None) -> discord.AllowedMentions:
@@ -100,7 +79,7 @@ class DiscordDeliverer:
         channel = await self._channel(task.channel_id)
         earlier = await self._earlier_post(channel, task)
         if earlier is not None:
-            log.info("already posted %s message_id=%s", _context(task), earlier.id)
+            log.info("already posted %s message_id=%s", task.log_context, earlier.id)
             await self._finish(earlier, task)
             return earlier.id
         limit = channel.guild.filesize_limit
@@ -109,7 +88,7 @@ class DiscordDeliverer:
             message = await self._attempt(channel, task, result, form, limit)
         except _RefusedAsTooLarge:
             # Our size table lags Discord's real limit sometimes (discord.py#10083): link it.
-            log.info("upload refused as too large %s; posting the link", _context(task))
+            log.info("upload refused as too large %s; posting the link", task.log_context)
             message = await self._attempt(channel, task, result, Form.LINK, limit)
         self._posted[task.id] = message.id
         while len(self._posted) > _POSTED_MEMORY:
@@ -163,7 +142,7 @@ class DiscordDeliverer:
                     return message
         except discord.Forbidden:
             # Without Read Message History only the nonce protects against a double post.
-            log.warning("can't read the history of #%s %s", channel.name, _context(task))
+            log.warning("can't read the history of #%s %s", channel.name, task.log_context)
             return None
         except discord.NotFound as error:
             raise DeliveryError(f"#{channel.name} no longer exists", permanent=True) from error
@@ -238,7 +217,7 @@ class DiscordDeliverer:
                     "could not add %s to message_id=%s %s",
                     RERUN_EMOJI,
                     message.id,
-                    _context(task),
+                    task.log_context,
                     exc_info=True,
                 )
         await self._store.link_message(message.id, task.id, "result")
@@ -257,7 +236,7 @@ async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | No
             description=f"Kling video for task #{task.id}",
         )
     except OSError:
-        log.warning("downloaded video unreadable %s; posting the link", _context(task))
+        log.warning("downloaded video unreadable %s; posting the link", task.log_context)
         return None
 
 
@@ -322,202 +301,3 @@ def _missing_permissions(channel: PostChannel, *, form: Form, replying: int | No
     if replying is not None:
         needed.append(("read_message_history", "Read Message History"))
     return [label for flag, label in needed if not getattr(have, flag)]
-
-
-class StatusUpdater:
-    """Keeps each task's status message current: at most one edit per task every
-    `min_interval_s`, always the latest state, the final state promptly and last."""
-
-    def __init__(
-        self,
-        client: discord.Client,
-        store: TaskStore,
-        positions: Positions,
-        *,
-        min_interval_s: float = 3.0,
-        now: Callable[[], datetime] = utc_now,
-        close_timeout_s: float = 10.0,
-    ) -> None:
-        self._client = client
-        self._store = store
-        self._positions = positions
-        self._min_interval_s = min_interval_s
-        self._now = now
-        self._close_timeout_s = close_timeout_s
-        self._jobs: dict[int, asyncio.Task[None]] = {}  # one editing job per task at a time
-        self._dirty: set[int] = set()  # tasks whose message may be behind the store
-        self._urgent: set[int] = set()  # ...and whose new state is final: don't wait
-        self._wake: dict[int, asyncio.Event] = {}
-        self._last_edit_at: dict[int, float] = {}  # loop time
-        self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
-        self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
-        self._finished: OrderedDict[int, None] = OrderedDict()
-        self._positions_wanted = False
-        self._positions_job: asyncio.Task[None] | None = None
-        self._closed = False
-
-    async def task_changed(self, task: TaskRecord) -> None:
-        """Schedule an edit of the task's status message; never raises."""
-        try:
-            if self._closed or task.id in self._finished:
-                return
-            self._request(task.id, urgent=task.is_terminal)
-            if self._shown_positions:
-                # Anyone joining or leaving the line moves the others in it.
-                self._want_positions()
-        except Exception:
-            log.exception("status update not scheduled for task_id=%s", task.id)
-
-    async def close(self) -> None:
-        """Flush pending edits (final states above all) now, then stop."""
-        self._closed = True
-        if self._positions_job is not None:
-            self._positions_job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._positions_job
-        for event in self._wake.values():
-            event.set()
-        jobs = list(self._jobs.values())
-        if not jobs:
-            return
-        _, late = await asyncio.wait(jobs, timeout=self._close_timeout_s)
-        for job in late:
-            job.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-
-    # -- one job per task -------------------------------------------------------------------
-
-    def _request(self, task_id: int, *, urgent: bool) -> None:
-        self._dirty.add(task_id)
-        if urgent:
-            self._urgent.add(task_id)
-            if (event := self._wake.get(task_id)) is not None:
-                event.set()
-        if task_id not in self._jobs:
-            self._jobs[task_id] = asyncio.create_task(self._run(task_id), name=f"status-{task_id}")
-
-    async def _run(self, task_id: int) -> None:
-        try:
-            while task_id in self._dirty:
-                delay = self._delay(task_id)
-                if delay > 0:
-                    await self._sleep(task_id, delay)
-                    continue
-                self._dirty.discard(task_id)
-                self._urgent.discard(task_id)
-                try:
-                    is_done = await self._show(task_id)
-                except Exception:
-                    log.exception("status edit failed for task_id=%s", task_id)
-                    is_done = False
-                if is_done:
-                    self._forget(task_id)
-                    return
-        finally:
-            self._jobs.pop(task_id, None)
-            self._wake.pop(task_id, None)
-
-    def _delay(self, task_id: int) -> float:
-        last = self._last_edit_at.get(task_id)
-        if last is None or self._closed or task_id in self._urgent:
-            return 0.0
-        return last + self._min_interval_s - asyncio.get_running_loop().time()
-
-    async def _sleep(self, task_id: int, delay: float) -> None:
-        event = self._wake.setdefault(task_id, asyncio.Event())
-        event.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), delay)
-
-    async def _show(self, task_id: int) -> bool:
-        """Render the task as the store has it now; True when nothing more will be shown."""
-        try:
-            # Re-read: notifications may arrive out of order, the store never goes back.
-            task = await self._store.get_task(task_id)
-        except TaskNotFound:
-            return True
-        if task.status_message_id is None or task.channel_id is None:
-            return task.is_terminal  # no message (yet): the cog posts one and notifies again
-        position = await self._position_of(task)
-        shown: tuple[object, ...] = (
-            task.state,
-            position,
-            task.progress_pct,
-            task.attempts,
-            task.failure_reason,
-            task.delivery_message_id,
-            task.status_message_id,
-        )
-        if self._shown.get(task.id) == shown:
-            return task.is_terminal
-        view = status_view(task, position=position, now=self._now())
-        channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
-        message = channel.get_partial_message(task.status_message_id)
-        try:
-            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
-        except discord.NotFound:
-            log.info("status message gone %s; no more edits", _context(task))
-            return True
-        except discord.Forbidden:
-            # Every later edit would be refused too, and refusals count towards Discord's
-            # invalid-request limit: stop editing this message.
-            log.warning("status message not editable %s; no more edits", _context(task))
-            return True
-        except (discord.HTTPException, *TRANSIENT_ERRORS):
-            log.warning("status edit failed %s", _context(task), exc_info=True)
-            return task.is_terminal
-        finally:
-            self._last_edit_at[task.id] = asyncio.get_running_loop().time()
-        self._shown[task.id] = shown
-        if task.state is TaskState.QUEUED:
-            self._shown_positions[task.id] = position
-        else:
-            self._shown_positions.pop(task.id, None)
-        return task.is_terminal
-
-    async def _position_of(self, task: TaskRecord) -> int | None:
-        if task.state is not TaskState.QUEUED:
-            return None
-        try:
-            return (await self._positions()).get(task.id)
-        except Exception:
-            log.warning("queue positions unavailable %s", _context(task), exc_info=True)
-            return None
-
-    def _forget(self, task_id: int) -> None:
-        self._finished[task_id] = None
-        while len(self._finished) > _FINISHED_MEMORY:
-            self._finished.popitem(last=False)
-        for table in (self._last_edit_at, self._shown, self._shown_positions):
-            table.pop(task_id, None)
-        self._dirty.discard(task_id)
-        self._urgent.discard(task_id)
-
-    # -- queue positions of the others --------------------------------------------------------
-
-    def _want_positions(self) -> None:
-        self._positions_wanted = True
-        if self._positions_job is None:
-            self._positions_job = asyncio.create_task(self._refresh_positions(), name="positions")
-
-    async def _refresh_positions(self) -> None:
-        """Re-show queued tasks whose place in line moved; one read per burst of changes."""
-        try:
-            while self._positions_wanted and not self._closed:
-                self._positions_wanted = False
-                await asyncio.sleep(self._min_interval_s)
-                if not self._shown_positions:
-                    continue
-                try:
-                    positions = await self._positions()
-                except Exception:
-                    log.warning("queue positions unavailable", exc_info=True)
-                    continue
-                for task_id, shown in list(self._shown_positions.items()):
-                    if positions.get(task_id) != shown:
-                        self._request(task_id, urgent=False)
-        finally:
-            self._positions_job = None
-
-
-_NO_MENTIONS = discord.AllowedMentions.none()

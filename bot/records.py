@@ -117,6 +117,11 @@ class TaskRecord:
         """True when nothing more will ever happen to the task."""
         return self.state.is_terminal
 
+    @property
+    def log_context(self) -> str:
+        """`task_id=… guild_id=… user_id=…`: what every log line about this task carries."""
+        return f"task_id={self.id} guild_id={self.guild_id} user_id={self.user_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:

@@ -152,7 +152,7 @@ class Submitter:
             await asyncio.gather(*set(self._in_flight), return_exceptions=True)
 
     async def _submit(self, task: TaskRecord) -> None:
-        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        context = task.log_context
         try:
             created = await self._client.create(task.request, external_task_id=task.external_id)
         except ApiError as error:

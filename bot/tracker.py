@@ -82,6 +82,7 @@ class Tracker:
         self._lookup_supported: bool | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._visits: set[asyncio.Task[None]] = set()  # polls in flight, started by run()
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
         self._pace_lock = asyncio.Lock()
         self._last_query_at = 0.0
@@ -150,6 +151,8 @@ class Tracker:
             now = self._clock()
             for task_id in self._pop_due(now):
                 visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
+                self._visits.add(visit)
+                visit.add_done_callback(self._visits.discard)
                 visit.add_done_callback(_log_crash)
             when = self.next_due()
             timeout = None if when is None else max(0.0, (when - self._clock()).total_seconds())
@@ -157,9 +160,16 @@ class Tracker:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     def stop(self) -> None:
-        """Stop asking; nothing is lost, the states are in the store."""
+        """Stop asking; cancel the polls in flight (nothing is lost: states are in the store)."""
         self._stopping = True
         self._wake.set()
+        for visit in self._visits:
+            visit.cancel()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the polls cancelled by `stop()` have ended (before the store is closed)."""
+        while self._visits:
+            await asyncio.gather(*set(self._visits), return_exceptions=True)
 
     async def _paced_query(self, task_id_at_api: str) -> TaskSnapshot:
         # A global pace keeps us under the API's query rate however many tasks are live.
@@ -226,7 +236,7 @@ class Tracker:
             self._schedule(task.id, self._next_poll_at(task, self._clock()))
 
     async def _after_query_error(self, task: TaskRecord, error: ApiError) -> None:
-        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        context = task.log_context
         if error.kind is ApiErrorKind.NOT_FOUND:
             count = self._not_found.get(task.id, 0) + 1
             self._not_found[task.id] = count
@@ -239,7 +249,7 @@ class Tracker:
         self._schedule(task.id, self._clock() + timedelta(seconds=delay))
 
     async def _reconcile(self, task: TaskRecord) -> None:
-        context = f"task_id={task.id} guild_id={task.guild_id} user_id={task.user_id}"
+        context = task.log_context
         tries = self._reconcile_tries.get(task.id, 0) + 1
         self._reconcile_tries[task.id] = tries
         try:

@@ -9,10 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import KlingBot, Services
-from bot.discord_delivery import status_embed
 from bot.engine import utc_now
 from bot.generation import Requester, VideoOptions
 from bot.render import status_view
+from bot.status_messages import status_embed
 
 
 def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:

@@ -14,7 +14,7 @@ import discord
 import pytest
 
 from bot.delivery import DeliveryError, ResultFile
-from bot.discord_delivery import DiscordDeliverer, StatusUpdater, status_embed
+from bot.discord_delivery import DiscordDeliverer
 from bot.engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message, Perm
 from bot.fakes.discord.testing import assert_pings
@@ -22,6 +22,7 @@ from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.records import NewTask, TaskRecord
 from bot.render import status_view
+from bot.status_messages import StatusUpdater, status_embed
 from bot.store import SqliteStore
 
 MiB = 1024 * 1024

@@ -58,7 +58,7 @@ async def running_engine(
     fake: FakeCometAPI,
     *,
     slots: int = 5,
-    timeout: timedelta = timedelta(minutes=30),
+    task_timeout: timedelta = timedelta(minutes=30),
     create_timeout_s: float = 10,
     start: bool = True,
 ) -> AsyncIterator[TaskEngine]:
@@ -80,10 +80,10 @@ async def running_engine(
                 max_concurrent_tasks=slots,
                 results_dir=tmp_path / "results",
                 max_result_bytes=50 * 1024 * 1024,
-                task_timeout=timeout,
+                task_timeout=task_timeout,
                 poll_policy=PollPolicy(scale=0.005),
                 tracker=TrackerSettings(
-                    task_timeout=timeout, max_queries_per_s=500, reconcile_grace_s=0.05
+                    task_timeout=task_timeout, max_queries_per_s=500, reconcile_grace_s=0.05
                 ),
                 backoff=Backoff(initial_s=0.05, max_s=0.2),
                 stop_grace_s=0.5,
@@ -179,7 +179,7 @@ async def test_a_task_past_the_timeout_is_ended_and_refunded(
     tmp_path: Path, fake: FakeCometAPI
 ) -> None:
     fake.set_timings(processing_s=float("inf"))
-    async with running_engine(tmp_path, fake, timeout=timedelta(seconds=0.5)) as engine:
+    async with running_engine(tmp_path, fake, task_timeout=timedelta(seconds=0.5)) as engine:
         (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
         ledger = await engine.store.ledger_for_task(done.id)
     assert done.state is TaskState.TIMED_OUT
@@ -226,7 +226,9 @@ async def wait_for(
     engine: TaskEngine, condition: Callable[[list[TaskRecord]], bool], tasks: list[TaskRecord]
 ) -> None:
     async def poll() -> None:
-        while not condition([await engine.store.get_task(t.id) for t in tasks]):
+        while True:
+            if condition([await engine.store.get_task(t.id) for t in tasks]):
+                return
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), SETTLE_S)
