@@ -27,16 +27,14 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from bot.errors import ApiError, ApiErrorKind
 from bot.models import OmniRequest
 from bot.omni_download import Download, ResultTooLarge, download_to_file
+from bot.omni_errors import BASE_URL_HINT, classify_error, redact
 from bot.omni_wire import (
-    BASE_URL_HINT,
     CreatedTask,
     TaskSnapshot,
     TaskStatus,
     build_create_body,
-    classify_error,
     normalize_query,
     parse_create_response,
-    redact,
 )
 
 __all__ = [

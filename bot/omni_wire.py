@@ -2,7 +2,7 @@
 
 With `bot.omni` (the aiohttp client) this is the only code that sees API JSON. It builds the
 create body from an `OmniRequest`, reads both create reply shapes, normalises the three query
-shapes into a `TaskSnapshot`, and turns every error envelope into one `ApiError`.
+shapes into a `TaskSnapshot`. Error envelopes are read in `bot.omni_errors`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 import enum
 import json
 import math
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from bot.errors import ApiError, ApiErrorKind
 from bot.models import OmniRequest
+from bot.omni_errors import as_object, as_text, classify_parsed
 
 # -- typed results ----------------------------------------------------------------------------
 
@@ -111,20 +109,6 @@ def build_create_body(request: OmniRequest, external_task_id: str | None) -> dic
 _SUCCESS_CODES: frozenset[object] = frozenset({0, "0", 200, "200", "success"})
 
 
-def _obj(value: object) -> dict[str, object]:
-    """`value` if it is a JSON object, else an empty one: every lookup below is total."""
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: object) -> str:
-    """A JSON string or number as text; anything else (null, objects) as ""."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def _decoded(value: object) -> object:
     """The stored Kling payload, also when a gateway relays it as a JSON string."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
@@ -165,7 +149,7 @@ _STATUS_WORDS = {
 
 def _status(word: object) -> TaskStatus:
     """Kling and wrapper words in one table; anything unknown is still running (§3.3)."""
-    return _STATUS_WORDS.get(_text(word).strip().lower(), TaskStatus.RUNNING)
+    return _STATUS_WORDS.get(as_text(word).strip().lower(), TaskStatus.RUNNING)
 
 
 # -- create reply (§2) -------------------------------------------------------------------------
@@ -174,22 +158,22 @@ def _status(word: object) -> TaskStatus:
 def parse_create_response(status: int, body: object) -> CreatedTask:
     """Read a create reply; raise `ApiError` for refusals and AMBIGUOUS for unreadable 2xx."""
     if not 200 <= status < 300:
-        raise _classify(status, body, json.dumps(body), "application/json", is_create=True)
+        raise classify_parsed(status, body, json.dumps(body), "application/json", is_create=True)
     if not isinstance(body, dict):
         raise ApiError(
             ApiErrorKind.AMBIGUOUS, "create answered 2xx without a JSON object", http_status=status
         )
     if not _is_success_code(body):
         # A 2xx carrying a Kling refusal code: the API said no, nothing was created.
-        raise _classify(status, body, json.dumps(body), "application/json", is_create=True)
-    data = _obj(body.get("data"))
+        raise classify_parsed(status, body, json.dumps(body), "application/json", is_create=True)
+    data = as_object(body.get("data"))
     task_id = _task_id(data.get("task_id")) or _task_id(body.get("task_id"))
     task_id = task_id or _task_id(body.get("id"))
     if task_id is None:
         raise ApiError(
             ApiErrorKind.AMBIGUOUS, "create answered 2xx without a task id", http_status=status
         )
-    external = _text(_obj(data.get("task_info")).get("external_task_id")) or None
+    external = as_text(as_object(data.get("task_info")).get("external_task_id")) or None
     word = data.get("task_status") or data.get("status") or body.get("status") or "submitted"
     return CreatedTask(task_id=task_id, status=_status(word), external_task_id=external)
 
@@ -208,21 +192,21 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
     if not isinstance(body, dict):
         raise ApiError(ApiErrorKind.TRANSIENT, "query answered without a JSON object")
     if not _is_success_code(body):
-        raise _classify(200, body, json.dumps(body), "application/json", is_create=False)
-    outer = _obj(body.get("data"))
+        raise classify_parsed(200, body, json.dumps(body), "application/json", is_create=False)
+    outer = as_object(body.get("data"))
     if not outer and "task_status" in body:
         outer = body  # a flat task object, as Kling's callbacks send it
     if not outer:
         raise ApiError(ApiErrorKind.TRANSIENT, "query answered without a `data` object")
     is_wrapper = "status" in outer and "task_status" not in outer
     if is_wrapper:
-        inner = _obj(_decoded(outer.get("data")))
-        nested = _obj(_decoded(inner.get("data")))
+        inner = as_object(_decoded(outer.get("data")))
+        nested = as_object(_decoded(inner.get("data")))
         if "task_status" in nested or "task_result" in nested:
             inner = nested  # wrapper3: the whole Kling response sits in data.data (§9 U2)
         status = _status(outer.get("status"))
-        fail_reason = _text(outer.get("fail_reason")).strip()
-        reason = _text(inner.get("task_status_msg")).strip()
+        fail_reason = as_text(outer.get("fail_reason")).strip()
+        reason = as_text(inner.get("task_status_msg")).strip()
         if status is TaskStatus.FAILED and not reason:
             reason = fail_reason
         progress = _progress(outer.get("progress"))
@@ -230,26 +214,26 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         inner = outer
         status = _status(outer.get("task_status"))
         fail_reason = ""
-        reason = _text(outer.get("task_status_msg")).strip()
+        reason = as_text(outer.get("task_status_msg")).strip()
         progress = None
-    videos = _obj(inner.get("task_result")).get("videos")
-    video = _obj(videos[0]) if isinstance(videos, list) and videos else {}
-    url = _text(video.get("url")).strip() or None
+    videos = as_object(inner.get("task_result")).get("videos")
+    video = as_object(videos[0]) if isinstance(videos, list) and videos else {}
+    url = as_text(video.get("url")).strip() or None
     if status is TaskStatus.SUCCEEDED and url is None:
         # new-api stores the result URL in fail_reason or result_url (§9 U17): never a failure.
-        for candidate in (fail_reason, _text(outer.get("result_url")).strip()):
+        for candidate in (fail_reason, as_text(outer.get("result_url")).strip()):
             if candidate.startswith(("http://", "https://")):
                 url = candidate
                 break
     if status is TaskStatus.SUCCEEDED and url is None:
         status, reason = TaskStatus.FAILED, NO_URL_REASON
     reason = (reason or NO_REASON) if status is TaskStatus.FAILED else ""
-    units = _text(inner.get("final_unit_deduction")) or None
+    units = as_text(inner.get("final_unit_deduction")) or None
     return TaskSnapshot(
         task_id=_task_id(outer.get("task_id")) or _task_id(inner.get("task_id")) or task_id,
         status=status,
         video_url=url,
-        watermark_url=_text(video.get("watermark_url")).strip() or None,
+        watermark_url=as_text(video.get("watermark_url")).strip() or None,
         failure_reason=reason,
         progress_pct=progress,
         video_duration_s=_seconds(video.get("duration")),
@@ -260,7 +244,7 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
 def _progress(value: object) -> int | None:
     """`"30%"` or 30 → 30, clamped to 0-100; anything unreadable → None."""
     try:
-        pct = float(_text(value).strip().rstrip("%"))
+        pct = float(as_text(value).strip().rstrip("%"))
     except ValueError:
         return None
     return max(0, min(100, int(pct))) if math.isfinite(pct) else None
@@ -269,248 +253,7 @@ def _progress(value: object) -> int | None:
 def _seconds(value: object) -> float | None:
     """Kling's duration: `"5.041"` or 5.041 → 5.041 (§8 rule 7); anything unreadable → None."""
     try:
-        seconds = float(_text(value))
+        seconds = float(as_text(value))
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-# -- errors (§4) -------------------------------------------------------------------------------
-
-BASE_URL_HINT = "check omni.base_url"
-_MAX_DETAIL_CHARS = 300
-
-_KLING_CODES: dict[int, tuple[ApiErrorKind, str]] = {
-    1000: (ApiErrorKind.AUTH, "authentication failed"),
-    1001: (ApiErrorKind.AUTH, "authorization header empty"),
-    1002: (ApiErrorKind.AUTH, "authorization invalid"),
-    1003: (ApiErrorKind.AUTH, "token not yet valid"),
-    1004: (ApiErrorKind.AUTH, "token expired"),
-    # 1100 and 1304 are account or IP problems only the operator can fix: AUTH, not retried.
-    1100: (ApiErrorKind.AUTH, "account exception"),
-    1101: (ApiErrorKind.OUT_OF_CREDIT, "account in arrears"),
-    1102: (ApiErrorKind.OUT_OF_CREDIT, "resource pack used up or expired"),
-    1103: (ApiErrorKind.AUTH, "the model or endpoint is not enabled for this key"),
-    1200: (ApiErrorKind.INVALID_REQUEST, "invalid request parameters"),
-    1201: (ApiErrorKind.INVALID_REQUEST, "invalid parameter"),
-    1202: (ApiErrorKind.INVALID_REQUEST, "invalid method"),
-    1203: (ApiErrorKind.INVALID_REQUEST, "resource not found"),
-    1300: (ApiErrorKind.MODERATED, "platform policy triggered"),
-    1301: (ApiErrorKind.MODERATED, "content security policy triggered"),
-    1302: (ApiErrorKind.RATE_LIMITED, "requests too fast"),
-    1303: (ApiErrorKind.RATE_LIMITED, "concurrency over the resource pack limit"),
-    1304: (ApiErrorKind.AUTH, "IP whitelist policy"),
-    5000: (ApiErrorKind.TRANSIENT, "internal server error"),
-    5001: (ApiErrorKind.TRANSIENT, "temporarily unavailable"),
-    5002: (ApiErrorKind.TRANSIENT, "internal timeout"),
-}
-# new-api rewrites upstream 429s to "当前分组上游负载已饱和，请稍后再试" (§4.2).
-_SATURATED = ("负载已饱和", "上游负载")
-_QUOTA_WORDS = ("quota", "credit", "balance", "余额", "额度")
-_HIDDEN_CODE = re.compile(r'"code"\s*:\s*"?(\d{4})\b')
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
-_SK_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
-
-
-@dataclass(frozen=True)
-class _Envelope:
-    """What any error body says, whichever of the three envelopes it used."""
-
-    kling_code: int | None
-    text_code: str | None
-    message: str
-    is_html: bool
-
-
-def classify_error(
-    http_status: int,
-    body_text: str,
-    content_type: str | None,
-    retry_after_header: str | None,
-    *,
-    is_create: bool,
-    secrets: tuple[str, ...] = (),
-    now: datetime | None = None,
-) -> ApiError:
-    """Turn a failed answer into one `ApiError` (§4): Kling code first, then the HTTP status."""
-    payload: object = None
-    if body_text.strip():
-        try:
-            payload = json.loads(body_text)
-        except ValueError:
-            payload = None  # HTML pages, truncated JSON and plain text all end up here
-    return _classify(
-        http_status,
-        payload,
-        body_text,
-        content_type or "",
-        is_create=is_create,
-        retry_after_s=parse_retry_after(retry_after_header, now),
-        secrets=secrets,
-    )
-
-
-def _classify(
-    http_status: int,
-    payload: object,
-    raw_text: str,
-    content_type: str,
-    *,
-    is_create: bool,
-    retry_after_s: float | None = None,
-    secrets: tuple[str, ...] = (),
-) -> ApiError:
-    env = _read_envelope(payload, raw_text, content_type)
-    kind, detail = _kind(http_status, env, is_create=is_create)
-    code: int | str | None = env.kling_code if env.kling_code is not None else env.text_code
-    return ApiError(
-        kind,
-        redact(detail, secrets),
-        http_status=http_status,
-        api_code=code,
-        retry_after_s=retry_after_s,
-    )
-
-
-def _kind(status: int, env: _Envelope, *, is_create: bool) -> tuple[ApiErrorKind, str]:
-    """The decision table of §4.1/§4.2; returns the kind and, when it needs one, a detail."""
-    message = env.message
-    if env.kling_code in _KLING_CODES:
-        kind, meaning = _KLING_CODES[env.kling_code]
-        if env.kling_code == 1203 and not is_create:
-            return ApiErrorKind.NOT_FOUND, message or "task not found"
-        return kind, message or meaning
-    lowered = message.lower()
-    if env.text_code == "task_not_exist" or "task_not_exist" in lowered:
-        return ApiErrorKind.NOT_FOUND, message
-    if any(word in message for word in _SATURATED):
-        return ApiErrorKind.RATE_LIMITED, message
-    has_quota_words = any(word in lowered for word in _QUOTA_WORDS)
-    if 300 <= status < 400:
-        return ApiErrorKind.UNKNOWN, f"HTTP {status} redirect: {BASE_URL_HINT}"
-    if status == 401:
-        return ApiErrorKind.AUTH, message
-    if status == 402 or (status in (403, 429) and has_quota_words):
-        return ApiErrorKind.OUT_OF_CREDIT, message
-    if status == 403:
-        return ApiErrorKind.AUTH, message
-    if status == 404 and (is_create or env.is_html):
-        # The create route never 404s and a query 404 from the API is JSON: a wrong path.
-        return ApiErrorKind.UNKNOWN, _with_hint(404, message)
-    if status == 404:
-        return ApiErrorKind.NOT_FOUND, message
-    if status == 413:
-        return ApiErrorKind.INVALID_REQUEST, "the request is too large: use image URLs, not base64"
-    if status in (400, 422):
-        return ApiErrorKind.INVALID_REQUEST, message
-    if status == 408:
-        return ApiErrorKind.TRANSIENT, message  # the server never read the whole request
-    if status == 429:
-        return ApiErrorKind.RATE_LIMITED, message
-    if status == 500 and env.text_code == "invalid_request":
-        return ApiErrorKind.INVALID_REQUEST, message
-    if status in (504, 524) and is_create:
-        # Deliberate deviation from §8 rule 5: a gateway timeout means the gateway gave up
-        # waiting for Kling, which may still have created (and billed) the task. Re-sending could
-        # make and bill a second video, so the caller must treat it like a client-side timeout.
-        return ApiErrorKind.AMBIGUOUS, f"gateway timeout (HTTP {status}): {message}"
-    if 500 <= status < 600:
-        return ApiErrorKind.TRANSIENT, message
-    if env.is_html:
-        return ApiErrorKind.UNKNOWN, _with_hint(status, message)
-    return ApiErrorKind.UNKNOWN, f"HTTP {status}: {message}" if message else f"HTTP {status}"
-
-
-def _with_hint(status: int, message: str) -> str:
-    return (
-        f"HTTP {status} {message}: {BASE_URL_HINT}"
-        if message
-        else f"HTTP {status}: {BASE_URL_HINT}"
-    )
-
-
-def _read_envelope(payload: object, raw_text: str, content_type: str, depth: int = 0) -> _Envelope:
-    """Codes and message from the Kling, CometAPI `error` or task-relay envelope, or raw text."""
-    head = raw_text.lstrip()[:20].lower()
-    is_html = "html" in content_type.lower() or head.startswith(("<!doctype", "<html"))
-    kling_code: int | None = None
-    text_code: str | None = None
-    message = ""
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            message = _text(error.get("message"))
-            kling_code, text_code = _split_code(error.get("code"))
-        elif isinstance(error, str):
-            message = error
-        message = message or _text(payload.get("message")) or _text(payload.get("msg"))
-        outer_kling, outer_text = _split_code(payload.get("code"))
-        kling_code = kling_code if kling_code is not None else outer_kling
-        text_code = text_code or outer_text
-    elif is_html:
-        found = _TITLE.search(raw_text)
-        message = f"HTML page ({found.group(1).strip()})" if found else "HTML page"
-    if not message and not is_html and not isinstance(payload, dict):
-        message = raw_text  # plain text or a JSON scalar: the body is the message
-    # new-api's fail_to_fetch_task carries the raw upstream body, often Kling JSON, as `message`.
-    if depth < 2 and message.lstrip().startswith("{"):
-        try:
-            inner_payload: object = json.loads(message)
-        except ValueError:
-            inner_payload = None
-        if isinstance(inner_payload, dict):
-            inner = _read_envelope(inner_payload, message, "", depth + 1)
-            if kling_code is None or kling_code not in _KLING_CODES:
-                kling_code = inner.kling_code
-            message = inner.message or message
-    if kling_code not in _KLING_CODES:
-        hidden = _HIDDEN_CODE.search(message)
-        if hidden is not None and int(hidden.group(1)) in _KLING_CODES:
-            kling_code = int(hidden.group(1))
-    return _Envelope(kling_code, text_code, _trim(message), is_html)
-
-
-def _split_code(value: object) -> tuple[int | None, str | None]:
-    """A `code` field as (number, word): 1303 and "1303" are numbers, "task_not_exist" a word."""
-    if isinstance(value, bool):
-        return None, None
-    if isinstance(value, int):
-        return value, None
-    if isinstance(value, str) and value.strip():
-        word = value.strip()
-        return (int(word), None) if word.isdigit() else (None, word)
-    return None, None
-
-
-def _trim(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_DETAIL_CHARS else flat[: _MAX_DETAIL_CHARS - 1] + "…"
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Remove the given secrets and anything shaped like a bearer token or `sk-` key."""
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _SK_KEY.sub("sk-***", _BEARER.sub("Bearer ***", text))
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or bad."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)

@@ -27,7 +27,8 @@ from bot.omni import (
     RetryPolicy,
     TaskStatus,
 )
-from bot.omni_wire import BASE_URL_HINT, build_create_body
+from bot.omni_errors import BASE_URL_HINT
+from bot.omni_wire import build_create_body
 
 API_KEY = "sk-test-0123456789abcdef"
 A = ApiErrorKind

@@ -13,19 +13,16 @@ from hypothesis import strategies as st
 from bot.errors import ApiError, ApiErrorKind, InvalidInput
 from bot.fakes.comet import validate_create_body
 from bot.models import MODEL_NAMES, OmniRequest, make_request
+from bot.omni_errors import BASE_URL_HINT, classify_error, parse_retry_after, redact
 from bot.omni_wire import (
-    BASE_URL_HINT,
     NO_REASON,
     NO_URL_REASON,
     CreatedTask,
     TaskSnapshot,
     TaskStatus,
     build_create_body,
-    classify_error,
     normalize_query,
     parse_create_response,
-    parse_retry_after,
-    redact,
 )
 
 # -- build_create_body: the §1.6 examples and every input mode ------------------------------------
