@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
-from bot.fairness import Waiting, queue_positions
+from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, TaskRecord
 from bot.store import TaskStore
-from bot.submitter import Backoff, Submitter, member_key
+from bot.submitter import Backoff, Submitter, waiting_of
 from bot.tracker import Tracker, TrackerSettings
 
 log = logging.getLogger("bot.engine")
@@ -117,8 +117,7 @@ class TaskEngine:
 
     async def queue_positions(self) -> dict[int, int]:
         """Each queued task's place in line (1 = next), as the fair queue would serve them."""
-        queued = await self.store.tasks_in_states([TaskState.QUEUED])
-        waiting = [Waiting(t.id, member_key(t), t.queued_at, t.not_before) for t in queued]
+        waiting = waiting_of(await self.store.queue_entries())
         return queue_positions(waiting, self.submitter.served_turns)
 
     async def notify(self, task_id: int) -> None:
@@ -176,6 +175,7 @@ class TaskEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         self._loops = []
+        await self.tracker.wait_stopped()  # no poll may touch the store or session after stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 

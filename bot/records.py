@@ -124,6 +124,17 @@ class TaskRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A queued task, reduced to what the fair queue decides on."""
+
+    task_id: int
+    guild_id: int | None
+    user_id: int | None
+    queued_at: datetime
+    not_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskEvent:
     """One step of a task's history: a state change (or its creation, from_state None)."""
 

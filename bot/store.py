@@ -22,6 +22,7 @@ from bot.quota_store import SqliteQuota
 from bot.records import (
     LinkKind,
     NewTask,
+    QueueEntry,
     QuotaCheck,
     StateFilter,
     TaskEvent,
@@ -225,6 +226,25 @@ class SqliteStore(SqliteQuota):
         async with self._lock:
             rows = await self._all(f"{_SELECT_TASK} WHERE {where} ORDER BY id", params)
         return [_task_from_row(r) for r in rows]
+
+    async def queue_entries(self) -> list[QueueEntry]:
+        """Every QUEUED task as the fair queue sees it (no request JSON: cheap for thousands)."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT id, guild_id, user_id, queued_at, not_before FROM tasks "
+                "WHERE state = ? ORDER BY id",
+                (TaskState.QUEUED.value,),
+            )
+        return [
+            QueueEntry(
+                task_id=r["id"],
+                guild_id=r["guild_id"],
+                user_id=r["user_id"],
+                queued_at=from_db_time(r["queued_at"]),
+                not_before=from_db_time_or_none(r["not_before"]),
+            )
+            for r in rows
+        ]
 
     async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
         """QUEUED tasks not backing off at `now`, oldest first; the fair queue picks among them."""

@@ -20,7 +20,7 @@ from bot.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.fairness import Waiting, choose_next, next_wakeup
 from bot.lifecycle import AT_API_STATES, TaskState
 from bot.omni import OmniClient
-from bot.records import TaskRecord, TaskUpdate
+from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
 
 log = logging.getLogger("bot.submitter")
@@ -43,11 +43,19 @@ class Backoff:
         return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
 
 
-def member_key(task: TaskRecord) -> Hashable:
+def member_key(guild_id: int | None, user_id: int | None) -> Hashable:
     """Whose turn a task counts against in the fair queue."""
-    if task.user_id is None:
+    if user_id is None:
         return ("cli",)
-    return (task.guild_id, task.user_id)
+    return (guild_id, user_id)
+
+
+def waiting_of(entries: list[QueueEntry]) -> list[Waiting]:
+    """The queue as the fairness rules see it."""
+    return [
+        Waiting(e.task_id, member_key(e.guild_id, e.user_id), e.queued_at, e.not_before)
+        for e in entries
+    ]
 
 
 class Submitter:
@@ -97,8 +105,7 @@ class Submitter:
             self._next_wakeup = self._paused_until
             return 0
         free = self._slots - await self._store.count_in_states(AT_API_STATES)
-        queued = await self._store.tasks_in_states([TaskState.QUEUED])
-        waiting = [Waiting(t.id, member_key(t), t.queued_at, t.not_before) for t in queued]
+        waiting = waiting_of(await self._store.queue_entries())
         launched = 0
         while free > 0 and not self._stopping:
             choice = choose_next(waiting, self._served, now)

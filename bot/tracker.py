@@ -215,8 +215,7 @@ class Tracker:
             task.id, now=self._clock(), progress_pct=snapshot.progress_pct
         )
         if snapshot.status is TaskStatus.SUCCEEDED:
-            age_s = (self._clock() - task.submitted_at).total_seconds()
-            self.completion.observe(completion_key(task), age_s)
+            self.completion.observe(completion_key(task), _estimated_age_s(task, now))
             await self._finish(
                 task,
                 TaskState.SUCCEEDED,
@@ -342,6 +341,18 @@ class Tracker:
             return None
         self._on_changed(moved)
         return moved
+
+
+def _estimated_age_s(task: TaskRecord, noticed_at: datetime) -> float:
+    """When the task most likely finished: midway between the last two polls.
+
+    Learning the age at which completion was *noticed* would bias every window late by the
+    detection delay, and the schedule would chase its own tail.
+    """
+    assert task.submitted_at is not None
+    previous = task.last_polled_at or task.submitted_at
+    finished_at = previous + (noticed_at - previous) / 2
+    return (finished_at - task.submitted_at).total_seconds()
 
 
 def _log_crash(job: asyncio.Task[None]) -> None:

@@ -15,8 +15,8 @@ import pytest
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
 from bot.migrate import Migration, load_migrations, migrate, split_statements, user_version
-from bot.models import OmniRequest
-from bot.records import NewTask, QuotaCheck
+from bot.models import OmniRequest, make_request
+from bot.records import NewTask, QueueEntry, QuotaCheck
 from bot.store import SqliteStore, TaskStore
 
 S = TaskState
@@ -541,3 +541,19 @@ async def test_opening_a_big_database_loads_only_the_unfinished_tasks(
     record_property("open_and_load_unfinished_s", round(elapsed_s, 4))
     with capsys.disabled():
         print(f"\n[store] open + load {len(loaded)} unfinished of 100,030 tasks: {elapsed_s:.4f} s")
+
+
+async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "q.sqlite3")
+    try:
+        now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+        request = make_request({"prompt": "a boat", "aspect_ratio": "16:9"})
+        first = await store.create_task(
+            NewTask(origin="discord", request=request, cost=1, guild_id=1, channel_id=2, user_id=3),
+            now=now,
+        )
+        second = await store.create_task(NewTask(origin="cli", request=request, cost=0), now=now)
+        await store.transition(second.id, TaskState.SUBMITTING, now=now)
+        assert await store.queue_entries() == [QueueEntry(first.id, 1, 3, now, None)]
+    finally:
+        await store.close()
