@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
+from bot.errors import IllegalTransition
 from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
 from bot.omni import OmniClient
@@ -101,9 +102,21 @@ class TaskEngine:
 
     # -- what callers use -------------------------------------------------------------------------
 
-    async def enqueue(self, new: NewTask, *, quota: QuotaCheck | None = None) -> TaskRecord:
-        """Store a task (charging its credits atomically when `quota` is given) and queue it."""
-        task = await self.store.create_task(new, now=self._clock(), quota=quota)
+    async def enqueue(
+        self, new: NewTask, *, quota: QuotaCheck | None = None, held: bool = False
+    ) -> TaskRecord:
+        """Store a task (charging its credits atomically when `quota` is given) and queue it.
+
+        `held` keeps it from the API until `release(new.external_id)`: the caller has still to
+        tell the member, and may have to `withdraw` it if it can't.
+        """
+        if held:
+            self.submitter.hold(new.external_id)
+        try:
+            task = await self.store.create_task(new, now=self._clock(), quota=quota)
+        except BaseException:
+            self.submitter.release(new.external_id)
+            raise
         log.info(
             "queued task_id=%s guild_id=%s user_id=%s cost=%s",
             task.id,
@@ -119,6 +132,26 @@ class TaskEngine:
         """Each queued task's place in line (1 = next), as the fair queue would serve them."""
         waiting = waiting_of(await self.store.queue_entries())
         return queue_positions(waiting, self.submitter.served_turns)
+
+    def release(self, external_id: str) -> None:
+        """Let a task enqueued with `held=True` go to the API."""
+        self.submitter.release(external_id)
+
+    async def withdraw(self, task_id: int, reason: str) -> bool:
+        """Take a task out of the queue with a refund, if it has not left it yet."""
+        try:
+            task = await self.store.transition(
+                task_id,
+                TaskState.REJECTED,
+                now=self._clock(),
+                expect=TaskState.QUEUED,
+                detail="withdrawn",
+                failure_reason=reason,
+            )
+        except IllegalTransition:
+            return False  # already on its way: it will be delivered like any other
+        self._changed(task)
+        return True
 
     async def notify(self, task_id: int) -> None:
         """Tell the observer about a task's current state (e.g. once its status message exists)."""

@@ -104,12 +104,17 @@ class GenerationService:
         self._clock = clock
 
     async def request_video(self, who: Requester, options: VideoOptions) -> Ticket:
-        """Queue a video for a member; raises InvalidInput or QuotaExceeded before any charge."""
+        """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
         request = build_video_request(options, self._settings.omni)
-        return await self.queue(who, request)
+        return await self.queue(who, request, held=True)
 
     async def queue(
-        self, who: Requester, request: OmniRequest, *, rerun_of: int | None = None
+        self,
+        who: Requester,
+        request: OmniRequest,
+        *,
+        rerun_of: int | None = None,
+        held: bool = False,
     ) -> Ticket:
         """Price the request, check the member's quota and caps atomically, and queue it."""
         quotas = self._settings.quotas
@@ -142,9 +147,19 @@ class GenerationService:
             user_id=who.user_id,
             rerun_of=rerun_of,
         )
-        task = await self._engine.enqueue(new, quota=check)
+        task = await self._engine.enqueue(new, quota=check, held=held)
         positions = await self._engine.queue_positions()
         return Ticket(task, positions.get(task.id))
+
+    def release(self, ticket: Ticket) -> None:
+        """The member has been told: the task may go to the API."""
+        self._engine.release(ticket.task.external_id)
+
+    async def withdraw(self, task_id: int) -> bool:
+        """The member never learned the task was accepted (Discord refused our answer): undo it."""
+        return await self._engine.withdraw(
+            task_id, "Discord did not accept the bot's answer in time, so the task was withdrawn."
+        )
 
     async def attach_status_message(self, task_id: int, message_id: int) -> None:
         """Remember the message that shows the task's status, and bring it up to date."""

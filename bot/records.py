@@ -132,6 +132,7 @@ class QueueEntry:
     user_id: int | None
     queued_at: datetime
     not_before: datetime | None
+    external_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,7 +231,7 @@ class SqliteStore(SqliteQuota):
         """Every QUEUED task as the fair queue sees it (no request JSON: cheap for thousands)."""
         async with self._lock:
             rows = await self._all(
-                "SELECT id, guild_id, user_id, queued_at, not_before FROM tasks "
+                "SELECT id, guild_id, user_id, queued_at, not_before, external_id FROM tasks "
                 "WHERE state = ? ORDER BY id",
                 (TaskState.QUEUED.value,),
             )
@@ -242,6 +242,7 @@ class SqliteStore(SqliteQuota):
                 user_id=r["user_id"],
                 queued_at=from_db_time(r["queued_at"]),
                 not_before=from_db_time_or_none(r["not_before"]),
+                external_id=r["external_id"],
             )
             for r in rows
         ]

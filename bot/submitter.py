@@ -88,11 +88,21 @@ class Submitter:
         self._paused_until: datetime | None = None
         self._next_wakeup: datetime | None = None
         self._stopping = False
+        self._held: set[str] = set()  # external ids of tasks not to submit yet
 
     @property
     def served_turns(self) -> dict[Hashable, int]:
         """The fairness state: each member's last turn (for queue positions)."""
         return dict(self._served)
+
+    def hold(self, external_id: str) -> None:
+        """Don't submit this task until `release` (its member has not been answered yet)."""
+        self._held.add(external_id)
+
+    def release(self, external_id: str) -> None:
+        """Let a held task go to the API."""
+        self._held.discard(external_id)
+        self.wake()
 
     def wake(self) -> None:
         """Look at the queue again now (a task was queued or a slot freed)."""
@@ -105,7 +115,8 @@ class Submitter:
             self._next_wakeup = self._paused_until
             return 0
         free = self._slots - await self._store.count_in_states(AT_API_STATES)
-        waiting = waiting_of(await self._store.queue_entries())
+        entries = await self._store.queue_entries()
+        waiting = waiting_of([e for e in entries if e.external_id not in self._held])
         launched = 0
         while free > 0 and not self._stopping:
             choice = choose_next(waiting, self._served, now)

@@ -59,9 +59,17 @@ class VideoCog(commands.Cog):
         )
         ticket = await self.services.generation.request_video(requester_of(interaction), options)
         view = status_view(ticket.task, position=ticket.position, now=utc_now())
-        response = await interaction.response.send_message(
-            embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
-        )
+        try:
+            response = await interaction.response.send_message(
+                embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException:
+            # The member saw "the application did not respond": don't charge for a task they
+            # never heard of. (It is still held, so it can't have left the queue.)
+            await self.services.generation.withdraw(ticket.task.id)
+            raise
+        finally:
+            self.services.generation.release(ticket)
         if response.message_id is not None:
             await self.services.generation.attach_status_message(
                 ticket.task.id, response.message_id

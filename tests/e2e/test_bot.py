@@ -112,3 +112,27 @@ async def test_a_gateway_disconnect_mid_task_loses_nothing(
         assert handle.original is not None
         await result_message(fake_discord, handle.original.id)
     assert len(fake_comet.accepted_creates()) == 2
+
+
+async def test_a_task_whose_answer_discord_refused_is_withdrawn_and_refunded(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    fake_comet.set_timings(processing_s=float("inf"))
+    fake_discord.inject_error(
+        "/interactions/{interaction_id}/{token}/callback", method="POST", status=404, code=10062
+    )
+    alice = fake_discord.member(fake_discord.default.alice)
+    await alice.run("video", prompt="a boat that nobody will see")
+
+    async def withdrawn() -> None:
+        while True:
+            tasks = await kling_bot.services.store.list_tasks()
+            if tasks and tasks[0].state is TaskState.REJECTED:
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(withdrawn(), SETTLE_S)
+    (task,) = await kling_bot.services.store.list_tasks()
+    ledger = await kling_bot.services.store.ledger_for_task(task.id)
+    assert sum(entry.credits for entry in ledger) == 0
+    assert task.failure_reason and "withdrawn" in task.failure_reason

@@ -281,3 +281,56 @@ async def test_cdn_serves_files_from_disk_only_with_a_valid_signature(
         async with anonymous.get(sent["url"].replace("hm=", "hm=0")) as response:
             assert response.status == 404
     await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "code"),
+    [
+        ("limit=0", "limit", "NUMBER_TYPE_MIN"),
+        ("limit=101", "limit", "NUMBER_TYPE_MAX"),
+        ("limit=many", "limit", "NUMBER_TYPE_COERCE"),
+        ("before=abc", "before", "NUMBER_TYPE_COERCE"),
+        ("before=1&after=2", "after", "BASE_TYPE_INVALID"),
+        ("around=1&before=2", "before", "BASE_TYPE_INVALID"),
+    ],
+)
+async def test_history_query_is_validated(
+    http: aiohttp.ClientSession, fake_discord: FakeDiscord, query: str, field: str, code: str
+) -> None:
+    url = f"/api/v10/channels/{fake_discord.default.general.id}/messages?{query}"
+    async with http.get(url) as response:
+        body = await response.json()
+    assert (response.status, body["code"]) == (400, 50035)
+    assert body["errors"][field]["_errors"][0]["code"] == code
+
+
+async def test_history_defaults_to_fifty_newest_first(
+    http: aiohttp.ClientSession, fake_discord: FakeDiscord
+) -> None:
+    url = f"/api/v10/channels/{fake_discord.default.general.id}/messages"
+    for number in range(60):
+        async with http.post(url, json={"content": f"m{number}"}) as response:
+            assert response.status == 200
+    async with http.get(url) as response:
+        page = await response.json()
+    assert [m["content"] for m in page] == [f"m{n}" for n in range(59, 9, -1)]
+
+
+async def test_a_nonce_is_echoed_on_create_and_deduplicated_only_when_enforced(
+    http: aiohttp.ClientSession, fake_discord: FakeDiscord
+) -> None:
+    url = f"/api/v10/channels/{fake_discord.default.general.id}/messages"
+    created = []
+    for _ in range(2):
+        async with http.post(url, json={"content": "hi", "nonce": 123}) as response:
+            created.append(await response.json())
+    assert created[0]["nonce"] == 123 and created[0]["id"] != created[1]["id"]
+    # An enforced repeat finds a message sent earlier without enforce_nonce too.
+    async with http.post(url, json={"content": "hi", "nonce": 123, "enforce_nonce": True}) as r:
+        assert (await r.json())["id"] == created[1]["id"]
+    async with http.get(f"{url}/{created[0]['id']}") as response:
+        assert "nonce" not in await response.json()
+    async with http.get(url) as response:
+        assert all("nonce" not in m for m in await response.json())
+    async with http.post(url, json={"content": "hi", "nonce": ["x"]}) as response:
+        assert (response.status, (await response.json())["code"]) == (400, 50035)

@@ -232,3 +232,24 @@ async def wait_for(
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), SETTLE_S)
+
+
+async def test_a_held_task_waits_for_release_and_can_be_withdrawn(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    async with running_engine(tmp_path, fake) as engine:
+        kept = await engine.enqueue(new_task(1, "answered"), quota=UNLIMITED, held=True)
+        dropped = await engine.enqueue(new_task(2, "never answered"), quota=UNLIMITED, held=True)
+        await engine.submitter.run_once()  # a pass while both are held submits nothing
+        assert fake.creates() == []
+        assert await engine.withdraw(dropped.id, "not answered in time")
+        engine.release(dropped.external_id)
+        engine.release(kept.external_id)
+        done, withdrawn = await settle(engine, [kept, dropped])
+        ledger = await engine.store.ledger_for_task(withdrawn.id)
+    assert done.state is TaskState.DELIVERED
+    assert withdrawn.state is TaskState.REJECTED
+    assert sum(entry.credits for entry in ledger) == 0
+    assert [r.body["prompt"] for r in fake.accepted_creates() if isinstance(r.body, dict)] == [
+        "answered"
+    ]

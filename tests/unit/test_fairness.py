@@ -60,3 +60,27 @@ def test_queue_positions_match_the_serving_order() -> None:
     positions = queue_positions(items, {})
     order = drain(items, at(100))
     assert [positions[task_id] for task_id in order] == list(range(1, len(items) + 1))
+
+
+def test_queue_positions_agree_with_serving_on_random_queues() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        members = [f"m{i}" for i in range(rng.randint(1, 12))]
+        items = [
+            Waiting(i, rng.choice(members), at(rng.randint(0, 50)))
+            for i in range(rng.randint(1, 60))
+        ]
+        served = {m: rng.randint(0, 5) for m in members if rng.random() < 0.5}
+        positions = queue_positions(items, served)
+        order: list[int] = []
+        state = dict(served)
+        turn = max(state.values(), default=0)
+        pending = list(items)
+        while (item := choose_next(pending, state, at(100))) is not None:
+            order.append(item.task_id)
+            turn += 1
+            state[item.member] = turn
+            pending.remove(item)
+        assert [positions[task_id] for task_id in order] == list(range(1, len(items) + 1))

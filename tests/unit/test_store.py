@@ -554,6 +554,8 @@ async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_pat
         )
         second = await store.create_task(NewTask(origin="cli", request=request, cost=0), now=now)
         await store.transition(second.id, TaskState.SUBMITTING, now=now)
-        assert await store.queue_entries() == [QueueEntry(first.id, 1, 3, now, None)]
+        assert await store.queue_entries() == [
+            QueueEntry(first.id, 1, 3, now, None, first.external_id)
+        ]
     finally:
         await store.close()

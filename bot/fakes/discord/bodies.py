@@ -15,6 +15,7 @@ from bot.fakes.discord.wire import DiscordError, invalid_form
 
 _CHUNK_BYTES = 64 * 1024
 MAX_CONTENT_CHARS = 2000
+MAX_NONCE_CHARS = 25
 MAX_EMBEDS = 10
 MAX_EMBED_TOTAL_CHARS = 6000
 # (path in the embed, limit) as documented under "Embed Limits".
@@ -129,6 +130,20 @@ def validate_message(payload: JSON, *, file_count: int, require_content: bool) -
     has_something = has_something or bool(payload.get("components")) or "poll" in payload
     if require_content and not has_something:
         raise DiscordError(400, 50006)
+
+
+def message_nonce(payload: JSON) -> str | int | None:
+    """The ``nonce`` of a Create Message body: an integer or a string of up to 25 characters."""
+    nonce = payload.get("nonce")
+    if nonce is None:
+        return None
+    if isinstance(nonce, bool) or not isinstance(nonce, str | int):
+        raise invalid_form("nonce", "BASE_TYPE_BAD_TYPE", "Must be an integer or a string.")
+    if isinstance(nonce, str) and len(nonce) > MAX_NONCE_CHARS:
+        raise invalid_form(
+            "nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_NONCE_CHARS} or fewer in length."
+        )
+    return nonce
 
 
 def _validate_embed(index: int, embed: JSON) -> int:

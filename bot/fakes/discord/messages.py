@@ -112,6 +112,8 @@ class Message:
     interaction_id: int | None = None
     interaction_user: User | None = None
     application_id: int | None = None
+    # Kept only to answer a repeat within the nonce window; Discord doesn't store it long term.
+    nonce: str | int | None = None
 
     @property
     def is_ephemeral(self) -> bool:
@@ -198,8 +200,14 @@ class Message:
             "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
         }
 
-    def payload(self, bot_user_id: int, referenced: Message | None = None) -> JSON:
-        """The message object discord.py parses (``id/channel_id/type/content`` required)."""
+    def payload(
+        self, bot_user_id: int, referenced: Message | None = None, *, with_nonce: bool = False
+    ) -> JSON:
+        """The message object discord.py parses (``id/channel_id/type/content`` required).
+
+        ``with_nonce`` for the create response and MESSAGE_CREATE only: Discord uses a nonce
+        ephemerally and never returns it when the message is fetched later.
+        """
         message_type = MESSAGE_DEFAULT
         if self.interaction_id is not None:
             message_type = MESSAGE_CHAT_INPUT_COMMAND
@@ -242,6 +250,8 @@ class Message:
                 if referenced is None or referenced.deleted
                 else referenced.payload(bot_user_id)
             )
+        if with_nonce and self.nonce is not None:
+            data["nonce"] = self.nonce
         if self.application_id is not None:
             data["application_id"] = str(self.application_id)
         if self.interaction_id is not None and self.interaction_user is not None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.fakes.discord.bodies import Body, read_body
+from bot.fakes.discord.bodies import Body, message_nonce, read_body, validate_message
+from bot.fakes.discord.history import parse_history_query, select_history
 from bot.fakes.discord.models import Guild
 from bot.fakes.discord.permissions import Perm
 from bot.fakes.discord.state import FakeState
 from bot.fakes.discord.wire import PAYLOAD_KEY, DiscordError, invalid_form, json_response
 
 API_PREFIX = "/api/v10"
-MAX_HISTORY = 100
 
 
 def snowflake_param(request: web.Request, key: str) -> int:
@@ -186,24 +186,29 @@ class Rest:
     # -- messages -----------------------------------------------------------------------------
 
     async def history(self, request: web.Request) -> web.Response:
-        """Newest-first channel history (``limit``, ``before``, ``after``)."""
+        """Channel history, newest first, paged as Discord pages it (see ``history.py``).
+
+        Without Read Message History Discord answers an empty list, not 403.
+        """
         guild, channel = self.state.channel(snowflake_param(request, "channel_id"))
-        self.state.require(guild, channel, Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY)
-        query = request.rel_url.query
-        limit = min(int(query.get("limit", "50")), MAX_HISTORY)
-        before = int(query.get("before", "0")) or None
-        after = int(query.get("after", "0"))
+        query = parse_history_query(request.rel_url.query)
+        have = self.state.require(guild, channel, Perm.VIEW_CHANNEL)
+        if not have & Perm.READ_MESSAGE_HISTORY:
+            return json_response([])
         visible = [
             m
             for m in self.state.messages.values()
             if m.channel_id == channel.id and not m.deleted and not m.is_ephemeral
         ]
-        visible = [m for m in visible if m.id > after and (before is None or m.id < before)]
-        visible.sort(key=lambda m: m.id, reverse=True)
-        return json_response([self.state.message_payload(m) for m in visible[:limit]])
+        page = select_history(visible, query)
+        return json_response([self.state.message_payload(m) for m in page])
 
     async def send(self, request: web.Request) -> web.Response:
-        """``channel.send``: per-file limit (413/40005), then the bot's permissions (403)."""
+        """``channel.send``: per-file limit (413/40005), the bot's permissions (403), the body.
+
+        With ``enforce_nonce``, a repeat of a nonce the bot used in this channel within the
+        nonce window answers the earlier message (200) and creates nothing.
+        """
         guild, channel = self.state.channel(snowflake_param(request, "channel_id"))
         body = await self._body(request, self.state.upload_limit(guild))
         need = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES
@@ -214,8 +219,15 @@ class Rest:
         if body.payload.get("message_reference"):
             need |= Perm.READ_MESSAGE_HISTORY
         self.state.require(guild, channel, need)
-        message = self.state.post_message(guild, channel, self.state.world.bot, body)
-        return json_response(self.state.message_payload(message))
+        validate_message(body.payload, file_count=len(body.files), require_content=True)
+        nonce = message_nonce(body.payload)
+        author = self.state.world.bot
+        if nonce is not None and body.payload.get("enforce_nonce") is True:
+            earlier = self.state.message_by_nonce(channel, author, nonce)
+            if earlier is not None:
+                return json_response(self.state.message_payload(earlier, with_nonce=True))
+        message = self.state.post_message(guild, channel, author, body, validate=False, nonce=nonce)
+        return json_response(self.state.message_payload(message, with_nonce=True))
 
     async def get_message(self, request: web.Request) -> web.Response:
         """One message; needs Read Message History."""

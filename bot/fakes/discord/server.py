@@ -16,7 +16,7 @@ from bot.fakes.discord.messages import Message
 from bot.fakes.discord.models import Channel, Guild, Member, Role, User
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
-from bot.fakes.discord.state import FakeState, Injection, RequestRecord
+from bot.fakes.discord.state import DEFAULT_NONCE_WINDOW_S, FakeState, Injection, RequestRecord
 from bot.fakes.discord.webhooks import Webhooks
 from bot.fakes.discord.wire import (
     PAYLOAD_KEY,
@@ -33,7 +33,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class FakeDiscord:
-    """A strict loopback Discord for the real discord.py client (tests and ``kling-bot demo``)."""
+    """A strict loopback Discord for the real discord.py client (tests and ``kling-bot demo``).
+
+    ``nonce_window_s``: how long an enforced message nonce keeps answering the first message
+    (measured on ``clock``; ``state.nonce_window_s`` can be changed on a running fake).
+    """
 
     def __init__(
         self,
@@ -44,6 +48,7 @@ class FakeDiscord:
         keep_upload_bytes: int = 256 * 1024,
         privileged_intents: int = 0,
         heartbeat_interval_ms: int = 41250,
+        nonce_window_s: float = DEFAULT_NONCE_WINDOW_S,
         clock: Clock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -57,6 +62,7 @@ class FakeDiscord:
             keep_upload_bytes=keep_upload_bytes,
             privileged_intents=privileged_intents,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            nonce_window_s=nonce_window_s,
         )
         self._host = host
         self._port = port

@@ -27,6 +27,8 @@ from bot.fakes.discord.world import DefaultWorld, World
 
 # Flags a bot may set on a message it sends (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS, V2).
 _SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | (1 << 12) | (1 << 15)
+# Discord checks an enforced nonce "in the past few minutes"; the exact span is undocumented.
+DEFAULT_NONCE_WINDOW_S = 5 * 60.0
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,11 @@ class FakeState:
         keep_upload_bytes: int = 256 * 1024,
         privileged_intents: int = 0,
         heartbeat_interval_ms: int = 41250,
+        nonce_window_s: float = DEFAULT_NONCE_WINDOW_S,
     ) -> None:
         self.clock = clock
         self.token = token
+        self.nonce_window_s = nonce_window_s
         self.ids = SnowflakeMinter(clock)
         self.world = World(self.ids, clock)
         self.default: DefaultWorld | None = (
@@ -93,6 +97,8 @@ class FakeState:
         self.cdn = Cdn(clock, self.ids, lambda: self.base_url)
         self.commands = CommandRegistry(self.ids, self.world.app_id)
         self.messages: dict[int, Message] = {}
+        # (channel, author, nonce) → the message created with it; see `message_by_nonce`.
+        self._nonces: dict[tuple[int, int, str], int] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}
         self.requests: list[RequestRecord] = []
@@ -148,12 +154,25 @@ class FakeState:
         """Per-file limit in the guild (the bot's own uploads, and interaction responses)."""
         return guild.upload_limit(self.upload_limits)
 
-    def message_payload(self, message: Message) -> JSON:
-        """The JSON for a message, including the message it replies to."""
+    def message_payload(self, message: Message, *, with_nonce: bool = False) -> JSON:
+        """The JSON for a message, including the message it replies to (and ``nonce`` if asked)."""
         referenced = (
             None if message.reference_id is None else self.messages.get(message.reference_id)
         )
-        return message.payload(self.world.bot.id, referenced)
+        return message.payload(self.world.bot.id, referenced, with_nonce=with_nonce)
+
+    def message_by_nonce(self, channel: Channel, author: User, nonce: str | int) -> Message | None:
+        """The message ``author`` created in ``channel`` with ``nonce`` within the nonce window.
+
+        A deleted message does not count (judgment: Discord does not document that case).
+        """
+        message_id = self._nonces.get((channel.id, author.id, str(nonce)))
+        message = None if message_id is None else self.messages.get(message_id)
+        if message is None or message.deleted:
+            return None
+        if self.clock.now() - message.created_at > self.nonce_window_s:
+            return None
+        return message
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -167,6 +186,7 @@ class FakeState:
         interaction: InteractionRecord | None = None,
         extra_flags: int = 0,
         validate: bool = True,
+        nonce: str | int | None = None,
     ) -> Message:
         """Create a message from a body (validated) and echo MESSAGE_CREATE if others see it."""
         payload = body.payload
@@ -188,14 +208,17 @@ class FakeState:
             tts=bool(payload.get("tts")),
             components=list(payload.get("components") or []),
             created_at=self.clock.now(),
+            nonce=nonce,
         )
         if interaction is not None:
             message.interaction_id = interaction.id
             message.interaction_user = interaction.member.user
             message.application_id = self.world.app_id
         self.messages[message.id] = message
+        if nonce is not None:
+            self._nonces[(channel.id, author.id, str(nonce))] = message.id
         if not message.is_ephemeral:
-            self.gateway.dispatch("MESSAGE_CREATE", self.message_payload(message))
+            self.gateway.dispatch("MESSAGE_CREATE", self.message_payload(message, with_nonce=True))
         return message
 
     def edit_message(self, message: Message, body: Body) -> Message:
