@@ -49,10 +49,9 @@ class VideoOptions:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """A task the bot accepted, and its place in the queue (None once it left the queue)."""
+    """A task the bot accepted (queued, and held until `release`)."""
 
     task: TaskRecord
-    position: int | None
 
 
 def parse_elements(text: str | None) -> list[dict[str, int]]:
@@ -148,8 +147,9 @@ class GenerationService:
             rerun_of=rerun_of,
         )
         task = await self._engine.enqueue(new, quota=check, held=held)
-        positions = await self._engine.queue_positions()
-        return Ticket(task, positions.get(task.id))
+        # The place in line is not computed here, on the acknowledgement path: it reads the whole
+        # queue. The status message shows it on its first edit, a moment later.
+        return Ticket(task)
 
     def release(self, ticket: Ticket) -> None:
         """The member has been told: the task may go to the API."""

@@ -155,6 +155,20 @@ def is_result_text(content: str, task_id: int) -> bool:
 # -- the status embed ------------------------------------------------------------------------
 
 
+def position_worth_an_edit(shown: int | None, current: int) -> bool:
+    """Whether a queued member should see their new place: always near the front, else jumps.
+
+    A member 300th in line gains nothing from seeing 299, and the edit costs a request.
+    """
+    if shown is None:
+        return True
+    if current == shown:
+        return False
+    if current <= 10 or shown <= 10:
+        return True
+    return abs(shown - current) >= max(3, shown // 4)
+
+
 def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> StatusView:
     """The status embed of a task: prompt, settings, inputs, requester, state, time, id."""
     request = task.request

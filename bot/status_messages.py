@@ -20,12 +20,14 @@ from bot.engine import utc_now
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
-from bot.render import StatusView, status_view
+from bot.render import StatusView, position_worth_an_edit, status_view
 from bot.store import TaskStore
 
 log = logging.getLogger("bot.status_messages")
 
 Positions = Callable[[], Awaitable[dict[int, int]]]
+MAX_POSITION_EDITS_PER_PASS = 10  # status edits for "your place in line moved", per pass
+POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 
 
@@ -73,6 +75,7 @@ class StatusUpdater:
         self._finished: OrderedDict[int, None] = OrderedDict()
         self._positions_wanted = False
         self._positions_job: asyncio.Task[None] | None = None
+        self._positions_cache: tuple[float, dict[int, int]] | None = None
         self._closed = False
 
     async def task_changed(self, task: TaskRecord) -> None:
@@ -198,10 +201,18 @@ class StatusUpdater:
         if task.state is not TaskState.QUEUED:
             return None
         try:
-            return (await self._positions()).get(task.id)
+            return (await self._fresh_positions()).get(task.id)
         except Exception:
             log.warning("queue positions unavailable %s", task.log_context, exc_info=True)
             return None
+
+    async def _fresh_positions(self) -> dict[int, int]:
+        """The queue's order, computed at most once per short burst of edits."""
+        now = asyncio.get_running_loop().time()
+        ttl_s = min(POSITIONS_TTL_S, self._min_interval_s / 2)
+        if self._positions_cache is None or now - self._positions_cache[0] > ttl_s:
+            self._positions_cache = (now, await self._positions())
+        return self._positions_cache[1]
 
     def _forget(self, task_id: int) -> None:
         self._finished[task_id] = None
@@ -227,14 +238,22 @@ class StatusUpdater:
                 await asyncio.sleep(self._min_interval_s)
                 if not self._shown_positions:
                     continue
+                self._positions_cache = None  # the line changed: read it afresh
                 try:
-                    positions = await self._positions()
+                    positions = await self._fresh_positions()
                 except Exception:
                     log.warning("queue positions unavailable", exc_info=True)
                     continue
-                for task_id, shown in list(self._shown_positions.items()):
-                    if positions.get(task_id) != shown:
-                        self._request(task_id, urgent=False)
+                moved = [
+                    (new, task_id)
+                    for task_id, shown in self._shown_positions.items()
+                    if (new := positions.get(task_id)) is not None
+                    and position_worth_an_edit(shown, new)
+                ]
+                # Front of the line first; the rest catch up on later passes. Hundreds of edits
+                # at once would spend the bot's global request budget that results need.
+                for _, task_id in sorted(moved)[:MAX_POSITION_EDITS_PER_PASS]:
+                    self._request(task_id, urgent=False)
         finally:
             self._positions_job = None
 

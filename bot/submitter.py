@@ -115,6 +115,11 @@ class Submitter:
             self._next_wakeup = self._paused_until
             return 0
         free = self._slots - await self._store.count_in_states(AT_API_STATES)
+        if free <= 0:
+            # Every slot is taken: the queue can't move, so don't read it (a burst of commands
+            # would otherwise read the whole queue once per command). A freed slot wakes us.
+            self._next_wakeup = None
+            return 0
         entries = await self._store.queue_entries()
         waiting = waiting_of([e for e in entries if e.external_id not in self._held])
         launched = 0

@@ -58,7 +58,7 @@ class VideoCog(commands.Cog):
             prompt, mode, aspect_ratio, duration, model, sound, elements, watermark
         )
         ticket = await self.services.generation.request_video(requester_of(interaction), options)
-        view = status_view(ticket.task, position=ticket.position, now=utc_now())
+        view = status_view(ticket.task, position=None, now=utc_now())
         try:
             response = await interaction.response.send_message(
                 embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()

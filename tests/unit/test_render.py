@@ -22,6 +22,7 @@ from bot.render import (
     human_size,
     is_result_text,
     jump_url,
+    position_worth_an_edit,
     result_text,
     state_text,
     status_view,
@@ -377,3 +378,22 @@ def test_result_text_is_recognised_for_its_own_task_only() -> None:
     assert not is_result_text(text, 4)
     assert not is_result_text(text.replace("#42", "#420"), 42)
     assert not is_result_text("Task #42 · /task id:42", 42)
+
+
+@pytest.mark.parametrize(
+    ("shown", "current", "worth"),
+    [
+        (None, 40, True),
+        (5, 4, True),
+        (11, 10, True),
+        (5, 5, False),
+        (300, 299, False),
+        (300, 220, True),
+        (40, 30, True),
+        (40, 38, False),
+    ],
+)
+def test_only_meaningful_moves_in_the_queue_are_shown(
+    shown: int | None, current: int, worth: bool
+) -> None:
+    assert position_worth_an_edit(shown, current) is worth
