@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
-from bot.errors import ConfigError
-from bot.settings import describe_settings, load_settings, problems_for_running
+from bot.errors import ConfigError, InvalidInput
+from bot.lifecycle import TaskState
+from bot.logs import setup_logging
+from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
+from bot.runner import EngineBusy, SubmitOptions, build_request, recent_tasks, run_submit
+from bot.settings import (
+    COMETAPI_KEY_ENV,
+    Settings,
+    describe_settings,
+    load_settings,
+    problems_for_running,
+)
+from bot.table import NO_TASKS, render_tasks
+
+EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 
 
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -19,12 +36,25 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _fail(message: str) -> None:
+    print(f"✗ {message}", file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> Settings | None:
+    try:
+        settings, _ = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return None
+    return settings
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration and say exactly what is wrong, secrets masked."""
     try:
         settings, path = load_settings(args.config, os.environ)
     except ConfigError as exc:
-        print(f"✗ {exc}", file=sys.stderr)
+        _fail(str(exc))
         return 2
     source = str(path) if path.is_file() else f"{path} (absent: defaults and environment)"
     print(f"Configuration: {source}")
@@ -32,11 +62,195 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  {line}")
     problems = problems_for_running(settings)
     for problem in problems:
-        print(f"✗ {problem}", file=sys.stderr)
+        _fail(problem)
     if problems:
         return 2
     print("✓ The configuration is valid.")
     return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Make one video from the terminal through the store, queue and tracker."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    key = settings.omni.api_key.get_secret_value()
+    if not key and not args.fake:
+        _fail(
+            f"omni.api_key is empty: set {COMETAPI_KEY_ENV} or omni.api_key in the config, "
+            "or add --fake to try the built-in fake API."
+        )
+        return 2
+    options = SubmitOptions(
+        prompt=args.prompt,
+        model=args.model,
+        mode=args.mode,
+        duration=args.duration,
+        aspect_ratio=args.aspect_ratio,
+        images=tuple(args.image),
+        first_frame=args.first_frame,
+        end_frame=args.end_frame,
+        elements=tuple(args.element),
+        video=args.video,
+        video_use=args.video_use,
+        keep_sound=args.keep_sound,
+        sound=args.sound,
+        watermark=args.watermark,
+    )
+    try:
+        return asyncio.run(_submit(args, settings, options))
+    except KeyboardInterrupt:  # a second Ctrl-C: every state is in the database already
+        _fail(
+            "Interrupted. What was done is in the database; the next `kling-bot submit` or "
+            "`kling-bot run` resumes it."
+        )
+        return EXIT_INTERRUPTED
+
+
+async def _submit(args: argparse.Namespace, settings: Settings, options: SubmitOptions) -> int:
+    try:
+        request = await build_request(options, settings.omni)
+    except InvalidInput as exc:
+        _fail(exc.member_message)
+        return 2
+    secret = settings.omni.api_key.get_secret_value()
+    setup_logging("INFO" if args.verbose else "WARNING", secrets=[secret])
+    wait = args.wait or args.fake  # the built-in fake lives only as long as this command
+    try:
+        outcome = await run_submit(
+            settings,
+            request,
+            wait=wait,
+            out=None if args.out is None else Path(args.out),
+            on_progress=lambda line: print(line, flush=True),
+            use_fake=args.fake,
+        )
+    except EngineBusy as exc:
+        _fail(exc.member_message)
+        return 2
+    task = outcome.task
+    database = settings.storage.database
+    if outcome.was_interrupted:
+        if args.fake:
+            _fail(f"Stopped. Task #{task.id} ended with the built-in fake API ({task.state}).")
+        else:
+            _fail(
+                f"Stopped waiting. Task #{task.id} ({task.state}) stays in {database}; the next "
+                "`kling-bot submit` or `kling-bot run` resumes it."
+            )
+        return EXIT_INTERRUPTED
+    if task.state is TaskState.DELIVERED:
+        return 0
+    if task.is_terminal:
+        return 1  # the progress line said why
+    print(
+        f"Not waiting for the video: `kling-bot tasks` shows how task #{task.id} is doing, and "
+        "the next `kling-bot submit` or `kling-bot run` follows it to the end (the video is "
+        f"then kept in {settings.storage.media_dir / 'results'}).",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    """List the tracked tasks in the database as a table, newest first."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    try:
+        tasks = asyncio.run(recent_tasks(database, states=args.status, limit=args.limit))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"{database} can't be read as a kling-bot database: {exc}")
+        return 2
+    if not tasks and args.status:
+        print(f"No tasks in state {' or '.join(s.value for s in args.status)}.")
+    else:
+        print(render_tasks(tasks, now=datetime.now(UTC)) if tasks else NO_TASKS)
+    return 0
+
+
+def _task_states(text: str) -> list[TaskState]:
+    """`--status failed,rejected` → states; a clear refusal listing the states otherwise."""
+    states = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            states.append(TaskState(part))
+        except ValueError:
+            allowed = ", ".join(s.value for s in TaskState)
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a task state: use one of {allowed} (or several, comma-separated)"
+            ) from None
+    return states
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
+def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    submit = commands.add_parser(
+        "submit",
+        help="make one video from the terminal",
+        description="Make one video through the same store, queue and tracker as the bot. "
+        "Defaults come from the config; the API key from the config or $COMETAPI_KEY.",
+    )
+    submit.add_argument(
+        "prompt",
+        metavar="PROMPT",
+        help=f"what the video shows (up to {PROMPT_MAX_CHARS} characters); refer to inputs as "
+        "<<<image_1>>>, <<<element_1>>>, <<<video_1>>>",
+    )
+    submit.add_argument("--model", choices=MODEL_NAMES)
+    submit.add_argument("--mode", choices=MODES, help="std (720p) or pro (1080p)")
+    submit.add_argument("--duration", type=int, metavar="SECONDS")
+    submit.add_argument(
+        "--aspect-ratio", choices=ASPECT_RATIOS, help="not used with a first frame or an edit"
+    )
+    inputs = submit.add_argument_group("inputs (a local .jpg/.png of at most 10 MB, or a URL)")
+    inputs.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH_OR_URL",
+        help="a reference image; repeat for more (<<<image_N>>> is the Nth)",
+    )
+    inputs.add_argument("--first-frame", metavar="PATH_OR_URL")
+    inputs.add_argument("--end-frame", metavar="PATH_OR_URL", help="needs --first-frame")
+    inputs.add_argument(
+        "--element",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a Kling element id (repeat, or separate with commas)",
+    )
+    inputs.add_argument("--video", metavar="URL", help="a video reachable by URL (mp4/mov)")
+    inputs.add_argument(
+        "--video-use", choices=("edit", "reference"), help="edit the video (default) or follow it"
+    )
+    inputs.add_argument("--keep-sound", action="store_true", help="keep the video's own sound")
+    submit.add_argument("--sound", action="store_true", help="generate sound")
+    submit.add_argument("--watermark", action="store_true")
+    submit.add_argument(
+        "--wait", action="store_true", help="follow the task to its end and download the video"
+    )
+    submit.add_argument(
+        "--out", metavar="FILE", help="with --wait: where the video goes (default task-<id>.mp4)"
+    )
+    submit.add_argument(
+        "--fake",
+        action="store_true",
+        help="use the built-in fake API: offline, no key needed (implies --wait)",
+    )
+    _add_config_option(submit)
+    submit.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    submit.set_defaults(handler=cmd_submit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,12 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
     check.set_defaults(handler=cmd_check)
+    _add_submit(commands)
+    tasks = commands.add_parser("tasks", help="list the tracked tasks, newest first")
+    tasks.add_argument(
+        "--status",
+        type=_task_states,
+        metavar="S",
+        help="only tasks in this state (" + ", ".join(s.value for s in TaskState) + ")",
+    )
+    tasks.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
+    _add_config_option(tasks)
+    tasks.set_defaults(handler=cmd_tasks)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kling-bot` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "out", None) is not None and not (args.wait or args.fake):
+        parser.error("--out needs --wait: without it the command ends once the task is sent")
     code: int = args.handler(args)
     return code
 

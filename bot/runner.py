@@ -1,0 +1,494 @@
+"""The task engine without Discord: the engine graph, and one task from the terminal.
+
+`build_engine` assembles client → engine from the settings (the bot runtime and the crash test's
+runner reuse it). `run_submit` takes one request through the same store, queue, tracker and
+courier the bot uses, reports each change, and writes the video to a file. `engine_lock` keeps a
+second process from running tasks on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import signal
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import aiohttp
+import aiosqlite
+from pydantic import SecretStr
+
+from bot.delivery import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
+from bot.engine import EngineSettings, TaskEngine, utc_now
+from bot.errors import InvalidInput, KlingBotError
+from bot.fakes.comet import FakeCometAPI, FakeCometConfig
+from bot.lifecycle import TaskState
+from bot.models import OmniRequest, make_request
+from bot.omni import OmniClient
+from bot.polling import PollPolicy
+from bot.records import NewTask, QueueEntry, TaskRecord
+from bot.render import human_size
+from bot.settings import OmniSettings, Settings
+from bot.store import SqliteStore, TaskStore
+from bot.submitter import Backoff
+from bot.table import progress_line
+from bot.tracker import TrackerSettings
+
+VideoUse = Literal["edit", "reference"]
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # omni-api.md §1.3: images of at most 10 MB
+# The built-in fake makes a video in about four seconds; the engine's waits shrink to match.
+FAKE_SUBMITTED_S = 1.0
+FAKE_PROCESSING_S = 3.0
+FAKE_TIME_SCALE = 0.05
+WAIT_POLL_S = 0.25
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
+_STILL_SENDING = (TaskState.QUEUED, TaskState.SUBMITTING)
+
+
+class EngineBusy(KlingBotError):
+    """Another process is running tasks on the same database."""
+
+
+# -- the engine graph ---------------------------------------------------------------------------
+
+
+def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSettings:
+    """The engine's settings from the config; `time_scale` < 1 compresses every wait (fakes)."""
+    timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
+    defaults = TrackerSettings()
+    return EngineSettings(
+        max_concurrent_tasks=settings.omni.max_concurrent_tasks,
+        results_dir=settings.storage.media_dir / "results",
+        max_result_bytes=settings.storage.max_result_mb * 1024 * 1024,
+        task_timeout=timeout,
+        poll_policy=PollPolicy(scale=time_scale),
+        tracker=TrackerSettings(
+            task_timeout=timeout,
+            max_queries_per_s=defaults.max_queries_per_s / time_scale,
+            reconcile_grace_s=defaults.reconcile_grace_s * time_scale,
+        ),
+        backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
+    )
+
+
+def build_client(settings: Settings, session: aiohttp.ClientSession) -> OmniClient:
+    """The CometAPI client for the configured base URL and key."""
+    return OmniClient(session, settings.omni.base_url, settings.omni.api_key.get_secret_value())
+
+
+def build_engine(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    store: TaskStore,
+    deliverer: Deliverer,
+    observer: TaskObserver | None = None,
+    *,
+    time_scale: float = 1.0,
+) -> TaskEngine:
+    """The whole queue → API → result → destination path, built from the settings."""
+    return TaskEngine(
+        store,
+        build_client(settings, session),
+        deliverer,
+        engine_settings(settings, time_scale=time_scale),
+        observer=observer,
+    )
+
+
+@contextlib.asynccontextmanager
+async def engine_lock(database: Path) -> AsyncIterator[None]:
+    """Hold the database's engine lock, or raise `EngineBusy`.
+
+    Two engines on one database would each take the other's creates in flight for crashed ones.
+    The kernel drops the lock when its process dies, kill -9 included.
+    """
+    handle = await asyncio.to_thread(_take_lock, database)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(handle.close)  # closing the file releases the lock
+
+
+def _take_lock(database: Path) -> IO[bytes]:
+    path = database.with_name(database.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise EngineBusy(
+            f"Another kling-bot process (the bot, or another `kling-bot submit`) is running tasks "
+            f"on {database}. Let it finish or stop it, or give --config a file with another "
+            "storage.database."
+        ) from None
+    return handle
+
+
+# -- the request ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOptions:
+    """`kling-bot submit`'s options as typed; None means "not given: use the config"."""
+
+    prompt: str
+    model: str | None = None
+    mode: str | None = None
+    duration: int | None = None
+    aspect_ratio: str | None = None
+    images: tuple[str, ...] = ()
+    first_frame: str | None = None
+    end_frame: str | None = None
+    elements: tuple[str, ...] = ()
+    video: str | None = None
+    video_use: VideoUse | None = None
+    keep_sound: bool = False
+    sound: bool = False
+    watermark: bool = False
+
+
+def is_url(value: str) -> bool:
+    """True for an http(s) URL (anything else given as an input is a local path)."""
+    return value.lower().startswith(("http://", "https://"))
+
+
+def request_fields(
+    options: SubmitOptions, defaults: OmniSettings, images: Sequence[dict[str, str]]
+) -> dict[str, Any]:
+    """The request as `make_request` takes it: the options, the config's defaults where they
+    apply (no aspect ratio when the input fixes the frame, no duration for an edit), and the
+    images already turned into URLs or base64. Raises InvalidInput for a local video."""
+    video_use = options.video_use or "edit"
+    if options.video is None and (options.video_use is not None or options.keep_sound):
+        flag = "--keep-sound" if options.keep_sound else "--video-use"
+        raise InvalidInput(f"`{flag}` applies to a `--video`: add one or drop `{flag}`.")
+    if options.video is not None and not is_url(options.video):
+        raise InvalidInput(
+            f"`--video` {options.video}: a local video must be uploaded somewhere reachable "
+            "first: give a URL (https://…)."
+        )
+    is_edit = options.video is not None and video_use == "edit"
+    aspect_ratio = options.aspect_ratio
+    if aspect_ratio is None and not (is_edit or options.first_frame is not None):
+        aspect_ratio = defaults.aspect_ratio
+    duration = options.duration
+    if duration is None and not is_edit:
+        duration = defaults.duration
+    fields: dict[str, Any] = {
+        "model": options.model or defaults.model,
+        "prompt": options.prompt,
+        "mode": options.mode or defaults.mode,
+        "aspect_ratio": aspect_ratio,
+        "duration_s": duration,
+        "sound": options.sound,
+        "images": list(images),
+        "elements": [
+            {"element_id": part.strip()}
+            for value in options.elements
+            for part in value.split(",")
+            if part.strip()
+        ],
+        "watermark": options.watermark,
+    }
+    if options.video is not None:
+        fields["videos"] = [
+            {
+                "url": options.video,
+                "refer_type": "base" if is_edit else "feature",
+                "keep_original_sound": options.keep_sound,
+            }
+        ]
+    return fields
+
+
+async def build_request(options: SubmitOptions, defaults: OmniSettings) -> OmniRequest:
+    """Read the local images (off the event loop) and validate the whole request once.
+
+    Raises InvalidInput with the sentence to show; nothing has been stored or sent then.
+    """
+    images = [{"url": await image_source(value, "--image")} for value in options.images]
+    for frame, value in (("first_frame", options.first_frame), ("end_frame", options.end_frame)):
+        if value is not None:
+            flag = "--" + frame.replace("_", "-")
+            images.append({"url": await image_source(value, flag), "frame": frame})
+    return make_request(request_fields(options, defaults, images))
+
+
+async def image_source(value: str, flag: str) -> str:
+    """A URL as given, or a local JPEG/PNG file as raw base64 (no `data:` prefix)."""
+    if is_url(value):
+        return value
+    data = await asyncio.to_thread(_read_image, value, flag)
+    return base64.b64encode(data).decode("ascii")
+
+
+def _read_image(value: str, flag: str) -> bytes:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"`{flag}` {path}: no such file. Give a .jpg or .png file, or a URL.")
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise InvalidInput(
+                f"`{flag}` {path.name} is {human_size(size)}: images may be at most "
+                f"{human_size(MAX_IMAGE_BYTES)}."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"`{flag}` {path}: can't be read ({exc.strerror or exc}).") from None
+    if not data.startswith(_IMAGE_MAGIC):
+        raise InvalidInput(f"`{flag}` {path.name} is not a JPEG or PNG image: use .jpg or .png.")
+    return data
+
+
+# -- the command line's side of the engine -----------------------------------------------------
+
+
+class CliTaskStore(SqliteStore):
+    """The store as the terminal's engine sees it: it picks up command-line tasks only.
+
+    Members' tasks in the same database wait for the bot (delivering them here would put their
+    videos in files, not in their channels). With `only_external_ids` set (the built-in fake,
+    which knows no earlier task), it picks up only those tasks. Every read the engine picks tasks
+    up by is narrowed here; `test_members_tasks_wait_for_the_bot` fails if one is missed.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        super().__init__(db, path)
+        self.only_external_ids: set[str] | None = None
+
+    def picks_up(self, external_id: str, user_id: int | None) -> bool:
+        """Whether this process's engine may submit, track or deliver the task."""
+        if self.only_external_ids is not None:
+            return external_id in self.only_external_ids
+        return user_id is None  # started from the command line: no member asked for it
+
+    async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
+        """Like `SqliteStore.tasks_in_states`, limited to the tasks this engine picks up."""
+        tasks = await super().tasks_in_states(states)
+        return [t for t in tasks if self.picks_up(t.external_id, t.user_id)]
+
+    async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
+        """Like `SqliteStore.queued_tasks`, limited to the tasks this engine picks up."""
+        tasks = await super().queued_tasks(now)
+        return [t for t in tasks if self.picks_up(t.external_id, t.user_id)]
+
+    async def queue_entries(self) -> list[QueueEntry]:
+        """Like `SqliteStore.queue_entries`, limited to the tasks this engine picks up."""
+        entries = await super().queue_entries()
+        return [e for e in entries if self.picks_up(e.external_id, e.user_id)]
+
+
+class TerminalDeliverer:
+    """Writes videos to files: a task's chosen file, else the kept download is the delivery."""
+
+    def __init__(self, results_dir: Path) -> None:
+        self._results_dir = results_dir
+        self._targets: dict[str, Path] = {}
+
+    def send_to(self, task: TaskRecord, path: Path) -> None:
+        """Write this task's video to `path` (before it is delivered)."""
+        self._targets[task.external_id] = path
+
+    def target_for(self, task: TaskRecord) -> Path:
+        """Where this task's video ends up."""
+        return self._targets.get(task.external_id) or self._results_dir / f"task-{task.id}.mp4"
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Copy the download into place atomically (a repeat after a crash is harmless)."""
+        target = self.target_for(task)
+        if result.path == target:
+            return None  # the kept download is where this video goes
+        try:
+            return await FileDeliverer(target.parent, target).deliver(task, result)
+        except OSError as exc:
+            # Counted as a failed try (a crash of the deliverer would be retried forever).
+            reason = f"could not write {target}: {exc.strerror or exc}"
+            raise DeliveryError(reason, permanent=False) from None
+
+
+class ProgressPrinter:
+    """An observer that turns state changes into progress lines, one per change worth telling."""
+
+    def __init__(
+        self, emit: Callable[[str], None], target_for: Callable[[TaskRecord], Path]
+    ) -> None:
+        self._emit = emit
+        self._target_for = target_for
+        self._last_line: dict[int, str] = {}
+        self._last_state: dict[int, TaskState] = {}
+
+    async def task_changed(self, task: TaskRecord) -> None:
+        """Print the task's new state (once)."""
+        self._last_state[task.id] = task.state
+        self._show(task)
+
+    def progress(self, task: TaskRecord) -> None:
+        """Print a newer progress figure of a task already reported as processing."""
+        if task.state is TaskState.PROCESSING and self._last_state.get(task.id) is task.state:
+            self._show(task)
+
+    def _show(self, task: TaskRecord) -> None:
+        line = progress_line(task, self._target_for(task))
+        if line is not None and line != self._last_line.get(task.id):
+            self._last_line[task.id] = line
+            self._emit(line)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """How `run_submit` left its task."""
+
+    task: TaskRecord  # as it was when the command stopped
+    target: Path  # where its video is (or will be) written
+    was_interrupted: bool
+
+
+async def run_submit(
+    settings: Settings,
+    request: OmniRequest,
+    *,
+    wait: bool,
+    out: Path | None,
+    on_progress: Callable[[str], None],
+    use_fake: bool = False,
+    stop: asyncio.Event | None = None,
+    time_scale: float | None = None,
+) -> SubmitOutcome:
+    """Queue one command-line task and run the engine until it is at the API, or with `wait`
+    until it has ended. SIGINT/SIGTERM (or `stop`) end the wait early; the task stays resumable.
+
+    Earlier command-line tasks left unfinished are resumed on the way. `time_scale` compresses
+    the engine's waits (default: 1, or the fake's). Raises EngineBusy.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if use_fake:
+            settings = await stack.enter_async_context(fake_api(settings))
+        if time_scale is None:
+            time_scale = FAKE_TIME_SCALE if use_fake else 1.0
+        await stack.enter_async_context(engine_lock(settings.storage.database))
+        store = await CliTaskStore.open(settings.storage.database)
+        stack.push_async_callback(store.close)
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        deliverer = TerminalDeliverer(settings.storage.media_dir / "results")
+        printer = ProgressPrinter(on_progress, deliverer.target_for)
+        engine = build_engine(settings, session, store, deliverer, printer, time_scale=time_scale)
+        new = NewTask(origin="cli", request=request, cost=0)
+        if use_fake:
+            store.only_external_ids = {new.external_id}
+        resumed = sum((await engine.start()).values())
+        if resumed:
+            on_progress(f"resuming {resumed} unfinished command-line task(s)")
+        try:
+            task = await engine.enqueue(new)
+            is_dir = out is not None and await asyncio.to_thread(out.is_dir)
+            target = out_path(out, task.id, is_dir=is_dir)
+            deliverer.send_to(task, target)
+            stop = stop or asyncio.Event()
+            with _stop_on_signals(stop):
+                task, was_interrupted = await _wait(store, task.id, wait, stop, printer)
+        finally:
+            await engine.stop()
+        if use_fake and was_interrupted:
+            task = await _abandon(store, task.id)
+        return SubmitOutcome(task, target, was_interrupted)
+    raise AssertionError("unreachable: the exit stack does not swallow exceptions")
+
+
+def out_path(out: Path | None, task_id: int, *, is_dir: bool) -> Path:
+    """`--out` as given, `task-<id>.mp4` inside it when it is a directory, else in the cwd."""
+    name = f"task-{task_id}.mp4"
+    if out is None:
+        return Path(name)
+    return out / name if is_dir else out
+
+
+async def _wait(
+    store: TaskStore, task_id: int, until_end: bool, stop: asyncio.Event, printer: ProgressPrinter
+) -> tuple[TaskRecord, bool]:
+    while True:
+        task = await store.get_task(task_id)
+        if task.is_terminal or (not until_end and task.state not in _STILL_SENDING):
+            return task, False
+        if stop.is_set():
+            return task, True
+        printer.progress(task)  # progress figures change without a state change
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WAIT_POLL_S)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def first_signal() -> None:
+        stop.set()
+        for signum in installed:  # a second Ctrl-C interrupts at once
+            loop.remove_signal_handler(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, first_signal)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def _abandon(store: TaskStore, task_id: int) -> TaskRecord:
+    """End a task made on the built-in fake: the fake is gone with this command."""
+    task = await store.get_task(task_id)
+    if task.is_terminal:
+        return task
+    to = (
+        TaskState.UNDELIVERABLE
+        if task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING)
+        else TaskState.FAILED
+    )
+    return await store.transition(
+        task.id,
+        to,
+        now=utc_now(),
+        expect=task.state,
+        detail="stopped on the built-in fake API",
+        failure_reason="Stopped before the end; the built-in fake API it ran on stopped too.",
+    )
+
+
+@contextlib.asynccontextmanager
+async def fake_api(settings: Settings) -> AsyncIterator[Settings]:
+    """Run the built-in fake CometAPI on a free loopback port; yield settings that use it."""
+    fake = FakeCometAPI(
+        FakeCometConfig(submitted_s=FAKE_SUBMITTED_S, processing_s=FAKE_PROCESSING_S)
+    )
+    await fake.start("127.0.0.1", 0)
+    try:
+        omni = settings.omni.model_copy(
+            update={"base_url": fake.base_url, "api_key": SecretStr(fake.config.api_key)}
+        )
+        yield settings.model_copy(update={"omni": omni})
+    finally:
+        await fake.stop()
+
+
+async def recent_tasks(
+    database: Path, *, states: Collection[TaskState] | None, limit: int
+) -> list[TaskRecord]:
+    """The newest tasks, newest first; none when the database does not exist (it isn't made)."""
+    if not await asyncio.to_thread(database.is_file):
+        return []
+    store = await SqliteStore.open(database)
+    try:
+        return await store.list_tasks(state=states or None, limit=limit)
+    finally:
+        await store.close()
