@@ -13,7 +13,6 @@ import logging
 import signal
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import aiohttp
 import discord
@@ -23,16 +22,15 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.build import TerminalDeliverer, build_engine, engine_lock
+from bot.delivery import SplitDeliverer
 from bot.discord_delivery import DiscordDeliverer
-from bot.engine import EngineSettings, TaskEngine
+from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
-from bot.omni import OmniClient
-from bot.polling import PollPolicy
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
-from bot.tracker import TrackerSettings
 
 log = logging.getLogger("bot.app")
 
@@ -49,19 +47,6 @@ def point_discord_py(settings: DiscordSettings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSettings:
-    """The engine's settings from the config; `time_scale` < 1 compresses waits (demo, tests)."""
-    timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
-    return EngineSettings(
-        max_concurrent_tasks=settings.omni.max_concurrent_tasks,
-        results_dir=settings.storage.media_dir / "results",
-        max_result_bytes=settings.storage.max_result_mb * 1024 * 1024,
-        task_timeout=timeout,
-        poll_policy=PollPolicy(scale=time_scale),
-        tracker=TrackerSettings(task_timeout=timeout, reconcile_grace_s=5.0 * time_scale),
-    )
-
-
 @dataclass
 class Services:
     """What the cogs use; built once in `setup_hook`."""
@@ -72,13 +57,13 @@ class Services:
     engine: TaskEngine
     generation: GenerationService
     status: StatusUpdater
+    resources: contextlib.AsyncExitStack
 
     async def close(self) -> None:
-        """Stop the engine (tasks stay resumable), flush status edits, close I/O."""
+        """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
         await self.engine.stop()
         await self.status.close()
-        await self.session.close()
-        await self.store.close()
+        await self.resources.aclose()
 
 
 class KlingTree(app_commands.CommandTree["KlingBot"]):
@@ -136,26 +121,41 @@ class KlingBot(commands.Bot):
         self.settings = settings
         self.time_scale = time_scale
 
+    async def _queue_positions(self) -> dict[int, int]:
+        return await self.services.engine.queue_positions()
+
     async def setup_hook(self) -> None:
-        """Open the store, build the services, load cogs, resume tasks, sync commands."""
+        """Open everything, load the cogs, resume tasks, sync; on failure close what was opened."""
+        resources = contextlib.AsyncExitStack()
+        try:
+            await self._set_up(resources)
+        except BaseException:
+            services = getattr(self, "services", None)
+            if services is not None:
+                await services.close()
+            else:
+                await resources.aclose()
+            raise
+
+    async def _set_up(self, resources: contextlib.AsyncExitStack) -> None:
         settings = self.settings
+        # One process per database: `kling-bot submit` next to the bot would resume the bot's
+        # creates in flight as crashed ones.
+        await resources.enter_async_context(engine_lock(settings.storage.database))
         store = await SqliteStore.open(settings.storage.database)
+        resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
-        client = OmniClient(
-            session, settings.omni.base_url, settings.omni.api_key.get_secret_value()
-        )
-        status = StatusUpdater(
-            self, store, positions=lambda: self.services.engine.queue_positions()
-        )
-        engine = TaskEngine(
-            store,
-            client,
+        resources.push_async_callback(session.close)
+        status = StatusUpdater(self, store, positions=self._queue_positions)
+        deliverer = SplitDeliverer(
             DiscordDeliverer(self, store),
-            engine_settings(settings, time_scale=self.time_scale),
-            observer=status,
+            TerminalDeliverer(settings.storage.media_dir / "results"),
+        )
+        engine = build_engine(
+            settings, session, store, deliverer, status, time_scale=self.time_scale
         )
         self.services = Services(
-            settings, store, session, engine, GenerationService(engine, settings), status
+            settings, store, session, engine, GenerationService(engine, settings), status, resources
         )
         for extension in COGS:
             await self.load_extension(extension)

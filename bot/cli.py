@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
 from bot.lifecycle import TaskState
 from bot.logs import setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
-from bot.runner import EngineBusy, SubmitOptions, build_request, recent_tasks, run_submit
+from bot.runner import SubmitOptions, build_request, recent_tasks, run_submit
 from bot.settings import (
     COMETAPI_KEY_ENV,
     Settings,
@@ -253,6 +254,51 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     submit.set_defaults(handler=cmd_submit)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot until SIGINT/SIGTERM; every task stays resumable."""
+    try:
+        settings, _ = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        _fail(str(exc))
+        return 2
+    problems = problems_for_running(settings)
+    for problem in problems:
+        _fail(problem)
+    if problems:
+        return 2
+    setup_logging(
+        "DEBUG" if args.verbose else "INFO",
+        secrets=[
+            settings.discord.token.get_secret_value(),
+            settings.omni.api_key.get_secret_value(),
+        ],
+    )
+    # discord.py loads only for the commands that need it.
+    from discord.errors import LoginFailure, PrivilegedIntentsRequired
+
+    from bot.app import run_bot
+
+    try:
+        asyncio.run(run_bot(settings))
+    except EngineBusy as exc:
+        _fail(str(exc))
+        return 2
+    except LoginFailure:
+        _fail("Discord refused the bot token: check discord.token or DISCORD_TOKEN.")
+        return 2
+    except PrivilegedIntentsRequired:
+        _fail("Discord refused the gateway intents; the bot needs only guilds and reactions.")
+        return 2
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The offline demo: both fakes and the real bot, one video, narrated."""
+    from bot.demo import run_demo
+
+    return run_demo(Path(args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every `kling-bot` command."""
     parser = argparse.ArgumentParser(
@@ -260,9 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kling Omni Bot: make short videos with Kling Omni from Discord.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the bot")
+    _add_config_option(run)
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    run.set_defaults(handler=cmd_run)
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
     check.set_defaults(handler=cmd_check)
+    demo = commands.add_parser(
+        "demo", help="offline demo: the real bot against built-in fakes, one video end to end"
+    )
+    demo.add_argument(
+        "--out", default="kling-demo.mp4", metavar="FILE", help="where to write the video"
+    )
+    demo.set_defaults(handler=cmd_demo)
     _add_submit(commands)
     tasks = commands.add_parser("tasks", help="list the tracked tasks, newest first")
     tasks.add_argument(
@@ -281,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kling-bot` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "out", None) is not None and not (args.wait or args.fake):
+    if args.command == "submit" and args.out is not None and not (args.wait or args.fake):
         parser.error("--out needs --wait: without it the command ends once the task is sent")
     code: int = args.handler(args)
     return code

@@ -69,6 +69,20 @@ class Deliverer(Protocol):
         ...
 
 
+class SplitDeliverer:
+    """Members' tasks go to their channel; tasks started from the command line go to files."""
+
+    def __init__(self, channel: Deliverer, files: Deliverer) -> None:
+        self._channel = channel
+        self._files = files
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Deliver to wherever the task was asked for."""
+        if task.channel_id is None:
+            return await self._files.deliver(task, result)
+        return await self._channel.deliver(task, result)
+
+
 class TaskObserver(Protocol):
     """Told about every state change after it was written (status messages, progress lines)."""
 

@@ -95,6 +95,9 @@ async def _show_result(
     output_path: Path,
 ) -> int:
     await asyncio.sleep(0.3)  # let the bot add its 🔁 and finish the status edit
+    status = discord_fake.message(result.reference_id) if result.reference_id else None
+    if status is not None:
+        say(f"status: {_embed_summary(status)}")
     say("the channel now shows:")
     for line in render(discord_fake.channel_messages(discord_fake.default.general)).splitlines():
         print(f"         {line}", flush=True)

@@ -1,7 +1,6 @@
-"""The task engine without Discord: the engine graph, and one task from the terminal.
+"""One task from the terminal (`kling-bot submit`), through the engine the bot uses.
 
-`build_engine` assembles client → engine from the settings (the bot runtime and the crash test's
-runner reuse it). `run_submit` takes one request through the same store, queue, tracker and
+`run_submit` takes one request through the same store, queue, tracker and
 courier the bot uses, reports each change, and writes the video to a file. `engine_lock` keeps a
 second process from running tasks on the same database.
 """
@@ -11,33 +10,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fcntl
 import signal
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import aiohttp
 import aiosqlite
 from pydantic import SecretStr
 
-from bot.delivery import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
-from bot.engine import EngineSettings, TaskEngine, utc_now
-from bot.errors import InvalidInput, KlingBotError
+from bot.build import TerminalDeliverer, build_engine, engine_lock
+from bot.engine import utc_now
+from bot.errors import InvalidInput
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest, make_request
-from bot.omni import OmniClient
-from bot.polling import PollPolicy
 from bot.records import NewTask, QueueEntry, TaskRecord
 from bot.render import human_size
 from bot.settings import OmniSettings, Settings
 from bot.store import SqliteStore, TaskStore
-from bot.submitter import Backoff
 from bot.table import progress_line
-from bot.tracker import TrackerSettings
 
 VideoUse = Literal["edit", "reference"]
 
@@ -49,86 +43,6 @@ FAKE_TIME_SCALE = 0.05
 WAIT_POLL_S = 0.25
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 _STILL_SENDING = (TaskState.QUEUED, TaskState.SUBMITTING)
-
-
-class EngineBusy(KlingBotError):
-    """Another process is running tasks on the same database."""
-
-
-# -- the engine graph ---------------------------------------------------------------------------
-
-
-def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSettings:
-    """The engine's settings from the config; `time_scale` < 1 compresses every wait (fakes)."""
-    timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
-    defaults = TrackerSettings()
-    return EngineSettings(
-        max_concurrent_tasks=settings.omni.max_concurrent_tasks,
-        results_dir=settings.storage.media_dir / "results",
-        max_result_bytes=settings.storage.max_result_mb * 1024 * 1024,
-        task_timeout=timeout,
-        poll_policy=PollPolicy(scale=time_scale),
-        tracker=TrackerSettings(
-            task_timeout=timeout,
-            max_queries_per_s=defaults.max_queries_per_s / time_scale,
-            reconcile_grace_s=defaults.reconcile_grace_s * time_scale,
-        ),
-        backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
-    )
-
-
-def build_client(settings: Settings, session: aiohttp.ClientSession) -> OmniClient:
-    """The CometAPI client for the configured base URL and key."""
-    return OmniClient(session, settings.omni.base_url, settings.omni.api_key.get_secret_value())
-
-
-def build_engine(
-    settings: Settings,
-    session: aiohttp.ClientSession,
-    store: TaskStore,
-    deliverer: Deliverer,
-    observer: TaskObserver | None = None,
-    *,
-    time_scale: float = 1.0,
-) -> TaskEngine:
-    """The whole queue → API → result → destination path, built from the settings."""
-    return TaskEngine(
-        store,
-        build_client(settings, session),
-        deliverer,
-        engine_settings(settings, time_scale=time_scale),
-        observer=observer,
-    )
-
-
-@contextlib.asynccontextmanager
-async def engine_lock(database: Path) -> AsyncIterator[None]:
-    """Hold the database's engine lock, or raise `EngineBusy`.
-
-    Two engines on one database would each take the other's creates in flight for crashed ones.
-    The kernel drops the lock when its process dies, kill -9 included.
-    """
-    handle = await asyncio.to_thread(_take_lock, database)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(handle.close)  # closing the file releases the lock
-
-
-def _take_lock(database: Path) -> IO[bytes]:
-    path = database.with_name(database.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("ab")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise EngineBusy(
-            f"Another kling-bot process (the bot, or another `kling-bot submit`) is running tasks "
-            f"on {database}. Let it finish or stop it, or give --config a file with another "
-            "storage.database."
-        ) from None
-    return handle
 
 
 # -- the request ---------------------------------------------------------------------------------
@@ -284,34 +198,6 @@ class CliTaskStore(SqliteStore):
         """Like `SqliteStore.queue_entries`, limited to the tasks this engine picks up."""
         entries = await super().queue_entries()
         return [e for e in entries if self.picks_up(e.external_id, e.user_id)]
-
-
-class TerminalDeliverer:
-    """Writes videos to files: a task's chosen file, else the kept download is the delivery."""
-
-    def __init__(self, results_dir: Path) -> None:
-        self._results_dir = results_dir
-        self._targets: dict[str, Path] = {}
-
-    def send_to(self, task: TaskRecord, path: Path) -> None:
-        """Write this task's video to `path` (before it is delivered)."""
-        self._targets[task.external_id] = path
-
-    def target_for(self, task: TaskRecord) -> Path:
-        """Where this task's video ends up."""
-        return self._targets.get(task.external_id) or self._results_dir / f"task-{task.id}.mp4"
-
-    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
-        """Copy the download into place atomically (a repeat after a crash is harmless)."""
-        target = self.target_for(task)
-        if result.path == target:
-            return None  # the kept download is where this video goes
-        try:
-            return await FileDeliverer(target.parent, target).deliver(task, result)
-        except OSError as exc:
-            # Counted as a failed try (a crash of the deliverer would be retried forever).
-            reason = f"could not write {target}: {exc.strerror or exc}"
-            raise DeliveryError(reason, permanent=False) from None
 
 
 class ProgressPrinter:

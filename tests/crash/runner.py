@@ -19,12 +19,12 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.build import build_engine, engine_lock
 from bot.delivery import FileDeliverer
 from bot.engine import utc_now
 from bot.logs import setup_logging
 from bot.models import make_request
 from bot.records import NewTask, QuotaCheck, TaskRecord
-from bot.runner import build_engine, engine_lock
 from bot.settings import load_settings
 from bot.store import SqliteStore
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.build import EngineBusy, build_engine, engine_lock
 from bot.cli import main
 from bot.delivery import FileDeliverer
 from bot.errors import InvalidInput
@@ -27,11 +28,8 @@ from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.records import NewTask
 from bot.runner import (
-    EngineBusy,
     SubmitOptions,
-    build_engine,
     build_request,
-    engine_lock,
     out_path,
     request_fields,
     run_submit,
