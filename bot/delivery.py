@@ -226,13 +226,12 @@ class Courier:
                     result_size_bytes=result.size_bytes,
                 )
             message_id = await self._deliverer.deliver(task, result)
-        except (DeliveryError, ApiError) as error:
-            permanent = (
-                error.permanent
-                if isinstance(error, DeliveryError)
-                else error.kind is ApiErrorKind.NOT_FOUND
-            )
-            reason = error.reason if isinstance(error, DeliveryError) else error.member_message
+        except Exception as error:
+            # Every failure counts as a try, unexpected ones included (as passing ones): a
+            # destination that keeps crashing must end the task, not retry it forever.
+            permanent, reason = _delivery_failure(error)
+            if not isinstance(error, DeliveryError | ApiError):
+                log.exception("delivery crashed %s", context)
             tries = self._tries.get(task.id, 0) + 1
             self._tries[task.id] = tries
             if permanent or tries >= self._settings.attempts:
@@ -249,10 +248,10 @@ class Courier:
             self._retry_later(task.id)
             return
         self._tries.pop(task.id, None)
-        log.info("delivered %s message_id=%s", context, message_id)
         await self._move(
             task, TaskState.DELIVERED, detail="delivered", delivery_message_id=message_id
         )
+        log.info("delivered %s message_id=%s", context, message_id)
 
     async def _fetch(self, task: TaskRecord) -> ResultFile:
         if task.result_url is None:
@@ -279,6 +278,15 @@ class Courier:
         )
         self._on_changed(moved)
         return moved
+
+
+def _delivery_failure(error: Exception) -> tuple[bool, str]:
+    """Whether a failed delivery can never succeed, and the reason in plain words."""
+    if isinstance(error, DeliveryError):
+        return error.permanent, error.reason
+    if isinstance(error, ApiError):
+        return error.kind is ApiErrorKind.NOT_FOUND, error.member_message
+    return False, f"an unexpected error in the bot ({type(error).__name__})"
 
 
 def _size_or_none(path: Path) -> int | None:

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -235,9 +235,8 @@ class OmniClient:
             snapshot = normalize_query(payload, task_id=task_id)
         except ApiError as error:
             raise self._logged("GET", path, status, attempt, error, task_id) from None
-        if snapshot.task_id != task_id:
-            # Callers key everything on the id they polled; keep that one.
-            snapshot = replace(snapshot, task_id=task_id)
+        # snapshot.task_id is the API's own id (the polled one only if the body gives none): a
+        # task looked up by its external id must be adopted under Kling's id, not ours.
         level = logging.INFO if snapshot.status.is_terminal else logging.DEBUG
         log.log(
             level,

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.delivery import FileDeliverer
+from bot.delivery import CourierSettings, Deliverer, FileDeliverer
 from bot.engine import EngineSettings, TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.lifecycle import TaskState
@@ -61,6 +61,7 @@ async def running_engine(
     task_timeout: timedelta = timedelta(minutes=30),
     create_timeout_s: float = 10,
     start: bool = True,
+    deliverer: Deliverer | None = None,
 ) -> AsyncIterator[TaskEngine]:
     store = await SqliteStore.open(tmp_path / "bot.sqlite3")
     async with aiohttp.ClientSession() as session:
@@ -75,7 +76,7 @@ async def running_engine(
         engine = TaskEngine(
             store,
             client,
-            FileDeliverer(tmp_path / "out"),
+            deliverer or FileDeliverer(tmp_path / "out"),
             EngineSettings(
                 max_concurrent_tasks=slots,
                 results_dir=tmp_path / "results",
@@ -199,6 +200,7 @@ async def test_an_ambiguous_create_is_reconciled_never_resent_blindly(
         events = [e.to_state for e in await engine.store.task_events(done.id)]
     assert TaskState.AMBIGUOUS in events
     assert done.state is TaskState.DELIVERED
+    assert done.api_task_id in fake.tasks  # adopted under Kling's own id, not our external id
     assert creates_per_task(fake)[done.external_id] == 1  # the API got it exactly once
 
 
@@ -253,3 +255,28 @@ async def test_a_held_task_waits_for_release_and_can_be_withdrawn(
     assert [r.body["prompt"] for r in fake.accepted_creates() if isinstance(r.body, dict)] == [
         "answered"
     ]
+
+
+class CrashingDeliverer:
+    """A destination with a bug: it raises something that is not a DeliveryError."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def deliver(self, task: TaskRecord, result: object) -> int | None:
+        self.calls += 1
+        raise RuntimeError("a bug in the destination")
+
+
+async def test_a_crashing_destination_ends_the_task_instead_of_retrying_forever(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    crashing = CrashingDeliverer()
+    async with running_engine(tmp_path, fake, deliverer=crashing) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.UNDELIVERABLE
+    assert done.failure_reason
+    assert "unexpected error in the bot (RuntimeError)" in done.failure_reason
+    assert crashing.calls == CourierSettings(Path(), 0).attempts
+    assert sum(entry.credits for entry in ledger) == 0

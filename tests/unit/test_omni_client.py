@@ -426,7 +426,14 @@ async def test_query_task_ids_are_opaque_and_quoted(
     server.then(native("processing"))
     snapshot = await client.query("a/b c")
     assert server.paths() == [f"{OMNI_PATH}/a%2Fb%20c"]
-    assert snapshot.task_id == "a/b c"  # the id the caller asked about, not the body's
+    assert snapshot.task_id == "t1"  # the API's own id, whatever key found the task
+
+
+async def test_a_lookup_by_external_id_reports_the_apis_own_id(
+    client: OmniClient, server: ScriptedServer
+) -> None:
+    server.then(Reply(body=json.dumps({"code": 0, "data": {"task_status": "processing"}})))
+    assert (await client.query("kob-123")).task_id == "kob-123"  # no id in the body: ours
 
 
 async def test_a_query_timeout_is_retried(client: OmniClient, server: ScriptedServer) -> None:
