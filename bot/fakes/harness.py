@@ -1,8 +1,15 @@
-"""The whole product on loopback: fake Discord + fake CometAPI + the real bot (demo and tests)."""
+"""The whole product on loopback: fake Discord + fake CometAPI + the real bot (demo and tests).
+
+The bot runs in-process (`running_bot`) or as an operator runs it (`BotProcess`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +80,58 @@ async def running_bot(
     bot = KlingBot(settings, time_scale=time_scale, guild_ready_timeout=0.1)
     async with running_client(discord_fake, bot):
         yield bot
+
+
+class BotProcess:
+    """`kling-bot run --config FILE` in its own process, as an operator runs it."""
+
+    def __init__(self, config: Path, *, ready_timeout_s: float = 60.0) -> None:
+        self.config = config
+        self.ready_timeout_s = ready_timeout_s
+        self.process: asyncio.subprocess.Process | None = None
+        self.output: list[str] = []  # every line the bot printed (logs go to stderr → here)
+
+    async def start(self) -> None:
+        """Start the bot and wait until it has resumed its tasks and synced its commands."""
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            "--config",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        await self.wait_for_line("synced", timeout_s=self.ready_timeout_s)
+
+    async def wait_for_line(self, needle: str, *, timeout_s: float = 60.0) -> str:
+        """Read the bot's output until a line contains `needle`; return that line."""
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.output:
+            if needle in line:
+                return line
+        while True:
+            raw = await asyncio.wait_for(self.process.stdout.readline(), timeout_s)
+            if not raw:
+                raise AssertionError(f"the bot exited before {needle!r}:\n" + "".join(self.output))
+            self.output.append(raw.decode(errors="replace"))
+            if needle in self.output[-1]:
+                return self.output[-1]
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM, *, timeout_s: float = 60.0) -> int:
+        """Send `sig` and wait for the process to end; return its exit code."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        stdout, _ = await asyncio.wait_for(self.process.communicate(), timeout_s)
+        self.output.append(stdout.decode(errors="replace"))
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+    async def kill(self) -> None:
+        """SIGKILL, if it still runs (cleanup after a failed test)."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()

@@ -19,7 +19,7 @@ from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import running_client
-from bot.fakes.harness import running_bot, settings_for
+from bot.fakes.harness import BotProcess, config_toml, running_bot, settings_for
 from bot.settings import Settings
 
 
@@ -69,3 +69,16 @@ async def kling_bot(fake_discord: FakeDiscord, bot_settings: Settings) -> AsyncI
     """The real bot, logged in to the fake Discord and ready."""
     async with running_bot(fake_discord, bot_settings) as bot:
         yield bot
+
+
+@pytest.fixture
+async def bot_process(bot_settings: Settings, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    """The real bot as a subprocess (`kling-bot run --config FILE`), started and ready."""
+    config = tmp_path / "config.toml"
+    config.write_text(config_toml(bot_settings), encoding="utf-8")
+    process = BotProcess(config)
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.kill()
