@@ -17,7 +17,7 @@ from typing import IO
 import aiohttp
 
 from bot.delivery import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
-from bot.engine import EngineSettings, TaskEngine
+from bot.engine import EngineSettings, PicksUp, TaskEngine
 from bot.errors import KlingBotError
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
@@ -67,6 +67,7 @@ def build_engine(
     observer: TaskObserver | None = None,
     *,
     time_scale: float = 1.0,
+    picks_up: PicksUp | None = None,
 ) -> TaskEngine:
     """The whole queue → API → result → destination path, built from the settings."""
     return TaskEngine(
@@ -75,6 +76,7 @@ def build_engine(
         deliverer,
         engine_settings(settings, time_scale=time_scale),
         observer=observer,
+        picks_up=picks_up,
     )
 
 

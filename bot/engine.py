@@ -30,6 +30,16 @@ from bot.tracker import Tracker, TrackerSettings
 log = logging.getLogger("bot.engine")
 
 
+# Which tasks an engine takes care of, by (external id, user id): the bot takes all of them;
+# `kling-bot submit` only those started from the command line (members' tasks wait for the bot).
+PicksUp = Callable[[str, int | None], bool]
+
+
+def everything(external_id: str, user_id: int | None) -> bool:
+    """The bot's scope: every task in the database."""
+    return True
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -63,8 +73,10 @@ class TaskEngine:
         observer: TaskObserver | None = None,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        picks_up: PicksUp | None = None,
     ) -> None:
         self.store = store
+        self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()
         self._clock = clock
@@ -98,6 +110,7 @@ class TaskEngine:
             on_changed=self._changed,
             backoff=settings.backoff,
             rng=rng,
+            picks_up=self._picks_up,
         )
 
     # -- what callers use -------------------------------------------------------------------------
@@ -130,7 +143,8 @@ class TaskEngine:
 
     async def queue_positions(self) -> dict[int, int]:
         """Each queued task's place in line (1 = next), as the fair queue would serve them."""
-        waiting = waiting_of(await self.store.queue_entries())
+        entries = await self.store.queue_entries()
+        waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
         return queue_positions(waiting, self.submitter.served_turns)
 
     def release(self, external_id: str) -> None:
@@ -165,6 +179,8 @@ class TaskEngine:
             [s for s in TaskState if not s.is_terminal and s is not TaskState.QUEUED]
         )
         for task in unfinished:
+            if not self._picks_up(task.external_id, task.user_id):
+                continue
             found[task.state] = found.get(task.state, 0) + 1
             if task.state is TaskState.SUBMITTING:
                 # The create may or may not have left before the stop: find out, don't resend.

@@ -11,23 +11,21 @@ import asyncio
 import base64
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
-import aiosqlite
 from pydantic import SecretStr
 
 from bot.build import TerminalDeliverer, build_engine, engine_lock
-from bot.engine import utc_now
+from bot.engine import PicksUp, utc_now
 from bot.errors import InvalidInput
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest, make_request
-from bot.records import NewTask, QueueEntry, TaskRecord
+from bot.records import NewTask, TaskRecord
 from bot.render import human_size
 from bot.settings import OmniSettings, Settings
 from bot.store import SqliteStore, TaskStore
@@ -165,39 +163,20 @@ def _read_image(value: str, flag: str) -> bytes:
 # -- the command line's side of the engine -----------------------------------------------------
 
 
-class CliTaskStore(SqliteStore):
-    """The store as the terminal's engine sees it: it picks up command-line tasks only.
+def command_line_scope(only: set[str] | None = None) -> PicksUp:
+    """The tasks `submit`'s engine takes care of: command-line ones (or just `only`).
 
     Members' tasks in the same database wait for the bot (delivering them here would put their
-    videos in files, not in their channels). With `only_external_ids` set (the built-in fake,
-    which knows no earlier task), it picks up only those tasks. Every read the engine picks tasks
-    up by is narrowed here; `test_members_tasks_wait_for_the_bot` fails if one is missed.
+    videos in files, not in their channels). The built-in fake knows no earlier task, so with it
+    the engine picks up only the task it was started for.
     """
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
-        super().__init__(db, path)
-        self.only_external_ids: set[str] | None = None
+    def picks_up(external_id: str, user_id: int | None) -> bool:
+        if only is not None:
+            return external_id in only
+        return user_id is None
 
-    def picks_up(self, external_id: str, user_id: int | None) -> bool:
-        """Whether this process's engine may submit, track or deliver the task."""
-        if self.only_external_ids is not None:
-            return external_id in self.only_external_ids
-        return user_id is None  # started from the command line: no member asked for it
-
-    async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
-        """Like `SqliteStore.tasks_in_states`, limited to the tasks this engine picks up."""
-        tasks = await super().tasks_in_states(states)
-        return [t for t in tasks if self.picks_up(t.external_id, t.user_id)]
-
-    async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
-        """Like `SqliteStore.queued_tasks`, limited to the tasks this engine picks up."""
-        tasks = await super().queued_tasks(now)
-        return [t for t in tasks if self.picks_up(t.external_id, t.user_id)]
-
-    async def queue_entries(self) -> list[QueueEntry]:
-        """Like `SqliteStore.queue_entries`, limited to the tasks this engine picks up."""
-        entries = await super().queue_entries()
-        return [e for e in entries if self.picks_up(e.external_id, e.user_id)]
+    return picks_up
 
 
 class ProgressPrinter:
@@ -260,15 +239,16 @@ async def run_submit(
         if time_scale is None:
             time_scale = FAKE_TIME_SCALE if use_fake else 1.0
         await stack.enter_async_context(engine_lock(settings.storage.database))
-        store = await CliTaskStore.open(settings.storage.database)
+        store = await SqliteStore.open(settings.storage.database)
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         deliverer = TerminalDeliverer(settings.storage.media_dir / "results")
         printer = ProgressPrinter(on_progress, deliverer.target_for)
-        engine = build_engine(settings, session, store, deliverer, printer, time_scale=time_scale)
         new = NewTask(origin="cli", request=request, cost=0)
-        if use_fake:
-            store.only_external_ids = {new.external_id}
+        scope = command_line_scope({new.external_id} if use_fake else None)
+        engine = build_engine(
+            settings, session, store, deliverer, printer, time_scale=time_scale, picks_up=scope
+        )
         resumed = sum((await engine.start()).values())
         if resumed:
             on_progress(f"resuming {resumed} unfinished command-line task(s)")

@@ -72,6 +72,7 @@ class Submitter:
         on_changed: Callable[[TaskRecord], None],
         backoff: Backoff = Backoff(),
         rng: random.Random | None = None,
+        picks_up: Callable[[str, int | None], bool] | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -81,6 +82,7 @@ class Submitter:
         self._on_changed = on_changed
         self._backoff = backoff
         self._rng = rng or random.Random()
+        self._picks_up = picks_up
         self._served: dict[Hashable, int] = {}
         self._turn = 0
         self._wake = asyncio.Event()
@@ -94,6 +96,11 @@ class Submitter:
     def served_turns(self) -> dict[Hashable, int]:
         """The fairness state: each member's last turn (for queue positions)."""
         return dict(self._served)
+
+    def _may_submit(self, entry: QueueEntry) -> bool:
+        if entry.external_id in self._held:
+            return False
+        return self._picks_up is None or self._picks_up(entry.external_id, entry.user_id)
 
     def hold(self, external_id: str) -> None:
         """Don't submit this task until `release` (its member has not been answered yet)."""
@@ -121,7 +128,7 @@ class Submitter:
             self._next_wakeup = None
             return 0
         entries = await self._store.queue_entries()
-        waiting = waiting_of([e for e in entries if e.external_id not in self._held])
+        waiting = waiting_of([e for e in entries if self._may_submit(e)])
         launched = 0
         while free > 0 and not self._stopping:
             choice = choose_next(waiting, self._served, now)
