@@ -28,13 +28,14 @@ from bot.discord_delivery import DiscordDeliverer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
+from bot.moderation import MemberFacts
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video",)
+COGS = ("cogs.video", "cogs.reruns")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -91,6 +92,17 @@ class KlingTree(app_commands.CommandTree["KlingBot"]):
             )
             text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
         await reply_privately(interaction, text)
+
+
+def member_facts(member: discord.Member) -> MemberFacts:
+    """What the moderator rule needs to know about a member, as plain data."""
+    return MemberFacts(
+        user_id=member.id,
+        permissions=member.guild_permissions.value,
+        role_ids=tuple(role.id for role in member.roles),
+        role_names=tuple(role.name for role in member.roles),
+        is_owner=member.guild.owner_id == member.id,
+    )
 
 
 async def reply_privately(interaction: discord.Interaction[KlingBot], text: str) -> None:

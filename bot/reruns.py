@@ -1,0 +1,125 @@
+"""🔁 on a result makes it again: same settings, same inputs, charged to whoever reacted.
+
+Knows nothing about discord.py: the cog hands in a `Reaction` as plain data. Who may rerun is
+config (`reruns.allow`: the requester (or a moderator), or anyone); the bot's own reactions and
+reactions on anything but a result are ignored; a double or repeated reaction within a short
+window makes one rerun, not several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.engine import utc_now
+from bot.generation import GenerationService, Requester, Ticket
+from bot.moderation import MemberFacts, is_moderator
+from bot.records import TaskRecord
+from bot.settings import Settings
+from bot.store import TaskStore
+
+RERUN_EMOJI = "🔁"
+REPEAT_WINDOW = timedelta(seconds=30)  # reactions of one member on one result, made one rerun
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A reaction added to a message in a server channel."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    emoji: str
+    member: MemberFacts
+    is_the_bot: bool = False
+
+
+def may_rerun(
+    task: TaskRecord,
+    member: MemberFacts,
+    *,
+    allow: str,
+    config_moderator_roles: tuple[str | int, ...],
+    guild_moderator_role_ids: tuple[int, ...],
+) -> bool:
+    """Whether this member's 🔁 on this task's result counts."""
+    if allow == "anyone" or member.user_id == task.user_id:
+        return True
+    return is_moderator(
+        member, config_roles=config_moderator_roles, guild_role_ids=guild_moderator_role_ids
+    )
+
+
+class RerunService:
+    """Turns 🔁 reactions on results into new tasks."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        generation: GenerationService,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._generation = generation
+        self._settings = settings
+        self._clock = clock
+        self._recent: dict[tuple[int, int], datetime] = {}  # (message, member) → last rerun
+
+    async def on_reaction(self, reaction: Reaction) -> Ticket | None:
+        """A held ticket for the rerun, or None when the reaction does not ask for one.
+
+        Raises QuotaExceeded (and friends) when the member may not spend the credits: the
+        caller tells them. The ticket must be released (or withdrawn) like a `/video` one.
+        """
+        if reaction.emoji != RERUN_EMOJI or reaction.is_the_bot:
+            return None
+        key = (reaction.message_id, reaction.member.user_id)
+        now = self._clock()
+        self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_WINDOW}
+        if key in self._recent:
+            return None
+        # Claimed before the first await: the second event of a double reaction, handled
+        # concurrently, sees the claim and stops here.
+        self._recent[key] = now
+        try:
+            ticket = await self._rerun(reaction)
+        except BaseException:
+            self._recent.pop(key, None)
+            raise
+        if ticket is None:
+            self._recent.pop(key, None)
+        return ticket
+
+    async def _rerun(self, reaction: Reaction) -> Ticket | None:
+        task = await self._store.task_for_message(reaction.message_id, kind="result")
+        if task is None or task.guild_id != reaction.guild_id:
+            return None
+        guild = await self._store.get_guild_settings(reaction.guild_id)
+        if not may_rerun(
+            task,
+            reaction.member,
+            allow=self._settings.reruns.allow,
+            config_moderator_roles=self._settings.quotas.moderator_roles,
+            guild_moderator_role_ids=guild.moderator_role_ids,
+        ):
+            return None
+        if await self._rerun_stored_lately(reaction, task):
+            return None
+        requester = Requester(
+            reaction.guild_id,
+            reaction.channel_id,
+            reaction.member.user_id,
+            reaction.member.role_ids,
+        )
+        return await self._generation.queue(requester, task.request, rerun_of=task.id, held=True)
+
+    async def _rerun_stored_lately(self, reaction: Reaction, task: TaskRecord) -> bool:
+        """After a restart the memory is empty; the store still knows recent reruns."""
+        now = self._clock()
+        recent = await self._store.list_tasks(
+            guild_id=reaction.guild_id, user_id=reaction.member.user_id, limit=20
+        )
+        return any(t.rerun_of == task.id and now - t.created_at < REPEAT_WINDOW for t in recent)

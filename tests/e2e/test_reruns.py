@@ -1,0 +1,127 @@
+"""🔁 on a result makes it again, for the requester (or a moderator), once per reaction."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.app import KlingBot
+from bot.fakes.comet import FakeCometAPI
+from bot.fakes.discord import FakeDiscord
+from bot.fakes.discord.messages import Message
+from bot.fakes.discord.testing import assert_pings
+from bot.lifecycle import TaskState
+from bot.records import TaskRecord
+
+SETTLE_S = 30  # a guard against hangs, not a speed assertion
+
+
+async def make_a_video(fake: FakeDiscord, prompt: str = "a paper boat") -> Message:
+    """Alice runs /video; returns the result message once it is posted."""
+    itx = await fake.member(fake.default.alice).run("video", prompt=prompt)
+    await itx.wait_ack()
+    assert itx.original is not None
+    return await reply_to(fake, itx.original.id)
+
+
+async def reply_to(fake: FakeDiscord, message_id: int) -> Message:
+    async def find() -> Message:
+        while True:
+            for message in fake.channel_messages(fake.default.general):
+                if message.reference_id == message_id:
+                    return message
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(find(), SETTLE_S)
+
+
+async def all_settled(bot: KlingBot, count: int) -> list[TaskRecord]:
+    async def wait() -> list[TaskRecord]:
+        while True:
+            tasks = await bot.services.store.list_tasks()
+            if len(tasks) >= count and all(t.is_terminal for t in tasks):
+                return tasks
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(wait(), SETTLE_S)
+
+
+async def test_the_requester_reruns_a_result_with_its_reaction(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord, "a lighthouse at dawn")
+    await fake_discord.member(fake_discord.default.alice).react(result.id, "🔁")
+    status = await reply_to(fake_discord, result.id)  # the rerun's status message
+    second = await reply_to(fake_discord, status.id)  # ... and its result
+    assert second.attachments
+    assert_pings(second, users={fake_discord.default.alice.id})
+    rerun, original = await all_settled(kling_bot, 2)
+    assert (rerun.origin, rerun.rerun_of, rerun.user_id) == (
+        "rerun",
+        original.id,
+        fake_discord.default.alice.id,
+    )
+    assert rerun.request == original.request
+    assert rerun.state is TaskState.DELIVERED
+    prompts = [r.body["prompt"] for r in fake_comet.accepted_creates() if isinstance(r.body, dict)]
+    assert prompts == ["a lighthouse at dawn", "a lighthouse at dawn"]  # the bot's own 🔁: ignored
+
+
+async def test_someone_elses_reaction_is_ignored(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    await fake_discord.member(fake_discord.default.bob).react(result.id, "🔁")
+    await asyncio.sleep(0.5)  # time enough for a rerun to be queued, if one were
+    assert len(await kling_bot.services.store.list_tasks()) == 1
+    assert len(fake_comet.accepted_creates()) == 1
+
+
+@pytest.mark.parametrize("bot_config", [{"quotas": {"moderator_roles": ["Moderators"]}}])
+async def test_a_moderator_may_rerun_and_pays_for_it(
+    fake_discord: FakeDiscord, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    await fake_discord.member(fake_discord.default.moderator).react(result.id, "🔁")
+    await reply_to(fake_discord, result.id)
+    rerun, _ = await all_settled(kling_bot, 2)
+    assert rerun.user_id == fake_discord.default.moderator.id
+    ledger = await kling_bot.services.store.ledger_for_task(rerun.id)
+    assert [(e.user_id, e.kind) for e in ledger] == [(fake_discord.default.moderator.id, "charge")]
+
+
+@pytest.mark.parametrize("bot_config", [{"reruns": {"allow": "anyone"}}])
+async def test_anyone_may_rerun_when_the_server_allows_it(
+    fake_discord: FakeDiscord, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    await fake_discord.member(fake_discord.default.bob).react(result.id, "🔁")
+    await reply_to(fake_discord, result.id)
+    rerun, _ = await all_settled(kling_bot, 2)
+    assert rerun.user_id == fake_discord.default.bob.id
+
+
+async def test_a_double_reaction_makes_one_rerun(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    alice = fake_discord.member(fake_discord.default.alice)
+    await alice.react(result.id, "🔁")
+    await alice.unreact(result.id, "🔁")
+    await alice.react(result.id, "🔁")
+    await all_settled(kling_bot, 2)
+    await asyncio.sleep(0.5)  # a third task would have been queued by now
+    assert len(await kling_bot.services.store.list_tasks()) == 2
+
+
+@pytest.mark.parametrize("bot_config", [{"quotas": {"default_limit": 1}}])
+async def test_a_rerun_beyond_the_quota_is_refused_with_a_mention_of_the_reactor(
+    fake_discord: FakeDiscord, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    await fake_discord.member(fake_discord.default.alice).react(result.id, "🔁")
+    notice = await reply_to(fake_discord, result.id)
+    assert "used 1 of your 1 credit" in notice.content
+    assert_pings(notice, users={fake_discord.default.alice.id})
+    assert len(await kling_bot.services.store.list_tasks()) == 1
