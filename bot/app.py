@@ -28,6 +28,7 @@ from bot.discord_delivery import DiscordDeliverer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
+from bot.media import MediaStore
 from bot.moderation import MemberFacts
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
@@ -35,7 +36,7 @@ from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.reruns")
+COGS = ("cogs.video", "cogs.reruns", "cogs.quota", "cogs.tasks")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -163,12 +164,18 @@ class KlingBot(commands.Bot):
             DiscordDeliverer(self, store),
             TerminalDeliverer(settings.storage.media_dir / "results"),
         )
+        media = MediaStore(settings.storage.media_dir, session)
         engine = build_engine(
-            settings, session, store, deliverer, status, time_scale=self.time_scale
+            settings,
+            session,
+            store,
+            deliverer,
+            status,
+            time_scale=self.time_scale,
+            prepare=media.resolve,
         )
-        self.services = Services(
-            settings, store, session, engine, GenerationService(engine, settings), status, resources
-        )
+        generation = GenerationService(engine, settings, media)
+        self.services = Services(settings, store, session, engine, generation, status, resources)
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()

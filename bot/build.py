@@ -24,7 +24,7 @@ from bot.polling import PollPolicy
 from bot.records import TaskRecord
 from bot.settings import Settings
 from bot.store import TaskStore
-from bot.submitter import Backoff
+from bot.submitter import Backoff, Prepare
 from bot.tracker import TrackerSettings
 
 
@@ -68,6 +68,7 @@ def build_engine(
     *,
     time_scale: float = 1.0,
     picks_up: PicksUp | None = None,
+    prepare: Prepare | None = None,
 ) -> TaskEngine:
     """The whole queue → API → result → destination path, built from the settings."""
     return TaskEngine(
@@ -77,6 +78,7 @@ def build_engine(
         engine_settings(settings, time_scale=time_scale),
         observer=observer,
         picks_up=picks_up,
+        prepare=prepare,
     )
 
 

@@ -24,7 +24,7 @@ from bot.omni import OmniClient
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, TaskRecord
 from bot.store import TaskStore
-from bot.submitter import Backoff, Submitter, waiting_of
+from bot.submitter import Backoff, Prepare, Submitter, waiting_of
 from bot.tracker import Tracker, TrackerSettings
 
 log = logging.getLogger("bot.engine")
@@ -74,6 +74,7 @@ class TaskEngine:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         picks_up: PicksUp | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self.store = store
         self._picks_up = picks_up or everything
@@ -111,6 +112,7 @@ class TaskEngine:
             backoff=settings.backoff,
             rng=rng,
             picks_up=self._picks_up,
+            prepare=prepare,
         )
 
     # -- what callers use -------------------------------------------------------------------------

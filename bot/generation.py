@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput
+from bot.media import AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
 from bot.quota import quota_check, resolve_limit
 from bot.records import NewTask, TaskRecord
@@ -45,6 +46,7 @@ class VideoOptions:
     sound: bool | None = None
     elements: str | None = None
     watermark: bool | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()  # image_1 … image_4, first_frame, end_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +74,43 @@ def parse_elements(text: str | None) -> list[dict[str, int]]:
     return [{"element_id": int(item)} for item in items]
 
 
+IMAGE_SLOTS = ("image_1", "image_2", "image_3", "image_4")
+FRAME_SLOTS = ("first_frame", "end_frame")
+
+
+def image_fields(attachments: tuple[AttachmentInfo, ...]) -> list[dict[str, str]]:
+    """Reference images in slot order (`<<<image_N>>>` is image_N), then the frames."""
+    by_slot = {info.slot: info for info in attachments}
+    for info in attachments:
+        check_image(info)
+    given = [slot for slot in IMAGE_SLOTS if slot in by_slot]
+    highest = IMAGE_SLOTS.index(given[-1]) if given else -1
+    missing = [slot for slot in IMAGE_SLOTS[: highest + 1] if slot not in by_slot]
+    if missing:
+        raise InvalidInput(
+            f"Attach `{missing[0]}` before the later images: `<<<image_N>>>` in the prompt means "
+            "the Nth of image_1 … image_4."
+        )
+    fields = [{"url": by_slot[slot].url} for slot in given]
+    fields += [{"url": by_slot[slot].url, "frame": slot} for slot in FRAME_SLOTS if slot in by_slot]
+    return fields
+
+
 def build_video_request(options: VideoOptions, defaults: OmniSettings) -> OmniRequest:
     """Fill what the member left out from the config, then validate every rule once."""
+    images = image_fields(options.attachments)
+    frame_is_fixed = any(f.get("frame") == "first_frame" for f in images)
+    # The config's default shape is not sent when a first frame sets it; the member's own
+    # choice is, so that the model's rule explains why it can't be combined.
+    default_ratio = None if frame_is_fixed else defaults.aspect_ratio
     fields: dict[str, Any] = {
         "model": options.model or defaults.model,
         "prompt": options.prompt,
         "mode": options.mode or defaults.mode,
-        "aspect_ratio": options.aspect_ratio or defaults.aspect_ratio,
+        "aspect_ratio": options.aspect_ratio or default_ratio,
         "duration_s": options.duration if options.duration is not None else defaults.duration,
         "sound": bool(options.sound),
+        "images": images,
         "elements": parse_elements(options.elements),
         "watermark": bool(options.watermark),
     }
@@ -94,10 +124,12 @@ class GenerationService:
         self,
         engine: TaskEngine,
         settings: Settings,
+        media: MediaStore,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
+        self._media = media
         self._store = engine.store
         self._settings = settings
         self._clock = clock
@@ -155,10 +187,32 @@ class GenerationService:
         """The member has been told: the task may go to the API."""
         self._engine.release(ticket.task.external_id)
 
-    async def withdraw(self, task_id: int) -> bool:
-        """The member never learned the task was accepted (Discord refused our answer): undo it."""
-        return await self._engine.withdraw(
-            task_id, "Discord did not accept the bot's answer in time, so the task was withdrawn."
+    async def withdraw(self, task_id: int, reason: str = "") -> bool:
+        """Undo a task that may not go ahead (Discord refused our answer, an input was bad)."""
+        reason = (
+            reason or "Discord did not accept the bot's answer in time, so the task was withdrawn."
+        )
+        withdrawn = await self._engine.withdraw(task_id, reason)
+        if withdrawn:
+            await self._media.forget(task_id)
+        return withdrawn
+
+    async def keep_inputs(self, ticket: Ticket, attachments: tuple[AttachmentInfo, ...]) -> None:
+        """Download the member's inputs into our storage and point the task at the copies.
+
+        Raises InvalidInput when an input turns out unusable; the caller withdraws the task.
+        """
+        if not attachments:
+            return
+        task = ticket.task
+        kept = {info.url: await self._media.keep(task.id, info) for info in attachments}
+        images = tuple(
+            image.model_copy(update={"url": kept.get(image.url, image.url)})
+            for image in task.request.images
+        )
+        request = task.request.model_copy(update={"images": images})
+        await self._store.replace_request(
+            task.id, request, now=self._clock(), detail=f"kept {len(kept)} input(s)"
         )
 
     async def attach_status_message(self, task_id: int, message_id: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Unpack
 from bot.database import from_db_time, from_db_time_or_none, to_db_time
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TaskState, check_move
-from bot.models import load_stored_request
+from bot.models import OmniRequest, load_stored_request
 from bot.quota_store import SqliteQuota
 from bot.records import (
     LinkKind,
@@ -141,6 +141,27 @@ class SqliteStore(SqliteQuota):
             fields={"not_before": not_before},
             is_attempt=True,
         )
+
+    async def replace_request(
+        self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
+    ) -> TaskRecord:
+        """Swap a still-queued task's request (e.g. for one that points at the kept inputs).
+
+        Only while QUEUED: what was sent to the API must stay what the store says was asked.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            cursor = await self._db.execute(
+                "UPDATE tasks SET request_json = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (request.model_dump_json(), at, task_id, TaskState.QUEUED.value),
+            )
+            if cursor.rowcount == 0:
+                raise IllegalTransition(f"task {task_id} is not queued: its request is final")
+            await self._db.execute(
+                _INSERT_EVENT,
+                (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, detail),
+            )
+        return await self.get_task(task_id)
 
     async def record_poll(
         self, task_id: int, *, now: datetime, progress_pct: int | None = None

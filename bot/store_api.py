@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol, Unpack
 
 from bot.lifecycle import TaskState
+from bot.models import OmniRequest
 from bot.records import (
     GuildSettings,
     LedgerEntry,
@@ -50,6 +51,9 @@ class TaskStore(Protocol):
     ) -> TaskRecord: ...
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
+    ) -> TaskRecord: ...
+    async def replace_request(
+        self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
     ) -> TaskRecord: ...
     async def record_poll(
         self, task_id: int, *, now: datetime, progress_pct: int | None = None

@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
-from bot.errors import ApiError, ApiErrorKind, IllegalTransition
+from bot.errors import ApiError, ApiErrorKind, IllegalTransition, KlingBotError
 from bot.fairness import Waiting, choose_next, next_wakeup
 from bot.lifecycle import AT_API_STATES, TaskState
+from bot.models import OmniRequest
 from bot.omni import OmniClient
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
@@ -41,6 +42,14 @@ class Backoff:
             return min(self.max_s, max(0.0, retry_after_s))
         ceiling = min(self.max_s, self.initial_s * (2.0 ** min(attempts, 16)))
         return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
+
+
+# Turns a stored request into the one sent (kept inputs → base64), right before the create.
+Prepare = Callable[[OmniRequest], Awaitable[OmniRequest]]
+
+
+async def _as_is(request: OmniRequest) -> OmniRequest:
+    return request
 
 
 def member_key(guild_id: int | None, user_id: int | None) -> Hashable:
@@ -73,6 +82,7 @@ class Submitter:
         backoff: Backoff = Backoff(),
         rng: random.Random | None = None,
         picks_up: Callable[[str, int | None], bool] | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -83,6 +93,7 @@ class Submitter:
         self._backoff = backoff
         self._rng = rng or random.Random()
         self._picks_up = picks_up
+        self._prepare: Prepare = prepare or _as_is
         self._served: dict[Hashable, int] = {}
         self._turn = 0
         self._wake = asyncio.Event()
@@ -184,7 +195,20 @@ class Submitter:
     async def _submit(self, task: TaskRecord) -> None:
         context = task.log_context
         try:
-            created = await self._client.create(task.request, external_task_id=task.external_id)
+            request = await self._prepare(task.request)
+        except KlingBotError as refusal:
+            # Nothing was sent: an input kept for the task is gone or unreadable.
+            log.warning("task cannot be sent %s: %s", context, refusal.member_message)
+            await self._move(
+                task,
+                TaskState.REJECTED,
+                detail="inputs unavailable",
+                failure_reason=refusal.member_message,
+            )
+            self.wake()
+            return
+        try:
+            created = await self._client.create(request, external_task_id=task.external_id)
         except ApiError as error:
             await self._after_refusal(task, error, context)
             return

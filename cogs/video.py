@@ -10,7 +10,9 @@ from discord.ext import commands
 
 from bot.app import KlingBot, Services
 from bot.engine import utc_now
+from bot.errors import KlingBotError
 from bot.generation import Requester, VideoOptions
+from bot.media import AttachmentInfo
 from bot.render import status_view
 from bot.status_messages import status_embed
 
@@ -23,6 +25,23 @@ def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:
     return Requester(interaction.guild_id, interaction.channel_id, user.id, role_ids)
 
 
+def attachment_infos(**slots: discord.Attachment | None) -> tuple[AttachmentInfo, ...]:
+    """Discord's metadata of the attached files, by option name."""
+    return tuple(
+        AttachmentInfo(
+            slot=slot,
+            filename=attachment.filename,
+            url=attachment.url,
+            size_bytes=attachment.size,
+            content_type=attachment.content_type,
+            width=attachment.width,
+            height=attachment.height,
+        )
+        for slot, attachment in slots.items()
+        if attachment is not None
+    )
+
+
 class VideoCog(commands.Cog):
     """Make videos."""
 
@@ -32,12 +51,18 @@ class VideoCog(commands.Cog):
     @app_commands.command(name="video", description="Make a short video with Kling Omni")
     @app_commands.guild_only()
     @app_commands.describe(
-        prompt="What the video shows (up to 2500 characters)",
+        prompt="What the video shows (up to 2500 characters); <<<image_1>>> refers to image_1",
         mode="std: 720p, faster and cheaper · pro: 1080p",
-        aspect_ratio="Shape of the video",
+        aspect_ratio="Shape of the video (not with a first frame: the image sets it)",
         duration="Length in seconds (kling-video-o1: 5 or 10 for text; kling-v3-omni: 3 to 15)",
         model="Which Kling Omni model",
         sound="Generate sound too",
+        first_frame="The image the video starts from (PNG/JPEG, ≥300 px)",
+        end_frame="The image the video ends on (needs a first frame)",
+        image_1="A reference image (subject, scene or style): <<<image_1>>> in the prompt",
+        image_2="A second reference image: <<<image_2>>>",
+        image_3="A third reference image: <<<image_3>>>",
+        image_4="A fourth reference image: <<<image_4>>>",
         elements="Kling element IDs, separated by commas",
         watermark="Also make a watermarked copy",
     )
@@ -50,30 +75,49 @@ class VideoCog(commands.Cog):
         duration: app_commands.Range[int, 3, 15] | None = None,
         model: Literal["kling-video-o1", "kling-v3-omni"] | None = None,
         sound: bool | None = None,
+        first_frame: discord.Attachment | None = None,
+        end_frame: discord.Attachment | None = None,
+        image_1: discord.Attachment | None = None,
+        image_2: discord.Attachment | None = None,
+        image_3: discord.Attachment | None = None,
+        image_4: discord.Attachment | None = None,
         elements: app_commands.Range[str, 1, 200] | None = None,
         watermark: bool | None = None,
     ) -> None:
-        """Validate and queue a video, then answer with its status message."""
-        options = VideoOptions(
-            prompt, mode, aspect_ratio, duration, model, sound, elements, watermark
+        """Validate and queue a video, answer with its status message, then keep its inputs."""
+        attachments = attachment_infos(
+            image_1=image_1,
+            image_2=image_2,
+            image_3=image_3,
+            image_4=image_4,
+            first_frame=first_frame,
+            end_frame=end_frame,
         )
-        ticket = await self.services.generation.request_video(requester_of(interaction), options)
-        view = status_view(ticket.task, position=None, now=utc_now())
+        options = VideoOptions(
+            prompt, mode, aspect_ratio, duration, model, sound, elements, watermark, attachments
+        )
+        generation = self.services.generation
+        ticket = await generation.request_video(requester_of(interaction), options)
         try:
-            response = await interaction.response.send_message(
-                embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
-            )
-        except discord.HTTPException:
-            # The member saw "the application did not respond": don't charge for a task they
-            # never heard of. (It is still held, so it can't have left the queue.)
-            await self.services.generation.withdraw(ticket.task.id)
-            raise
+            view = status_view(ticket.task, position=None, now=utc_now())
+            try:
+                response = await interaction.response.send_message(
+                    embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
+                )
+            except discord.HTTPException:
+                # The member saw "the application did not respond": don't charge for a task
+                # they never heard of. (It is still held, so it can't have left the queue.)
+                await generation.withdraw(ticket.task.id)
+                raise
+            if response.message_id is not None:
+                await generation.attach_status_message(ticket.task.id, response.message_id)
+            try:
+                await generation.keep_inputs(ticket, attachments)
+            except KlingBotError as refusal:
+                await generation.withdraw(ticket.task.id, refusal.member_message)
+                raise  # the error handler tells the member privately why
         finally:
-            self.services.generation.release(ticket)
-        if response.message_id is not None:
-            await self.services.generation.attach_status_message(
-                ticket.task.id, response.message_id
-            )
+            generation.release(ticket)
 
 
 async def setup(bot: KlingBot) -> None:

@@ -1,0 +1,145 @@
+"""Input media: check what a member attached, keep our own copy, and send it when the task goes.
+
+A member's attachments live on Discord's CDN behind signed URLs that expire (about a day); a rerun
+may come days later. So every input is downloaded when the command arrives (streamed, capped),
+checked for real (format and pixels, with Pillow), kept under `storage.media_dir`, and the stored
+request refers to the copy (`media:inputs/<task>/<slot>.<ext>`). When the task is submitted the
+reference becomes the raw base64 the Omni API takes for images (omni-api.md §1.3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import aiohttp
+from PIL import Image, UnidentifiedImageError
+
+from bot.errors import ApiError, InvalidInput
+from bot.models import ImageInput, OmniRequest
+from bot.omni_download import ResultTooLarge, download_to_file
+
+MEDIA_REF = "media:"
+IMAGE_MAX_BYTES = 10 * 1024 * 1024  # §1.3: at most 10 MB
+IMAGE_MIN_PX = 300  # §1.3: width and height at least 300 px
+IMAGE_MAX_RATIO = 2.5  # §1.3: aspect ratio between 1:2.5 and 2.5:1
+IMAGE_TYPES = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG"}  # extension → Pillow's format name
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """What Discord says about an attached file (before we download it)."""
+
+    slot: str  # the option's name: image_1 … image_4, first_frame, end_frame
+    filename: str
+    url: str
+    size_bytes: int
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+    @property
+    def extension(self) -> str:
+        """The file's extension, lower case, without the dot."""
+        return PurePosixPath(self.filename).suffix.lower().lstrip(".")
+
+
+def check_image(info: AttachmentInfo) -> None:
+    """Refuse, from Discord's metadata alone, an image the model would not take."""
+    if info.extension not in IMAGE_TYPES:
+        raise InvalidInput(
+            f"`{info.slot}` must be a PNG or JPEG image; {info.filename!r} is not."
+        )
+    if info.size_bytes > IMAGE_MAX_BYTES:
+        raise InvalidInput(
+            f"`{info.slot}` is {info.size_bytes / 1024 / 1024:.1f} MB; images may be at most 10 MB."
+        )
+    if info.width is not None and info.height is not None:
+        check_pixels(info.slot, info.width, info.height)
+
+
+def check_pixels(slot: str, width: int, height: int) -> None:
+    """Refuse an image smaller than 300 px on a side or more elongated than 2.5:1."""
+    if min(width, height) < IMAGE_MIN_PX:
+        raise InvalidInput(
+            f"`{slot}` is {width}×{height} px; images need at least {IMAGE_MIN_PX} px on each side."
+        )
+    if max(width, height) / min(width, height) > IMAGE_MAX_RATIO:
+        raise InvalidInput(
+            f"`{slot}` is {width}×{height} px; its sides may differ by at most 2.5 times."
+        )
+
+
+class MediaStore:
+    """Our copies of members' inputs, under `storage.media_dir`."""
+
+    def __init__(self, media_dir: Path, session: aiohttp.ClientSession) -> None:
+        self.media_dir = media_dir
+        self._session = session
+
+    async def keep(self, task_id: int, info: AttachmentInfo) -> str:
+        """Download an input (streamed, capped), check it for real, return its media reference."""
+        relative = PurePosixPath("inputs", str(task_id), f"{info.slot}.{info.extension}")
+        target = self.media_dir / relative
+        try:
+            await download_to_file(
+                self._session, info.url, target, max_bytes=IMAGE_MAX_BYTES, timeout_s=120
+            )
+        except ResultTooLarge:
+            raise InvalidInput(f"`{info.slot}` is larger than 10 MB.") from None
+        except ApiError:
+            raise InvalidInput(
+                f"`{info.slot}` could not be downloaded from Discord; attach it again."
+            ) from None
+        await asyncio.to_thread(_check_image_file, target, info)
+        return MEDIA_REF + relative.as_posix()
+
+    async def forget(self, task_id: int) -> None:
+        """Remove a withdrawn task's inputs."""
+        folder = self.media_dir / "inputs" / str(task_id)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    async def resolve(self, request: OmniRequest) -> OmniRequest:
+        """The request as the API takes it: kept images inlined as raw base64."""
+        if not any(image.url.startswith(MEDIA_REF) for image in request.images):
+            return request
+        images = []
+        for image in request.images:
+            url = image.url
+            if url.startswith(MEDIA_REF):
+                url = await asyncio.to_thread(self._base64_of, url)
+            images.append(ImageInput(url=url, frame=image.frame))
+        return request.model_copy(update={"images": tuple(images)})
+
+    def path_of(self, reference: str) -> Path:
+        """The file a media reference points at (never outside the media directory)."""
+        relative = PurePosixPath(reference.removeprefix(MEDIA_REF))
+        if relative.is_absolute() or ".." in relative.parts:
+            raise InvalidInput("A kept input has an invalid name.")
+        return self.media_dir / relative
+
+    def _base64_of(self, reference: str) -> str:
+        path = self.path_of(reference)
+        try:
+            return base64.b64encode(path.read_bytes()).decode("ascii")
+        except FileNotFoundError:
+            raise InvalidInput(
+                "An input image kept for this task is missing from the bot's storage."
+            ) from None
+
+
+def _check_image_file(path: Path, info: AttachmentInfo) -> None:
+    """Open the header with Pillow: the format must match and the pixels must be allowed."""
+    try:
+        with Image.open(path) as image:
+            kind, (width, height) = image.format, image.size
+    except (UnidentifiedImageError, OSError):
+        path.unlink(missing_ok=True)
+        raise InvalidInput(f"`{info.slot}` is not a readable PNG or JPEG image.") from None
+    if kind not in IMAGE_TYPES.values():
+        path.unlink(missing_ok=True)
+        raise InvalidInput(f"`{info.slot}` is a {kind} image; use PNG or JPEG.")
+    check_pixels(info.slot, width, height)
