@@ -36,7 +36,7 @@ from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.reruns", "cogs.quota", "cogs.tasks")
+COGS = ("cogs.video", "cogs.storyboard", "cogs.reruns")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 

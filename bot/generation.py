@@ -19,6 +19,8 @@ from bot.models import OmniRequest, make_request
 from bot.quota import quota_check, resolve_limit
 from bot.records import NewTask, TaskRecord
 from bot.settings import OmniSettings, Settings
+from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
+from bot.storyboard import parse_shots
 
 _ELEMENT_ID = re.compile(r"^\d{1,19}$")
 MAX_ELEMENTS = 7
@@ -47,6 +49,20 @@ class VideoOptions:
     elements: str | None = None
     watermark: bool | None = None
     attachments: tuple[AttachmentInfo, ...] = ()  # image_1 … image_4, first_frame, end_frame
+
+
+@dataclass(frozen=True, slots=True)
+class StoryboardOptions:
+    """The `/storyboard` options as the member gave them; None means "not given"."""
+
+    shots: str | None = None
+    prompt: str | None = None
+    duration: int | None = None
+    mode: str | None = None
+    aspect_ratio: str | None = None
+    sound: bool | None = None
+    elements: str | None = None
+    attachments: tuple[AttachmentInfo, ...] = ()  # image_1 … image_3
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +133,48 @@ def build_video_request(options: VideoOptions, defaults: OmniSettings) -> OmniRe
     return make_request(fields)
 
 
+STORYBOARD_MODEL = "kling-v3-omni"  # the only model that makes multi-shot videos (§1.4)
+
+
+def build_storyboard_request(options: StoryboardOptions, defaults: OmniSettings) -> OmniRequest:
+    """Your own shots (customize) or a prompt Kling splits into shots (intelligence)."""
+    has_shots = bool(options.shots and options.shots.strip())
+    has_prompt = bool(options.prompt and options.prompt.strip())
+    if has_shots and has_prompt:
+        raise InvalidInput(
+            "Give either `shots` (your own shots) or `prompt` (Kling plans the shots), not both."
+        )
+    if not has_shots and not has_prompt:
+        raise InvalidInput(
+            f"Give `shots`, like {SHOTS_EXAMPLE}, or a `prompt` to let Kling plan them."
+        )
+    fields: dict[str, Any] = {
+        "model": STORYBOARD_MODEL,
+        "multi_shot": True,
+        "mode": options.mode or defaults.mode,
+        "aspect_ratio": options.aspect_ratio or defaults.aspect_ratio,
+        "sound": bool(options.sound),
+        "images": image_fields(options.attachments),
+        "elements": parse_elements(options.elements),
+    }
+    if has_shots:
+        shots = parse_shots(options.shots or "")
+        total = sum(seconds for seconds, _ in shots)
+        fields.update(
+            shot_type="customize",
+            prompt="",
+            shots=[{"prompt": text, "duration_s": seconds} for seconds, text in shots],
+            duration_s=options.duration if options.duration is not None else total,
+        )
+    else:
+        fields.update(
+            shot_type="intelligence",
+            prompt=options.prompt,
+            duration_s=options.duration if options.duration is not None else defaults.duration,
+        )
+    return make_request(fields)
+
+
 class GenerationService:
     """Accepts video requests from members: validate, price, charge, queue."""
 
@@ -137,6 +195,11 @@ class GenerationService:
     async def request_video(self, who: Requester, options: VideoOptions) -> Ticket:
         """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
         request = build_video_request(options, self._settings.omni)
+        return await self.queue(who, request, held=True)
+
+    async def request_storyboard(self, who: Requester, options: StoryboardOptions) -> Ticket:
+        """Queue a storyboard, held until `release(ticket)`; a refusal charges nothing."""
+        request = build_storyboard_request(options, self._settings.omni)
         return await self.queue(who, request, held=True)
 
     async def queue(

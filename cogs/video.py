@@ -9,37 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import KlingBot, Services
-from bot.engine import utc_now
-from bot.errors import KlingBotError
-from bot.generation import Requester, VideoOptions
-from bot.media import AttachmentInfo
-from bot.render import status_view
-from bot.status_messages import status_embed
-
-
-def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:
-    """Who is asking, and where, as plain data."""
-    assert interaction.guild_id is not None and interaction.channel_id is not None
-    user = interaction.user
-    role_ids = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
-    return Requester(interaction.guild_id, interaction.channel_id, user.id, role_ids)
-
-
-def attachment_infos(**slots: discord.Attachment | None) -> tuple[AttachmentInfo, ...]:
-    """Discord's metadata of the attached files, by option name."""
-    return tuple(
-        AttachmentInfo(
-            slot=slot,
-            filename=attachment.filename,
-            url=attachment.url,
-            size_bytes=attachment.size,
-            content_type=attachment.content_type,
-            width=attachment.width,
-            height=attachment.height,
-        )
-        for slot, attachment in slots.items()
-        if attachment is not None
-    )
+from bot.generation import VideoOptions
+from cogs.tickets import answer_with_ticket, attachment_infos, requester_of
 
 
 class VideoCog(commands.Cog):
@@ -98,26 +69,7 @@ class VideoCog(commands.Cog):
         )
         generation = self.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)
-        try:
-            view = status_view(ticket.task, position=None, now=utc_now())
-            try:
-                response = await interaction.response.send_message(
-                    embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
-                )
-            except discord.HTTPException:
-                # The member saw "the application did not respond": don't charge for a task
-                # they never heard of. (It is still held, so it can't have left the queue.)
-                await generation.withdraw(ticket.task.id)
-                raise
-            if response.message_id is not None:
-                await generation.attach_status_message(ticket.task.id, response.message_id)
-            try:
-                await generation.keep_inputs(ticket, attachments)
-            except KlingBotError as refusal:
-                await generation.withdraw(ticket.task.id, refusal.member_message)
-                raise  # the error handler tells the member privately why
-        finally:
-            generation.release(ticket)
+        await answer_with_ticket(interaction, generation, ticket, attachments)
 
 
 async def setup(bot: KlingBot) -> None:

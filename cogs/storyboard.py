@@ -1,0 +1,62 @@
+"""`/storyboard`: a multi-shot video on kling-v3-omni, from your own shots or from one prompt."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import KlingBot, Services
+from bot.generation import StoryboardOptions
+from cogs.tickets import answer_with_ticket, attachment_infos, requester_of
+
+
+class StoryboardCog(commands.Cog):
+    """Make multi-shot videos."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @app_commands.command(name="storyboard", description="Make a multi-shot video (kling-v3-omni)")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        shots="Your shots, seconds first: 2: a dog by the sea | 3: it runs along the beach",
+        prompt="Or one description, and Kling plans the shots",
+        duration="Total seconds, 3 to 15 (with shots: their sum)",
+        mode="std: 720p, faster and cheaper · pro: 1080p",
+        aspect_ratio="Shape of the video",
+        sound="Generate sound too",
+        image_1="A reference image: <<<image_1>>> in a shot",
+        image_2="A second reference image: <<<image_2>>>",
+        image_3="A third reference image: <<<image_3>>>",
+        elements="Kling element IDs, separated by commas",
+    )
+    async def storyboard(
+        self,
+        interaction: discord.Interaction[KlingBot],
+        shots: app_commands.Range[str, 1, 3200] | None = None,
+        prompt: app_commands.Range[str, 1, 2500] | None = None,
+        duration: app_commands.Range[int, 3, 15] | None = None,
+        mode: Literal["std", "pro"] | None = None,
+        aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
+        sound: bool | None = None,
+        image_1: discord.Attachment | None = None,
+        image_2: discord.Attachment | None = None,
+        image_3: discord.Attachment | None = None,
+        elements: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        """Validate and queue a storyboard, then answer like `/video`."""
+        attachments = attachment_infos(image_1=image_1, image_2=image_2, image_3=image_3)
+        options = StoryboardOptions(
+            shots, prompt, duration, mode, aspect_ratio, sound, elements, attachments
+        )
+        generation = self.services.generation
+        ticket = await generation.request_storyboard(requester_of(interaction), options)
+        await answer_with_ticket(interaction, generation, ticket, attachments)
+
+
+async def setup(bot: KlingBot) -> None:
+    """discord.py extension entry point."""
+    await bot.add_cog(StoryboardCog(bot.services))

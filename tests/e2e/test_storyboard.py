@@ -1,0 +1,54 @@
+"""/storyboard end to end: the shots reach the API as a customize multi-shot request."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import KlingBot
+from bot.fakes.comet import FakeCometAPI
+from bot.fakes.discord import FakeDiscord
+
+SETTLE_S = 30  # a guard against hangs, not a speed assertion
+
+
+async def test_a_storyboard_is_made_from_the_members_shots(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "storyboard", shots="2: a dog stands by the sea | 3: the dog runs along the beach"
+    )
+    ack = await itx.wait_ack()
+    assert not ack.ephemeral
+    assert itx.original is not None and itx.original.embeds
+
+    async def delivered() -> None:
+        while not any(
+            m.reference_id == itx.original.id  # type: ignore[union-attr]
+            for m in fake_discord.channel_messages(fake_discord.default.general)
+        ):
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(delivered(), SETTLE_S)
+    (create,) = fake_comet.accepted_creates()
+    assert isinstance(create.body, dict)
+    assert create.body["model_name"] == "kling-v3-omni"
+    assert (create.body["multi_shot"], create.body["shot_type"], create.body["duration"]) == (
+        True,
+        "customize",
+        "5",
+    )
+    assert [(p["duration"], p["prompt"]) for p in create.body["multi_prompt"]] == [
+        ("2", "a dog stands by the sea"),
+        ("3", "the dog runs along the beach"),
+    ]
+
+
+async def test_shots_and_a_prompt_together_are_refused_privately(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "storyboard", shots="2: a | 3: b", prompt="a day at the beach"
+    )
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral and "not both" in answer.content
+    assert fake_comet.creates() == []
