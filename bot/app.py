@@ -36,7 +36,7 @@ from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.storyboard", "cogs.reruns")
+COGS = ("cogs.video", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -77,6 +77,12 @@ class KlingTree(app_commands.CommandTree["KlingBot"]):
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         if isinstance(cause, KlingBotError):
             text = cause.member_message
+        elif isinstance(cause, app_commands.TransformerError):
+            # e.g. a member option naming someone who has left the server since
+            text = (
+                f"{cause.value!r} can't be used here: that member, role or file could not be "
+                "found. Pick it again from the list."
+            )
         elif isinstance(cause, app_commands.NoPrivateMessage):
             text = "This command only works in a server channel."
         elif isinstance(cause, app_commands.CheckFailure):

@@ -50,9 +50,7 @@ class AttachmentInfo:
 def check_image(info: AttachmentInfo) -> None:
     """Refuse, from Discord's metadata alone, an image the model would not take."""
     if info.extension not in IMAGE_TYPES:
-        raise InvalidInput(
-            f"`{info.slot}` must be a PNG or JPEG image; {info.filename!r} is not."
-        )
+        raise InvalidInput(f"`{info.slot}` must be a PNG or JPEG image; {info.filename!r} is not.")
     if info.size_bytes > IMAGE_MAX_BYTES:
         raise InvalidInput(
             f"`{info.slot}` is {info.size_bytes / 1024 / 1024:.1f} MB; images may be at most 10 MB."

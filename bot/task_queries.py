@@ -1,0 +1,104 @@
+"""The `/tasks` and `/task` use cases: who may see which tasks, and what is read for them.
+
+Anyone sees their own tasks; moderators see anyone's. Asking for another member's list without
+the right is refused plainly (the member knows whom they asked about). Asking for one task by id
+that is someone else's, or another server's, reads exactly like asking for a task that does not
+exist: ids are sequential, and a different answer would tell who is making what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import TaskNotFound
+from bot.lifecycle import TaskState
+from bot.moderation import MemberFacts
+from bot.quota_service import is_server_moderator, require_server_moderator
+from bot.records import TaskEvent, TaskRecord
+from bot.settings import QuotaSettings
+from bot.store_api import TaskStore
+
+PAGE_SIZE = 10  # tasks per `/tasks` answer: one embed stays readable
+HISTORY_EVENTS = 10  # the latest steps `/task` shows; older ones are counted, not listed
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of a member's tasks, newest first."""
+
+    user_id: int  # whose tasks
+    is_own: bool  # the viewer's own tasks (the wording differs)
+    state: TaskState | None  # the status filter, if any
+    tasks: tuple[TaskRecord, ...]
+    has_more: bool  # older matching tasks exist beyond this page
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDetail:
+    """One task and the latest steps of its history."""
+
+    task: TaskRecord
+    events: tuple[TaskEvent, ...]  # at most HISTORY_EVENTS, oldest first
+    earlier_events: int  # how many older steps are not shown
+
+
+def not_found(task_id: int) -> TaskNotFound:
+    """The one refusal for a task that is missing, elsewhere, or someone else's."""
+    return TaskNotFound(
+        f"There is no task #{task_id} that you can see. `/tasks` lists your recent tasks."
+    )
+
+
+class TaskQueries:
+    """Reads tasks for members and moderators; the visibility rules live here."""
+
+    def __init__(self, store: TaskStore, quotas: QuotaSettings) -> None:
+        self._store = store
+        self._quotas = quotas
+
+    async def recent(
+        self,
+        guild_id: int,
+        viewer: MemberFacts,
+        *,
+        member_id: int | None = None,
+        state: TaskState | None = None,
+        before_id: int | None = None,
+    ) -> TaskPage:
+        """A member's latest tasks in this server (the viewer's own unless `member_id` says)."""
+        user_id = viewer.user_id if member_id is None else member_id
+        if user_id != viewer.user_id:
+            await require_server_moderator(
+                self._store, self._quotas, guild_id, viewer, action="see another member's tasks"
+            )
+        # One more than a page tells whether older tasks exist, without a count query.
+        found = await self._store.list_tasks(
+            state=state,
+            guild_id=guild_id,
+            user_id=user_id,
+            limit=PAGE_SIZE + 1,
+            before_id=before_id,
+        )
+        return TaskPage(
+            user_id=user_id,
+            is_own=user_id == viewer.user_id,
+            state=state,
+            tasks=tuple(found[:PAGE_SIZE]),
+            has_more=len(found) > PAGE_SIZE,
+        )
+
+    async def detail(self, guild_id: int, viewer: MemberFacts, task_id: int) -> TaskDetail:
+        """One task of this server: the viewer's own, or anyone's for a moderator."""
+        try:
+            task = await self._store.get_task(task_id)
+        except TaskNotFound:
+            raise not_found(task_id) from None
+        if task.guild_id != guild_id:
+            raise not_found(task_id)
+        if task.user_id != viewer.user_id and not await is_server_moderator(
+            self._store, self._quotas, guild_id, viewer
+        ):
+            raise not_found(task_id)
+        events = await self._store.task_events(task_id)
+        shown = events[-HISTORY_EVENTS:]
+        return TaskDetail(task, tuple(shown), len(events) - len(shown))
