@@ -135,8 +135,15 @@ class CourierSettings:
 
     results_dir: Path
     max_result_bytes: int
-    attempts: int = 5
+    # A passing failure (Discord or the network away) is retried with a doubling wait, so the
+    # tries span about ten minutes: an outage must not turn a paid video into an undeliverable.
+    attempts: int = 8
     retry_s: float = 5.0
+    max_retry_s: float = 300.0
+
+    def retry_delay_s(self, tries: int) -> float:
+        """The wait after the `tries`-th failed delivery (1 = first): 5 s, 10 s, 20 s … 5 min."""
+        return min(self.max_retry_s, self.retry_s * 2.0 ** max(0, tries - 1))
 
 
 class Courier:
@@ -203,9 +210,10 @@ class Courier:
         finally:
             self._active.discard(task_id)
 
-    def _retry_later(self, task_id: int) -> None:
+    def _retry_later(self, task_id: int, tries: int = 1) -> None:
         loop = asyncio.get_running_loop()
-        loop.call_later(self._settings.retry_s * self._scale, self.enqueue, task_id)
+        delay_s = self._settings.retry_delay_s(tries) * self._scale
+        loop.call_later(delay_s, self.enqueue, task_id)
 
     async def deliver(self, task_id: int) -> None:
         """One delivery attempt for a task that succeeded (or was being delivered at a crash)."""
@@ -245,7 +253,7 @@ class Courier:
                 )
                 return
             log.info("delivery failed %s (try %d): %s", context, tries, reason)
-            self._retry_later(task.id)
+            self._retry_later(task.id, tries)
             return
         self._tries.pop(task.id, None)
         await self._move(

@@ -29,6 +29,7 @@ Positions = Callable[[], Awaitable[dict[int, int]]]
 MAX_POSITION_EDITS_PER_PASS = 10  # status edits for "your place in line moved", per pass
 POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
+EDIT_TRIES = 3  # edits of one state that fail in passing before it is left as it is
 
 
 def status_embed(view: StatusView) -> discord.Embed:
@@ -72,6 +73,7 @@ class StatusUpdater:
         self._last_edit_at: dict[int, float] = {}  # loop time
         self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
         self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
+        self._failed_edits: dict[int, int] = {}  # edits of the current state that failed
         self._finished: OrderedDict[int, None] = OrderedDict()
         self._positions_wanted = False
         self._positions_job: asyncio.Task[None] | None = None
@@ -187,9 +189,18 @@ class StatusUpdater:
             return True
         except (discord.HTTPException, *TRANSIENT_ERRORS):
             log.warning("status edit failed %s", task.log_context, exc_info=True)
+            failures = self._failed_edits.get(task.id, 0) + 1
+            if failures < EDIT_TRIES:
+                # Try again after the interval: a final state (why it failed, the refund) must
+                # not be lost to one hiccup of Discord's.
+                self._failed_edits[task.id] = failures
+                self._dirty.add(task.id)
+                return False
+            self._failed_edits.pop(task.id, None)
             return task.is_terminal
         finally:
             self._last_edit_at[task.id] = asyncio.get_running_loop().time()
+        self._failed_edits.pop(task.id, None)
         self._shown[task.id] = shown
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = position
@@ -218,7 +229,7 @@ class StatusUpdater:
         self._finished[task_id] = None
         while len(self._finished) > _FINISHED_MEMORY:
             self._finished.popitem(last=False)
-        for table in (self._last_edit_at, self._shown, self._shown_positions):
+        for table in (self._last_edit_at, self._shown, self._shown_positions, self._failed_edits):
             table.pop(task_id, None)
         self._dirty.discard(task_id)
         self._urgent.discard(task_id)

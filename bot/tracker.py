@@ -31,6 +31,7 @@ log = logging.getLogger("bot.tracker")
 Clock = Callable[[], datetime]
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+MAX_RESENDS = 1  # a create proven absent is sent again once (README), then given up
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +201,16 @@ class Tracker:
     async def _poll(self, task: TaskRecord) -> None:
         now = self._clock()
         assert task.api_task_id is not None and task.submitted_at is not None
-        if now - task.submitted_at >= self._settings.task_timeout:
-            minutes = int(self._settings.task_timeout.total_seconds() // 60)
-            reason = f"The video was not ready after {minutes} minutes, so the bot stopped waiting."
-            await self._finish(task, TaskState.TIMED_OUT, reason, detail="local timeout")
-            return
+        # Past the deadline, ask once more before giving up: the video may have finished since
+        # the last poll, or while the bot was down for longer than the timeout.
+        is_overdue = now - task.submitted_at >= self._settings.task_timeout
         try:
             snapshot = await self._paced_query(task.api_task_id)
         except ApiError as error:
-            await self._after_query_error(task, error)
+            if is_overdue:
+                await self._time_out(task)
+            else:
+                await self._after_query_error(task, error)
             return
         self._not_found.pop(task.id, None)
         await self._store.record_poll(
@@ -227,12 +229,19 @@ class Tracker:
             await self._finish(
                 task, TaskState.FAILED, snapshot.failure_reason, detail="API: failed"
             )
+        elif is_overdue:
+            await self._time_out(task)
         else:
             if snapshot.status is TaskStatus.RUNNING and task.state is TaskState.SUBMITTED:
                 task = (
                     await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
                 )
             self._schedule(task.id, self._next_poll_at(task, self._clock()))
+
+    async def _time_out(self, task: TaskRecord) -> None:
+        minutes = int(self._settings.task_timeout.total_seconds() // 60)
+        reason = f"The video was not ready after {minutes} minutes, so the bot stopped waiting."
+        await self._finish(task, TaskState.TIMED_OUT, reason, detail="local timeout")
 
     async def _after_query_error(self, task: TaskRecord, error: ApiError) -> None:
         context = task.log_context
@@ -255,8 +264,16 @@ class Tracker:
             snapshot = await self._paced_query(task.external_id)
         except ApiError as error:
             if error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works():
-                log.info("create proven absent %s: sending it again", context)
                 self._reconcile_tries.pop(task.id, None)
+                if await self._resends(task.id) >= MAX_RESENDS:
+                    # Every create of it got lost or crashed in the bot: sending it yet again
+                    # would loop forever, holding the member's credit.
+                    log.warning("create proven absent again %s: given up", context)
+                    reason = "The bot could not get the task to the video service."
+                    detail = f"proven absent again after {MAX_RESENDS} resend(s)"
+                    await self._finish(task, TaskState.FAILED, reason, detail=detail)
+                    return
+                log.info("create proven absent %s: sending it again", context)
                 moved = await self._store.requeue(
                     task.id,
                     not_before=None,
@@ -285,6 +302,15 @@ class Tracker:
         )
         if adopted is not None:
             self.track(adopted, poll_now=True)
+
+    async def _resends(self, task_id: int) -> int:
+        """How often this task was proven absent and sent again (in this or an earlier run)."""
+        events = await self._store.task_events(task_id)
+        return sum(
+            1
+            for e in events
+            if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
+        )
 
     def _backoff(self, tries: int) -> float:
         return min(60.0, 2.0 * 2.0**tries) * self.policy.scale
@@ -325,6 +351,9 @@ class Tracker:
     ) -> None:
         if reason is not None:
             fields["failure_reason"] = reason
+        # The task leaves the tracker for good: forget its counters.
+        self._not_found.pop(task.id, None)
+        self._reconcile_tries.pop(task.id, None)
         moved = await self._move(task, to, detail=detail, **fields)
         if moved is not None:
             self._on_finished(moved)

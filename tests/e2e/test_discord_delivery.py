@@ -468,3 +468,41 @@ async def test_a_deleted_status_message_is_dropped_quietly(
 
     patches = fake.requests("PATCH", "/channels/{channel_id}/messages/{message_id}")
     assert [r.status for r in patches] == [404]
+
+
+EDIT_ROUTE = "/channels/{channel_id}/messages/{message_id}"
+FAILED_TEXT = "❌ Kling refused the prompt. Your credit was refunded."
+
+
+async def test_a_final_state_is_shown_even_if_its_first_edit_fails_in_passing(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.1)
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503)  # Discord hiccups once
+
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [503, 200]
+
+
+async def test_an_edit_that_keeps_failing_is_given_up(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=100)
+
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+    await eventually(lambda: not updater._jobs)  # the job ends: no retry loop forever
+    await updater.close()
+    attempts = len(fake.requests("PATCH", EDIT_ROUTE))
+    assert 2 <= attempts <= 10

@@ -23,7 +23,7 @@ from bot.omni import OmniClient, RetryPolicy
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, TaskRecord
 from bot.store import SqliteStore
-from bot.submitter import Backoff
+from bot.submitter import Backoff, Prepare
 from bot.tracker import TrackerSettings
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
@@ -62,10 +62,13 @@ async def running_engine(
     create_timeout_s: float = 10,
     start: bool = True,
     deliverer: Deliverer | None = None,
+    client_class: type[OmniClient] = OmniClient,
+    store_class: type[SqliteStore] = SqliteStore,
+    prepare: Prepare | None = None,
 ) -> AsyncIterator[TaskEngine]:
-    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    store = await store_class.open(tmp_path / "bot.sqlite3")
     async with aiohttp.ClientSession() as session:
-        client = OmniClient(
+        client = client_class(
             session,
             fake.base_url,
             fake.config.api_key,
@@ -89,6 +92,7 @@ async def running_engine(
                 backoff=Backoff(initial_s=0.05, max_s=0.2),
                 stop_grace_s=0.5,
             ),
+            prepare=prepare,
         )
         if start:
             await engine.start()
