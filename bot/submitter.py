@@ -186,6 +186,7 @@ class Submitter:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
             for job in pending:
                 job.cancel()  # the task stays `submitting`: the next start reconciles it
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def drain(self) -> None:
         """Wait for every create already launched (tests and one-shot runs)."""
@@ -196,14 +197,16 @@ class Submitter:
         context = task.log_context
         try:
             request = await self._prepare(task.request)
-        except KlingBotError as refusal:
+        except Exception as refusal:
             # Nothing was sent: an input kept for the task is gone or unreadable.
-            log.warning("task cannot be sent %s: %s", context, refusal.member_message)
+            if isinstance(refusal, KlingBotError):
+                reason = refusal.member_message
+                log.warning("task cannot be sent %s: %s", context, reason)
+            else:
+                reason = "An input kept for this task could not be read by the bot."
+                log.exception("inputs unreadable %s", context)
             await self._move(
-                task,
-                TaskState.REJECTED,
-                detail="inputs unavailable",
-                failure_reason=refusal.member_message,
+                task, TaskState.REJECTED, detail="inputs unavailable", failure_reason=reason
             )
             self.wake()
             return
@@ -246,17 +249,16 @@ class Submitter:
             if kind is ApiErrorKind.RATE_LIMITED:
                 # The account is full (1303) or we are too fast: nothing else goes out either.
                 self._paused_until = self._clock() + timedelta(seconds=delay)
-            try:
-                moved = await self._store.requeue(
-                    task.id,
-                    not_before=self._clock() + timedelta(seconds=delay),
-                    now=self._clock(),
-                    detail=error.log_line(),
-                )
-            except IllegalTransition as exc:
-                log.error("task_id=%s could not go back to the queue: %s", task.id, exc)
-            else:
-                self._on_changed(moved)
+            not_before = self._clock() + timedelta(seconds=delay)
+            requeued = await self._persist(
+                task,
+                TaskState.QUEUED,
+                lambda: self._store.requeue(
+                    task.id, not_before=not_before, now=self._clock(), detail=error.log_line()
+                ),
+            )
+            if requeued is not None:
+                self._on_changed(requeued)
             self.wake()
         else:
             log.warning("create refused %s: %s", context, error.log_line())
@@ -271,12 +273,39 @@ class Submitter:
     async def _move(
         self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
     ) -> TaskRecord | None:
-        try:
-            moved = await self._store.transition(
+        moved = await self._persist(
+            task,
+            to,
+            lambda: self._store.transition(
                 task.id, to, now=self._clock(), expect=TaskState.SUBMITTING, detail=detail, **fields
-            )
-        except IllegalTransition as exc:
-            log.error("task_id=%s could not move to %s: %s", task.id, to.value, exc)
-            return None
-        self._on_changed(moved)
+            ),
+        )
+        if moved is not None:
+            self._on_changed(moved)
         return moved
+
+    async def _persist(
+        self, task: TaskRecord, to: TaskState, write: Callable[[], Awaitable[TaskRecord]]
+    ) -> TaskRecord | None:
+        """Record what a create led to, however long the store takes to accept it.
+
+        The create has happened (or was refused): if the write were dropped, the task would sit
+        in `submitting` holding a slot, and a task the API may have billed would go untracked
+        until a restart. A write that committed before its error shows as the target state.
+        """
+        delay_s = 0.1
+        while True:
+            try:
+                return await write()
+            except IllegalTransition as exc:
+                current = await self._store.get_task(task.id)
+                if current.state is to:
+                    return current
+                log.error("%s could not move to %s: %s", task.log_context, to.value, exc)
+                return None
+            except Exception:
+                log.exception("%s: recording %s failed; trying again", task.log_context, to.value)
+                if self._stopping:
+                    return None  # still `submitting`: the next start reconciles it
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)

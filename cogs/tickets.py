@@ -55,17 +55,22 @@ async def answer_with_ticket(
             response = await interaction.response.send_message(
                 embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
             )
-        except discord.HTTPException:
-            # The member saw "the application did not respond": don't charge for a task they
-            # never heard of.
+        except Exception:
+            # Refused, timed out or cut off: the member saw "the application did not respond"
+            # and will likely try again. Don't charge for a task they never heard of.
             await generation.withdraw(ticket.task.id)
             raise
         if response.message_id is not None:
             await generation.attach_status_message(ticket.task.id, response.message_id)
         try:
             await generation.keep_inputs(ticket, attachments)
-        except KlingBotError as refusal:
-            await generation.withdraw(ticket.task.id, refusal.member_message)
+        except Exception as failure:
+            reason = (
+                failure.member_message
+                if isinstance(failure, KlingBotError)
+                else "The bot could not keep your attachments, so the task was withdrawn."
+            )
+            await generation.withdraw(ticket.task.id, reason)
             raise  # the error handler tells the member privately why
     finally:
         generation.release(ticket)

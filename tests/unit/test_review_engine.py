@@ -1,6 +1,6 @@
 """Review findings in the engine's loops, each shown against the fake CometAPI and real SQLite.
 
-Every test here failed before its fix (or is marked xfail where the fix belongs to another file).
+Every test here failed before its fix.
 """
 
 from __future__ import annotations
@@ -194,11 +194,6 @@ async def settled_in_time(engine: TaskEngine, task: TaskRecord) -> TaskRecord:
     return done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed: Submitter._move/_after_refusal let a store error escape the "
-    "create job, leaving the task `submitting` (slot taken, never tracked) until a restart",
-)
 async def test_a_failed_write_after_the_create_does_not_strand_the_task(
     tmp_path: Path, comet: FakeCometAPI
 ) -> None:
@@ -213,11 +208,6 @@ async def unreadable_inputs(request: OmniRequest) -> OmniRequest:
     raise PermissionError(13, "Permission denied", "media/inputs/1/image_1.png")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported, not fixed: Submitter._submit only catches KlingBotError from prepare; any "
-    "other error leaves the task `submitting` (nothing was sent) until a restart",
-)
 async def test_an_input_that_cannot_be_read_does_not_strand_the_task(
     tmp_path: Path, comet: FakeCometAPI
 ) -> None:
