@@ -12,7 +12,7 @@ from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment, InteractionHandle
-from bot.fakes.discord.messages import Message
+from bot.fakes.discord.testing import reply_to
 from bot.lifecycle import TaskState
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
@@ -23,17 +23,6 @@ def png(width: int, height: int, colour: str = "teal") -> bytes:
     data = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(data, format="PNG")
     return data.getvalue()
-
-
-async def reply_to(fake: FakeDiscord, message_id: int) -> Message:
-    async def find() -> Message:
-        while True:
-            for message in fake.channel_messages(fake.default.general):
-                if message.reference_id == message_id:
-                    return message
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(find(), SETTLE_S)
 
 
 async def test_images_are_kept_and_sent_as_base64(

@@ -9,24 +9,10 @@ import pytest
 from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.discord.messages import Message
-from bot.fakes.discord.testing import assert_pings
+from bot.fakes.discord.testing import assert_pings, reply_to
 from bot.lifecycle import TaskState
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
-
-
-async def result_message(fake: FakeDiscord, status_id: int) -> Message:
-    """Wait for the bot's reply to a status message in #general."""
-
-    async def find() -> Message:
-        while True:
-            for message in fake.channel_messages(fake.default.general):
-                if message.reference_id == status_id:
-                    return message
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(find(), SETTLE_S)
 
 
 async def settled(bot: KlingBot, task_id: int) -> TaskState:
@@ -50,7 +36,7 @@ async def test_a_member_makes_a_video(
     status = itx.original
     assert status is not None and status.embeds
     assert "a paper boat in the rain" in str(status.embeds[0])
-    result = await result_message(fake_discord, status.id)
+    result = await reply_to(fake_discord, status.id)
     assert [a.filename.endswith(".mp4") for a in result.attachments] == [True]
     assert_pings(result, users={fake_discord.default.alice.id})
     assert "🔁" in result.reactions
@@ -110,7 +96,7 @@ async def test_a_gateway_disconnect_mid_task_loses_nothing(
     assert fake_discord.gateway.resumes, "the client should have resumed its session"
     for handle in (itx, second):
         assert handle.original is not None
-        await result_message(fake_discord, handle.original.id)
+        await reply_to(fake_discord, handle.original.id)
     assert len(fake_comet.accepted_creates()) == 2
 
 

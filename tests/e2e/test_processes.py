@@ -10,7 +10,7 @@ import pytest
 
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.discord.messages import Message
+from bot.fakes.discord.testing import replies_to
 from bot.fakes.harness import BotProcess
 from bot.settings import Settings
 
@@ -38,10 +38,6 @@ async def test_the_demo_runs_offline_and_writes_a_playable_mp4(tmp_path: Path) -
     assert "your video is ready" in text
     assert f"is at {out}" in text
     assert out.read_bytes()[4:8] == b"ftyp"
-
-
-def replies_to(fake: FakeDiscord, status_id: int) -> list[Message]:
-    return [m for m in fake.channel_messages(fake.default.general) if m.reference_id == status_id]
 
 
 async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(

@@ -10,7 +10,7 @@ from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.messages import Message
-from bot.fakes.discord.testing import assert_pings
+from bot.fakes.discord.testing import assert_pings, reply_to
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
 
@@ -23,17 +23,6 @@ async def make_a_video(fake: FakeDiscord, prompt: str = "a paper boat") -> Messa
     await itx.wait_ack()
     assert itx.original is not None
     return await reply_to(fake, itx.original.id)
-
-
-async def reply_to(fake: FakeDiscord, message_id: int) -> Message:
-    async def find() -> Message:
-        while True:
-            for message in fake.channel_messages(fake.default.general):
-                if message.reference_id == message_id:
-                    return message
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(find(), SETTLE_S)
 
 
 async def all_settled(bot: KlingBot, count: int) -> list[TaskRecord]:

@@ -106,3 +106,25 @@ def render(messages: Iterable[Message]) -> str:
             if users:
                 lines.append(f"  {emoji} × {len(users)}")
     return "\n".join(lines)
+
+
+def replies_to(fake: FakeDiscord, message_id: int) -> list[Message]:
+    """Every message that replies to `message_id`, in any channel, oldest first."""
+    return [
+        m
+        for m in fake.state.messages.values()
+        if m.reference_id == message_id and not m.is_ephemeral and not m.deleted
+    ]
+
+
+async def reply_to(fake: FakeDiscord, message_id: int, *, timeout_s: float = 30.0) -> Message:
+    """Wait for the first reply to a message (a status message's result, a result's rerun)."""
+
+    async def first() -> Message:
+        while True:  # the fake's state is plain data: look again after each loop turn
+            found = replies_to(fake, message_id)
+            if found:
+                return found[0]
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(first(), timeout_s)
