@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.errors import InvalidInput
+from bot.model_refusals import describe_validation_error
 
 ModelName = Literal["kling-video-o1", "kling-v3-omni"]
 Mode = Literal["std", "pro"]
@@ -350,53 +351,3 @@ def _how_many(have: int, kind: str) -> str:
     if have == 1:
         return f"only 1 {kind} was given"
     return f"only {have} {kind}s were given"
-
-
-# -- turning pydantic's errors into one sentence --------------------------------------------------
-
-_FIELD_NAMES = {
-    "duration_s": "duration",
-    "images": "image",
-    "elements": "element",
-    "videos": "video",
-    "shots": "shot",
-    "url": "url",
-    "element_id": "element id",
-}
-
-
-def _field_label(loc: tuple[int | str, ...]) -> str:
-    words: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            words.append(str(part + 1))
-        else:
-            words.append(_FIELD_NAMES.get(part, part))
-    return " ".join(words) if words else "request"
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One sentence for the first problem pydantic found, naming the field and what is allowed."""
-    error = exc.errors(include_url=False)[0]
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    label = _field_label(tuple(error["loc"]))
-    value = error.get("input")
-    if kind == "omni_rule":
-        return str(error["msg"])
-    if kind == "literal_error":
-        allowed = str(ctx.get("expected", "")).replace("'", "")
-        return f"`{label}` {value!r} is not allowed: use {allowed}."
-    if kind == "extra_forbidden":
-        return f"`{label}` is not a setting of a video request."
-    if kind == "missing":
-        return f"`{label}` is required."
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"`{label}` must be a whole number, not {value!r}."
-    if kind in ("bool_parsing", "bool_type"):
-        return f"`{label}` must be true or false, not {value!r}."
-    if kind == "greater_than":
-        return f"`{label}` must be greater than {ctx.get('gt')}."
-    if kind in ("string_too_short", "too_short"):
-        return f"`{label}` is empty."
-    return f"`{label}`: {error['msg']}."

@@ -1,7 +1,7 @@
 """The task store's SQLite implementation (the interface is `TaskStore`, in `store_api.py`).
 
-Only the store modules hold SQL (this one for tasks, `quota_store.py` for the ledger and quota
-settings, `database.py` for the connection). Every write is one transaction, and the invariants
+Only the store modules hold SQL (this one for task writes, `task_reads.py` for task queries,
+`quota_store.py` for the ledger and quota settings, `database.py` for the connection). Every write is one transaction, and the invariants
 that make paid work safe across kill -9 live here: a task is stored together with its first event
 and its charge, and a move to a refunded state writes its refund in the same transaction, so a
 task is charged once, refunded at most once, and never loses either.
@@ -9,35 +9,30 @@ task is charged once, refunded at most once, and never loses either.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Unpack
 
-from bot.database import from_db_time, from_db_time_or_none, to_db_time
+from bot.database import to_db_time
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TaskState, check_move
-from bot.models import OmniRequest, load_stored_request
-from bot.quota_store import SqliteQuota
+from bot.models import OmniRequest
 from bot.records import (
     LinkKind,
     NewTask,
-    QueueEntry,
     QuotaCheck,
     StateFilter,
-    TaskEvent,
     TaskRecord,
     TaskUpdate,
 )
 from bot.store_api import TaskStore as TaskStore  # re-exported: callers import it from here
-
-_TASK_COLUMNS = (
-    "id, external_id, origin, rerun_of, guild_id, channel_id, user_id, request_json, cost, "
-    "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
-    "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
-    "result_path, result_size_bytes, status_message_id, delivery_message_id"
+from bot.task_reads import (
+    SELECT_TASK,
+    SqliteTaskReads,
+    no_task_message,
+    states_of,
+    task_from_row,
 )
-_SELECT_TASK = f"SELECT {_TASK_COLUMNS} FROM tasks"
+
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
     "request_json, cost, state, created_at, updated_at, queued_at) "
@@ -60,7 +55,7 @@ _LINKED_COLUMNS: tuple[tuple[str, LinkKind], ...] = (
 )
 
 
-class SqliteStore(SqliteQuota):
+class SqliteStore(SqliteTaskReads):
     """`TaskStore` on one SQLite file; open with `await SqliteStore.open(path)`."""
 
     async def create_task(
@@ -75,9 +70,9 @@ class SqliteStore(SqliteQuota):
         if quota is not None and (new.guild_id is None or new.user_id is None):
             raise ValueError("a quota applies to a server member: guild_id and user_id are needed")
         async with self._write():
-            row = await self._one(f"{_SELECT_TASK} WHERE external_id = ?", (new.external_id,))
+            row = await self._one(f"{SELECT_TASK} WHERE external_id = ?", (new.external_id,))
             if row is not None:
-                return _same_task(_task_from_row(row), new)
+                return _same_task(task_from_row(row), new)
             if quota is not None:
                 await self._check_quota(new, quota)
             cursor = await self._db.execute(
@@ -175,7 +170,7 @@ class SqliteStore(SqliteQuota):
                 (at, at, progress_pct, task_id),
             )
         if cursor.rowcount == 0:
-            raise TaskNotFound(_no_task(task_id))
+            raise TaskNotFound(no_task_message(task_id))
 
     async def set_status_message(self, task_id: int, message_id: int) -> None:
         """Remember the task's status message, and link that message to the task."""
@@ -191,120 +186,6 @@ class SqliteStore(SqliteQuota):
         async with self._write():
             await self._task(task_id)
             await self._link(message_id, task_id, kind)
-
-    async def task_for_message(
-        self, message_id: int, *, kind: LinkKind | None = None
-    ) -> TaskRecord | None:
-        """The task a message was linked to (optionally only by a link of `kind`), or None."""
-        link = "SELECT task_id FROM message_links WHERE message_id = ?"
-        params: list[Any] = [message_id]
-        if kind is not None:
-            link += " AND kind = ?"
-            params.append(kind)
-        async with self._lock:
-            row = await self._one(f"{_SELECT_TASK} WHERE id = ({link})", params)
-        return None if row is None else _task_from_row(row)
-
-    async def get_task(self, task_id: int) -> TaskRecord:
-        """One task by its number; raises TaskNotFound."""
-        async with self._lock:
-            return await self._task(task_id)
-
-    async def list_tasks(
-        self,
-        *,
-        state: StateFilter | None = None,
-        guild_id: int | None = None,
-        user_id: int | None = None,
-        limit: int = 20,
-        before_id: int | None = None,
-    ) -> list[TaskRecord]:
-        """Tasks matching every filter given, newest first; `before_id` pages further back."""
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, not {limit}")
-        where: list[str] = []
-        params: list[Any] = []
-        if state is not None:
-            states = _states(state)
-            where.append(f"state IN ({_marks(states)})")
-            params.extend(s.value for s in states)
-        for clause, value in (
-            ("guild_id = ?", guild_id),
-            ("user_id = ?", user_id),
-            ("id < ?", before_id),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        sql = _SELECT_TASK + (" WHERE " + " AND ".join(where) if where else "")
-        async with self._lock:
-            rows = await self._all(f"{sql} ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [_task_from_row(r) for r in rows]
-
-    async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
-        """Every task in one of `states`, oldest first: what resume and the tracker load."""
-        where, params = _state_clause(states)
-        async with self._lock:
-            rows = await self._all(f"{_SELECT_TASK} WHERE {where} ORDER BY id", params)
-        return [_task_from_row(r) for r in rows]
-
-    async def queue_entries(self) -> list[QueueEntry]:
-        """Every QUEUED task as the fair queue sees it (no request JSON: cheap for thousands)."""
-        async with self._lock:
-            rows = await self._all(
-                "SELECT id, guild_id, user_id, queued_at, not_before, external_id FROM tasks "
-                "WHERE state = ? ORDER BY id",
-                (TaskState.QUEUED.value,),
-            )
-        return [
-            QueueEntry(
-                task_id=r["id"],
-                guild_id=r["guild_id"],
-                user_id=r["user_id"],
-                queued_at=from_db_time(r["queued_at"]),
-                not_before=from_db_time_or_none(r["not_before"]),
-                external_id=r["external_id"],
-            )
-            for r in rows
-        ]
-
-    async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
-        """QUEUED tasks not backing off at `now`, oldest first; the fair queue picks among them."""
-        sql = (
-            f"{_SELECT_TASK} WHERE finished_at IS NULL AND state = ? "
-            "AND (not_before IS NULL OR not_before <= ?) ORDER BY id"
-        )
-        async with self._lock:
-            rows = await self._all(sql, (TaskState.QUEUED.value, to_db_time(now)))
-        return [_task_from_row(r) for r in rows]
-
-    async def count_in_states(self, states: Iterable[TaskState]) -> int:
-        """How many tasks are in one of `states`."""
-        where, params = _state_clause(states)
-        async with self._lock:
-            return await self._count(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
-
-    async def task_events(self, task_id: int) -> list[TaskEvent]:
-        """A task's history, oldest first; raises TaskNotFound."""
-        async with self._lock:
-            rows = await self._all(
-                "SELECT id, task_id, at, from_state, to_state, detail FROM task_events "
-                "WHERE task_id = ? ORDER BY id",
-                (task_id,),
-            )
-        if not rows:
-            raise TaskNotFound(_no_task(task_id))  # every stored task has its creation event
-        return [
-            TaskEvent(
-                id=r["id"],
-                task_id=r["task_id"],
-                at=from_db_time(r["at"]),
-                from_state=None if r["from_state"] is None else TaskState(r["from_state"]),
-                to_state=TaskState(r["to_state"]),
-                detail=r["detail"],
-            )
-            for r in rows
-        ]
 
     async def _move(
         self,
@@ -324,8 +205,8 @@ class SqliteStore(SqliteQuota):
         async with self._write():
             # BEGIN IMMEDIATE holds the write lock from this read to the commit: compare-and-set.
             current = await self._task(task_id)
-            if expect is not None and current.state not in _states(expect):
-                wanted = " or ".join(s.value for s in _states(expect))
+            if expect is not None and current.state not in states_of(expect):
+                wanted = " or ".join(s.value for s in states_of(expect))
                 raise IllegalTransition(
                     f"task {task_id} is {current.state.value}, not {wanted}: "
                     f"it can't go to {to.value} from here"
@@ -363,48 +244,6 @@ class SqliteStore(SqliteQuota):
         if row is not None and row["task_id"] != task_id:
             raise ValueError(f"message {message_id} already belongs to task {row['task_id']}")
 
-    async def _task(self, task_id: int) -> TaskRecord:
-        row = await self._one(f"{_SELECT_TASK} WHERE id = ?", (task_id,))
-        if row is None:
-            raise TaskNotFound(_no_task(task_id))
-        return _task_from_row(row)
-
-
-def _states(states: StateFilter) -> tuple[TaskState, ...]:
-    if isinstance(states, TaskState):  # a StrEnum is itself a collection (of characters)
-        return (states,)
-    return tuple(TaskState(s) for s in states)
-
-
-def _marks(items: Sequence[object]) -> str:
-    return ", ".join("?" * len(items))
-
-
-def _state_clause(states: Iterable[TaskState]) -> tuple[str, list[str]]:
-    """`state IN (…)`, narrowed to the partial index when every state is an unfinished one."""
-    wanted = tuple(TaskState(s) for s in states)
-    if not wanted:
-        return "0", []
-    clause = f"state IN ({_marks(wanted)})"
-    if not any(s.is_terminal for s in wanted):
-        clause = f"finished_at IS NULL AND {clause}"
-    return clause, [s.value for s in wanted]
-
-
-_TIME_COLUMNS = ("created_at", "updated_at", "queued_at")
-_OPTIONAL_TIME_COLUMNS = ("submitted_at", "finished_at", "not_before", "last_polled_at")
-
-
-def _task_from_row(row: sqlite3.Row) -> TaskRecord:
-    values: dict[str, Any] = dict(zip(row.keys(), row, strict=True))
-    values["request"] = load_stored_request(values.pop("request_json"))
-    values["state"] = TaskState(values["state"])
-    for key in _TIME_COLUMNS:
-        values[key] = from_db_time(values[key])
-    for key in _OPTIONAL_TIME_COLUMNS:
-        values[key] = from_db_time_or_none(values[key])
-    return TaskRecord(**values)
-
 
 def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:
     """The stored task for a retried create; a different task under the same id is a bug."""
@@ -412,7 +251,3 @@ def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:
     if (stored.guild_id, stored.user_id, stored.request) != asked:
         raise ValueError(f"external id {new.external_id} already names task {stored.id}")
     return stored
-
-
-def _no_task(task_id: int) -> str:
-    return f"There is no task {task_id}."

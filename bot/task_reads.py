@@ -1,0 +1,191 @@
+"""Reading tasks back: the queries the engine, the commands and resume use, and the row mapping.
+
+The base of `SqliteStore` (which adds the writes and their invariants). Returns records, never
+rows; the partial indexes on unfinished tasks keep resume and the queue cheap with 100,000 rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.database import from_db_time, from_db_time_or_none, to_db_time
+from bot.errors import TaskNotFound
+from bot.lifecycle import TaskState
+from bot.models import load_stored_request
+from bot.quota_store import SqliteQuota
+from bot.records import LinkKind, QueueEntry, StateFilter, TaskEvent, TaskRecord
+
+TASK_COLUMNS = (
+    "id, external_id, origin, rerun_of, guild_id, channel_id, user_id, request_json, cost, "
+    "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
+    "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
+    "result_path, result_size_bytes, status_message_id, delivery_message_id"
+)
+SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
+
+
+class SqliteTaskReads(SqliteQuota):
+    """The task queries of `SqliteStore`."""
+
+    async def task_for_message(
+        self, message_id: int, *, kind: LinkKind | None = None
+    ) -> TaskRecord | None:
+        """The task a message was linked to (optionally only by a link of `kind`), or None."""
+        link = "SELECT task_id FROM message_links WHERE message_id = ?"
+        params: list[Any] = [message_id]
+        if kind is not None:
+            link += " AND kind = ?"
+            params.append(kind)
+        async with self._lock:
+            row = await self._one(f"{SELECT_TASK} WHERE id = ({link})", params)
+        return None if row is None else task_from_row(row)
+
+    async def get_task(self, task_id: int) -> TaskRecord:
+        """One task by its number; raises TaskNotFound."""
+        async with self._lock:
+            return await self._task(task_id)
+
+    async def list_tasks(
+        self,
+        *,
+        state: StateFilter | None = None,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        limit: int = 20,
+        before_id: int | None = None,
+    ) -> list[TaskRecord]:
+        """Tasks matching every filter given, newest first; `before_id` pages further back."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            states = states_of(state)
+            where.append(f"state IN ({placeholders(states)})")
+            params.extend(s.value for s in states)
+        for clause, value in (
+            ("guild_id = ?", guild_id),
+            ("user_id = ?", user_id),
+            ("id < ?", before_id),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = SELECT_TASK + (" WHERE " + " AND ".join(where) if where else "")
+        async with self._lock:
+            rows = await self._all(f"{sql} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [task_from_row(r) for r in rows]
+
+    async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
+        """Every task in one of `states`, oldest first: what resume and the tracker load."""
+        where, params = state_clause(states)
+        async with self._lock:
+            rows = await self._all(f"{SELECT_TASK} WHERE {where} ORDER BY id", params)
+        return [task_from_row(r) for r in rows]
+
+    async def queue_entries(self) -> list[QueueEntry]:
+        """Every QUEUED task as the fair queue sees it (no request JSON: cheap for thousands)."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT id, guild_id, user_id, queued_at, not_before, external_id FROM tasks "
+                "WHERE state = ? ORDER BY id",
+                (TaskState.QUEUED.value,),
+            )
+        return [
+            QueueEntry(
+                task_id=r["id"],
+                guild_id=r["guild_id"],
+                user_id=r["user_id"],
+                queued_at=from_db_time(r["queued_at"]),
+                not_before=from_db_time_or_none(r["not_before"]),
+                external_id=r["external_id"],
+            )
+            for r in rows
+        ]
+
+    async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
+        """QUEUED tasks not backing off at `now`, oldest first; the fair queue picks among them."""
+        sql = (
+            f"{SELECT_TASK} WHERE finished_at IS NULL AND state = ? "
+            "AND (not_before IS NULL OR not_before <= ?) ORDER BY id"
+        )
+        async with self._lock:
+            rows = await self._all(sql, (TaskState.QUEUED.value, to_db_time(now)))
+        return [task_from_row(r) for r in rows]
+
+    async def count_in_states(self, states: Iterable[TaskState]) -> int:
+        """How many tasks are in one of `states`."""
+        where, params = state_clause(states)
+        async with self._lock:
+            return await self._count(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
+
+    async def task_events(self, task_id: int) -> list[TaskEvent]:
+        """A task's history, oldest first; raises TaskNotFound."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT id, task_id, at, from_state, to_state, detail FROM task_events "
+                "WHERE task_id = ? ORDER BY id",
+                (task_id,),
+            )
+        if not rows:
+            raise TaskNotFound(no_task_message(task_id))  # every stored task has its creation event
+        return [
+            TaskEvent(
+                id=r["id"],
+                task_id=r["task_id"],
+                at=from_db_time(r["at"]),
+                from_state=None if r["from_state"] is None else TaskState(r["from_state"]),
+                to_state=TaskState(r["to_state"]),
+                detail=r["detail"],
+            )
+            for r in rows
+        ]
+
+    async def _task(self, task_id: int) -> TaskRecord:
+        row = await self._one(f"{SELECT_TASK} WHERE id = ?", (task_id,))
+        if row is None:
+            raise TaskNotFound(no_task_message(task_id))
+        return task_from_row(row)
+
+
+def states_of(states: StateFilter) -> tuple[TaskState, ...]:
+    if isinstance(states, TaskState):  # a StrEnum is itself a collection (of characters)
+        return (states,)
+    return tuple(TaskState(s) for s in states)
+
+
+def placeholders(items: Sequence[object]) -> str:
+    return ", ".join("?" * len(items))
+
+
+def state_clause(states: Iterable[TaskState]) -> tuple[str, list[str]]:
+    """`state IN (…)`, narrowed to the partial index when every state is an unfinished one."""
+    wanted = tuple(TaskState(s) for s in states)
+    if not wanted:
+        return "0", []
+    clause = f"state IN ({placeholders(wanted)})"
+    if not any(s.is_terminal for s in wanted):
+        clause = f"finished_at IS NULL AND {clause}"
+    return clause, [s.value for s in wanted]
+
+
+_TIME_COLUMNS = ("created_at", "updated_at", "queued_at")
+_OPTIONAL_TIME_COLUMNS = ("submitted_at", "finished_at", "not_before", "last_polled_at")
+
+
+def task_from_row(row: sqlite3.Row) -> TaskRecord:
+    values: dict[str, Any] = dict(zip(row.keys(), row, strict=True))
+    values["request"] = load_stored_request(values.pop("request_json"))
+    values["state"] = TaskState(values["state"])
+    for key in _TIME_COLUMNS:
+        values[key] = from_db_time(values[key])
+    for key in _OPTIONAL_TIME_COLUMNS:
+        values[key] = from_db_time_or_none(values[key])
+    return TaskRecord(**values)
+
+
+def no_task_message(task_id: int) -> str:
+    return f"There is no task {task_id}."
