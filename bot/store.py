@@ -1,10 +1,11 @@
 """The task store's SQLite implementation (the interface is `TaskStore`, in `store_api.py`).
 
-Only the store modules hold SQL (this one for task writes, `task_reads.py` for task queries,
-`quota_store.py` for the ledger and quota settings, `database.py` for the connection). Every write is one transaction, and the invariants
-that make paid work safe across kill -9 live here: a task is stored together with its first event
-and its charge, and a move to a refunded state writes its refund in the same transaction, so a
-task is charged once, refunded at most once, and never loses either.
+Only the store modules hold SQL: this one for task writes, `task_reads.py` for task queries,
+`quota_store.py` for the ledger and quota settings, `database.py` for the connection. Every
+write is one transaction, and the invariants that make paid work safe across kill -9 live here:
+a task is stored together with its first event and its charge, and a move to a refunded state
+writes its refund in the same transaction, so a task is charged once, refunded at most once,
+and never loses either.
 """
 
 from __future__ import annotations
