@@ -72,7 +72,8 @@ def resolve_limit(
     if has_role_override:
         return ResolvedLimit(role_limit, role_window or server_window, "role")
     if guild is not None and guild.default_limit is not None:
-        return ResolvedLimit(guild.default_limit, server_window, "server")
+        limit = None if guild.default_limit == "unlimited" else guild.default_limit
+        return ResolvedLimit(limit, server_window, "server")
     return ResolvedLimit(config_limit, server_window, "config")
 
 

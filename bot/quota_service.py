@@ -195,14 +195,11 @@ class QuotaService:
         await self._require_moderator(guild_id, actor, "change the server's default quota")
         _check_limit(limit)
         current = await self._store.get_guild_settings(guild_id)
-        if limit is None and self._config_limit() is not None:
-            # A stored default of None means "use the config's", so an unlimited server default
-            # can't be told apart from "no server default" while the config sets a limit.
-            raise InvalidInput(
-                "A server default can't be unlimited on this bot. Give a role or a member no "
-                f"limit with `/quota set limit:{UNLIMITED_OPTION}`, or set a high default."
-            )
-        updated = replace(current, default_limit=limit, window=window or current.window)
+        updated = replace(
+            current,
+            default_limit="unlimited" if limit is None else limit,
+            window=window or current.window,
+        )
         await self._store.set_guild_settings(updated, now=self._clock())
         return self._base(updated)
 

@@ -166,7 +166,8 @@ class SqliteQuota(SqliteDatabase):
         """A server's settings; all None/empty when it never set any."""
         async with self._lock:
             row = await self._one(
-                "SELECT default_limit, quota_window, moderator_role_ids FROM guild_settings "
+                "SELECT default_limit, default_unlimited, quota_window, moderator_role_ids "
+                "FROM guild_settings "
                 "WHERE guild_id = ?",
                 (guild_id,),
             )
@@ -174,22 +175,25 @@ class SqliteQuota(SqliteDatabase):
             return GuildSettings(guild_id)
         return GuildSettings(
             guild_id=guild_id,
-            default_limit=row["default_limit"],
+            default_limit="unlimited" if row["default_unlimited"] else row["default_limit"],
             window=row["quota_window"],
             moderator_role_ids=tuple(int(i) for i in json.loads(row["moderator_role_ids"])),
         )
 
     async def set_guild_settings(self, settings: GuildSettings, *, now: datetime) -> None:
         """Create or replace a server's settings as a whole."""
-        if settings.default_limit is not None and settings.default_limit < 0:
-            raise ValueError(f"a limit can't be negative ({settings.default_limit})")
+        limit = settings.default_limit
+        is_unlimited = limit == "unlimited"
+        if isinstance(limit, int) and limit < 0:
+            raise ValueError(f"a limit can't be negative ({limit})")
         async with self._write():
             await self._db.execute(
-                "INSERT OR REPLACE INTO guild_settings (guild_id, default_limit, quota_window, "
-                "moderator_role_ids, updated_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO guild_settings (guild_id, default_limit, default_unlimited,"
+                " quota_window, moderator_role_ids, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     settings.guild_id,
-                    settings.default_limit,
+                    None if is_unlimited else limit,
+                    int(is_unlimited),
                     settings.window,
                     json.dumps(list(settings.moderator_role_ids)),
                     to_db_time(now),

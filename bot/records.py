@@ -178,6 +178,6 @@ class GuildSettings:
     """A server's own quota settings; None means "use the config's value"."""
 
     guild_id: int
-    default_limit: int | None = None
+    default_limit: int | Literal["unlimited"] | None = None  # as the config spells it
     window: QuotaWindow | None = None
     moderator_role_ids: tuple[int, ...] = ()

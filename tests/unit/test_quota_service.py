@@ -225,21 +225,14 @@ async def test_the_default_without_a_window_keeps_the_servers(
     assert base == ResolvedLimit(0, "month", "server")
 
 
-async def test_an_unlimited_default_is_refused_while_the_config_sets_a_limit(
+async def test_a_server_default_can_be_unlimited_even_when_the_config_sets_a_limit(
     store: SqliteStore, service: QuotaService
 ) -> None:
-    with pytest.raises(InvalidInput, match="can't be unlimited"):
-        await service.set_default(GUILD, manager, None)
-    assert (await store.get_guild_settings(GUILD)).default_limit is None
-
-
-async def test_an_unlimited_default_is_the_configs_when_that_is_unlimited(
-    store: SqliteStore,
-) -> None:
-    service = service_on(store, default_limit="unlimited")
-    await service.set_default(GUILD, manager, 3)
     base = await service.set_default(GUILD, manager, None)
-    assert (base.limit, base.source) == (None, "config")
+    assert (base.limit, base.source) == (None, "server")
+    assert (await store.get_guild_settings(GUILD)).default_limit == "unlimited"
+    base = await service.set_default(GUILD, manager, 4)
+    assert (base.limit, base.source) == (4, "server")
 
 
 async def test_a_member_cannot_change_the_default(

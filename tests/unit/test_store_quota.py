@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from bot.errors import QuotaExceeded
 from bot.lifecycle import TaskState
+from bot.migrate import load_migrations
 from bot.models import OmniRequest
 from bot.records import GuildSettings, NewTask, QuotaCheck
 from bot.store import SqliteStore
@@ -276,3 +278,31 @@ async def test_guild_settings(store: SqliteStore) -> None:
     assert await store.get_guild_settings(11) == GuildSettings(11)
     with pytest.raises(ValueError, match="negative"):
         await store.set_guild_settings(GuildSettings(GUILD, default_limit=-2), now=NOW)
+
+
+async def test_a_server_default_can_be_unlimited(store: SqliteStore) -> None:
+    await store.set_guild_settings(GuildSettings(GUILD, default_limit="unlimited"), now=NOW)
+    assert (await store.get_guild_settings(GUILD)).default_limit == "unlimited"
+    await store.set_guild_settings(GuildSettings(GUILD, default_limit=2), now=NOW)
+    assert (await store.get_guild_settings(GUILD)).default_limit == 2
+
+
+async def test_a_version_1_database_is_upgraded_and_keeps_its_settings(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    first = load_migrations()[0]
+    with sqlite3.connect(path) as db:  # a database written by the first release
+        db.executescript(first.sql)
+        db.execute(
+            "INSERT INTO guild_settings (guild_id, default_limit, quota_window, "
+            "moderator_role_ids, updated_at) "
+            "VALUES (?, 3, 'week', '[]', '2025-01-01T00:00:00.000000Z')",
+            (GUILD,),
+        )
+        db.execute("PRAGMA user_version = 1")
+    store = await SqliteStore.open(path)
+    try:
+        settings = await store.get_guild_settings(GUILD)
+        assert (settings.default_limit, settings.window) == (3, "week")
+        assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
