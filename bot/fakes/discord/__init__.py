@@ -10,9 +10,9 @@ from bot.fakes.discord.member import Attachment, InteractionHandle, MemberDriver
 from bot.fakes.discord.messages import Message, Pings, StoredFile
 from bot.fakes.discord.models import Channel, Guild, Member, Role, User
 from bot.fakes.discord.permissions import Perm, base_permissions, channel_permissions
+from bot.fakes.discord.recording import RequestRecord
 from bot.fakes.discord.server import DEFAULT_TOKEN, FakeDiscord
 from bot.fakes.discord.snowflakes import Clock
-from bot.fakes.discord.state import RequestRecord
 from bot.fakes.discord.wire import DiscordError
 from bot.fakes.discord.world import DefaultWorld, World
 

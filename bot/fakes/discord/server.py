@@ -14,9 +14,10 @@ from bot.fakes.discord.gateway import Gateway
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.models import Channel, Guild, Member, Role, User
+from bot.fakes.discord.recording import Injection, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
-from bot.fakes.discord.state import DEFAULT_NONCE_WINDOW_S, FakeState, Injection, RequestRecord
+from bot.fakes.discord.state import DEFAULT_NONCE_WINDOW_S, FakeState
 from bot.fakes.discord.webhooks import Webhooks
 from bot.fakes.discord.wire import (
     PAYLOAD_KEY,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.fakes.discord.bodies import Body, validate_message
@@ -21,6 +20,7 @@ from bot.fakes.discord.messages import (
 )
 from bot.fakes.discord.models import DEFAULT_UPLOAD_LIMITS, JSON, Channel, Guild, Member, User
 from bot.fakes.discord.permissions import Perm, channel_permissions, missing
+from bot.fakes.discord.recording import Injection, RequestRecord
 from bot.fakes.discord.snowflakes import Clock, SnowflakeMinter
 from bot.fakes.discord.wire import DiscordError, invalid_form
 from bot.fakes.discord.world import DefaultWorld, World
@@ -29,42 +29,6 @@ from bot.fakes.discord.world import DefaultWorld, World
 _SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | (1 << 12) | (1 << 15)
 # Discord checks an enforced nonce "in the past few minutes"; the exact span is undocumented.
 DEFAULT_NONCE_WINDOW_S = 5 * 60.0
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    """One HTTP request the fake answered (the Authorization header is never kept whole)."""
-
-    method: str
-    route: str
-    path: str
-    query: str
-    status: int
-    code: int | None
-    at: float
-    auth: str
-    payload: Any = None
-
-
-@dataclass
-class Injection:
-    """A canned failure for the next ``remaining`` requests matching ``method`` and ``route``."""
-
-    method: str | None
-    route: str | None
-    status: int
-    code: int = 0
-    remaining: int = 1
-    retry_after_s: float = 0.05
-    is_global: bool = False
-    scope: str = "user"
-    hits: list[str] = field(default_factory=list)
-
-    def matches(self, method: str, route: str) -> bool:
-        """Whether a request (route relative to the API base) is targeted."""
-        if self.remaining <= 0:
-            return False
-        return self.method in (None, method) and self.route in (None, route)
 
 
 class FakeState:

@@ -1,0 +1,42 @@
+"""What the fake Discord was asked (the request log) and what it was told to fail (injections)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One HTTP request the fake answered (the Authorization header is never kept whole)."""
+
+    method: str
+    route: str
+    path: str
+    query: str
+    status: int
+    code: int | None
+    at: float
+    auth: str
+    payload: Any = None
+
+
+@dataclass
+class Injection:
+    """A canned failure for the next ``remaining`` requests matching ``method`` and ``route``."""
+
+    method: str | None
+    route: str | None
+    status: int
+    code: int = 0
+    remaining: int = 1
+    retry_after_s: float = 0.05
+    is_global: bool = False
+    scope: str = "user"
+    hits: list[str] = field(default_factory=list)
+
+    def matches(self, method: str, route: str) -> bool:
+        """Whether a request (route relative to the API base) is targeted."""
+        if self.remaining <= 0:
+            return False
+        return self.method in (None, method) and self.route in (None, route)
