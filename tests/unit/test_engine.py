@@ -6,6 +6,8 @@ Each test asserts what the API saw (creates per task, concurrency) and how every
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,8 @@ import aiohttp
 import pytest
 
 from bot.delivery import CourierSettings, Deliverer, FileDeliverer
-from bot.engine import EngineSettings, TaskEngine
+from bot.engine import EngineSettings, TaskEngine, utc_now
+from bot.errors import ApiError
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest, make_request
@@ -24,7 +27,7 @@ from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, TaskRecord
 from bot.store import SqliteStore
 from bot.submitter import Backoff, Prepare
-from bot.tracker import TrackerSettings
+from bot.tracker import Tracker, TrackerSettings
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
 UNLIMITED = QuotaCheck(
@@ -284,3 +287,30 @@ async def test_a_crashing_destination_ends_the_task_instead_of_retrying_forever(
     assert "unexpected error in the bot (RuntimeError)" in done.failure_reason
     assert crashing.calls == CourierSettings(Path(), 0).attempts
     assert sum(entry.credits for entry in ledger) == 0
+
+
+async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeCometAPI) -> None:
+    """However many polls are due at once, queries leave at most max_queries_per_s apart."""
+    store = await SqliteStore.open(tmp_path / "pace.sqlite3")
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = OmniClient(session, fake.base_url, fake.config.api_key, query_retry=FAST_RETRY)
+            tracker = Tracker(
+                store,
+                client,
+                clock=utc_now,
+                on_changed=lambda task: None,
+                on_finished=lambda task: None,
+                settings=TrackerSettings(max_queries_per_s=20),
+            )
+
+            async def ask(n: int) -> None:
+                with contextlib.suppress(ApiError):  # unknown ids: only the timing matters
+                    await tracker._paced_query(f"unknown-{n}")
+
+            await asyncio.gather(*(ask(n) for n in range(10)))
+    finally:
+        await store.close()
+    sent = sorted(r.at for r in fake.requests if r.method == "GET")
+    assert len(sent) == 10
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.05 * 0.9  # 1/20 s, clock slack
