@@ -31,6 +31,7 @@ log = logging.getLogger("bot.tracker")
 Clock = Callable[[], datetime]
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+ABSENCE_CONFIRMATIONS = 2  # lookups, a backoff apart, that must miss a create to resend it
 MAX_RESENDS = 1  # a create proven absent is sent again once (README), then given up
 
 
@@ -264,7 +265,13 @@ class Tracker:
         try:
             snapshot = await self._paced_query(task.external_id)
         except ApiError as error:
-            if error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works():
+            is_absent = error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works()
+            if is_absent and tries < ABSENCE_CONFIRMATIONS:
+                # A create cut off on its way may still land at the gateway: look again after
+                # a pause before concluding it never arrived (a resend would bill it twice).
+                self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
+                return
+            if is_absent:
                 self._reconcile_tries.pop(task.id, None)
                 if await self._resends(task.id) >= MAX_RESENDS:
                     # Every create of it got lost or crashed in the bot: sending it yet again

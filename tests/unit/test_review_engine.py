@@ -10,16 +10,17 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from bot.delivery import DeliveryError, FileDeliverer, ResultFile
 from bot.engine import TaskEngine
+from bot.errors import ApiError, ApiErrorKind
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest
-from bot.omni import CreatedTask, OmniClient
+from bot.omni import CreatedTask, OmniClient, TaskSnapshot
 from bot.records import TaskRecord
 from bot.store import SqliteStore
 from tests.unit.test_engine import UNLIMITED, creates_per_task, new_task, running_engine
@@ -217,3 +218,33 @@ async def test_an_input_that_cannot_be_read_does_not_strand_the_task(
     assert done.is_terminal and done.failure_reason
     assert sum(entry.credits for entry in ledger) == 0
     assert comet.creates() == []
+
+
+class LaggingLookupClient(OmniClient):
+    """The real client behind a gateway that doesn't know a timed-out create yet at first."""
+
+    missed: ClassVar[set[str]] = set()  # external ids already queried once
+
+    async def query(self, task_id: str) -> TaskSnapshot:
+        if task_id.startswith("kob-") and task_id not in self.missed:
+            type(self).missed.add(task_id)
+            raise ApiError(ApiErrorKind.NOT_FOUND, "task_not_exist")
+        return await super().query(task_id)
+
+
+async def test_a_create_that_lands_after_the_first_lookup_is_adopted_not_resent(
+    tmp_path: Path, comet: FakeCometAPI
+) -> None:
+    LaggingLookupClient.missed = set()
+    async with running_engine(
+        tmp_path, comet, create_timeout_s=0.3, client_class=LaggingLookupClient
+    ) as engine:
+        warm = await engine.enqueue(new_task(1), quota=UNLIMITED)
+        await settled_in_time(engine, warm)
+        LaggingLookupClient.missed.add(warm.external_id)  # lookups are proven to work
+        comet.inject(FaultKind.SLOW, route="create", times=1, delay_s=1.0)  # created, then late
+        done = await settled_in_time(engine, await engine.enqueue(new_task(2), quota=UNLIMITED))
+        events = [e.to_state for e in await engine.store.task_events(done.id)]
+    assert done.state is TaskState.DELIVERED
+    assert TaskState.AMBIGUOUS in events
+    assert creates_per_task(comet)[done.external_id] == 1  # looked up twice, never sent twice
