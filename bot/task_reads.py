@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from bot.database import from_db_time, from_db_time_or_none, to_db_time
+from bot.database import from_db_time, from_db_time_or_none
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.models import load_stored_request
@@ -105,16 +104,6 @@ class SqliteTaskReads(SqliteQuota):
             )
             for r in rows
         ]
-
-    async def queued_tasks(self, now: datetime) -> list[TaskRecord]:
-        """QUEUED tasks not backing off at `now`, oldest first; the fair queue picks among them."""
-        sql = (
-            f"{SELECT_TASK} WHERE finished_at IS NULL AND state = ? "
-            "AND (not_before IS NULL OR not_before <= ?) ORDER BY id"
-        )
-        async with self._lock:
-            rows = await self._all(sql, (TaskState.QUEUED.value, to_db_time(now)))
-        return [task_from_row(r) for r in rows]
 
     async def count_in_states(self, states: Iterable[TaskState]) -> int:
         """How many tasks are in one of `states`."""

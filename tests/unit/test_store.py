@@ -385,8 +385,9 @@ async def test_requeue_counts_an_attempt_and_keeps_the_place(store: SqliteStore)
     )
     assert (back.state, back.attempts, back.queued_at) == (S.QUEUED, 1, NOW)
     assert back.not_before == later + timedelta(seconds=30)
-    assert await store.queued_tasks(later) == []
-    assert [t.id for t in await store.queued_tasks(later + timedelta(seconds=30))] == [task.id]
+    assert [(e.task_id, e.not_before) for e in await store.queue_entries()] == [
+        (task.id, later + timedelta(seconds=30))
+    ]
     await store.transition(task.id, S.SUBMITTING, now=later)
     await store.transition(task.id, S.AMBIGUOUS, now=later)
     again = await store.requeue(task.id, not_before=None, now=later, detail="proven absent")
@@ -410,7 +411,7 @@ async def test_queries_by_state(store: SqliteStore) -> None:
     assert await store.tasks_in_states([]) == []
     assert await store.count_in_states(UNFINISHED) == 4
     assert await store.count_in_states([S.DELIVERED, S.FAILED]) == 2
-    assert [t.id for t in await store.queued_tasks(NOW)] == ids[S.QUEUED]
+    assert [e.task_id for e in await store.queue_entries()] == ids[S.QUEUED]
 
 
 async def test_list_tasks_filters_newest_first_and_pages(store: SqliteStore) -> None:
