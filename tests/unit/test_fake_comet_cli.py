@@ -55,3 +55,32 @@ async def test_standalone_server_runs_and_stops(signum: signal.Signals) -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_result_size_option() -> None:
+    assert parse_args(["--result-size-bytes", "1048576"]).result_size_bytes == 1048576
+
+
+async def test_it_stops_when_its_stdin_closes_if_asked() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.fakes.comet",
+        "--port",
+        "0",
+        "--stop-at-eof",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None and process.stdin is not None
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=10)
+        assert line.startswith(b"http://127.0.0.1:")
+        process.stdin.close()  # the parent is gone
+        await asyncio.wait_for(process.wait(), timeout=10)
+        assert process.returncode == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

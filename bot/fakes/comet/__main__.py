@@ -1,6 +1,7 @@
 """Run the fake CometAPI on its own: `python -m bot.fakes.comet --port 8765`.
 
-Prints one line, the base URL, then serves until Ctrl-C or SIGTERM.
+Prints one line, the base URL, then serves until Ctrl-C or SIGTERM (or, with `--stop-at-eof`,
+until its stdin closes: started by another program, it then never outlives that program).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 
 from .config import QUERY_SHAPES, FakeCometConfig
 from .server import FakeCometAPI
@@ -29,7 +31,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--submitted-s", type=float, default=defaults.submitted_s)
     parser.add_argument("--processing-s", type=float, default=defaults.processing_s)
     parser.add_argument("--max-concurrent-tasks", type=int, default=defaults.max_concurrent_tasks)
+    parser.add_argument("--result-size-bytes", type=int, default=None, help="pad results to this")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--stop-at-eof", action="store_true", help="also stop when standard input closes"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request")
     return parser.parse_args(argv)
 
@@ -44,6 +50,7 @@ async def serve(args: argparse.Namespace) -> None:
         submitted_s=args.submitted_s,
         processing_s=args.processing_s,
         max_concurrent_tasks=args.max_concurrent_tasks,
+        result_size_bytes=args.result_size_bytes,
         seed=args.seed,
     )
     stop = asyncio.Event()
@@ -52,6 +59,14 @@ async def serve(args: argparse.Namespace) -> None:
         # Not available on Windows' proactor loop; Ctrl-C then ends asyncio.run instead.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    if args.stop_at_eof:
+
+        def wait_for_end_of_stdin() -> None:
+            sys.stdin.read()
+            loop.call_soon_threadsafe(stop.set)
+
+        # A daemon thread: a blocked read must not keep the process alive after a signal.
+        threading.Thread(target=wait_for_end_of_stdin, daemon=True).start()
     fake = FakeCometAPI(config)
     await fake.start(args.host, args.port)
     try:
