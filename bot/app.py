@@ -23,7 +23,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.build import TerminalDeliverer, build_engine, engine_lock
+from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
+from bot.discord_clips import DiscordClipHost
 from bot.discord_delivery import DiscordDeliverer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
@@ -170,7 +172,12 @@ class KlingBot(commands.Bot):
             DiscordDeliverer(self, store),
             TerminalDeliverer(settings.storage.media_dir / "results"),
         )
-        media = MediaStore(settings.storage.media_dir, session)
+        media = MediaStore(
+            settings.storage.media_dir,
+            session,
+            max_clip_bytes=settings.storage.max_video_mb * 1000 * 1000,
+        )
+        hosting = ClipHosting(store, media, DiscordClipHost(self))
         engine = build_engine(
             settings,
             session,
@@ -178,9 +185,9 @@ class KlingBot(commands.Bot):
             deliverer,
             status,
             time_scale=self.time_scale,
-            prepare=media.resolve,
+            prepare=InputPreparer(media, hosting).prepare,
         )
-        generation = GenerationService(engine, settings, media)
+        generation = GenerationService(engine, settings, media, hosting)
         self.services = Services(settings, store, session, engine, generation, status, resources)
         for extension in COGS:
             await self.load_extension(extension)

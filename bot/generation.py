@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.clip_hosting import ClipHosting
+from bot.clips import check_clip_metadata
 from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput
-from bot.media import AttachmentInfo, MediaStore, check_image
+from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
 from bot.quota import quota_check, resolve_limit
 from bot.records import NewTask, TaskRecord
@@ -48,7 +50,10 @@ class VideoOptions:
     sound: bool | None = None
     elements: str | None = None
     watermark: bool | None = None
-    attachments: tuple[AttachmentInfo, ...] = ()  # image_1 … image_4, first_frame, end_frame
+    attachments: tuple[AttachmentInfo, ...] = ()  # image_1 … image_4, first_frame, end_frame, video
+    video_use: str | None = None  # "edit" (refer_type base) or "reference" (feature)
+    keep_sound: bool | None = None
+    upload_limit_bytes: int | None = None  # what the bot may upload where the command was typed
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +117,75 @@ def image_fields(attachments: tuple[AttachmentInfo, ...]) -> list[dict[str, str]
     return fields
 
 
-def build_video_request(options: VideoOptions, defaults: OmniSettings) -> OmniRequest:
+VIDEO_USES = {"edit": "base", "reference": "feature"}  # the option's choices → refer_type
+
+
+def video_fields(
+    options: VideoOptions, *, max_clip_bytes: int, clip_limit_reason: str = ""
+) -> list[dict[str, Any]]:
+    """The member's clip, checked from Discord's metadata, as a `video_list` item."""
+    clip = next((info for info in options.attachments if info.slot == VIDEO_SLOT), None)
+    if clip is None:
+        if options.video_use is not None or options.keep_sound is not None:
+            raise InvalidInput(
+                "`video_use` and `keep_sound` apply to a clip: attach one as `video`, "
+                "or leave them out."
+            )
+        return []
+    limit, reason = max_clip_bytes, clip_limit_reason
+    if options.upload_limit_bytes is not None and options.upload_limit_bytes < limit:
+        limit = options.upload_limit_bytes
+        reason = (
+            "the bot re-posts your clip on the task's message so that Kling can fetch it, and "
+            "files here may be"
+        )
+    check_clip_metadata(
+        clip.slot,
+        clip.filename,
+        clip.size_bytes,
+        clip.content_type,
+        max_bytes=limit,
+        why_max=reason,
+    )
+    use = options.video_use or "edit"
+    if use not in VIDEO_USES:
+        raise InvalidInput("`video_use` is `edit` (change the clip) or `reference` (follow it).")
+    return [
+        {
+            "url": clip.url,
+            "refer_type": VIDEO_USES[use],
+            "keep_original_sound": bool(options.keep_sound),
+        }
+    ]
+
+
+def build_video_request(
+    options: VideoOptions, defaults: OmniSettings, *, max_clip_bytes: int = 200_000_000
+) -> OmniRequest:
     """Fill what the member left out from the config, then validate every rule once."""
-    images = image_fields(options.attachments)
+    images = image_fields(tuple(a for a in options.attachments if a.slot != VIDEO_SLOT))
+    videos = video_fields(
+        options,
+        max_clip_bytes=max_clip_bytes,
+        clip_limit_reason="the bot is set to take clips of",
+    )
     frame_is_fixed = any(f.get("frame") == "first_frame" for f in images)
-    # The config's default shape is not sent when a first frame sets it; the member's own
-    # choice is, so that the model's rule explains why it can't be combined.
-    default_ratio = None if frame_is_fixed else defaults.aspect_ratio
+    is_edit = any(v["refer_type"] == "base" for v in videos)
+    # The config's default shape is not sent when a first frame or an edited clip sets it (nor
+    # the default length of an edit, which is the clip's); the member's own choice is, so that
+    # the model's rule explains why it can't be combined.
+    default_ratio = None if frame_is_fixed or is_edit else defaults.aspect_ratio
+    default_duration = None if is_edit else defaults.duration
     fields: dict[str, Any] = {
         "model": options.model or defaults.model,
         "prompt": options.prompt,
         "mode": options.mode or defaults.mode,
         "aspect_ratio": options.aspect_ratio or default_ratio,
-        "duration_s": options.duration if options.duration is not None else defaults.duration,
+        "duration_s": options.duration if options.duration is not None else default_duration,
         "sound": bool(options.sound),
         "images": images,
         "elements": parse_elements(options.elements),
+        "videos": videos,
         "watermark": bool(options.watermark),
     }
     return make_request(fields)
@@ -183,18 +241,22 @@ class GenerationService:
         engine: TaskEngine,
         settings: Settings,
         media: MediaStore,
+        hosting: ClipHosting | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
         self._media = media
+        self._hosting = hosting
         self._store = engine.store
         self._settings = settings
         self._clock = clock
 
     async def request_video(self, who: Requester, options: VideoOptions) -> Ticket:
         """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
-        request = build_video_request(options, self._settings.omni)
+        request = build_video_request(
+            options, self._settings.omni, max_clip_bytes=self._media.max_clip_bytes
+        )
         return await self.queue(who, request, held=True)
 
     async def request_storyboard(self, who: Requester, options: StoryboardOptions) -> Ticket:
@@ -273,10 +335,20 @@ class GenerationService:
             image.model_copy(update={"url": kept.get(image.url, image.url)})
             for image in task.request.images
         )
-        request = task.request.model_copy(update={"images": images})
+        videos = tuple(
+            video.model_copy(update={"url": kept.get(video.url, video.url)})
+            for video in task.request.videos
+        )
+        request = task.request.model_copy(update={"images": images, "videos": videos})
         await self._store.replace_request(
             task.id, request, now=self._clock(), detail=f"kept {len(kept)} input(s)"
         )
+        for before, after in zip(task.request.videos, videos, strict=True):
+            if after.url != before.url:
+                # Kling fetches clips by URL: lend our copy to Discord on the task's own message.
+                if self._hosting is None:
+                    raise InvalidInput("This bot is not set up to take clips.")
+                await self._hosting.lend(task.id, after.url)
 
     async def attach_status_message(self, task_id: int, message_id: int) -> None:
         """Remember the message that shows the task's status, and bring it up to date."""

@@ -2,9 +2,11 @@
 
 A member's attachments live on Discord's CDN behind signed URLs that expire (about a day); a rerun
 may come days later. So every input is downloaded when the command arrives (streamed, capped),
-checked for real (format and pixels, with Pillow), kept under `storage.media_dir`, and the stored
-request refers to the copy (`media:inputs/<task>/<slot>.<ext>`). When the task is submitted the
-reference becomes the raw base64 the Omni API takes for images (omni-api.md §1.3).
+checked for real (images: format and pixels, with Pillow; clips: length, size, frame rate and
+codec, with PyAV), kept under `storage.media_dir`, and the stored request refers to the copy
+(`media:inputs/<task>/<slot>.<ext>`). When the task is submitted an image reference becomes the
+raw base64 the Omni API takes (omni-api.md §1.3); a clip, which the API takes only by URL, is
+handed over by `clip_hosting.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import aiohttp
 from PIL import Image, UnidentifiedImageError
 
+from bot.clips import CLIP_MAX_BYTES, check_clip_facts, probe_clip
 from bot.errors import ApiError, InvalidInput
 from bot.models import ImageInput, OmniRequest
 from bot.omni_download import ResultTooLarge, download_to_file
@@ -27,13 +30,15 @@ IMAGE_MAX_BYTES = 10 * 1024 * 1024  # §1.3: at most 10 MB
 IMAGE_MIN_PX = 300  # §1.3: width and height at least 300 px
 IMAGE_MAX_RATIO = 2.5  # §1.3: aspect ratio between 1:2.5 and 2.5:1
 IMAGE_TYPES = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG"}  # extension → Pillow's format name
+VIDEO_SLOT = "video"  # the option (and the kept file's stem) of a member's clip
+CLIP_DOWNLOAD_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True, slots=True)
 class AttachmentInfo:
     """What Discord says about an attached file (before we download it)."""
 
-    slot: str  # the option's name: image_1 … image_4, first_frame, end_frame
+    slot: str  # the option's name: image_1 … image_4, first_frame, end_frame, video
     filename: str
     url: str
     size_bytes: int
@@ -74,12 +79,21 @@ def check_pixels(slot: str, width: int, height: int) -> None:
 class MediaStore:
     """Our copies of members' inputs, under `storage.media_dir`."""
 
-    def __init__(self, media_dir: Path, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        media_dir: Path,
+        session: aiohttp.ClientSession,
+        *,
+        max_clip_bytes: int = CLIP_MAX_BYTES,
+    ) -> None:
         self.media_dir = media_dir
         self._session = session
+        self.max_clip_bytes = min(max_clip_bytes, CLIP_MAX_BYTES)
 
     async def keep(self, task_id: int, info: AttachmentInfo) -> str:
         """Download an input (streamed, capped), check it for real, return its media reference."""
+        if info.slot == VIDEO_SLOT:
+            return await self._keep_clip(task_id, info)
         relative = PurePosixPath("inputs", str(task_id), f"{info.slot}.{info.extension}")
         target = self.media_dir / relative
         try:
@@ -93,6 +107,34 @@ class MediaStore:
                 f"`{info.slot}` could not be downloaded from Discord; attach it again."
             ) from None
         await asyncio.to_thread(_check_image_file, target, info)
+        return MEDIA_REF + relative.as_posix()
+
+    async def _keep_clip(self, task_id: int, info: AttachmentInfo) -> str:
+        relative = PurePosixPath("inputs", str(task_id), f"{VIDEO_SLOT}.{info.extension}")
+        target = self.media_dir / relative
+        try:
+            await download_to_file(
+                self._session,
+                info.url,
+                target,
+                max_bytes=self.max_clip_bytes,
+                timeout_s=CLIP_DOWNLOAD_TIMEOUT_S,
+            )
+        except ResultTooLarge:
+            limit_mb = self.max_clip_bytes / 1000 / 1000
+            raise InvalidInput(
+                f"`{info.slot}` is larger than the {limit_mb:.0f} MB the bot takes."
+            ) from None
+        except ApiError:
+            raise InvalidInput(
+                f"`{info.slot}` could not be downloaded from Discord; attach it again."
+            ) from None
+        try:
+            facts = await asyncio.to_thread(probe_clip, info.slot, target)
+            check_clip_facts(info.slot, facts)
+        except InvalidInput:
+            await asyncio.to_thread(target.unlink, True)
+            raise
         return MEDIA_REF + relative.as_posix()
 
     async def forget(self, task_id: int) -> None:

@@ -89,6 +89,7 @@ class StorageSettings(BaseModel):
     database: Path = Path("data/kling-bot.sqlite3")
     media_dir: Path = Path("data/media")
     max_result_mb: Annotated[int, Field(ge=1, le=4096)] = 500
+    max_video_mb: Annotated[int, Field(ge=1, le=200)] = 200
 
 
 class CostSettings(BaseModel):

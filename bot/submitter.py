@@ -44,12 +44,13 @@ class Backoff:
         return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
 
 
-# Turns a stored request into the one sent (kept inputs → base64), right before the create.
-Prepare = Callable[[OmniRequest], Awaitable[OmniRequest]]
+# Turns a task's stored request into the one sent (kept images → base64, a kept clip → a URL
+# the API can fetch now), right before the create.
+Prepare = Callable[[TaskRecord], Awaitable[OmniRequest]]
 
 
-async def _as_is(request: OmniRequest) -> OmniRequest:
-    return request
+async def _as_is(task: TaskRecord) -> OmniRequest:
+    return task.request
 
 
 def member_key(guild_id: int | None, user_id: int | None) -> Hashable:
@@ -196,7 +197,11 @@ class Submitter:
     async def _submit(self, task: TaskRecord) -> None:
         context = task.log_context
         try:
-            request = await self._prepare(task.request)
+            request = await self._prepare(task)
+        except ApiError as error:
+            # Discord could not be asked for the clip's URL right now: wait and try again.
+            await self._after_refusal(task, error, context)
+            return
         except Exception as refusal:
             # Nothing was sent: an input kept for the task is gone or unreadable.
             if isinstance(refusal, KlingBotError):

@@ -35,6 +35,9 @@ class VideoCog(commands.Cog):
         image_3="A third reference image: <<<image_3>>>",
         image_4="A fourth reference image: <<<image_4>>>",
         elements="Kling element IDs, separated by commas",
+        video="A clip to edit or follow (MP4/MOV, 3-10 s, 720-2160 px, 24-60 fps): <<<video_1>>>",
+        video_use="edit: change the clip itself (default) · reference: follow its style or motion",
+        keep_sound="Keep the clip's own sound (default: off)",
         watermark="Also make a watermarked copy",
     )
     async def video(
@@ -53,6 +56,9 @@ class VideoCog(commands.Cog):
         image_3: discord.Attachment | None = None,
         image_4: discord.Attachment | None = None,
         elements: app_commands.Range[str, 1, 200] | None = None,
+        video: discord.Attachment | None = None,
+        video_use: Literal["edit", "reference"] | None = None,
+        keep_sound: bool | None = None,
         watermark: bool | None = None,
     ) -> None:
         """Validate and queue a video, answer with its status message, then keep its inputs."""
@@ -63,9 +69,21 @@ class VideoCog(commands.Cog):
             image_4=image_4,
             first_frame=first_frame,
             end_frame=end_frame,
+            video=video,
         )
         options = VideoOptions(
-            prompt, mode, aspect_ratio, duration, model, sound, elements, watermark, attachments
+            prompt,
+            mode,
+            aspect_ratio,
+            duration,
+            model,
+            sound,
+            elements,
+            watermark,
+            attachments,
+            video_use=video_use,
+            keep_sound=keep_sound,
+            upload_limit_bytes=interaction.filesize_limit,
         )
         generation = self.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)

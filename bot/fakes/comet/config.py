@@ -44,5 +44,7 @@ class FakeCometConfig:
     seed: int | None = None
     # Added before every answer, faults included.
     latency_s: float = 0.0
+    # Fetch and check every video_url at create, as the real service does (loopback URLs only).
+    fetch_videos: bool = True
     # Base of the result URLs; None uses the address the server is bound to.
     public_base_url: str | None = None

@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Self
 
+import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .book import TaskBook
+from .clips import VideoFetch, fetch_and_check, video_urls
 from .config import FakeCometConfig
 from .faults import FaultKind, FaultPlan, InjectedFault, Route, drop_connection, fault_response
 from .media import SAMPLE_MP4, stream_mp4
 from .schema import unknown_fields
 from .tasks import FakeTask, Outcome, TaskState
+from .validation import validate_create_body
 from .views import (
     comet_error,
     json_response,
@@ -71,6 +74,8 @@ class FakeCometAPI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._base_url: str | None = None
         self._asset = b""
+        self._session: aiohttp.ClientSession | None = None
+        self.video_fetches: list[VideoFetch] = []  # every video_url fetched, in order
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -95,12 +100,16 @@ class FakeCometAPI:
         shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._base_url = f"http://{shown_host}:{bound_port}"
         self._runner = runner
+        self._session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
         """Close the listener and every connection; safe to call twice."""
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -279,9 +288,24 @@ class FakeCometAPI:
             message = "body: must be a JSON object sent as application/json"
             return json_response(kling_error(1200, message), status=400)
         record.unknown_fields = tuple(unknown_fields(body))
+        if (video_refusal := await self._refuse_videos(body)) is not None:
+            return json_response(kling_error(1201, video_refusal), status=400)
         status, payload, task = self._book.create(body)
         record.task_id = task.task_id if task else None
         return json_response(payload, status=status)
+
+    async def _refuse_videos(self, body: dict[str, object]) -> str | None:
+        """Fetch every `video_url` of a body that is otherwise valid; the refusal, if any."""
+        if not self.config.fetch_videos or validate_create_body(body) is not None:
+            return None  # the book refuses an invalid body with its own message
+        assert self._session is not None
+        for url in video_urls(body):
+            fetch = await fetch_and_check(self._session, url)
+            self.video_fetches.append(fetch)
+            if fetch.refusal is not None:
+                log.debug("video refused: %s (%s)", fetch.refusal, fetch.status)
+                return fetch.refusal
+        return None
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         if (refusal := self._refuse_auth(request)) is not None:

@@ -16,6 +16,7 @@ from yarl import URL
 
 from bot.fakes.discord.bodies import IncomingFile, guess_content_type
 from bot.fakes.discord.messages import StoredFile
+from bot.fakes.discord.models import JSON
 from bot.fakes.discord.snowflakes import Clock, SnowflakeMinter
 
 # Discord's signed URLs live about a day (reference.mdx "Signed Attachment CDN URLs").
@@ -104,6 +105,13 @@ class Cdn:
             self._sources[stored.id] = _Source(data=incoming.head)
         return stored
 
+    def fresh_payload(self, stored: StoredFile) -> JSON:
+        """The attachment object with URLs signed now: Discord re-signs on every fetch."""
+        data = stored.payload()
+        url, proxy_url = self._signed(stored.channel_id, stored.id, stored.filename)
+        data["url"], data["proxy_url"] = url, proxy_url
+        return data
+
     def url_is_valid(self, url: str) -> bool:
         """Whether a URL this CDN issued still has a valid, unexpired signature."""
         parsed = URL(url)
@@ -138,26 +146,32 @@ class Cdn:
         dimensions: tuple[int, int] | None,
     ) -> StoredFile:
         attachment_id = self._ids.mint()
-        path = f"/attachments/{channel_id}/{attachment_id}/{filename}"
-        issued = int(self._clock.now())
-        expires = issued + URL_LIFETIME_S
-        query = f"ex={expires:x}&is={issued:x}&hm={self._sign(path, f'{expires:x}')}&"
-        base = self._base_url()
+        url, proxy_url = self._signed(channel_id, attachment_id, filename)
         stored = StoredFile(
             id=attachment_id,
+            channel_id=channel_id,
             filename=filename,
             size_bytes=size_bytes,
             sha256=sha256,
             content_type=content_type,
             head=head,
-            url=f"{base}{path}?{query}",
-            proxy_url=f"{base}/media{path}?{query}",
+            url=url,
+            proxy_url=proxy_url,
             width=None if dimensions is None else dimensions[0],
             height=None if dimensions is None else dimensions[1],
             ephemeral=ephemeral,
         )
         self.files[attachment_id] = stored
         return stored
+
+    def _signed(self, channel_id: int, attachment_id: int, filename: str) -> tuple[str, str]:
+        """The URL and proxy URL of an attachment, signed to expire a day from now."""
+        path = f"/attachments/{channel_id}/{attachment_id}/{filename}"
+        issued = int(self._clock.now())
+        expires = issued + URL_LIFETIME_S
+        query = f"ex={expires:x}&is={issued:x}&hm={self._sign(path, f'{expires:x}')}&"
+        base = self._base_url()
+        return f"{base}{path}?{query}", f"{base}/media{path}?{query}"
 
     def _sign(self, path: str, expires_hex: str) -> str:
         return hmac.new(self._secret, f"{path}|{expires_hex}".encode(), "sha256").hexdigest()

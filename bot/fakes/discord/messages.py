@@ -41,6 +41,7 @@ class StoredFile:
     height: int | None = None
     ephemeral: bool = False
     description: str | None = None
+    channel_id: int = 0  # where it was uploaded: part of its CDN path
 
     @property
     def is_complete(self) -> bool:

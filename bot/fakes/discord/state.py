@@ -123,7 +123,9 @@ class FakeState:
         referenced = (
             None if message.reference_id is None else self.messages.get(message.reference_id)
         )
-        return message.payload(self.world.bot.id, referenced, with_nonce=with_nonce)
+        data = message.payload(self.world.bot.id, referenced, with_nonce=with_nonce)
+        data["attachments"] = [self.cdn.fresh_payload(a) for a in message.attachments]
+        return data
 
     def message_by_nonce(self, channel: Channel, author: User, nonce: str | int) -> Message | None:
         """The message ``author`` created in ``channel`` with ``nonce`` within the nonce window.
