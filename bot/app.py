@@ -38,7 +38,7 @@ from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
+COGS = ("cogs.video", "cogs.edit", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -77,30 +77,38 @@ class KlingTree(app_commands.CommandTree["KlingBot"]):
         self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, KlingBotError):
-            text = cause.member_message
-        elif isinstance(cause, app_commands.TransformerError):
-            # e.g. a member option naming someone who has left the server since
-            text = (
-                f"{cause.value!r} can't be used here: that member, role or file could not be "
-                "found. Pick it again from the list."
-            )
-        elif isinstance(cause, app_commands.NoPrivateMessage):
-            text = "This command only works in a server channel."
-        elif isinstance(cause, app_commands.CheckFailure):
-            text = str(cause) or "You can't use this command here."
-        else:
-            reference = uuid.uuid4().hex[:8]
-            log.error(
-                "command %s failed ref=%s guild_id=%s user_id=%s",
-                interaction.command.qualified_name if interaction.command else "?",
-                reference,
-                interaction.guild_id,
-                interaction.user.id,
-                exc_info=cause,
-            )
-            text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
-        await reply_privately(interaction, text)
+        what = interaction.command.qualified_name if interaction.command else "?"
+        await explain_failure(interaction, cause, what)
+
+
+async def explain_failure(
+    interaction: discord.Interaction[KlingBot], cause: BaseException, what: str
+) -> None:
+    """Tell the member privately what went wrong: our sentence, or a logged reference."""
+    if isinstance(cause, KlingBotError):
+        text = cause.member_message
+    elif isinstance(cause, app_commands.TransformerError):
+        # e.g. a member option naming someone who has left the server since
+        text = (
+            f"{cause.value!r} can't be used here: that member, role or file could not be "
+            "found. Pick it again from the list."
+        )
+    elif isinstance(cause, app_commands.NoPrivateMessage):
+        text = "This command only works in a server channel."
+    elif isinstance(cause, app_commands.CheckFailure):
+        text = str(cause) or "You can't use this command here."
+    else:
+        reference = uuid.uuid4().hex[:8]
+        log.error(
+            "command %s failed ref=%s guild_id=%s user_id=%s",
+            what,
+            reference,
+            interaction.guild_id,
+            interaction.user.id,
+            exc_info=cause,
+        )
+        text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
+    await reply_privately(interaction, text)
 
 
 def member_facts(member: discord.Member) -> MemberFacts:

@@ -296,7 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The offline demo: both fakes and the real bot, one video, narrated."""
     from bot.demo import run_demo
 
-    return run_demo(Path(args.out))
+    return run_demo(Path(args.out), with_video=args.video)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--out", default="kling-demo.mp4", metavar="FILE", help="where to write the video"
+    )
+    demo.add_argument(
+        "--video",
+        action="store_true",
+        help="edit a member's clip (made on the spot) instead of a text-to-video",
     )
     demo.set_defaults(handler=cmd_demo)
     _add_submit(commands)

@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import KlingBot
+from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
+from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import render
 from bot.fakes.harness import running_bot, settings_for
 
 PROMPT = "a paper boat drifting down a rainy street at dusk"
+EDIT_PROMPT = "make it snow in <<<video_1>>>"
 DEMO_TIMEOUT_S = 60
 
 
@@ -38,7 +41,7 @@ def _embed_summary(message: Message) -> str:
     return str(embed.get("title", ""))
 
 
-async def _narrate(out: TextIO, output_path: Path) -> int:
+async def _narrate(out: TextIO, output_path: Path, *, with_video: bool) -> int:
     started = time.monotonic()
 
     def say(text: str) -> None:
@@ -51,15 +54,29 @@ async def _narrate(out: TextIO, output_path: Path) -> int:
             settings = settings_for(discord_fake, comet, Path(tmp))
             async with running_bot(discord_fake, settings, time_scale=0.1) as bot:
                 say(f"the bot logged in as {bot.user} and synced its commands")
-                return await _play(bot, discord_fake, say, output_path)
+                clip = None
+                if with_video:
+                    path = await asyncio.to_thread(make_clip, Path(tmp) / "my-clip.mp4")
+                    clip = Attachment.from_path(path, content_type="video/mp4")
+                    size = path.stat().st_size
+                    say(f"a 3 s 720×720 clip was made for the member ({size:,} bytes)")
+                return await _play(bot, discord_fake, say, output_path, clip)
 
 
 async def _play(
-    bot: KlingBot, discord_fake: FakeDiscord, say: Callable[[str], None], output_path: Path
+    bot: KlingBot,
+    discord_fake: FakeDiscord,
+    say: Callable[[str], None],
+    output_path: Path,
+    clip: Attachment | None,
 ) -> int:
     member = discord_fake.default.alice
-    say(f'{member.user.username} types: /video prompt:"{PROMPT}"')
-    itx = await discord_fake.member(member).run("video", prompt=PROMPT)
+    if clip is None:
+        say(f'{member.user.username} types: /video prompt:"{PROMPT}"')
+        itx = await discord_fake.member(member).run("video", prompt=PROMPT)
+    else:
+        say(f'{member.user.username} types: /video prompt:"{EDIT_PROMPT}" video:{clip.filename}')
+        itx = await discord_fake.member(member).run("video", prompt=EDIT_PROMPT, video=clip)
     ack = await itx.wait_ack()
     kind = "ephemeral" if ack.ephemeral else "public"
     say(f"the bot answered in {ack.latency_s * 1000:.0f} ms ({kind} status message)")
@@ -68,10 +85,15 @@ async def _play(
         say("no status message was posted")
         return 1
     last_seen = ""
+    shown: set[str] = set()
     deadline = time.monotonic() + DEMO_TIMEOUT_S
     while time.monotonic() < deadline:
         current = discord_fake.message(status.id)
         summary = _embed_summary(current) if current else ""
+        if current is not None and current.attachments and "clip" not in shown:
+            shown.add("clip")
+            held = current.attachments[0]
+            say(f"the bot put its checked copy of the clip on the status message: {held.filename}")
         if summary and summary != last_seen:
             say(f"status: {summary}")
             last_seen = summary
@@ -112,6 +134,6 @@ async def _show_result(
     return 0
 
 
-def run_demo(output_path: Path, out: TextIO = sys.stdout) -> int:
-    """Run the demo; return the process exit code."""
-    return asyncio.run(_narrate(out, output_path.resolve()))
+def run_demo(output_path: Path, out: TextIO = sys.stdout, *, with_video: bool = False) -> int:
+    """Run the demo (with `with_video`: an edit of a member's clip); return the exit code."""
+    return asyncio.run(_narrate(out, output_path.resolve(), with_video=with_video))

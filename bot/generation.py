@@ -252,12 +252,19 @@ class GenerationService:
         self._settings = settings
         self._clock = clock
 
-    async def request_video(self, who: Requester, options: VideoOptions) -> Ticket:
+    async def request_video(
+        self, who: Requester, options: VideoOptions, *, edited_from: int | None = None
+    ) -> Ticket:
         """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
         request = build_video_request(
             options, self._settings.omni, max_clip_bytes=self._media.max_clip_bytes
         )
-        return await self.queue(who, request, held=True)
+        return await self.queue(who, request, held=True, edited_from=edited_from)
+
+    async def result_task_id(self, guild_id: int, message_id: int) -> int | None:
+        """The task whose delivered result is this message, if it is one of the bot's results."""
+        task = await self._store.task_for_message(message_id, kind="result")
+        return task.id if task is not None and task.guild_id == guild_id else None
 
     async def request_storyboard(self, who: Requester, options: StoryboardOptions) -> Ticket:
         """Queue a storyboard, held until `release(ticket)`; a refusal charges nothing."""
@@ -271,6 +278,7 @@ class GenerationService:
         *,
         rerun_of: int | None = None,
         held: bool = False,
+        edited_from: int | None = None,
     ) -> Ticket:
         """Price the request, check the member's quota and caps atomically, and queue it."""
         quotas = self._settings.quotas
@@ -302,6 +310,7 @@ class GenerationService:
             channel_id=who.channel_id,
             user_id=who.user_id,
             rerun_of=rerun_of,
+            edited_from=edited_from,
         )
         task = await self._engine.enqueue(new, quota=check, held=held)
         # The place in line is not computed here, on the acknowledgement path: it reads the whole

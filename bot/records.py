@@ -41,6 +41,7 @@ class NewTask:
     user_id: int | None = None  # None only for tasks started from the command line
     rerun_of: int | None = None
     external_id: str = field(default_factory=new_external_id)
+    edited_from: int | None = None  # the task whose delivered result this one edits
 
     def __post_init__(self) -> None:
         # These are programming errors, not member input: fail loudly before anything is written.
@@ -111,6 +112,7 @@ class TaskRecord:
     result_size_bytes: int | None
     status_message_id: int | None
     delivery_message_id: int | None
+    edited_from: int | None = None  # the task whose delivered result this one edits
 
     @property
     def is_terminal(self) -> bool:

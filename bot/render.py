@@ -191,6 +191,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
         title += f" · {len(request.shots)} shots"
     if task.rerun_of is not None:
         title = f"{RERUN_EMOJI} {title} · rerun of #{task.rerun_of}"
+    elif task.edited_from is not None:
+        title = f"{title} · edited from #{task.edited_from}"
     view = StatusView(
         title=f"🎬 {title}",
         description="",

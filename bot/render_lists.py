@@ -313,6 +313,10 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
         extra.append(EmbedField("Result", f"[Jump to the video]({link})"))
     elif task.result_url:
         extra.append(EmbedField("Result", f"[Kling's link]({task.result_url}) (it expires)"))
+    if task.edited_from is not None:
+        parent_link = None if detail.parent is None else _result_link(detail.parent)
+        shown = f"[#{task.edited_from}]({parent_link})" if parent_link else f"#{task.edited_from}"
+        extra.append(EmbedField("Edited from", shown))
     extra.append(EmbedField("History", _history(detail), inline=False))
     view = replace(base, fields=(*base.fields, *extra))
     # The added fields take room from the prompt, never the other way round.

@@ -8,6 +8,7 @@ exist: ids are sequential, and a different answer would tell who is making what.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from bot.errors import TaskNotFound
@@ -40,6 +41,7 @@ class TaskDetail:
     task: TaskRecord
     events: tuple[TaskEvent, ...]  # at most HISTORY_EVENTS, oldest first
     earlier_events: int  # how many older steps are not shown
+    parent: TaskRecord | None = None  # the task whose result this one edits, if it is visible
 
 
 def not_found(task_id: int) -> TaskNotFound:
@@ -101,4 +103,8 @@ class TaskQueries:
             raise not_found(task_id)
         events = await self._store.task_events(task_id)
         shown = events[-HISTORY_EVENTS:]
-        return TaskDetail(task, tuple(shown), len(events) - len(shown))
+        parent = None
+        if task.edited_from is not None:
+            with contextlib.suppress(TaskNotFound):
+                parent = await self._store.get_task(task.edited_from)
+        return TaskDetail(task, tuple(shown), len(events) - len(shown), parent)

@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 SETTLE_S = 60  # a guard against hangs, not a speed assertion
 
 
-async def test_the_demo_runs_offline_and_writes_a_playable_mp4(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [[], ["--video"]], ids=["text", "edit"])
+async def test_the_demo_runs_offline_and_writes_a_playable_mp4(
+    tmp_path: Path, extra: list[str]
+) -> None:
     out = tmp_path / "demo.mp4"
     demo = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -27,6 +30,7 @@ async def test_the_demo_runs_offline_and_writes_a_playable_mp4(tmp_path: Path) -
         "demo",
         "--out",
         str(out),
+        *extra,
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -38,6 +42,9 @@ async def test_the_demo_runs_offline_and_writes_a_playable_mp4(tmp_path: Path) -
     assert "your video is ready" in text
     assert f"is at {out}" in text
     assert out.read_bytes()[4:8] == b"ftyp"
+    if extra:
+        assert "video:my-clip.mp4" in text
+        assert "checked copy of the clip on the status message: kling-clip-1.mp4" in text
 
 
 async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(

@@ -220,3 +220,54 @@ async def test_a_rerun_after_the_clip_message_was_deleted_lends_the_kept_copy_ag
     assert [f.refusal for f in fake_comet.video_fetches] == [None, None]
     (lent,) = fake_discord.state.messages[rerun_status.id].attachments
     assert lent.filename.startswith("kling-clip-")
+
+
+async def test_edit_with_kling_on_a_result_makes_an_edit_that_remembers_its_parent(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot, tmp_path: Path
+) -> None:
+    # Kling's results are 720p or more; the fake's default sample is smaller than a clip may be.
+    await fake_comet.use_result_file(await asyncio.to_thread(make_clip, tmp_path / "r.mp4"))
+    alice = fake_discord.member(fake_discord.default.alice)
+    first = await alice.run("video", prompt="a paper boat in the rain")
+    await first.wait_ack()
+    assert first.original is not None
+    result = await reply_to(fake_discord, first.original.id)
+    menu = await alice.run_message_command("Edit with Kling", result.id)
+    await menu.wait_ack()
+    assert menu.modal is not None
+    fields = {
+        c["component"]["custom_id"] if "component" in c else c["components"][0]["custom_id"]: c
+        for c in menu.modal["components"]
+    }
+    prompt_id, use_id, sound_id = list(fields)
+    submitted = await menu.submit_modal(
+        {prompt_id: "make it snow in <<<video_1>>>", use_id: "edit", sound_id: "no"}
+    )
+    await submitted.wait_ack()
+    assert submitted.original is not None
+    await reply_to(fake_discord, submitted.original.id)
+    _, edit = fake_comet.accepted_creates()
+    assert isinstance(edit.body, dict)
+    assert edit.body["video_list"][0]["refer_type"] == "base"
+    tasks = await kling_bot.services.store.list_tasks()
+    made = max(tasks, key=lambda t: t.id)
+    parent = min(tasks, key=lambda t: t.id)
+    assert made.edited_from == parent.id
+    assert made.state is TaskState.DELIVERED
+    details = await alice.run("task", id=made.id)
+    (shown, *_) = await details.wait_response()
+    edited = [f for f in shown.embeds[0]["fields"] if f["name"] == "Edited from"]
+    assert edited and f"#{parent.id}" in edited[0]["value"]
+    assert f"/{result.id})" in edited[0]["value"]  # the parent's result, linked
+
+
+async def test_edit_with_kling_on_a_message_without_a_clip_says_so(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    first = await alice.run("video", prompt="a paper boat in the rain")
+    await first.wait_ack()
+    assert first.original is not None
+    menu = await alice.run_message_command("Edit with Kling", first.original.id)
+    assert "That message has no MP4 or MOV clip to edit" in await private_answer(menu)
+    assert len(await kling_bot.services.store.list_tasks()) == 1

@@ -8,6 +8,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
@@ -184,6 +185,10 @@ class FakeCometAPI:
     def active_task_ids(self) -> list[str]:
         """Tasks holding a concurrency slot now."""
         return self._book.active_task_ids()
+
+    async def use_result_file(self, path: Path) -> None:
+        """Serve this MP4 as every result from now on (the default is a 320×180 sample)."""
+        self._asset = await asyncio.to_thread(path.read_bytes)
 
     def finish(self, task_id: str, outcome: Outcome = "succeed", reason: str | None = None) -> None:
         """End a running task now; `failed` uses `reason` or `config.failure_message`."""

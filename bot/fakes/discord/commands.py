@@ -13,6 +13,7 @@ from bot.fakes.discord.wire import invalid_form
 SUB_COMMAND = 1
 SUB_COMMAND_GROUP = 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
+CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3  # application command types
 SNOWFLAKE_TYPES = frozenset({USER, CHANNEL, ROLE, MENTIONABLE, ATTACHMENT})
 _NAME = re.compile(r"^[-_'\w]{1,32}$")
 MAX_COMMANDS = 100
@@ -121,6 +122,7 @@ class CommandRegistry:
         for command in commands:
             previous = old.get(command["name"])
             stored = {
+                "description": "",  # Discord returns an empty one for user and message commands
                 **command,
                 "id": previous["id"] if previous else str(self._ids.mint()),
                 "application_id": str(self._app_id),
@@ -145,10 +147,10 @@ class CommandRegistry:
             return self.global_commands
         return self.guild_commands.get(guild_id, {})
 
-    def find(self, name: str, guild_id: int) -> JSON | None:
-        """The chat-input command a member of ``guild_id`` would pick (guild first, then global)."""
+    def find(self, name: str, guild_id: int, *, kind: int = CHAT_INPUT) -> JSON | None:
+        """The command a member of ``guild_id`` would pick (guild first, then global)."""
         for command in (self.scope(guild_id).get(name), self.global_commands.get(name)):
-            if command is not None and command.get("type", 1) == 1:
+            if command is not None and command.get("type", 1) == kind:
                 return command
         return None
 

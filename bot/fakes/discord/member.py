@@ -12,6 +12,7 @@ from bot.fakes.discord.commands import (
     ATTACHMENT,
     CHANNEL,
     MENTIONABLE,
+    MESSAGE_COMMAND,
     ROLE,
     USER,
     DriverError,
@@ -218,6 +219,31 @@ class MemberDriver:
             name=" ".join((command, *path)),
             data=data,
             backdate_s=backdate_s,
+        )
+        return InteractionHandle(self._state, record)
+
+    async def run_message_command(self, name: str, message: Message | int) -> InteractionHandle:
+        """Right-click a message → Apps → ``name`` (a type-3 command; the message is resolved)."""
+        target = self._visible(message)
+        guild = self._state.world.guilds[self.member.guild_id]
+        schema = self._state.commands.find(name, guild.id, kind=MESSAGE_COMMAND)
+        if schema is None:
+            raise DriverError(f"no message command {name!r} is registered; did the bot sync?")
+        data: JSON = {
+            "id": schema["id"],
+            "name": name,
+            "type": MESSAGE_COMMAND,
+            "target_id": str(target.id),
+            "resolved": {"messages": {str(target.id): self._state.message_payload(target)}},
+        }
+        if "guild_id" in schema:
+            data["guild_id"] = schema["guild_id"]
+        record = self._state.dispatch_interaction(
+            self.member,
+            self.channel,
+            interaction_type=APPLICATION_COMMAND,
+            name=name,
+            data=data,
         )
         return InteractionHandle(self._state, record)
 
