@@ -271,3 +271,26 @@ async def test_edit_with_kling_on_a_message_without_a_clip_says_so(
     menu = await alice.run_message_command("Edit with Kling", first.original.id)
     assert "That message has no MP4 or MOV clip to edit" in await private_answer(menu)
     assert len(await kling_bot.services.store.list_tasks()) == 1
+
+
+async def test_discord_failing_to_sign_the_clip_again_puts_the_task_back_in_line(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot, tmp_path: Path
+) -> None:
+    refused = fake_discord.inject_error(
+        "/channels/{channel_id}/messages/{message_id}", method="GET", status=503
+    )
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "video", prompt="snow in <<<video_1>>>", video=await clip(tmp_path)
+    )
+    await itx.wait_ack()
+    assert itx.original is not None
+    await reply_to(fake_discord, itx.original.id)
+    assert refused.hits  # the first look at the clip's message failed…
+    (task,) = await kling_bot.services.store.list_tasks()
+    # …and the task waited its turn instead of failing: its result is in the channel.
+    assert task.state in (TaskState.DELIVERING, TaskState.DELIVERED)
+    assert len(fake_comet.accepted_creates()) == 1
+    events = await kling_bot.services.store.task_events(task.id)
+    assert any(
+        e.to_state is TaskState.QUEUED and e.from_state is TaskState.SUBMITTING for e in events
+    )
