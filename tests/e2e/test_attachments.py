@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 
@@ -11,8 +10,8 @@ from PIL import Image
 from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.discord.member import Attachment, InteractionHandle
-from bot.fakes.discord.testing import reply_to
+from bot.fakes.discord.member import Attachment
+from bot.fakes.discord.testing import private_text, reply_to
 from bot.lifecycle import TaskState
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
@@ -47,24 +46,13 @@ async def test_images_are_kept_and_sent_as_base64(
     assert "aspect_ratio" not in create.body  # the first frame sets the shape
 
 
-async def private_answer(itx: InteractionHandle) -> str:
-    async def wait() -> str:
-        while True:
-            private = [m for m in itx.messages if m.is_ephemeral]
-            if private:
-                return private[-1].content
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(wait(), SETTLE_S)
-
-
 async def test_a_small_image_is_refused_at_once_from_its_size(
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
 ) -> None:
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="a tiny picture", image_1=Attachment("tiny.png", png(100, 100))
     )
-    text = await private_answer(itx)
+    text = await private_text(itx)
     assert "`image_1` is 100×100 px; images need at least 300 px on each side" in text
     assert await kling_bot.services.store.list_tasks() == []  # refused before anything
     assert fake_comet.creates() == []
@@ -76,7 +64,7 @@ async def test_a_file_that_is_not_an_image_is_refused_after_download_and_refunde
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="a fake picture", image_1=Attachment("photo.png", b"not a picture at all")
     )
-    text = await private_answer(itx)
+    text = await private_text(itx)
     assert "`image_1` is not a readable PNG or JPEG image" in text
     (task,) = await kling_bot.services.store.list_tasks()
     assert task.state is TaskState.REJECTED

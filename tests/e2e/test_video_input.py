@@ -19,8 +19,9 @@ from bot.app import KlingBot
 from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.discord.member import Attachment, InteractionHandle
-from bot.fakes.discord.testing import reply_to
+from bot.fakes.discord.member import Attachment
+from bot.fakes.discord.messages import Message
+from bot.fakes.discord.testing import private_text, reply_to
 from bot.lifecycle import TaskState
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
@@ -38,15 +39,13 @@ async def clip(tmp_path: Path, name: str = "clip.mp4", **options: Any) -> Attach
     return Attachment.from_path(path, content_type="video/mp4")
 
 
-async def private_answer(itx: InteractionHandle) -> str:
-    async def wait() -> str:
-        while True:
-            private = [m for m in itx.messages if m.is_ephemeral]
-            if private:
-                return private[-1].content
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(wait(), SETTLE_S)
+async def edit_and_wait(fake_discord: FakeDiscord, video: Attachment) -> tuple[Message, Message]:
+    """Alice edits a clip; the status message and the delivered result."""
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="snow in <<<video_1>>>", video=video)
+    await itx.wait_ack()
+    assert itx.original is not None
+    return itx.original, await reply_to(fake_discord, itx.original.id)
 
 
 async def test_an_edit_sends_a_fresh_url_of_the_lent_clip_and_no_duration(
@@ -118,7 +117,7 @@ async def test_a_clip_kling_would_refuse_is_withdrawn_after_the_probe_and_refund
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="edit <<<video_1>>>", video=await clip(tmp_path, name, **options)
     )
-    assert sentence in await private_answer(itx)
+    assert sentence in await private_text(itx)
     (task,) = await kling_bot.services.store.list_tasks()
     assert task.state is TaskState.REJECTED
     ledger = await kling_bot.services.store.ledger_for_task(task.id)
@@ -152,7 +151,7 @@ async def test_options_kling_forbids_with_a_clip_are_refused_before_any_charge(
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="edit <<<video_1>>>", video=await clip(tmp_path), **given
     )
-    assert sentence in await private_answer(itx)
+    assert sentence in await private_text(itx)
     assert await kling_bot.services.store.list_tasks() == []
     assert fake_comet.creates() == []
 
@@ -164,7 +163,7 @@ async def test_a_webm_is_refused_from_its_name_before_any_charge(
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="edit <<<video_1>>>", video=webm
     )
-    assert "`video` must be an MP4 or MOV clip; 'clip.webm' is not" in await private_answer(itx)
+    assert "`video` must be an MP4 or MOV clip; 'clip.webm' is not" in await private_text(itx)
     assert await kling_bot.services.store.list_tasks() == []
 
 
@@ -175,7 +174,7 @@ async def test_a_clip_over_the_channels_upload_limit_is_refused_before_any_charg
     itx = await fake_discord.member(fake_discord.default.alice).run(
         "video", prompt="edit <<<video_1>>>", video=big
     )
-    answer = await private_answer(itx)
+    answer = await private_text(itx)
     # 10 MiB + 1 byte against the channel's 10 MiB: the sizes never read the same.
     assert "`video` is 10.485761 MB; the bot re-posts your clip" in answer
     assert "files here may be at most 10.485760 MB" in answer
@@ -186,10 +185,7 @@ async def test_a_rerun_days_later_sends_a_freshly_signed_url_and_never_an_expire
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot, tmp_path: Path
 ) -> None:
     alice = fake_discord.member(fake_discord.default.alice)
-    itx = await alice.run("video", prompt="snow in <<<video_1>>>", video=await clip(tmp_path))
-    await itx.wait_ack()
-    assert itx.original is not None
-    result = await reply_to(fake_discord, itx.original.id)
+    _, result = await edit_and_wait(fake_discord, await clip(tmp_path))
     fake_discord.clock.advance(7 * DAY_S)  # every URL signed so far is long dead
     await alice.react(result.id, "🔁")
     rerun_status = await reply_to(fake_discord, result.id)
@@ -207,11 +203,8 @@ async def test_a_rerun_after_the_clip_message_was_deleted_lends_the_kept_copy_ag
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot, tmp_path: Path
 ) -> None:
     alice = fake_discord.member(fake_discord.default.alice)
-    itx = await alice.run("video", prompt="snow in <<<video_1>>>", video=await clip(tmp_path))
-    await itx.wait_ack()
-    assert itx.original is not None
-    result = await reply_to(fake_discord, itx.original.id)
-    fake_discord.state.delete_message(fake_discord.state.messages[itx.original.id])
+    status, result = await edit_and_wait(fake_discord, await clip(tmp_path))
+    fake_discord.state.delete_message(fake_discord.state.messages[status.id])
     fake_discord.clock.advance(2 * DAY_S)
     await alice.react(result.id, "🔁")
     rerun_status = await reply_to(fake_discord, result.id)
@@ -269,7 +262,7 @@ async def test_edit_with_kling_on_a_message_without_a_clip_says_so(
     await first.wait_ack()
     assert first.original is not None
     menu = await alice.run_message_command("Edit with Kling", first.original.id)
-    assert "That message has no MP4 or MOV clip to edit" in await private_answer(menu)
+    assert "That message has no MP4 or MOV clip to edit" in await private_text(menu)
     assert len(await kling_bot.services.store.list_tasks()) == 1
 
 

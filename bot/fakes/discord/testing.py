@@ -11,6 +11,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from bot.fakes.discord.member import InteractionHandle
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.server import FakeDiscord
 
@@ -128,3 +129,16 @@ async def reply_to(fake: FakeDiscord, message_id: int, *, timeout_s: float = 30.
             await asyncio.sleep(0.05)
 
     return await asyncio.wait_for(first(), timeout_s)
+
+
+async def private_text(handle: InteractionHandle, *, timeout_s: float = 30.0) -> str:
+    """Wait for the latest private (ephemeral) answer to an interaction and return its text."""
+
+    async def latest() -> str:
+        while True:  # the fake's state is plain data: look again after each loop turn
+            private = [m for m in handle.messages if m.is_ephemeral]
+            if private:
+                return private[-1].content
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(latest(), timeout_s)
