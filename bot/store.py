@@ -128,7 +128,8 @@ class SqliteStore(SqliteTaskReads):
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
     ) -> TaskRecord:
-        """SUBMITTING or AMBIGUOUS → QUEUED (the create surely did not happen), attempts + 1.
+        """SUBMITTING or AMBIGUOUS → QUEUED, attempts + 1: the create surely did not happen, or
+        sending it again is refused as a duplicate if it did (a 504/524 on a create).
 
         The task keeps its place in the queue (queued_at is unchanged) but waits for `not_before`.
         """
