@@ -22,7 +22,7 @@ from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
-from bot.records import NewTask, QuotaCheck, TaskRecord
+from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.store import TaskStore
 from bot.submitter import Backoff, Prepare, Submitter, waiting_of
 from bot.tracker import Tracker, TrackerSettings
@@ -118,7 +118,11 @@ class TaskEngine:
     # -- what callers use -------------------------------------------------------------------------
 
     async def enqueue(
-        self, new: NewTask, *, quota: QuotaCheck | None = None, held: bool = False
+        self,
+        new: NewTask,
+        *,
+        quota: QuotaCheck | QuotaTerms | None = None,
+        held: bool = False,
     ) -> TaskRecord:
         """Store a task (charging its credits atomically when `quota` is given) and queue it.
 

@@ -53,6 +53,8 @@ class ApiErrorKind(enum.Enum):
     TRANSIENT = "transient"  # 5xx, 524, HTML error pages, malformed bodies on queries
     NOT_FOUND = "not_found"  # unknown task id on query
     AMBIGUOUS = "ambiguous"  # a create whose outcome is unknown: it may exist and be billed
+    # A create refused because its external_task_id is taken: an earlier send of it landed.
+    DUPLICATE = "duplicate"
     UNKNOWN = "unknown"  # anything else
 
     @property
@@ -73,6 +75,7 @@ _MEMBER_SENTENCES: dict[ApiErrorKind, str] = {
     ApiErrorKind.TRANSIENT: "The video service had a temporary problem.",
     ApiErrorKind.NOT_FOUND: "The video service does not know this task any more.",
     ApiErrorKind.AMBIGUOUS: "The video service did not confirm whether it accepted the task.",
+    ApiErrorKind.DUPLICATE: "The video service already has this task from an earlier try.",
     ApiErrorKind.UNKNOWN: "The video service answered with an unexpected error.",
 }
 

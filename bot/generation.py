@@ -18,8 +18,7 @@ from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
-from bot.quota import quota_check, resolve_limit
-from bot.records import NewTask, TaskRecord
+from bot.records import NewTask, QuotaTerms, TaskRecord
 from bot.settings import OmniSettings, Settings
 from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
 from bot.storyboard import parse_shots
@@ -285,20 +284,12 @@ class GenerationService:
         cost = quotas.cost.credits_for(
             request.mode, request.duration_s or self._settings.omni.duration
         )
-        guild = await self._store.get_guild_settings(who.guild_id)
-        overrides = await self._store.list_overrides(who.guild_id)
-        config_limit = None if quotas.default_limit == "unlimited" else quotas.default_limit
-        resolved = resolve_limit(
-            config_limit=config_limit,
+        # The limit itself is resolved in the transaction that charges, from the overrides as
+        # they are then: a `/quota set … 0` that lands while this command runs is honoured.
+        terms = QuotaTerms(
+            config_limit=None if quotas.default_limit == "unlimited" else quotas.default_limit,
             config_window=quotas.window,
-            guild=guild,
-            overrides=overrides,
-            user_id=who.user_id,
             role_ids=who.role_ids,
-        )
-        check = quota_check(
-            resolved,
-            self._clock(),
             max_in_flight_per_member=quotas.max_in_flight_per_member,
             max_in_flight_per_server=quotas.max_in_flight_per_server,
         )
@@ -312,7 +303,7 @@ class GenerationService:
             rerun_of=rerun_of,
             edited_from=edited_from,
         )
-        task = await self._engine.enqueue(new, quota=check, held=held)
+        task = await self._engine.enqueue(new, quota=terms, held=held)
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
         # queue. The status message shows it on its first edit, a moment later.
         return Ticket(task)

@@ -71,7 +71,8 @@ AT_API_STATES = frozenset(
 _S = TaskState
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _S.QUEUED: frozenset({_S.SUBMITTING, _S.REJECTED, _S.FAILED}),
-    # Back to QUEUED only when the API said for sure that nothing was created (429, 5xx).
+    # Back to QUEUED only when the API said for sure that nothing was created (429, 5xx), or
+    # when a resend is refused as a duplicate if it was (504/524: same external_task_id).
     _S.SUBMITTING: frozenset({_S.SUBMITTED, _S.QUEUED, _S.REJECTED, _S.FAILED, _S.AMBIGUOUS}),
     _S.SUBMITTED: frozenset({_S.PROCESSING, _S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT}),
     _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT}),

@@ -4,8 +4,10 @@ This module does the I/O; `bot.omni_wire` does the JSON. Together they are the o
 sees API JSON: callers get `CreatedTask`, `TaskSnapshot`, `Download` or an `ApiError`.
 
 Retry rules (omni-api.md §4, §8): only RATE_LIMITED and TRANSIENT failures are resent. A create
-whose outcome is unknown (timeout, connection lost after sending, unreadable 2xx, gateway timeout)
-is AMBIGUOUS and is never resent: the task may exist and be billed.
+whose outcome is unknown (timeout, connection lost after sending, unreadable 2xx) is AMBIGUOUS
+and is never resent: the task may exist and be billed. A gateway timeout (504/524) on a create
+that carries an `external_task_id` is TRANSIENT: it is resent with the same id, which Kling
+refuses as a DUPLICATE (§4.4) if the first send made the task, instead of billing it twice.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ _MAX_API_BODY_BYTES = 1 << 20
 # Below the total timeout so that "never reached the server" surfaces as ConnectionTimeoutError,
 # which is safe to retry even for a create.
 _MAX_CONNECT_TIMEOUT_S = 10.0
+# Longer than the gateways wait for Kling (Cloudflare's 524 comes after 100 s, a proxy's 504
+# after about 60 s): their answer, which a create may retry, then arrives before our own timeout,
+# which leaves the create ambiguous.
+DEFAULT_CREATE_TIMEOUT_S = 125.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -106,7 +112,7 @@ class OmniClient:
         base_url: str,
         api_key: str,
         *,
-        create_timeout_s: float = 30,
+        create_timeout_s: float = DEFAULT_CREATE_TIMEOUT_S,
         query_timeout_s: float = 15,
         create_retry: RetryPolicy = DEFAULT_CREATE_RETRY,
         query_retry: RetryPolicy = DEFAULT_QUERY_RETRY,
@@ -134,15 +140,23 @@ class OmniClient:
     async def create(
         self, request: OmniRequest, *, external_task_id: str | None = None
     ) -> CreatedTask:
-        """Submit one video task; retried only while the API says "later", never when unsure."""
+        """Submit one video task; retried only while the API says "later", never when unsure.
+
+        Raises `ApiError`; DUPLICATE means an earlier send with this `external_task_id` (this
+        call's, or an earlier one's) made the task: look it up, don't send it again.
+        """
         body = build_create_body(request, external_task_id)
         subject = f"external_task_id={external_task_id}"
+        has_external_id = external_task_id is not None
         async for attempt in self._retrying(self._create_retry, "create", subject):
             with attempt:
-                return await self._create_once(body, attempt.retry_state.attempt_number)
+                number = attempt.retry_state.attempt_number
+                return await self._create_once(body, number, has_external_id=has_external_id)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def _create_once(self, body: dict[str, object], attempt: int) -> CreatedTask:
+    async def _create_once(
+        self, body: dict[str, object], attempt: int, *, has_external_id: bool
+    ) -> CreatedTask:
         url = self._base_url + OMNI_PATH
         try:
             async with self._session.post(
@@ -179,7 +193,13 @@ class OmniClient:
         try:
             if not 200 <= status < 300:
                 raise classify_error(
-                    status, text, content_type, retry_after, is_create=True, secrets=self._secrets
+                    status,
+                    text,
+                    content_type,
+                    retry_after,
+                    is_create=True,
+                    has_external_id=has_external_id,
+                    secrets=self._secrets,
                 )
             created = parse_create_response(status, _loads_or_none(text))
         except ApiError as error:

@@ -87,10 +87,15 @@ def classify_error(
     retry_after_header: str | None,
     *,
     is_create: bool,
+    has_external_id: bool = False,
     secrets: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> ApiError:
-    """Turn a failed answer into one `ApiError` (§4): Kling code first, then the HTTP status."""
+    """Turn a failed answer into one `ApiError` (§4): Kling code first, then the HTTP status.
+
+    `has_external_id`: the create carried an `external_task_id`, so sending it again is refused
+    as a duplicate rather than billed twice (§4.4), and a gateway timeout may be retried.
+    """
     payload: object = None
     if body_text.strip():
         try:
@@ -103,6 +108,7 @@ def classify_error(
         body_text,
         content_type or "",
         is_create=is_create,
+        has_external_id=has_external_id,
         retry_after_s=parse_retry_after(retry_after_header, now),
         secrets=secrets,
     )
@@ -115,11 +121,12 @@ def classify_parsed(
     content_type: str,
     *,
     is_create: bool,
+    has_external_id: bool = False,
     retry_after_s: float | None = None,
     secrets: tuple[str, ...] = (),
 ) -> ApiError:
     env = _read_envelope(payload, raw_text, content_type)
-    kind, detail = _kind(http_status, env, is_create=is_create)
+    kind, detail = _kind(http_status, env, is_create=is_create, has_external_id=has_external_id)
     code: int | str | None = env.kling_code if env.kling_code is not None else env.text_code
     return ApiError(
         kind,
@@ -130,9 +137,13 @@ def classify_parsed(
     )
 
 
-def _kind(status: int, env: _Envelope, *, is_create: bool) -> tuple[ApiErrorKind, str]:
+def _kind(
+    status: int, env: _Envelope, *, is_create: bool, has_external_id: bool
+) -> tuple[ApiErrorKind, str]:
     """The decision table of §4.1/§4.2; returns the kind and, when it needs one, a detail."""
     message = env.message
+    if is_create and _is_duplicate_refusal(status, env):
+        return ApiErrorKind.DUPLICATE, message
     if env.kling_code in _KLING_CODES:
         kind, meaning = _KLING_CODES[env.kling_code]
         if env.kling_code == 1203 and not is_create:
@@ -167,16 +178,34 @@ def _kind(status: int, env: _Envelope, *, is_create: bool) -> tuple[ApiErrorKind
         return ApiErrorKind.RATE_LIMITED, message
     if status == 500 and env.text_code == "invalid_request":
         return ApiErrorKind.INVALID_REQUEST, message
-    if status in (504, 524) and is_create:
-        # Deliberate deviation from §8 rule 5: a gateway timeout means the gateway gave up
-        # waiting for Kling, which may still have created (and billed) the task. Re-sending could
-        # make and bill a second video, so the caller must treat it like a client-side timeout.
+    if status in (504, 524) and is_create and not has_external_id:
+        # A gateway timeout means the gateway gave up waiting for Kling, which may still have
+        # made (and billed) the task. §8 rule 5 retries it, which is safe only when the create
+        # carries an external_task_id: Kling refuses a second task with the same one (§4.4).
+        # Without one, a resend could bill a second video: treat it like a client timeout.
         return ApiErrorKind.AMBIGUOUS, f"gateway timeout (HTTP {status}): {message}"
     if 500 <= status < 600:
         return ApiErrorKind.TRANSIENT, message
     if env.is_html:
         return ApiErrorKind.UNKNOWN, _with_hint(status, message)
     return ApiErrorKind.UNKNOWN, f"HTTP {status}: {message}" if message else f"HTTP {status}"
+
+
+_DUPLICATE_WORDS = ("already", "duplicate", "exist", "used", "unique", "重复", "已存在")
+
+
+def _is_duplicate_refusal(status: int, env: _Envelope) -> bool:
+    """Kling's answer to a reused external_task_id. Undocumented (§4.4, U14): a 400 with 1201
+    naming the field is the likely form; the words keep a format complaint about it apart."""
+    is_validation = env.kling_code in (1200, 1201) or (
+        env.kling_code is None and status in (400, 409, 422)
+    )
+    lowered = env.message.lower()
+    return (
+        is_validation
+        and "external_task_id" in lowered
+        and any(word in lowered for word in _DUPLICATE_WORDS)
+    )
 
 
 def _with_hint(status: int, message: str) -> str:

@@ -3,7 +3,8 @@
 The ledger is append-only: +credits when a task is accepted, the same amount back (once) when it
 ends refunded, and a compensating row when a moderator resets a member. A refund counts in the
 window of its charge, so a task charged yesterday and refunded today gives nothing extra today.
-The rules deciding limits live in `bot/quota.py`; this module stores and sums.
+The rules deciding limits live in `bot/quota.py`; this module stores and sums, and applies the
+rules to the stored overrides inside the transaction that charges.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 from bot.database import SqliteDatabase, from_db_time, to_db_time
 from bot.errors import QuotaExceeded
+from bot.quota import quota_check, resolve_limit
 from bot.records import (
     GuildSettings,
     LedgerEntry,
@@ -20,6 +22,7 @@ from bot.records import (
     OverrideTarget,
     QuotaCheck,
     QuotaOverride,
+    QuotaTerms,
     QuotaWindow,
 )
 
@@ -145,11 +148,14 @@ class SqliteQuota(SqliteDatabase):
     async def list_overrides(self, guild_id: int) -> list[QuotaOverride]:
         """Every override in a server: members first, then roles, each by id."""
         async with self._lock:
-            rows = await self._all(
-                f"SELECT {_OVERRIDE_COLUMNS} FROM quota_overrides WHERE guild_id = ? "
-                "ORDER BY target_kind, target_id",
-                (guild_id,),
-            )
+            return await self._overrides(guild_id)
+
+    async def _overrides(self, guild_id: int) -> list[QuotaOverride]:
+        rows = await self._all(
+            f"SELECT {_OVERRIDE_COLUMNS} FROM quota_overrides WHERE guild_id = ? "
+            "ORDER BY target_kind, target_id",
+            (guild_id,),
+        )
         return [
             QuotaOverride(
                 guild_id=r["guild_id"],
@@ -165,12 +171,15 @@ class SqliteQuota(SqliteDatabase):
     async def get_guild_settings(self, guild_id: int) -> GuildSettings:
         """A server's settings; all None/empty when it never set any."""
         async with self._lock:
-            row = await self._one(
-                "SELECT default_limit, default_unlimited, quota_window, moderator_role_ids "
-                "FROM guild_settings "
-                "WHERE guild_id = ?",
-                (guild_id,),
-            )
+            return await self._guild_settings(guild_id)
+
+    async def _guild_settings(self, guild_id: int) -> GuildSettings:
+        row = await self._one(
+            "SELECT default_limit, default_unlimited, quota_window, moderator_role_ids "
+            "FROM guild_settings "
+            "WHERE guild_id = ?",
+            (guild_id,),
+        )
         if row is None:
             return GuildSettings(guild_id)
         return GuildSettings(
@@ -201,6 +210,28 @@ class SqliteQuota(SqliteDatabase):
             )
 
     # -- used inside the task store's transactions (the write lock is held) -----------------------
+
+    async def _resolve_quota(
+        self, new: NewTask, quota: QuotaCheck | QuotaTerms, now: datetime
+    ) -> QuotaCheck:
+        """The limits to enforce on `new`, from the overrides as they are in this transaction."""
+        if isinstance(quota, QuotaCheck):
+            return quota
+        assert new.guild_id is not None and new.user_id is not None  # NewTask ensures it
+        resolved = resolve_limit(
+            config_limit=quota.config_limit,
+            config_window=quota.config_window,
+            guild=await self._guild_settings(new.guild_id),
+            overrides=await self._overrides(new.guild_id),
+            user_id=new.user_id,
+            role_ids=quota.role_ids,
+        )
+        return quota_check(
+            resolved,
+            now,
+            max_in_flight_per_member=quota.max_in_flight_per_member,
+            max_in_flight_per_server=quota.max_in_flight_per_server,
+        )
 
     async def _check_quota(self, new: NewTask, quota: QuotaCheck) -> None:
         """Raise QuotaExceeded when the member may not start `new` now."""

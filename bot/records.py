@@ -66,6 +66,19 @@ class QuotaCheck:
     max_in_flight_per_server: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class QuotaTerms:
+    """A member's quota before its limit is known: the store resolves the limit from these and
+    the server's stored overrides inside the transaction that charges, so a `/quota set` that
+    lands while a command is on its way is honoured."""
+
+    config_limit: int | None  # `quotas.default_limit`: None = unlimited
+    config_window: QuotaWindow
+    role_ids: tuple[int, ...] = ()
+    max_in_flight_per_member: int | None = None  # None = no cap
+    max_in_flight_per_server: int | None = None
+
+
 class TaskUpdate(TypedDict, total=False):
     """The columns a transition may set besides the state and its timestamps."""
 

@@ -21,6 +21,7 @@ from bot.records import (
     LinkKind,
     NewTask,
     QuotaCheck,
+    QuotaTerms,
     StateFilter,
     TaskRecord,
     TaskUpdate,
@@ -60,10 +61,13 @@ class SqliteStore(SqliteTaskReads):
     """`TaskStore` on one SQLite file; open with `await SqliteStore.open(path)`."""
 
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | None = None
+        self, new: NewTask, *, now: datetime, quota: QuotaCheck | QuotaTerms | None = None
     ) -> TaskRecord:
         """Store a QUEUED task and its first event; with `quota`, check and charge in the same
         BEGIN IMMEDIATE, so concurrent creates never overspend. Raises QuotaExceeded.
+
+        `QuotaTerms` are resolved into a limit in that transaction too, from the overrides and
+        server settings as they are then: a limit a moderator set a moment ago applies.
 
         Idempotent on `new.external_id`: a retried create returns the task already stored.
         """
@@ -75,7 +79,7 @@ class SqliteStore(SqliteTaskReads):
             if row is not None:
                 return _same_task(task_from_row(row), new)
             if quota is not None:
-                await self._check_quota(new, quota)
+                await self._check_quota(new, await self._resolve_quota(new, quota, now))
             cursor = await self._db.execute(
                 _INSERT_TASK,
                 (
@@ -125,7 +129,8 @@ class SqliteStore(SqliteTaskReads):
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
     ) -> TaskRecord:
-        """SUBMITTING or AMBIGUOUS → QUEUED (the create surely did not happen), attempts + 1.
+        """SUBMITTING or AMBIGUOUS → QUEUED, attempts + 1: the create surely did not happen, or
+        sending it again is refused as a duplicate if it did (a 504/524 on a create).
 
         The task keeps its place in the queue (queued_at is unchanged) but waits for `not_before`.
         """

@@ -21,6 +21,7 @@ from bot.records import (
     QueueEntry,
     QuotaCheck,
     QuotaOverride,
+    QuotaTerms,
     QuotaWindow,
     StateFilter,
     TaskEvent,
@@ -37,7 +38,7 @@ class TaskStore(Protocol):
 
     # tasks
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | None = None
+        self, new: NewTask, *, now: datetime, quota: QuotaCheck | QuotaTerms | None = None
     ) -> TaskRecord: ...
     async def transition(
         self,

@@ -23,6 +23,7 @@ from bot.models import OmniRequest
 from bot.omni import OmniClient
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
+from bot.tracker import PROVEN_CREATED
 
 log = logging.getLogger("bot.submitter")
 
@@ -243,9 +244,14 @@ class Submitter:
 
     async def _after_refusal(self, task: TaskRecord, error: ApiError, context: str) -> None:
         kind = error.kind
-        if kind is ApiErrorKind.AMBIGUOUS:
-            log.warning("create outcome unknown %s: %s", context, error.log_line())
-            moved = await self._move(task, TaskState.AMBIGUOUS, detail=error.log_line())
+        if kind in (ApiErrorKind.AMBIGUOUS, ApiErrorKind.DUPLICATE):
+            # DUPLICATE: an earlier send of this external_task_id made the task (a gateway
+            # timeout hid its answer). Either way the tracker finds it; it is not sent blindly.
+            detail = error.log_line()
+            if kind is ApiErrorKind.DUPLICATE:
+                detail = f"{PROVEN_CREATED}: {detail}"
+            log.warning("create outcome unknown %s: %s", context, detail)
+            moved = await self._move(task, TaskState.AMBIGUOUS, detail=detail)
             if moved is not None:
                 self._on_at_api(moved)  # the tracker reconciles it
         elif kind.is_retryable:

@@ -3,7 +3,8 @@
 `polling.py` decides when; this loop asks. Tasks past `omni.task_timeout_minutes` are ended and
 refunded. A create whose outcome is unknown (`ambiguous`) is looked up by its external id: found
 means adopted, proven absent means safe to send again, and anything else ends it with a refund,
-because sending it blindly could bill the account twice.
+because sending it blindly could bill the account twice. A create refused as a duplicate is
+known to exist: it is adopted if the lookup finds it, else ended with a refund, never resent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
@@ -23,7 +24,7 @@ from bot.lifecycle import TaskState
 from bot.omni import OmniClient
 from bot.omni_wire import TaskSnapshot, TaskStatus
 from bot.polling import CompletionModel, PollPolicy, next_poll_delay
-from bot.records import TaskRecord, TaskUpdate
+from bot.records import TaskEvent, TaskRecord, TaskUpdate
 from bot.store import TaskStore
 
 log = logging.getLogger("bot.tracker")
@@ -33,6 +34,16 @@ LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
 ABSENCE_CONFIRMATIONS = 2  # lookups, a backoff apart, that must miss a create to resend it
 MAX_RESENDS = 1  # a create proven absent is sent again once (README), then given up
+# How the move to `ambiguous` after a duplicate refusal begins: the API has the task (an earlier
+# send landed), so reconciling it may adopt it or give up, but never sends it again.
+PROVEN_CREATED = "create refused as a duplicate: an earlier send made the task"
+
+
+def was_proven_created(events: Iterable[TaskEvent]) -> bool:
+    """Whether a create of this task was refused as a duplicate (so the API has the task)."""
+    return any(
+        e.to_state is TaskState.AMBIGUOUS and e.detail.startswith(PROVEN_CREATED) for e in events
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +276,9 @@ class Tracker:
         try:
             snapshot = await self._paced_query(task.external_id)
         except ApiError as error:
+            if error.kind is ApiErrorKind.NOT_FOUND and await self._proven_created(task.id):
+                await self._missed_a_made_task(task, tries, error)
+                return
             is_absent = error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works()
             if is_absent and tries < ABSENCE_CONFIRMATIONS:
                 # A create cut off on its way may still land at the gateway: look again after
@@ -310,6 +324,26 @@ class Tracker:
         )
         if adopted is not None:
             self.track(adopted, poll_now=True)
+
+    async def _missed_a_made_task(self, task: TaskRecord, tries: int, error: ApiError) -> None:
+        """The API has this task (a resend was a duplicate) but the lookup by external id missed."""
+        if tries < ABSENCE_CONFIRMATIONS and self._lookup_supported is not False:
+            # The gateway may not know it for a moment yet: look once more after a pause.
+            self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
+            return
+        # Sending it again would only be refused again, and without its task id the bot can't
+        # follow it: end it, refunded (the account may have paid for a video nobody sees).
+        log.warning("create made but not found %s: given up", task.log_context)
+        reason = (
+            "The video service took the task, but its answer was lost on the way and the bot "
+            "could not find the task afterwards."
+        )
+        await self._finish(
+            task, TaskState.FAILED, reason, detail=f"made but not found: {error.log_line()}"
+        )
+
+    async def _proven_created(self, task_id: int) -> bool:
+        return was_proven_created(await self._store.task_events(task_id))
 
     async def _resends(self, task_id: int) -> int:
         """How often this task was proven absent and sent again (in this or an earlier run)."""

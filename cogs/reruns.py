@@ -72,8 +72,12 @@ class RerunCog(commands.Cog):
                 reference=reference,
                 allowed_mentions=discord.AllowedMentions.none(),
             )
-        except discord.HTTPException:
-            log.warning("rerun status not posted; withdrawing %s", ticket.task.log_context)
+        except Exception:
+            # Refused, timed out or cut off (a network error is not an HTTPException): the
+            # reactor never saw the rerun, so it must not reach the API, charged.
+            log.warning(
+                "rerun status not posted; withdrawing %s", ticket.task.log_context, exc_info=True
+            )
             await self.generation.withdraw(ticket.task.id)
         else:
             await self.generation.attach_status_message(ticket.task.id, status.id)

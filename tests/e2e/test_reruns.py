@@ -114,3 +114,22 @@ async def test_a_rerun_beyond_the_quota_is_refused_with_a_mention_of_the_reactor
     assert "used 1 of your 1 credit" in notice.content
     assert_pings(notice, users={fake_discord.default.alice.id})
     assert len(await kling_bot.services.store.list_tasks()) == 1
+
+
+async def test_a_rerun_whose_status_post_is_cut_off_is_withdrawn_with_a_refund(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    result = await make_a_video(fake_discord)
+    # The connection drops under the status post: discord.py raises a network error (aiohttp's),
+    # not an HTTPException, and nothing is posted. The reactor is never told of the rerun.
+    post = fake_discord.inject_disconnect("/channels/{channel_id}/messages", method="POST")
+    await fake_discord.member(fake_discord.default.alice).react(result.id, "🔁")
+    rerun, original = await all_settled(kling_bot, 2)
+    assert post.hits, "the status post met the dropped connection"
+    assert rerun.rerun_of == original.id
+    assert rerun.state is TaskState.REJECTED
+    assert rerun.failure_reason and "withdrawn" in rerun.failure_reason
+    ledger = await kling_bot.services.store.ledger_for_task(rerun.id)
+    assert [e.kind for e in ledger] == ["charge", "refund"]
+    assert sum(e.credits for e in ledger) == 0
+    assert len(fake_comet.accepted_creates()) == 1  # the rerun never reached the API

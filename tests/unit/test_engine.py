@@ -211,6 +211,63 @@ async def test_an_ambiguous_create_is_reconciled_never_resent_blindly(
     assert creates_per_task(fake)[done.external_id] == 1  # the API got it exactly once
 
 
+# CometAPI can't look tasks up by external_task_id (omni-api.md §4.4): with lookups off, a create
+# whose answer was a 504/524 could never be proven absent, and used to fail after minutes.
+@pytest.mark.parametrize("can_look_up", [False, True], ids=["CometAPI", "Kling"])
+async def test_a_524_before_the_task_was_made_is_resent_and_delivered(
+    tmp_path: Path, fake: FakeCometAPI, can_look_up: bool
+) -> None:
+    fake.config.lookup_by_external_id = can_look_up
+    fake.inject(FaultKind.TIMEOUT_524, route="create")
+    async with running_engine(tmp_path, fake) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        events = [e.to_state for e in await engine.store.task_events(done.id)]
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.DELIVERED
+    assert TaskState.AMBIGUOUS not in events  # resent at once, not left to a reconcile
+    assert [r.fault for r in fake.creates()] == [FaultKind.TIMEOUT_524, None]
+    assert creates_per_task(fake) == {done.external_id: 1}  # exactly one task at the API
+    assert list(fake.tasks) == [done.api_task_id]
+    assert [e.kind for e in ledger] == ["charge"]
+
+
+async def test_a_524_after_the_task_was_made_adopts_it_without_a_second_bill(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    fake.inject(FaultKind.TIMEOUT_524, route="create", after_handling=True)
+    async with running_engine(tmp_path, fake) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.DELIVERED
+    # The resend was refused as a duplicate: one task at the API, found by its external id.
+    assert [(r.status, r.fault) for r in fake.creates()] == [
+        (524, FaultKind.TIMEOUT_524),
+        (400, None),
+    ]
+    assert creates_per_task(fake) == {done.external_id: 1}
+    assert list(fake.tasks) == [done.api_task_id]
+    assert [e.kind for e in ledger] == ["charge"]
+
+
+async def test_a_524_after_the_task_was_made_that_no_lookup_finds_ends_with_a_refund(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    fake.config.lookup_by_external_id = False  # CometAPI
+    fake.inject(FaultKind.TIMEOUT_524, route="create", after_handling=True)
+    async with running_engine(tmp_path, fake) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.FAILED
+    assert done.failure_reason and "could not find the task afterwards" in done.failure_reason
+    assert sum(e.credits for e in ledger) == 0  # refunded
+    # Never sent a third time: the duplicate refusal proved the task exists.
+    assert [(r.status, r.fault) for r in fake.creates()] == [
+        (524, FaultKind.TIMEOUT_524),
+        (400, None),
+    ]
+    assert len(fake.tasks) == 1
+
+
 async def test_resume_after_a_crash_mid_flight(tmp_path: Path, fake: FakeCometAPI) -> None:
     fake.set_timings(processing_s=0.6)
     async with running_engine(tmp_path, fake) as engine:

@@ -161,6 +161,30 @@ async def test_slow_not_created_beyond_the_client_timeout(
     assert fake.tasks == {}
 
 
+@pytest.mark.parametrize("after_handling", [False, True], ids=["before", "after creating"])
+async def test_a_524_before_or_after_the_task_is_made(
+    fake: FakeCometAPI, http: aiohttp.ClientSession, after_handling: bool
+) -> None:
+    body = {**BODY, "external_task_id": "kob-once"}
+    fake.inject(FaultKind.TIMEOUT_524, after_handling=after_handling)
+    async with http.post(CREATE_PATH, json=body) as resp:
+        assert resp.status == 524
+    assert len(fake.tasks) == (1 if after_handling else 0)
+    assert [r.fault for r in fake.accepted_creates()] == (
+        [FaultKind.TIMEOUT_524] if after_handling else []
+    )
+    # The same create again: made now, or refused as a duplicate (§7) if the first one landed.
+    async with http.post(CREATE_PATH, json=body) as resp:
+        answer = await resp.json()
+        assert (resp.status, answer["code"]) == ((400, 1201) if after_handling else (200, 0))
+    assert len(fake.tasks) == 1
+
+
+def test_a_fault_that_says_itself_whether_it_handles_takes_no_switch() -> None:
+    with pytest.raises(ValueError, match="whether the request is handled"):
+        FaultPlan().add(InjectedFault(FaultKind.SLOW_NOT_CREATED, after_handling=True))
+
+
 async def test_faults_match_their_route_and_count(
     fake: FakeCometAPI, http: aiohttp.ClientSession
 ) -> None:

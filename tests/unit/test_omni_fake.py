@@ -206,8 +206,10 @@ async def test_final_create_faults_are_not_retried(
     "fault, is_task_made",
     [
         (FaultKind.SLOW, True),  # made and billed, answered too late
-        (FaultKind.SLOW_NOT_CREATED, False),  # a gateway 504: the client cannot tell
-        (FaultKind.TIMEOUT_524, False),  # likewise
+        # A gateway 504/524 on a create without an external_task_id: a resend could not be
+        # told from a new task, so the client cannot tell.
+        (FaultKind.SLOW_NOT_CREATED, False),
+        (FaultKind.TIMEOUT_524, False),
         (FaultKind.MALFORMED_JSON, False),  # a 200 we cannot read
         (FaultKind.CONNECTION_CLOSE, False),
         (FaultKind.CONNECTION_RESET, False),
@@ -223,6 +225,34 @@ async def test_create_faults_that_may_have_made_a_task_are_ambiguous_and_not_res
     assert caught.value.kind is A.AMBIGUOUS
     assert len(fake.creates()) == 1
     assert len(fake.tasks) == (1 if is_task_made else 0)
+
+
+@pytest.mark.parametrize("fault", [FaultKind.TIMEOUT_524, FaultKind.SLOW_NOT_CREATED])
+async def test_a_gateway_timeout_is_resent_with_the_same_external_id(
+    session: aiohttp.ClientSession, fake: FakeCometAPI, fault: FaultKind
+) -> None:
+    fake.inject(fault, route=Route.CREATE, delay_s=0.01)  # the gateway gave up; no task made
+    created = await client_for(session, fake).create(text_request(), external_task_id="kob-1")
+    sent = fake.creates()
+    assert [r.fault for r in sent] == [fault, None]
+    assert [r.body["external_task_id"] for r in sent if isinstance(r.body, dict)] == ["kob-1"] * 2
+    assert list(fake.tasks) == [created.task_id]
+
+
+async def test_a_gateway_timeout_after_the_task_was_made_ends_in_a_duplicate_refusal(
+    session: aiohttp.ClientSession, fake: FakeCometAPI
+) -> None:
+    fake.inject(FaultKind.TIMEOUT_524, route=Route.CREATE, after_handling=True)
+    with pytest.raises(ApiError) as caught:
+        await client_for(session, fake).create(text_request(), external_task_id="kob-2")
+    assert caught.value.kind is A.DUPLICATE
+    # Sent twice, made once: the resend was refused rather than billed (and not sent again).
+    assert [(r.status, r.fault) for r in fake.creates()] == [
+        (524, FaultKind.TIMEOUT_524),
+        (400, None),
+    ]
+    [task] = fake.tasks.values()
+    assert task.external_task_id == "kob-2"
 
 
 @pytest.mark.parametrize(
@@ -261,9 +291,6 @@ async def test_a_slow_query_times_out_and_is_retried(
 CHAOS_TASKS = 30
 CHAOS_SEED = 20260312
 CHAOS_POLICY = RetryPolicy(max_attempts=12, initial_delay_s=0.0, max_delay_s=0.0)
-# The random create menu's faults a client must call AMBIGUOUS: a gateway timeout (524) means
-# the gateway stopped waiting for Kling, which may have made the task (see classify_error).
-MAY_HAVE_CREATED = {FaultKind.TIMEOUT_524}
 
 
 async def test_chaos_every_created_task_ends_as_the_fake_decided(
@@ -322,20 +349,15 @@ async def test_chaos_every_created_task_ends_as_the_fake_decided(
                 TaskStatus.FAILED,
                 config.failure_message,
             )
-    # Every create that met a retryable fault was sent again.
+    # Every create that met a fault of the random menu (all answered before a task was made,
+    # a 524 included) was sent again with the same external_task_id until it was made.
     attempts: dict[str, list[FaultKind | None]] = {}
     for record in fake.creates():
         assert isinstance(record.body, dict)
         attempts.setdefault(str(record.body["external_task_id"]), []).append(record.fault)
     for ext, faults in attempts.items():
-        for fault in faults[:-1]:
-            assert fault is not None and fault not in MAY_HAVE_CREATED, (ext, faults)
-        if ext in created:
-            assert faults[-1] is None
-    # An ambiguous create always follows a fault that could have made a task; nothing else failed.
-    for ext, error in errors.items():
-        assert error.kind is A.AMBIGUOUS, (ext, error.log_line())
-        assert attempts[ext][-1] in MAY_HAVE_CREATED
+        assert None not in faults[:-1] and faults[-1] is None, (ext, faults)
+    assert {ext: error.log_line() for ext, error in errors.items()} == {}
     assert sum(1 for faults in attempts.values() for f in faults if f is not None) >= 3
     queries = [r for r in fake.requests if r.method == "GET" and r.fault is not None]
     assert queries, "the chaos reached the queries too"

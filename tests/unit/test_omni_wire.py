@@ -681,6 +681,8 @@ def test_the_validation_message_reaches_the_member() -> None:
         (503, comet("Service unavailable"), "application/json", True, A.TRANSIENT),
         (504, comet("upstream timed out"), "application/json", False, A.TRANSIENT),
         (524, comet("A timeout occurred"), "application/json", False, A.TRANSIENT),
+        # Without an external_task_id a resend could bill twice: a create's gateway timeout is
+        # as unsure as a timeout of our own.
         (504, comet("upstream timed out"), "application/json", True, A.AMBIGUOUS),
         (524, "", "text/html", True, A.AMBIGUOUS),
         (400, relay("task_not_exist", "task_not_exist"), "application/json", False, A.NOT_FOUND),
@@ -698,6 +700,55 @@ def test_gateway_errors(
     status: int, body: str, content_type: str, is_create: bool, kind: ApiErrorKind
 ) -> None:
     assert classify_error(status, body, content_type, None, is_create=is_create).kind is kind
+
+
+@pytest.mark.parametrize(
+    "status, body, content_type",
+    [
+        (504, comet("upstream timed out"), "application/json"),
+        (524, comet("A timeout occurred"), "application/json"),
+        (524, "", "text/html"),
+    ],
+)
+def test_a_gateway_timeout_on_a_create_with_an_external_id_is_retried(
+    status: int, body: str, content_type: str
+) -> None:
+    """§8.5: retryable, because a resend with the same external_task_id is refused, not billed."""
+    error = classify_error(status, body, content_type, None, is_create=True, has_external_id=True)
+    assert error.kind is A.TRANSIENT
+    assert error.is_retryable
+
+
+DUPLICATE_ID = "external_task_id: already used by another task in this account"
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (400, kling(1201, DUPLICATE_ID)),  # the fake's answer (§7, an assumption)
+        (400, relay("task_failed", kling(1201, DUPLICATE_ID))),  # relayed by new-api
+        (400, kling(1200, "Duplicate external_task_id")),
+        (409, comet("external_task_id already exists")),
+    ],
+)
+def test_a_create_refused_for_a_reused_external_id_is_a_duplicate(status: int, body: str) -> None:
+    error = classify_error(status, body, "application/json", None, is_create=True)
+    assert error.kind is A.DUPLICATE
+    assert not error.is_retryable
+
+
+@pytest.mark.parametrize(
+    "body, is_create",
+    [
+        (kling(1201, "external_task_id: must be at most 64 characters"), True),  # not a duplicate
+        (kling(1201, DUPLICATE_ID), False),  # a query can't be a duplicate create
+    ],
+)
+def test_other_refusals_naming_the_external_id_are_not_duplicates(
+    body: str, is_create: bool
+) -> None:
+    error = classify_error(400, body, "application/json", None, is_create=is_create)
+    assert error.kind is A.INVALID_REQUEST
 
 
 def test_the_error_envelope_message_is_the_detail() -> None:

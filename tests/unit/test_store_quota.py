@@ -14,7 +14,7 @@ from bot.errors import QuotaExceeded
 from bot.lifecycle import TaskState
 from bot.migrate import load_migrations
 from bot.models import OmniRequest
-from bot.records import GuildSettings, NewTask, QuotaCheck
+from bot.records import GuildSettings, NewTask, QuotaCheck, QuotaTerms
 from bot.store import SqliteStore
 
 S = TaskState
@@ -87,6 +87,46 @@ async def test_fifty_simultaneous_commands_never_overspend(db_path: Path, connec
     finally:
         for opened in stores:
             await opened.close()
+
+
+# -- limits resolved at charge time ---------------------------------------------------------------
+
+ARTISTS = 40  # a role id
+
+
+def terms(*role_ids: int, config_limit: int | None = 5, **caps: int | None) -> QuotaTerms:
+    return QuotaTerms(config_limit=config_limit, config_window="day", role_ids=role_ids, **caps)
+
+
+async def test_terms_are_resolved_from_the_overrides_stored_at_the_charge(db_path: Path) -> None:
+    store, moderator = await SqliteStore.open(db_path), await SqliteStore.open(db_path)
+    try:
+        await store.create_task(member_task(), now=NOW, quota=terms())  # the config's 5
+        # A moderator (another connection: another command, or another process) blocks her:
+        await moderator.set_override(GUILD, "member", MEMBER, limit=0, now=NOW)
+        with pytest.raises(QuotaExceeded, match="set your quota to 0 credits"):
+            await store.create_task(member_task(), now=NOW, quota=terms())
+        await moderator.set_override(GUILD, "role", ARTISTS, limit=2, now=NOW)
+        await moderator.clear_override(GUILD, "member", MEMBER)
+        await store.create_task(member_task(), now=NOW, quota=terms(ARTISTS))  # 2 of 2
+        with pytest.raises(QuotaExceeded, match="used 2 of your 2 credits today"):
+            await store.create_task(member_task(), now=NOW, quota=terms(ARTISTS))
+        # Without the role, the server's own default applies, in the server's window.
+        await moderator.set_guild_settings(
+            GuildSettings(GUILD, default_limit=3, window="week"), now=NOW
+        )
+        await store.create_task(member_task(), now=NOW, quota=terms())  # 3 of 3 this week
+        with pytest.raises(QuotaExceeded, match="used 3 of your 3 credits this week"):
+            await store.create_task(member_task(), now=NOW, quota=terms())
+    finally:
+        await store.close()
+        await moderator.close()
+
+
+async def test_terms_carry_the_in_flight_caps(store: SqliteStore) -> None:
+    await store.create_task(member_task(), now=NOW, quota=terms(max_in_flight_per_member=1))
+    with pytest.raises(QuotaExceeded, match="a member may have 1 at once"):
+        await store.create_task(member_task(), now=NOW, quota=terms(max_in_flight_per_member=1))
 
 
 # -- credits ---------------------------------------------------------------------------------------

@@ -86,13 +86,18 @@ _SATURATED = "当前分组上游负载已饱和，请稍后再试"
 
 @dataclass
 class InjectedFault:
-    """A queued fault: `times` more matching requests get `kind`."""
+    """A queued fault: `times` more matching requests get `kind`.
+
+    `after_handling` handles the request first and then answers with the fault: a create has
+    made (and billed) its task when the gateway gives up on it, e.g. a 524 after Kling's accept.
+    """
 
     kind: FaultKind
     route: Route = Route.ANY
     times: int = 1
     retry_after_s: float | None = None
     delay_s: float = 5.0
+    after_handling: bool = False
 
 
 class FaultPlan:
@@ -112,6 +117,8 @@ class FaultPlan:
             raise ValueError("times must be at least 1")
         if fault.delay_s < 0:
             raise ValueError("delay_s must be non-negative")
+        if fault.after_handling and fault.kind in (FaultKind.SLOW, FaultKind.SLOW_NOT_CREATED):
+            raise ValueError(f"{fault.kind} says itself whether the request is handled")
         self._queue.append(fault)
 
     def clear(self) -> None:

@@ -150,10 +150,17 @@ class FakeCometAPI:
         times: int = 1,
         retry_after_s: float | None = None,
         delay_s: float = 5.0,
+        after_handling: bool = False,
     ) -> None:
-        """Answer the next `times` requests on `route` with `kind` (queued in call order)."""
+        """Answer the next `times` requests on `route` with `kind` (queued in call order).
+
+        `after_handling` handles each request first (a create makes its task), then answers
+        with the fault instead: a 524 after the task was made, rather than before.
+        """
         self._faults.add(
-            InjectedFault(FaultKind(kind), Route(route), times, retry_after_s, delay_s)
+            InjectedFault(
+                FaultKind(kind), Route(route), times, retry_after_s, delay_s, after_handling
+            )
         )
 
     def clear_faults(self) -> None:
@@ -170,7 +177,7 @@ class FakeCometAPI:
         return [r for r in self.requests if r.method == "POST" and r.path == CREATE_PATH]
 
     def accepted_creates(self) -> list[RecordedRequest]:
-        """Create attempts that made a task (a SLOW fault still makes one)."""
+        """Create attempts that made a task (a SLOW or `after_handling` fault still makes one)."""
         return [r for r in self.creates() if r.task_id is not None]
 
     @property
@@ -255,6 +262,8 @@ class FakeCometAPI:
     ) -> web.StreamResponse:
         if fault is None:
             return await handler(request)
+        if fault.after_handling:
+            await handler(request)  # a create makes its task; the fault replaces the answer
         if fault.kind is FaultKind.SLOW:
             # Handle first, then stall: a slow create has made (and billed) its task.
             response = await handler(request)

@@ -146,7 +146,10 @@ class Control:
         )
 
     async def inject(self, request: web.Request) -> web.Response:
-        """``{"status": 429|..., "route"?, "method"?, "times"?, "retry_after_s"?, "code"?}``."""
+        """``{"status": 429|..., "route"?, "method"?, "times"?, "retry_after_s"?, "code"?}``.
+
+        Status 0 drops the connection without an answer.
+        """
         body: dict[str, Any] = await request.json()
         status = int(body.get("status", 429))
         route, method, times = body.get("route"), body.get("method"), int(body.get("times", 1))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+DROPPED = 0  # the status of a request whose connection was dropped without an answer
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -14,7 +16,7 @@ class RequestRecord:
     route: str
     path: str
     query: str
-    status: int
+    status: int  # DROPPED (0): the connection was dropped without an answer
     code: int | None
     at: float
     auth: str
@@ -23,7 +25,10 @@ class RequestRecord:
 
 @dataclass
 class Injection:
-    """A canned failure for the next ``remaining`` requests matching ``method`` and ``route``."""
+    """A canned failure for the next ``remaining`` requests matching ``method`` and ``route``.
+
+    ``status`` 0 drops the connection without an answer (a network error, not an HTTP one).
+    """
 
     method: str | None
     route: str | None

@@ -14,7 +14,7 @@ from bot.fakes.discord.gateway import Gateway
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.models import Channel, Guild, Member, Role, User
-from bot.fakes.discord.recording import Injection, RequestRecord
+from bot.fakes.discord.recording import DROPPED, Injection, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
 from bot.fakes.discord.state import DEFAULT_NONCE_WINDOW_S, FakeState
@@ -30,6 +30,7 @@ from bot.fakes.discord.world import DefaultWorld, World
 
 DEFAULT_TOKEN = "fake-bot-token.kling-omni"
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")  # authenticated by the interaction token
+_DROPPED_KEY = web.RequestKey("fake_dropped", bool)  # set when an injection dropped the request
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -268,6 +269,15 @@ class FakeDiscord:
         self.state.injections.append(injection)
         return injection
 
+    def inject_disconnect(
+        self, route: str | None, *, method: str | None = None, times: int = 1
+    ) -> Injection:
+        """Drop the connection of the next ``times`` matching requests without an answer and
+        without handling them (discord.py raises a network error, not an HTTPException)."""
+        injection = Injection(method, route, DROPPED, 0, times)
+        self.state.injections.append(injection)
+        return injection
+
     # -- gateway ------------------------------------------------------------------------------
 
     def dispatch(self, event: str, data: dict[str, object]) -> None:
@@ -314,7 +324,7 @@ class FakeDiscord:
                 route=route,
                 path=request.path,
                 query=request.query_string,
-                status=response.status,
+                status=DROPPED if request.get(_DROPPED_KEY) else response.status,
                 code=code,
                 at=self.clock.now(),
                 auth=f"{auth[:8]}…" if auth else "",
@@ -338,6 +348,10 @@ class FakeDiscord:
                 # Drain the body so the client sees our answer, not a reset connection.
                 async for _ in request.content.iter_chunked(64 * 1024):
                     pass
+                if injection.status == DROPPED and request.transport is not None:
+                    request[_DROPPED_KEY] = True
+                    request.transport.close()
+                    return web.Response(status=204)  # never sent: the transport is gone
                 if injection.status == 429:
                     return too_many_requests(
                         injection.retry_after_s,
