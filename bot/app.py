@@ -38,7 +38,7 @@ from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.edit", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
+COGS = ("cogs.video", "cogs.menus", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 

@@ -53,6 +53,7 @@ class VideoOptions:
     video_use: str | None = None  # "edit" (refer_type base) or "reference" (feature)
     keep_sound: bool | None = None
     upload_limit_bytes: int | None = None  # what the bot may upload where the command was typed
+    loop: bool | None = None  # end on the first frame again, so the video loops
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +159,34 @@ def video_fields(
     ]
 
 
+def loop_frames(images: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`loop:true`: the first frame is sent again as the end frame, so the video loops."""
+    first = next((image for image in images if image.get("frame") == "first_frame"), None)
+    if first is None:
+        raise InvalidInput(
+            "`loop` needs a `first_frame`: the video returns to that picture at its end. "
+            "Attach one, or leave `loop` out."
+        )
+    if any(image.get("frame") == "end_frame" for image in images):
+        raise InvalidInput(
+            "`loop` ends the video on its first frame, so it can't have an `end_frame` too: "
+            "drop one of them."
+        )
+    if len(images) > 1:
+        raise InvalidInput(
+            "A loop can't use reference images: Kling allows an end frame with at most 2 images "
+            "in all, the first frame and its copy. Drop image_1 … image_4 or `loop`."
+        )
+    return [*images, {"url": first["url"], "frame": "end_frame"}]
+
+
 def build_video_request(
     options: VideoOptions, defaults: OmniSettings, *, max_clip_bytes: int = 200_000_000
 ) -> OmniRequest:
     """Fill what the member left out from the config, then validate every rule once."""
     images = image_fields(tuple(a for a in options.attachments if a.slot != VIDEO_SLOT))
+    if options.loop:
+        images = loop_frames(images)
     videos = video_fields(
         options,
         max_clip_bytes=max_clip_bytes,

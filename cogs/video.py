@@ -38,6 +38,7 @@ class VideoCog(commands.Cog):
         video="A clip to edit or follow (MP4/MOV, 3-10 s, 720-2160 px, 24-60 fps): <<<video_1>>>",
         video_use="edit: change the clip itself (default) · reference: follow its style or motion",
         keep_sound="Keep the clip's own sound (default: off)",
+        loop="End on the first frame again, so the video loops (needs first_frame)",
         watermark="Also make a watermarked copy",
     )
     async def video(
@@ -59,6 +60,7 @@ class VideoCog(commands.Cog):
         video: discord.Attachment | None = None,
         video_use: Literal["edit", "reference"] | None = None,
         keep_sound: bool | None = None,
+        loop: bool | None = None,
         watermark: bool | None = None,
     ) -> None:
         """Validate and queue a video, answer with its status message, then keep its inputs."""
@@ -84,6 +86,7 @@ class VideoCog(commands.Cog):
             video_use=video_use,
             keep_sound=keep_sound,
             upload_limit_bytes=interaction.filesize_limit,
+            loop=loop,
         )
         generation = self.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)

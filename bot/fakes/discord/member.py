@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.commands import (
     ATTACHMENT,
     CHANNEL,
@@ -221,6 +222,22 @@ class MemberDriver:
             backdate_s=backdate_s,
         )
         return InteractionHandle(self._state, record)
+
+    async def post(self, content: str = "", *, files: tuple[Attachment, ...] = ()) -> Message:
+        """Send a message in the channel, with files attached (MESSAGE_CREATE to the bot)."""
+        guild = self._state.world.guilds[self.member.guild_id]
+        need = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | (Perm.ATTACH_FILES if files else 0)
+        if need & ~channel_permissions(guild, self.channel, self.member):
+            raise DriverError(f"{self.member.user.username} may not post in #{self.channel.name}")
+        if not content and not files:
+            raise DriverError("a message needs content or a file")
+        message = self._state.post_message(
+            guild, self.channel, self.member.user, Body({"content": content}), validate=False
+        )
+        for file in files:
+            stored = await self._store(file)
+            message.attachments.append(replace(stored, ephemeral=False))
+        return message
 
     async def run_message_command(self, name: str, message: Message | int) -> InteractionHandle:
         """Right-click a message → Apps → ``name`` (a type-3 command; the message is resolved)."""
