@@ -516,3 +516,23 @@ def test_progress_lines() -> None:
     assert progress_line(delivered, Path("boat.mp4")) == "task #42 delivered → boat.mp4 (1.2 MiB)"
     timed_out = make_task(state=TaskState.TIMED_OUT, failure_reason="Not ready after 30 minutes.")
     assert progress_line(timed_out) == "task #42 timed out: Not ready after 30 minutes."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[discord]\ntoken = ["MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.Zm9vYmFyYmF6cXV4cXV1eGNv"]\n',
+        f'[omni]\napi_key = {{ key = "{KEY}" }}\n',
+        f'[omni]\nbase_url = "{KEY}"\n',
+    ],
+    ids=["token-list", "key-table", "key-in-base_url"],
+)
+def test_check_never_echoes_a_secret(
+    operator_dir: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (operator_dir / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 2
+    out = capsys.readouterr()
+    for secret in (KEY, "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ", "GhIjKl"):
+        assert secret not in out.out + out.err
+    assert "so not shown" in out.err
