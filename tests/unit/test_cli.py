@@ -37,6 +37,7 @@ from bot.runner import (
 from bot.settings import OmniSettings, Settings
 from bot.store import SqliteStore
 from bot.table import NO_TASKS, progress_line, render_tasks
+from tests.helpers.images import cut_short, noise_image, one_bit_png
 from tests.unit.test_engine import creates_per_task
 from tests.unit.test_render import CREATED, make_task
 
@@ -325,7 +326,10 @@ async def test_local_images_are_sent_as_raw_base64(tmp_path: Path) -> None:
         (None, "no such file"),
         (b"hello", "is not a JPEG or PNG image"),
         (11 * 1024 * 1024, "is 11 MiB: images may be at most 10 MiB."),
+        (cut_short(noise_image(640, 480)), "`--image picture.png` is not a readable PNG or JPEG"),
+        (one_bit_png(15000, 15000), r"15000×15000 px \(225 megapixels\); images may have at"),
     ],
+    ids=["missing", "not-an-image", "too-large", "cut-short", "huge-pixels"],
 )
 async def test_bad_local_images_are_refused(
     tmp_path: Path, content: bytes | int | None, message: str
