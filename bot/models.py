@@ -43,8 +43,10 @@ MAX_INPUTS_WITHOUT_VIDEO = 7
 MAX_INPUTS_WITH_VIDEO = 4
 MAX_ELEMENTS_WITH_FIRST_FRAME = 3
 MAX_IMAGES_WITH_END_FRAME = 2
+ELEMENT_ID_MAX = 2**63 - 1  # a positive signed 64-bit integer: Kling's "long"
 
 _PLACEHOLDER = re.compile(r"<<<(image|element|video)_(\d+)>>>")
+_ELEMENT_DIGITS = re.compile(r"[0-9]{1,19}")
 _DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +90,26 @@ class ElementInput(BaseModel):
 
     model_config = _FROZEN
     element_id: Annotated[int, Field(gt=0)]
+
+    @field_validator("element_id", mode="before")
+    @classmethod
+    def _ascii_long(cls, value: object, info: ValidationInfo) -> object:
+        # Kling types it as a long (§1.3). Pydantic alone would take 12.0, "+5", "1_000" or
+        # True, and anything past 2**63 - 1; the API takes none of them. A stored request was
+        # accepted by the rules of its day: it must still load (see OmniRequest's validator).
+        if isinstance(info.context, dict) and info.context.get(STORED):
+            return value
+        if isinstance(value, str) and _ELEMENT_DIGITS.fullmatch(value.strip()):
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ELEMENT_ID_MAX:
+            return value
+        shown = str(value) if len(str(value)) <= 24 else str(value)[:23] + "…"
+        raise PydanticCustomError(
+            "omni_rule",
+            "`elements`: {shown} is not a Kling element ID; an ID is a whole number from 1 to "
+            "{highest}, in the digits 0-9.",
+            {"shown": shown, "highest": ELEMENT_ID_MAX},
+        )
 
 
 class VideoInput(BaseModel):

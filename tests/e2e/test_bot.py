@@ -67,6 +67,30 @@ async def test_bad_input_is_refused_privately_and_costs_nothing(
 
 
 @pytest.mark.parametrize(
+    ("elements", "expected"),
+    [
+        ("9999999999999999999", "`elements`: 9999999999999999999 is not a Kling element ID"),
+        ("١٢٣", "`elements` must be Kling element IDs separated by commas"),
+    ],
+    ids=["past-64-bits", "arabic-indic-digits"],
+)
+async def test_an_element_id_the_api_would_refuse_is_refused_before_any_charge(
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    kling_bot: KlingBot,
+    elements: str,
+    expected: str,
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="<<<element_1>>> sings", elements=elements)
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert expected in answer.content
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
+@pytest.mark.parametrize(
     "bot_config", [{"quotas": {"default_limit": 1, "max_in_flight_per_member": 5}}]
 )
 async def test_the_quota_is_enforced_with_a_clear_message(

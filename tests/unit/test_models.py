@@ -295,8 +295,27 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (
         "element id zero",
         text(elements=[{"element_id": 0}]),
-        "`element 1 element id` must be greater than 0",
+        "`elements`: 0 is not a Kling element ID; an ID is a whole number from 1 to "
+        "9223372036854775807, in the digits 0-9.",
     ),
+    (
+        "element id past a signed 64-bit integer",
+        text(elements=[{"element_id": 2**63}]),
+        "`elements`: 9223372036854775808 is not a Kling element ID",
+    ),
+    (
+        "element id of 19 nines",
+        text(elements=[{"element_id": "9999999999999999999"}]),
+        "`elements`: 9999999999999999999 is not a Kling element ID",
+    ),
+    (
+        "element id in Arabic-Indic digits",
+        text(elements=[{"element_id": "١٢٣"}]),
+        "`elements`: ١٢٣ is not a Kling element ID",
+    ),
+    ("element id as a float", text(elements=[{"element_id": 12.0}]), "12.0 is not a Kling"),
+    ("element id with a sign", text(elements=[{"element_id": "+5"}]), "+5 is not a Kling"),
+    ("element id true", text(elements=[{"element_id": True}]), "True is not a Kling element ID"),
     ("empty image", text(images=[{"url": "   "}]), "an image is empty"),
     ("duration not a number", text(duration_s="five"), "`duration` must be a whole number"),
     ("unknown field", text(negative_prompt="ugly"), "`negative_prompt` is not a setting"),
@@ -354,3 +373,11 @@ def test_a_stored_request_loads_even_if_the_rules_got_stricter() -> None:
     with pytest.raises(ValueError, match="not allowed"):
         type(make_request(text())).model_validate_json(tampered)
     assert load_stored_request(tampered).duration_s == 7
+
+
+def test_a_stored_element_id_loads_even_past_the_64_bit_rule() -> None:
+    stored = make_request(text(elements=[{"element_id": 5}])).model_dump_json()
+    older = stored.replace('"element_id":5', '"element_id":9999999999999999999')
+    with pytest.raises(ValueError, match="is not a Kling element ID"):
+        type(make_request(text())).model_validate_json(older)
+    assert load_stored_request(older).elements[0].element_id == 9999999999999999999
