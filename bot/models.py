@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -222,6 +223,24 @@ def first_problem(request: OmniRequest) -> str | None:
     return _placeholders(request)
 
 
+# Categories that show nothing on their own: controls, format characters (zero-width space,
+# joiners, BOM, direction marks, tags), separators, unassigned and surrogate code points, and
+# combining marks (variation selectors among them), which need a letter to sit on.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that are drawn blank: Hangul fillers, the blank Braille pattern.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether any character of `text` shows: a prompt of zero-width spaces says nothing."""
+    return any(
+        not char.isspace()
+        and char not in _BLANK_CHARACTERS
+        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
 def _prompt(r: OmniRequest) -> str | None:
     if len(r.prompt) > PROMPT_MAX_CHARS:
         return (
@@ -232,6 +251,11 @@ def _prompt(r: OmniRequest) -> str | None:
     if not prompt_ignored and not r.prompt.strip():
         return (
             f"`prompt` is empty: describe the video you want (up to {PROMPT_MAX_CHARS} characters)."
+        )
+    if not prompt_ignored and not has_visible_text(r.prompt):
+        return (
+            "`prompt` has only invisible characters (such as zero-width spaces): describe the "
+            f"video you want in words (up to {PROMPT_MAX_CHARS} characters)."
         )
     return None
 
@@ -254,7 +278,7 @@ def _storyboard(r: OmniRequest) -> str | None:
     if not 1 <= len(r.shots) <= MAX_SHOTS:
         return f"A storyboard has 1 to {MAX_SHOTS} shots; this one has {len(r.shots)}."
     for number, shot in enumerate(r.shots, start=1):
-        if not shot.prompt.strip():
+        if not has_visible_text(shot.prompt):
             return f"Shot {number} has no description: say what happens in it."
         if len(shot.prompt) > SHOT_PROMPT_MAX_CHARS:
             return (

@@ -66,6 +66,18 @@ async def test_bad_input_is_refused_privately_and_costs_nothing(
     assert await kling_bot.services.store.list_tasks() == []
 
 
+async def test_a_prompt_of_invisible_characters_is_refused_before_any_charge(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="\u200b\u200b\ufeff\u2060")
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert "`prompt` has only invisible characters" in answer.content
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
 @pytest.mark.parametrize(
     ("elements", "expected"),
     [

@@ -11,6 +11,7 @@ from bot.models import (
     InputMode,
     allowed_durations,
     describe_durations,
+    has_visible_text,
     load_stored_request,
     make_request,
 )
@@ -117,6 +118,13 @@ def test_accepted(fields: dict[str, Any], mode: InputMode) -> None:
 
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("empty prompt", text(prompt="  "), "`prompt` is empty"),
+    (
+        "zero-width spaces",
+        text(prompt="\u200b\u200b\u200b"),
+        "`prompt` has only invisible characters (such as zero-width spaces): describe the video",
+    ),
+    ("a BOM and joiners", text(prompt="\ufeff \u200d\u2060\u200c"), "only invisible characters"),
+    ("fillers and marks", text(prompt="\u3164\u2800\ufe0f\u00ad\u202e"), "only invisible"),
     ("prompt too long", text(prompt="x" * 2501), "2501 characters long: the limit is 2500"),
     (
         "bad model",
@@ -250,6 +258,20 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         "Shot 1 has no description",
     ),
     (
+        "storyboard invisible shot",
+        text(
+            model=V3,
+            multi_shot=True,
+            shot_type="customize",
+            duration_s=5,
+            shots=[
+                {"prompt": "a dog", "duration_s": 2},
+                {"prompt": "\u200b\ufeff", "duration_s": 3},
+            ],
+        ),
+        "Shot 2 has no description",
+    ),
+    (
         "storyboard long shot",
         text(
             model=V3,
@@ -381,3 +403,8 @@ def test_a_stored_element_id_loads_even_past_the_64_bit_rule() -> None:
     with pytest.raises(ValueError, match="is not a Kling element ID"):
         type(make_request(text())).model_validate_json(older)
     assert load_stored_request(older).elements[0].element_id == 9999999999999999999
+
+
+@pytest.mark.parametrize("prompt", ["a cat", "猫", "😀", "e\u0301", "<<<image_1>>>", "١"])
+def test_a_prompt_with_anything_visible_is_not_refused_as_invisible(prompt: str) -> None:
+    assert has_visible_text(prompt)
