@@ -11,6 +11,7 @@ from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import assert_pings, reply_to
 from bot.lifecycle import TaskState
+from tests.helpers.waits import eventually
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 
@@ -50,6 +51,13 @@ async def test_a_member_makes_a_video(
         if m.reference_id == status.id
     ]
     assert len(replies) == 1
+
+    def status_says() -> str:
+        fields = fake_discord.message(status.id).embeds[0]["fields"]
+        return str(next(f["value"] for f in fields if f["name"] == "Status"))
+
+    await eventually(lambda: status_says().startswith("Done ✅"))  # the final edit is prompt
+    assert status_says().endswith(f"/{result.id})")  # "jump to the video": this result
 
 
 async def test_bad_input_is_refused_privately_and_costs_nothing(
