@@ -23,7 +23,7 @@ from bot.settings import OmniSettings, Settings
 from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
 from bot.storyboard import parse_shots
 
-_ELEMENT_ID = re.compile(r"^\d{1,19}$")
+_ELEMENT_ID = re.compile(r"[0-9]+")  # ASCII only: \d takes Arabic-Indic digits; range: models
 MAX_ELEMENTS = 7
 
 
@@ -77,13 +77,13 @@ class Ticket:
     task: TaskRecord
 
 
-def parse_elements(text: str | None) -> list[dict[str, int]]:
+def parse_elements(text: str | None) -> list[dict[str, str]]:
     """`"123, 456"` → element items; a clear refusal for anything that is not a list of ids."""
     if text is None or not text.strip():
         return []
     items = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
     for item in items:
-        if not _ELEMENT_ID.match(item):
+        if not _ELEMENT_ID.fullmatch(item):
             raise InvalidInput(
                 f"`elements` must be Kling element IDs separated by commas, like 123456, 789012: "
                 f"{item[:40]!r} is not an ID."
@@ -92,7 +92,7 @@ def parse_elements(text: str | None) -> list[dict[str, int]]:
         raise InvalidInput(
             f"`elements` can list at most {MAX_ELEMENTS} IDs; {len(items)} were given."
         )
-    return [{"element_id": int(item)} for item in items]
+    return [{"element_id": item} for item in items]
 
 
 IMAGE_SLOTS = ("image_1", "image_2", "image_3", "image_4")

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import aiohttp
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from bot.clips import CLIP_MAX_BYTES, check_clip_facts, probe_clip
 from bot.errors import ApiError, InvalidInput
@@ -32,6 +33,9 @@ IMAGE_MAX_RATIO = 2.5  # §1.3: aspect ratio between 1:2.5 and 2.5:1
 IMAGE_TYPES = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG"}  # extension → Pillow's format name
 VIDEO_SLOT = "video"  # the option (and the kept file's stem) of a member's clip
 CLIP_DOWNLOAD_TIMEOUT_S = 600
+# Ours, not the API's: every image is decoded in full before it is accepted, and a 1-bit PNG of
+# a few kilobytes can unpack to gigabytes. 50 megapixels covers an 8000×6000 photo.
+IMAGE_MAX_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,12 @@ def check_image(info: AttachmentInfo) -> None:
 
 
 def check_pixels(slot: str, width: int, height: int) -> None:
-    """Refuse an image smaller than 300 px on a side or more elongated than 2.5:1."""
+    """Refuse an image smaller than 300 px on a side, more elongated than 2.5:1, or too large."""
+    if width * height > IMAGE_MAX_PIXELS:
+        raise InvalidInput(
+            f"`{slot}` is {width}×{height} px ({width * height / 1e6:.0f} megapixels); images may "
+            f"have at most {IMAGE_MAX_PIXELS // 1_000_000} megapixels."
+        )
     if min(width, height) < IMAGE_MIN_PX:
         raise InvalidInput(
             f"`{slot}` is {width}×{height} px; images need at least {IMAGE_MIN_PX} px on each side."
@@ -106,7 +115,11 @@ class MediaStore:
             raise InvalidInput(
                 f"`{info.slot}` could not be downloaded from Discord; attach it again."
             ) from None
-        await asyncio.to_thread(_check_image_file, target, info)
+        try:
+            await asyncio.to_thread(check_image_file, target, info.slot)
+        except InvalidInput:
+            target.unlink(missing_ok=True)
+            raise
         return MEDIA_REF + relative.as_posix()
 
     async def _keep_clip(self, task_id: int, info: AttachmentInfo) -> str:
@@ -171,15 +184,46 @@ class MediaStore:
             ) from None
 
 
-def _check_image_file(path: Path, info: AttachmentInfo) -> None:
-    """Open the header with Pillow: the format must match and the pixels must be allowed."""
+def check_image_file(path: Path, slot: str) -> None:
+    """Refuse a file that is not a whole PNG or JPEG the model takes; decodes it (blocking).
+
+    The header gives the format and size, checked first so a huge image is refused before it is
+    unpacked; then the whole image is verified and decoded, so a file cut short or corrupted in
+    the middle is refused here rather than by the API after the member was charged.
+    """
     try:
         with Image.open(path) as image:
             kind, (width, height) = image.format, image.size
+    except Image.DecompressionBombError:
+        kind, (width, height) = _header_without_bomb_check(path, slot)
     except (UnidentifiedImageError, OSError):
-        path.unlink(missing_ok=True)
-        raise InvalidInput(f"`{info.slot}` is not a readable PNG or JPEG image.") from None
+        raise _unreadable(slot) from None
     if kind not in IMAGE_TYPES.values():
-        path.unlink(missing_ok=True)
-        raise InvalidInput(f"`{info.slot}` is a {kind} image; use PNG or JPEG.")
-    check_pixels(info.slot, width, height)
+        raise InvalidInput(f"`{slot}` is a {kind} image; use PNG or JPEG.")
+    check_pixels(slot, width, height)
+    try:
+        with Image.open(path) as image:
+            image.verify()  # PNG: every chunk's checksum; cheap, and load() does not do it
+        with Image.open(path) as image:
+            image.load()  # every pixel: a truncated or corrupt stream fails here
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error):
+        raise _unreadable(slot) from None
+
+
+def _unreadable(slot: str) -> InvalidInput:
+    return InvalidInput(f"`{slot}` is not a readable PNG or JPEG image.")
+
+
+def _header_without_bomb_check(path: Path, slot: str) -> tuple[str, tuple[int, int]]:
+    """Format and size of an image Pillow refuses to open at all for its size.
+
+    `Image.open` raises `DecompressionBombError` without saying the size; the PNG and JPEG readers
+    used directly read only the header, so the member can be told the size and the limit.
+    """
+    for reader in (PngImagePlugin.PngImageFile, JpegImagePlugin.JpegImageFile):
+        try:
+            with reader(path) as image:
+                return str(image.format), image.size
+        except (OSError, SyntaxError, ValueError, IndexError, struct.error):
+            continue
+    raise _unreadable(slot)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -43,8 +44,10 @@ MAX_INPUTS_WITHOUT_VIDEO = 7
 MAX_INPUTS_WITH_VIDEO = 4
 MAX_ELEMENTS_WITH_FIRST_FRAME = 3
 MAX_IMAGES_WITH_END_FRAME = 2
+ELEMENT_ID_MAX = 2**63 - 1  # a positive signed 64-bit integer: Kling's "long"
 
 _PLACEHOLDER = re.compile(r"<<<(image|element|video)_(\d+)>>>")
+_ELEMENT_DIGITS = re.compile(r"[0-9]{1,19}")
 _DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +91,26 @@ class ElementInput(BaseModel):
 
     model_config = _FROZEN
     element_id: Annotated[int, Field(gt=0)]
+
+    @field_validator("element_id", mode="before")
+    @classmethod
+    def _ascii_long(cls, value: object, info: ValidationInfo) -> object:
+        # Kling types it as a long (§1.3). Pydantic alone would take 12.0, "+5", "1_000" or
+        # True, and anything past 2**63 - 1; the API takes none of them. A stored request was
+        # accepted by the rules of its day: it must still load (see OmniRequest's validator).
+        if isinstance(info.context, dict) and info.context.get(STORED):
+            return value
+        if isinstance(value, str) and _ELEMENT_DIGITS.fullmatch(value.strip()):
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ELEMENT_ID_MAX:
+            return value
+        shown = str(value) if len(str(value)) <= 24 else str(value)[:23] + "…"
+        raise PydanticCustomError(
+            "omni_rule",
+            "`elements`: {shown} is not a Kling element ID; an ID is a whole number from 1 to "
+            "{highest}, in the digits 0-9.",
+            {"shown": shown, "highest": ELEMENT_ID_MAX},
+        )
 
 
 class VideoInput(BaseModel):
@@ -200,6 +223,24 @@ def first_problem(request: OmniRequest) -> str | None:
     return _placeholders(request)
 
 
+# Categories that show nothing on their own: controls, format characters (zero-width space,
+# joiners, BOM, direction marks, tags), separators, unassigned and surrogate code points, and
+# combining marks (variation selectors among them), which need a letter to sit on.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that are drawn blank: Hangul fillers, the blank Braille pattern.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether any character of `text` shows: a prompt of zero-width spaces says nothing."""
+    return any(
+        not char.isspace()
+        and char not in _BLANK_CHARACTERS
+        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
 def _prompt(r: OmniRequest) -> str | None:
     if len(r.prompt) > PROMPT_MAX_CHARS:
         return (
@@ -210,6 +251,11 @@ def _prompt(r: OmniRequest) -> str | None:
     if not prompt_ignored and not r.prompt.strip():
         return (
             f"`prompt` is empty: describe the video you want (up to {PROMPT_MAX_CHARS} characters)."
+        )
+    if not prompt_ignored and not has_visible_text(r.prompt):
+        return (
+            "`prompt` has only invisible characters (such as zero-width spaces): describe the "
+            f"video you want in words (up to {PROMPT_MAX_CHARS} characters)."
         )
     return None
 
@@ -232,7 +278,7 @@ def _storyboard(r: OmniRequest) -> str | None:
     if not 1 <= len(r.shots) <= MAX_SHOTS:
         return f"A storyboard has 1 to {MAX_SHOTS} shots; this one has {len(r.shots)}."
     for number, shot in enumerate(r.shots, start=1):
-        if not shot.prompt.strip():
+        if not has_visible_text(shot.prompt):
             return f"Shot {number} has no description: say what happens in it."
         if len(shot.prompt) > SHOT_PROMPT_MAX_CHARS:
             return (

@@ -24,6 +24,7 @@ from bot.engine import PicksUp, utc_now
 from bot.errors import InvalidInput
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.lifecycle import TaskState
+from bot.media import check_image_file
 from bot.models import OmniRequest, make_request
 from bot.records import NewTask, TaskRecord
 from bot.render import human_size
@@ -157,6 +158,7 @@ def _read_image(value: str, flag: str) -> bytes:
         raise InvalidInput(f"`{flag}` {path}: can't be read ({exc.strerror or exc}).") from None
     if not data.startswith(_IMAGE_MAGIC):
         raise InvalidInput(f"`{flag}` {path.name} is not a JPEG or PNG image: use .jpg or .png.")
+    check_image_file(path, f"{flag} {path.name}")
     return data
 
 

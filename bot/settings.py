@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from bot.credentials import looks_like_credential, mask_passwords
 from bot.errors import ConfigError
 from bot.models import (
     AspectRatio,
@@ -31,6 +32,9 @@ DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "KLING_BOT_CONFIG"
 DISCORD_TOKEN_ENV = "DISCORD_TOKEN"
 COMETAPI_KEY_ENV = "COMETAPI_KEY"
+
+# Keys whose value is never shown, whatever its type: `check` says what is wrong without it.
+SECRET_KEYS = frozenset({"discord.token", "omni.api_key"})
 
 Window = Literal["day", "week", "month"]
 _STRICT = ConfigDict(frozen=True, extra="forbid")
@@ -179,7 +183,7 @@ def load_settings(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc, data)}") from None
+        raise ConfigError(f"{path}: {_describe(exc, _secret_values(data))}") from None
     _check_cross_rules(settings, path)
     return settings, path
 
@@ -214,7 +218,43 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     return keys
 
 
-def _describe(exc: ValidationError, data: Mapping[str, Any]) -> str:
+def _secret_values(data: Mapping[str, Any]) -> list[str]:
+    """The secrets as written (file or environment), to keep them out of any other key's echo."""
+    values = []
+    for key in SECRET_KEYS:
+        section, name = key.split(".")
+        table = data.get(section)
+        value = table.get(name) if isinstance(table, Mapping) else None
+        if isinstance(value, str):
+            values.append(value)
+    return values
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+def _subject(key: str, value: object, secrets: list[str]) -> str:
+    """`key = value` for a message, or the key alone when the value is (or looks) secret."""
+    if key in SECRET_KEYS:
+        return f"{key} ({_type_name(value)}; a secret, so not shown)"
+    if looks_like_credential(value, secrets):
+        return (
+            f"{key} (its value looks like a token or key, so not shown: secrets belong in "
+            f"{' or '.join(sorted(SECRET_KEYS))})"
+        )
+    return f"{key} = {mask_passwords(repr(value))}"
+
+
+def _describe(exc: ValidationError, secrets: list[str]) -> str:
     error = exc.errors(include_url=False)[0]
     known = set(_known_keys(Settings))
     key = ""
@@ -225,31 +265,36 @@ def _describe(exc: ValidationError, data: Mapping[str, Any]) -> str:
             break
         key = candidate
     kind = error["type"]
-    shown = repr(error.get("input"))
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
+        if looks_like_credential(key, secrets):
+            return "a key that looks like a token or key is not a known key (not shown)."
         close = difflib.get_close_matches(key, _known_keys(Settings), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         return f"{key} is not a known key{hint}."
+    subject = _subject(key, error.get("input"), secrets)
+    is_whole_value = len(key.split(".")) == len(error["loc"])
+    if kind in ("string_type", "path_type") and is_whole_value:
+        return f'{subject} must be text in quotes, like {key.split(".")[-1]} = "…".'
     if key == "quotas.default_limit":
-        return f'{key} = {shown} is not allowed: use a whole number, 0 or more, or "unlimited".'
+        return f'{subject} is not allowed: use a whole number, 0 or more, or "unlimited".'
     if kind == "literal_error":
         allowed = str(ctx.get("expected", "")).replace("'", '"')
-        return f"{key} = {shown} is not allowed: use {allowed}."
+        return f"{subject} is not allowed: use {allowed}."
     if kind in ("greater_than_equal", "less_than_equal", "greater_than"):
         field = _field_bounds(key)
-        return f"{key} = {shown} is out of range: use {field}."
+        return f"{subject} is out of range: use {field}."
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{key} = {shown} must be a whole number."
+        return f"{subject} must be a whole number."
     if kind in ("bool_parsing", "bool_type"):
-        return f"{key} = {shown} must be true or false."
+        return f"{subject} must be true or false."
     if kind in ("model_type", "dict_type"):
         return f"{key} must be a [{key}] table."
     if kind in ("tuple_type", "list_type"):
-        return f"{key} = {shown} must be a list, like [] or [1, 2]."
+        return f"{subject} must be a list, like [] or [1, 2]."
     if kind == "value_error":
-        return f"{key} = {shown} {str(error['msg']).removeprefix('Value error, ')}."
-    return f"{key} = {shown}: {error['msg']}."
+        return f"{subject} {str(error['msg']).removeprefix('Value error, ')}."
+    return f"{subject}: {error['msg']}."
 
 
 def _field_bounds(key: str) -> str:
@@ -272,8 +317,9 @@ def _field_bounds(key: str) -> str:
 
 
 def describe_settings(settings: Settings) -> list[str]:
-    """`key = value` lines of the effective settings, with every secret masked."""
+    """`key = value` lines of the effective settings, secrets and URL passwords masked."""
     lines = []
+    secrets = [settings.discord.token.get_secret_value(), settings.omni.api_key.get_secret_value()]
 
     def walk(model: BaseModel, prefix: str) -> None:
         for name in type(model).model_fields:
@@ -286,10 +332,11 @@ def describe_settings(settings: Settings) -> list[str]:
                 lines.append(
                     f"{key} = " + (f"(set, {len(secret)} characters)" if secret else "(not set)")
                 )
+            elif looks_like_credential(str(value) if isinstance(value, Path) else value, secrets):
+                lines.append(f"{key} = (looks like a token or key: not shown)")
             else:
-                lines.append(
-                    f"{key} = {value!s}" if isinstance(value, Path) else f"{key} = {value!r}"
-                )
+                shown = str(value) if isinstance(value, Path) else repr(value)
+                lines.append(f"{key} = {mask_passwords(shown)}")
 
     walk(settings, "")
     return lines

@@ -14,7 +14,8 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
@@ -58,6 +59,35 @@ class TrackerSettings:
     retry_after_error_s: float = 5.0
 
 
+class QueryPace:
+    """Queries leave at most `per_s` a second, however many tasks are due at once.
+
+    Each query reserves the next free slot (no await between reading and writing it, so no
+    lock), then sleeps until it: queries leave `1 / per_s` apart, instead of that plus the
+    loop's overhead when the waiting happens under a lock. Time and sleep come in, for tests.
+    """
+
+    def __init__(
+        self,
+        per_s: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._spacing_s = 1.0 / per_s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next_slot = 0.0
+
+    async def wait_turn(self) -> None:
+        """Return at this caller's slot of the pace."""
+        now = self._monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._spacing_s
+        if slot > now:
+            await self._sleep(slot - now)
+
+
 def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
     """Tasks that take about as long as each other share a key."""
     request = task.request
@@ -78,6 +108,7 @@ class Tracker:
         policy: PollPolicy | None = None,
         completion: CompletionModel | None = None,
         settings: TrackerSettings = TrackerSettings(),
+        pace: QueryPace | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -97,7 +128,7 @@ class Tracker:
         self._stopping = False
         self._visits: set[asyncio.Task[None]] = set()  # polls in flight, started by run()
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
-        self._next_query_at = 0.0  # loop time of the next free slot of the query pace
+        self._pace = pace or QueryPace(settings.max_queries_per_s)
         self.queries_sent = 0
 
     @property
@@ -186,15 +217,7 @@ class Tracker:
     async def _paced_query(self, task_id_at_api: str) -> TaskSnapshot:
         # A global pace keeps us under the API's query rate however many tasks are live.
         async with self._gate:
-            # Reserve the next free slot of the pace (no await between reading and writing it,
-            # so no lock), then sleep until it: queries leave exactly `spacing` apart, instead of
-            # `spacing` plus the loop's overhead when the waiting happened under a lock.
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            slot = max(now, self._next_query_at)
-            self._next_query_at = slot + 1.0 / self._settings.max_queries_per_s
-            if slot > now:
-                await asyncio.sleep(slot - now)
+            await self._pace.wait_turn()
             self.queries_sent += 1
             return await self._client.query(task_id_at_api)
 

@@ -29,6 +29,17 @@ class RerunCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """Handle the reaction, then say so: `on_rerun_reaction_handled(payload)`.
+
+        The event is what tests (and extensions) wait on to know a reaction was dealt with,
+        whatever came of it, including nothing (someone else's 🔁, a repeat, another emoji).
+        """
+        try:
+            await self._on_reaction(payload)
+        finally:
+            self.bot.dispatch("rerun_reaction_handled", payload)
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         """A 🔁 from someone allowed to rerun this result queues it again."""
         if str(payload.emoji) != RERUN_EMOJI or payload.guild_id is None or payload.member is None:
             return

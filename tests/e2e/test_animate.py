@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import base64
-import io
-
-from PIL import Image
 
 from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.testing import private_text, reply_to
-
-
-def png(width: int, height: int, colour: str = "orange") -> bytes:
-    data = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(data, format="PNG")
-    return data.getvalue()
+from tests.helpers.images import png
 
 
 async def test_animate_auto_makes_a_first_frame_video_of_the_picture_with_the_defaults(

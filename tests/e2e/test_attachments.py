@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
-
-from PIL import Image
 
 from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
@@ -13,15 +10,10 @@ from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.testing import private_text, reply_to
 from bot.lifecycle import TaskState
+from tests.helpers.images import cut_short, noise_image, one_bit_png, png
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 DAY_S = 24 * 3600
-
-
-def png(width: int, height: int, colour: str = "teal") -> bytes:
-    data = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(data, format="PNG")
-    return data.getvalue()
 
 
 async def test_images_are_kept_and_sent_as_base64(
@@ -70,6 +62,38 @@ async def test_a_file_that_is_not_an_image_is_refused_after_download_and_refunde
     assert task.state is TaskState.REJECTED
     ledger = await kling_bot.services.store.ledger_for_task(task.id)
     assert sum(e.credits for e in ledger) == 0
+    assert fake_comet.creates() == []
+
+
+async def test_an_image_cut_short_is_refused_after_download_and_refunded(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    truncated = cut_short(noise_image(640, 480))  # the header (and its 640×480) is intact
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "video", prompt="a cut picture", image_1=Attachment("photo.png", truncated)
+    )
+    text = await private_text(itx)
+    assert "`image_1` is not a readable PNG or JPEG image" in text
+    (task,) = await kling_bot.services.store.list_tasks()
+    assert task.state is TaskState.REJECTED
+    ledger = await kling_bot.services.store.ledger_for_task(task.id)
+    assert sum(e.credits for e in ledger) == 0
+    assert fake_comet.creates() == []
+
+
+async def test_a_tiny_file_of_huge_pixels_is_refused_with_its_size_and_the_limit(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    bomb = one_bit_png(15000, 15000)  # 27 KB; 225 megapixels once unpacked
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "video", prompt="a huge picture", first_frame=Attachment("bomb.png", bomb)
+    )
+    text = await private_text(itx)
+    assert (
+        "`first_frame` is 15000×15000 px (225 megapixels); images may have at most 50 megapixels."
+        in text
+    )
+    assert await kling_bot.services.store.list_tasks() == []  # refused before any charge
     assert fake_comet.creates() == []
 
 

@@ -11,6 +11,7 @@ from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import assert_pings, reply_to
 from bot.lifecycle import TaskState
+from tests.helpers.waits import eventually
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 
@@ -51,6 +52,13 @@ async def test_a_member_makes_a_video(
     ]
     assert len(replies) == 1
 
+    def status_says() -> str:
+        fields = fake_discord.message(status.id).embeds[0]["fields"]
+        return str(next(f["value"] for f in fields if f["name"] == "Status"))
+
+    await eventually(lambda: status_says().startswith("Done ✅"))  # the final edit is prompt
+    assert status_says().endswith(f"/{result.id})")  # "jump to the video": this result
+
 
 async def test_bad_input_is_refused_privately_and_costs_nothing(
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
@@ -62,6 +70,42 @@ async def test_bad_input_is_refused_privately_and_costs_nothing(
     assert "`duration` 7 is not allowed for text-to-video on kling-video-o1: use 5 or 10" in (
         answer.content
     )
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
+async def test_a_prompt_of_invisible_characters_is_refused_before_any_charge(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="\u200b\u200b\ufeff\u2060")
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert "`prompt` has only invisible characters" in answer.content
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
+@pytest.mark.parametrize(
+    ("elements", "expected"),
+    [
+        ("9999999999999999999", "`elements`: 9999999999999999999 is not a Kling element ID"),
+        ("١٢٣", "`elements` must be Kling element IDs separated by commas"),
+    ],
+    ids=["past-64-bits", "arabic-indic-digits"],
+)
+async def test_an_element_id_the_api_would_refuse_is_refused_before_any_charge(
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    kling_bot: KlingBot,
+    elements: str,
+    expected: str,
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="<<<element_1>>> sings", elements=elements)
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert expected in answer.content
     assert fake_comet.creates() == []
     assert await kling_bot.services.store.list_tasks() == []
 

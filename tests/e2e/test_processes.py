@@ -53,8 +53,10 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
     bot_settings: Settings,
     bot_process: BotProcess,
 ) -> None:
-    fake_comet.set_timings(processing_s=4.0)
-    await asyncio.sleep(0.5)  # the gateway session comes up right after the sync
+    # The video renders until the test finishes it: the SIGTERM always lands mid-task.
+    fake_comet.set_timings(processing_s=float("inf"))
+    gateway = fake_discord.gateway
+    await gateway.wait_for(lambda: gateway.is_connected, SETTLE_S)  # comes up after the sync
     alice = fake_discord.member(fake_discord.default.alice)
     itx = await alice.run("video", prompt="a lighthouse in a storm")
     await itx.wait_ack()
@@ -69,13 +71,14 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
     await restarted.start()
     try:
         assert "resumed 1 unfinished tasks" in await restarted.wait_for_line("engine started")
-        while not replies_to(fake_discord, status_id):
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1.0)  # a second post would have happened by now
-        (result,) = replies_to(fake_discord, status_id)
-        assert result.attachments and result.attachments[0].filename.endswith(".mp4")
-        assert len(fake_comet.accepted_creates()) == 1
+        (api_task_id,) = fake_comet.tasks
+        fake_comet.finish(api_task_id)
+        # `delivered` is written after the post: from then on nothing posts it again.
+        await restarted.wait_for_line("delivered task_id=", timeout_s=SETTLE_S)
     finally:
         assert await restarted.stop() == 0
+    (result,) = replies_to(fake_discord, status_id)  # the bot is gone: this is final
+    assert result.attachments and result.attachments[0].filename.endswith(".mp4")
+    assert len(fake_comet.accepted_creates()) == 1
     token = bot_settings.discord.token.get_secret_value()
     assert not any(token in line for line in bot_process.output + restarted.output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import discord
 import pytest
 
 from bot.app import KlingBot
@@ -23,6 +24,33 @@ async def make_a_video(fake: FakeDiscord, prompt: str = "a paper boat") -> Messa
     await itx.wait_ack()
     assert itx.original is not None
     return await reply_to(fake, itx.original.id)
+
+
+@pytest.fixture
+def handled(kling_bot: KlingBot) -> asyncio.Queue[discord.RawReactionActionEvent]:
+    """Every reaction the bot has finished dealing with (`on_rerun_reaction_handled`)."""
+    queue: asyncio.Queue[discord.RawReactionActionEvent] = asyncio.Queue()
+
+    async def note(payload: discord.RawReactionActionEvent) -> None:
+        queue.put_nowait(payload)
+
+    kling_bot.add_listener(note, "on_rerun_reaction_handled")
+    return queue
+
+
+async def dealt_with(
+    handled: asyncio.Queue[discord.RawReactionActionEvent], user_id: int, count: int = 1
+) -> None:
+    """Wait until the bot has dealt with `count` reactions of this member (the bot's own 🔁
+    on each result is handled too: it is skipped here)."""
+
+    async def wait() -> None:
+        seen = 0
+        while seen < count:
+            if (await handled.get()).user_id == user_id:
+                seen += 1
+
+    await asyncio.wait_for(wait(), SETTLE_S)
 
 
 async def all_settled(bot: KlingBot, count: int) -> list[TaskRecord]:
@@ -58,11 +86,14 @@ async def test_the_requester_reruns_a_result_with_its_reaction(
 
 
 async def test_someone_elses_reaction_is_ignored(
-    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    kling_bot: KlingBot,
+    handled: asyncio.Queue[discord.RawReactionActionEvent],
 ) -> None:
     result = await make_a_video(fake_discord)
     await fake_discord.member(fake_discord.default.bob).react(result.id, "🔁")
-    await asyncio.sleep(0.5)  # time enough for a rerun to be queued, if one were
+    await dealt_with(handled, fake_discord.default.bob.id)  # ... and nothing came of it:
     assert len(await kling_bot.services.store.list_tasks()) == 1
     assert len(fake_comet.accepted_creates()) == 1
 
@@ -92,16 +123,20 @@ async def test_anyone_may_rerun_when_the_server_allows_it(
 
 
 async def test_a_double_reaction_makes_one_rerun(
-    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    kling_bot: KlingBot,
+    handled: asyncio.Queue[discord.RawReactionActionEvent],
 ) -> None:
     result = await make_a_video(fake_discord)
     alice = fake_discord.member(fake_discord.default.alice)
     await alice.react(result.id, "🔁")
     await alice.unreact(result.id, "🔁")
     await alice.react(result.id, "🔁")
+    await dealt_with(handled, fake_discord.default.alice.id, count=2)  # both reactions
     await all_settled(kling_bot, 2)
-    await asyncio.sleep(0.5)  # a third task would have been queued by now
     assert len(await kling_bot.services.store.list_tasks()) == 2
+    assert len(fake_comet.accepted_creates()) == 2
 
 
 @pytest.mark.parametrize("bot_config", [{"quotas": {"default_limit": 1}}])

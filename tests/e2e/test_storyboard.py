@@ -52,3 +52,15 @@ async def test_shots_and_a_prompt_together_are_refused_privately(
     [answer] = await itx.wait_response()
     assert answer.is_ephemeral and "not both" in answer.content
     assert fake_comet.creates() == []
+
+
+async def test_shots_of_invisible_characters_are_refused_privately(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "storyboard", shots="2: a dog by the sea | 3: \u200b\u200b\ufeff"
+    )
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral and "Shot 2 has no description" in answer.content
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []

@@ -8,12 +8,10 @@ expires attachment URLs like Discord.
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from bot.app import KlingBot
 from bot.fakes.clip_maker import make_clip
@@ -23,15 +21,10 @@ from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import private_text, reply_to
 from bot.lifecycle import TaskState
+from tests.helpers.images import png
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 DAY_S = 24 * 3600
-
-
-def png(width: int, height: int) -> bytes:
-    data = io.BytesIO()
-    Image.new("RGB", (width, height), "teal").save(data, format="PNG")
-    return data.getvalue()
 
 
 async def clip(tmp_path: Path, name: str = "clip.mp4", **options: Any) -> Attachment:

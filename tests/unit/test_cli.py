@@ -37,6 +37,7 @@ from bot.runner import (
 from bot.settings import OmniSettings, Settings
 from bot.store import SqliteStore
 from bot.table import NO_TASKS, progress_line, render_tasks
+from tests.helpers.images import cut_short, noise_image, one_bit_png
 from tests.unit.test_engine import creates_per_task
 from tests.unit.test_render import CREATED, make_task
 
@@ -325,7 +326,10 @@ async def test_local_images_are_sent_as_raw_base64(tmp_path: Path) -> None:
         (None, "no such file"),
         (b"hello", "is not a JPEG or PNG image"),
         (11 * 1024 * 1024, "is 11 MiB: images may be at most 10 MiB."),
+        (cut_short(noise_image(640, 480)), "`--image picture.png` is not a readable PNG or JPEG"),
+        (one_bit_png(15000, 15000), r"15000×15000 px \(225 megapixels\); images may have at"),
     ],
+    ids=["missing", "not-an-image", "too-large", "cut-short", "huge-pixels"],
 )
 async def test_bad_local_images_are_refused(
     tmp_path: Path, content: bytes | int | None, message: str
@@ -516,3 +520,23 @@ def test_progress_lines() -> None:
     assert progress_line(delivered, Path("boat.mp4")) == "task #42 delivered → boat.mp4 (1.2 MiB)"
     timed_out = make_task(state=TaskState.TIMED_OUT, failure_reason="Not ready after 30 minutes.")
     assert progress_line(timed_out) == "task #42 timed out: Not ready after 30 minutes."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[discord]\ntoken = ["MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.Zm9vYmFyYmF6cXV4cXV1eGNv"]\n',
+        f'[omni]\napi_key = {{ key = "{KEY}" }}\n',
+        f'[omni]\nbase_url = "{KEY}"\n',
+    ],
+    ids=["token-list", "key-table", "key-in-base_url"],
+)
+def test_check_never_echoes_a_secret(
+    operator_dir: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (operator_dir / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 2
+    out = capsys.readouterr()
+    for secret in (KEY, "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ", "GhIjKl"):
+        assert secret not in out.out + out.err
+    assert "so not shown" in out.err

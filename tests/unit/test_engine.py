@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,7 @@ from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, TaskRecord
 from bot.store import SqliteStore
 from bot.submitter import Backoff, Prepare
-from bot.tracker import Tracker, TrackerSettings
+from bot.tracker import QueryPace, Tracker, TrackerSettings
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
 UNLIMITED = QuotaCheck(
@@ -136,9 +135,12 @@ async def test_never_more_than_the_slots_and_fair_across_members(
     tmp_path: Path, fake: FakeCometAPI
 ) -> None:
     fake.config.max_concurrent_tasks = 2  # the fake refuses a third with 429/1303
-    async with running_engine(tmp_path, fake, slots=2) as engine:
+    # All seven are queued before the engine starts: a slow enqueue must not let alice's first
+    # tasks finish, and the next ones go, before bob's is even in the queue.
+    async with running_engine(tmp_path, fake, slots=2, start=False) as engine:
         heavy = [await engine.enqueue(new_task(user_id=1, prompt=f"alice {i}")) for i in range(6)]
         light = await engine.enqueue(new_task(user_id=2, prompt="bob's only one"))
+        await engine.start()
         done = await settle(engine, [*heavy, light])
     assert all(t.state is TaskState.DELIVERED for t in done)
     assert not [r for r in fake.creates() if r.status == 429], "the bot overran its slots"
@@ -150,8 +152,9 @@ async def test_concurrency_full_waits_instead_of_failing(
     tmp_path: Path, fake: FakeCometAPI
 ) -> None:
     fake.config.max_concurrent_tasks = 1  # the account is smaller than the bot believes
-    async with running_engine(tmp_path, fake, slots=3) as engine:
+    async with running_engine(tmp_path, fake, slots=3, start=False) as engine:
         tasks = [await engine.enqueue(new_task(user_id=i)) for i in range(4)]
+        await engine.start()  # all four at once: three go, the account takes one
         done = await settle(engine, tasks)
         histories = [await engine.store.task_events(t.id) for t in done]
     assert all(t.state is TaskState.DELIVERED for t in done)
@@ -269,12 +272,17 @@ async def test_a_524_after_the_task_was_made_that_no_lookup_finds_ends_with_a_re
 
 
 async def test_resume_after_a_crash_mid_flight(tmp_path: Path, fake: FakeCometAPI) -> None:
-    fake.set_timings(processing_s=0.6)
+    fake.set_timings(processing_s=float("inf"))  # they stay processing until the test says
     async with running_engine(tmp_path, fake) as engine:
         tasks = [await engine.enqueue(new_task(user_id=i)) for i in range(4)]
         await wait_for(engine, lambda ts: all(t.state is TaskState.PROCESSING for t in ts), tasks)
-    # The process is gone with four tasks at the API. Another died right after writing
-    # `submitting`, before its create left the machine:
+        at_api = [(await engine.store.get_task(t.id)).api_task_id for t in tasks]
+    # The process is gone with four tasks at the API, which finish while it is down. Another
+    # died right after writing `submitting`, before its create left the machine:
+    for api_task_id in at_api:
+        assert api_task_id is not None
+        fake.finish(api_task_id)
+    fake.set_timings(processing_s=0.15)
     store = await SqliteStore.open(tmp_path / "bot.sqlite3")
     cut_off = await store.create_task(new_task(99, "caught mid-create"), now=tasks[0].created_at)
     await store.transition(cut_off.id, TaskState.SUBMITTING, now=cut_off.created_at)
@@ -347,7 +355,13 @@ async def test_a_crashing_destination_ends_the_task_instead_of_retrying_forever(
 
 
 async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeCometAPI) -> None:
-    """However many polls are due at once, queries leave at most max_queries_per_s apart."""
+    """However many polls are due at once, each query waits for its own slot, 1/20 s apart."""
+    waits: list[float] = []
+
+    async def recorded_sleep(delay_s: float) -> None:
+        waits.append(delay_s)
+        await asyncio.sleep(0)  # the clock stands still: only the reserved slots count
+
     store = await SqliteStore.open(tmp_path / "pace.sqlite3")
     try:
         async with aiohttp.ClientSession() as session:
@@ -359,6 +373,7 @@ async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeC
                 on_changed=lambda task: None,
                 on_finished=lambda task: None,
                 settings=TrackerSettings(max_queries_per_s=20),
+                pace=QueryPace(20, monotonic=lambda: 100.0, sleep=recorded_sleep),
             )
 
             async def ask(n: int) -> None:
@@ -368,6 +383,6 @@ async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeC
             await asyncio.gather(*(ask(n) for n in range(10)))
     finally:
         await store.close()
-    sent = sorted(r.at for r in fake.requests if r.method == "GET")
-    assert len(sent) == 10
-    assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.05 * 0.9  # 1/20 s, clock slack
+    assert len([r for r in fake.requests if r.method == "GET"]) == 10
+    # The first leaves at once; the nine others each wait for the next 1/20 s slot.
+    assert sorted(waits) == pytest.approx([0.05 * n for n in range(1, 10)])

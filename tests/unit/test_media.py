@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from pathlib import Path
 
 import aiohttp
@@ -12,8 +13,9 @@ from PIL import Image
 
 from bot.errors import InvalidInput
 from bot.generation import VideoOptions, build_video_request, image_fields
-from bot.media import AttachmentInfo, MediaStore, check_image
+from bot.media import AttachmentInfo, MediaStore, check_image, check_image_file
 from bot.settings import OmniSettings
+from tests.helpers.images import cut_short, noise_image, one_bit_png
 
 
 def info(
@@ -29,10 +31,14 @@ def info(
         (info("image_1", size=11 * 1024 * 1024), "images may be at most 10 MB"),
         (info("first_frame", w=299, h=600), "need at least 300 px on each side"),
         (info("image_2", w=1000, h=300), "differ by at most 2.5 times"),
+        (
+            info("image_3", w=15000, h=15000),
+            "`image_3` is 15000×15000 px (225 megapixels); images may have at most 50 megapixels.",
+        ),
     ],
 )
 def test_metadata_refusals_name_the_option(attachment: AttachmentInfo, expected: str) -> None:
-    with pytest.raises(InvalidInput, match=expected):
+    with pytest.raises(InvalidInput, match=re.escape(expected)):
         check_image(attachment)
 
 
@@ -88,3 +94,52 @@ async def test_kept_images_are_sent_as_raw_base64(tmp_path: Path) -> None:
         kept.unlink()
         with pytest.raises(InvalidInput, match="missing from the bot's storage"):
             await media.resolve(stored)
+
+
+# -- the downloaded file, checked for real -------------------------------------------------------
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_a_whole_image_is_accepted(tmp_path: Path, image_format: str) -> None:
+    path = tmp_path / "photo"
+    path.write_bytes(noise_image(640, 480, image_format))
+    check_image_file(path, "image_1")  # no refusal
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_an_image_cut_short_is_refused(tmp_path: Path, image_format: str) -> None:
+    path = tmp_path / "photo"
+    path.write_bytes(cut_short(noise_image(640, 480, image_format)))
+    with Image.open(path) as image:
+        assert image.size == (640, 480)  # the header alone looks fine
+    with pytest.raises(InvalidInput, match="`image_1` is not a readable PNG or JPEG image"):
+        check_image_file(path, "image_1")
+
+
+def test_a_png_with_a_corrupt_checksum_is_refused(tmp_path: Path) -> None:
+    data = bytearray(noise_image(640, 480))
+    data[-13] ^= 0xFF  # inside the last IDAT chunk's checksum
+    path = tmp_path / "photo.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput, match="not a readable PNG or JPEG image"):
+        check_image_file(path, "image_1")
+
+
+def test_a_small_file_with_a_huge_pixel_count_is_refused_with_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(one_bit_png(15000, 15000))  # 27 KB on disk, 225 megapixels unpacked
+    assert path.stat().st_size < 100_000
+    with pytest.raises(InvalidInput) as refused:
+        check_image_file(path, "first_frame")
+    assert refused.value.member_message == (
+        "`first_frame` is 15000×15000 px (225 megapixels); images may have at most 50 megapixels."
+    )
+
+
+def test_an_image_under_pillows_limit_but_over_ours_is_refused_before_decoding(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wide.png"
+    path.write_bytes(one_bit_png(9000, 6000))  # 54 megapixels: Pillow would open it
+    with pytest.raises(InvalidInput, match=r"9000×6000 px \(54 megapixels\)"):
+        check_image_file(path, "image_1")

@@ -11,6 +11,7 @@ from bot.models import (
     InputMode,
     allowed_durations,
     describe_durations,
+    has_visible_text,
     load_stored_request,
     make_request,
 )
@@ -117,6 +118,13 @@ def test_accepted(fields: dict[str, Any], mode: InputMode) -> None:
 
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("empty prompt", text(prompt="  "), "`prompt` is empty"),
+    (
+        "zero-width spaces",
+        text(prompt="\u200b\u200b\u200b"),
+        "`prompt` has only invisible characters (such as zero-width spaces): describe the video",
+    ),
+    ("a BOM and joiners", text(prompt="\ufeff \u200d\u2060\u200c"), "only invisible characters"),
+    ("fillers and marks", text(prompt="\u3164\u2800\ufe0f\u00ad\u202e"), "only invisible"),
     ("prompt too long", text(prompt="x" * 2501), "2501 characters long: the limit is 2500"),
     (
         "bad model",
@@ -250,6 +258,20 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         "Shot 1 has no description",
     ),
     (
+        "storyboard invisible shot",
+        text(
+            model=V3,
+            multi_shot=True,
+            shot_type="customize",
+            duration_s=5,
+            shots=[
+                {"prompt": "a dog", "duration_s": 2},
+                {"prompt": "\u200b\ufeff", "duration_s": 3},
+            ],
+        ),
+        "Shot 2 has no description",
+    ),
+    (
         "storyboard long shot",
         text(
             model=V3,
@@ -295,8 +317,27 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (
         "element id zero",
         text(elements=[{"element_id": 0}]),
-        "`element 1 element id` must be greater than 0",
+        "`elements`: 0 is not a Kling element ID; an ID is a whole number from 1 to "
+        "9223372036854775807, in the digits 0-9.",
     ),
+    (
+        "element id past a signed 64-bit integer",
+        text(elements=[{"element_id": 2**63}]),
+        "`elements`: 9223372036854775808 is not a Kling element ID",
+    ),
+    (
+        "element id of 19 nines",
+        text(elements=[{"element_id": "9999999999999999999"}]),
+        "`elements`: 9999999999999999999 is not a Kling element ID",
+    ),
+    (
+        "element id in Arabic-Indic digits",
+        text(elements=[{"element_id": "١٢٣"}]),
+        "`elements`: ١٢٣ is not a Kling element ID",
+    ),
+    ("element id as a float", text(elements=[{"element_id": 12.0}]), "12.0 is not a Kling"),
+    ("element id with a sign", text(elements=[{"element_id": "+5"}]), "+5 is not a Kling"),
+    ("element id true", text(elements=[{"element_id": True}]), "True is not a Kling element ID"),
     ("empty image", text(images=[{"url": "   "}]), "an image is empty"),
     ("duration not a number", text(duration_s="five"), "`duration` must be a whole number"),
     ("unknown field", text(negative_prompt="ugly"), "`negative_prompt` is not a setting"),
@@ -354,3 +395,16 @@ def test_a_stored_request_loads_even_if_the_rules_got_stricter() -> None:
     with pytest.raises(ValueError, match="not allowed"):
         type(make_request(text())).model_validate_json(tampered)
     assert load_stored_request(tampered).duration_s == 7
+
+
+def test_a_stored_element_id_loads_even_past_the_64_bit_rule() -> None:
+    stored = make_request(text(elements=[{"element_id": 5}])).model_dump_json()
+    older = stored.replace('"element_id":5', '"element_id":9999999999999999999')
+    with pytest.raises(ValueError, match="is not a Kling element ID"):
+        type(make_request(text())).model_validate_json(older)
+    assert load_stored_request(older).elements[0].element_id == 9999999999999999999
+
+
+@pytest.mark.parametrize("prompt", ["a cat", "猫", "😀", "e\u0301", "<<<image_1>>>", "١"])
+def test_a_prompt_with_anything_visible_is_not_refused_as_invisible(prompt: str) -> None:
+    assert has_visible_text(prompt)

@@ -157,6 +157,7 @@ async def test_the_concurrency_cap_is_rate_limited_and_retried(
     session: aiohttp.ClientSession, fake: FakeCometAPI
 ) -> None:
     fake.config.max_concurrent_tasks = 1
+    fake.set_timings(processing_s=float("inf"))  # the first task holds the one slot throughout
     client = client_for(session, fake)
     await client.create(text_request())
     with pytest.raises(ApiError) as caught:
@@ -269,11 +270,14 @@ async def test_a_gateway_timeout_after_the_task_was_made_ends_in_a_duplicate_ref
 async def test_query_faults_are_retried(
     session: aiohttp.ClientSession, fake: FakeCometAPI, fault: FaultKind
 ) -> None:
+    fake.set_timings(processing_s=float("inf"))  # no timer moves the task on mid-test
     client = client_for(session, fake)
     created = await client.create(text_request())
     fake.inject(fault, route=Route.QUERY, times=2)
     snapshot = await client.query(created.task_id)
+    assert snapshot.task_id == created.task_id
     assert snapshot.status in (TaskStatus.QUEUED, TaskStatus.RUNNING)
+    assert len([r for r in fake.requests if r.method == "GET"]) == 3  # two faults, one answer
 
 
 async def test_a_slow_query_times_out_and_is_retried(

@@ -199,8 +199,13 @@ async def test_manage_messages_is_not_enough(service: QuotaService) -> None:
         await service.list_overrides(GUILD, MemberFacts(BOB, 1 << 13))
 
 
-async def test_the_owner_is_a_moderator(service: QuotaService) -> None:
-    await service.clear(GUILD, MemberFacts(BOB, 0, is_owner=True), LimitTarget("member", ALICE))
+async def test_the_owner_is_a_moderator(store: SqliteStore, service: QuotaService) -> None:
+    await service.set_limit(GUILD, manager, LimitTarget("member", ALICE), 2)
+    with pytest.raises(NotModerator):  # the same member without the ownership: refused
+        await service.clear(GUILD, MemberFacts(BOB, 0), LimitTarget("member", ALICE))
+    owner = MemberFacts(BOB, 0, is_owner=True)
+    assert await service.clear(GUILD, owner, LimitTarget("member", ALICE)) is True
+    assert await store.list_overrides(GUILD) == []
 
 
 # -- /quota default ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,12 @@ shots = st.fixed_dictionaries(
         "duration_s": st.integers(0, 6),
     }
 )
+element_ids = st.one_of(
+    st.integers(1, 10**12),
+    st.integers(-1, 2**64),
+    st.from_regex(r"[0-9]{1,20}", fullmatch=True),
+    st.sampled_from(["١٢٣", "+5", "1_000", "12.0", 12.0, True]),
+)
 requests = st.fixed_dictionaries(
     {
         "model": st.sampled_from(["kling-video-o1", "kling-v3-omni"]),
@@ -59,9 +66,7 @@ requests = st.fixed_dictionaries(
         "duration_s": st.one_of(st.none(), st.integers(1, 16)),
         "sound": st.booleans(),
         "images": st.lists(images, max_size=8),
-        "elements": st.lists(
-            st.fixed_dictionaries({"element_id": st.integers(1, 10**12)}), max_size=5
-        ),
+        "elements": st.lists(st.fixed_dictionaries({"element_id": element_ids}), max_size=5),
         "videos": st.lists(videos, max_size=2),
         "multi_shot": st.booleans(),
         "shot_type": st.sampled_from([None, "customize", "intelligence"]),
@@ -196,4 +201,44 @@ def test_every_input_mode_round_trips_through_the_fake(
         request = make_request(fields)
     except InvalidInput:
         return  # a duration this model does not allow for this mode: covered by test_models
+    assert validate_create_body(build_create_body(request, None)) is None
+
+
+@pytest.mark.parametrize(
+    "element_id",
+    [
+        1,
+        2**63 - 1,
+        2**63,
+        2**64,
+        0,
+        -1,
+        "42",
+        "0042",
+        "9223372036854775807",
+        "9223372036854775808",
+        "9999999999999999999",
+        "١٢٣",
+        "+5",
+        "1_000",
+        "12.0",
+        12.0,
+        True,
+    ],
+)
+def test_the_model_and_the_fake_agree_on_element_ids(element_id: object) -> None:
+    """Accepted → the body sent passes the fake; refused → the fake refuses that ID as given."""
+    fields = {
+        "prompt": "<<<element_1>>> sings",
+        "aspect_ratio": "16:9",
+        "elements": [{"element_id": element_id}],
+    }
+    try:
+        request = make_request(fields)
+    except InvalidInput as refusal:
+        assert "is not a Kling element ID" in refusal.member_message
+        body = build_create_body(make_request({**fields, "elements": [{"element_id": 1}]}), None)
+        body["element_list"] = [{"element_id": element_id}]
+        assert validate_create_body(body) is not None, element_id
+        return
     assert validate_create_body(build_create_body(request, None)) is None

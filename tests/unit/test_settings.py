@@ -130,3 +130,94 @@ def test_secrets_are_masked_and_missing_ones_reported(tmp_path: Path) -> None:
 def test_cost_weights(tmp_path: Path, cost: str, mode: str, seconds: int, credits: int) -> None:
     settings, _ = load_settings(write(tmp_path, f"[quotas.cost]\n{cost}"), {})
     assert settings.quotas.cost.credits_for(mode, seconds) == credits  # type: ignore[arg-type]
+
+
+# -- `check` never echoes a secret ----------------------------------------------------------------
+
+DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"
+SK_KEY = "sk-live-9f8e7d6c5b4a39281706"
+PASSWORD = "hunter2-Secret"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "expected"),
+    [
+        (
+            f'[discord]\ntoken = ["{DISCORD_TOKEN}"]\n',
+            DISCORD_TOKEN,
+            "discord.token (a list; a secret, so not shown) must be text in quotes, like "
+            'token = "…"',
+        ),
+        (
+            f'[omni]\napi_key = {{ key = "{SK_KEY}" }}\n',
+            SK_KEY,
+            "omni.api_key (a table; a secret, so not shown) must be text in quotes, like "
+            'api_key = "…"',
+        ),
+        ("[omni]\napi_key = 739182734\n", "739182734", "omni.api_key (a number; a secret"),
+        (
+            f'[omni]\nbase_url = "{SK_KEY}"\n',
+            SK_KEY,
+            "omni.base_url (its value looks like a token or key, so not shown: secrets belong in "
+            "discord.token or omni.api_key) must start with https:// or http://.",
+        ),
+        (
+            f'[discord]\nguild_ids = ["{DISCORD_TOKEN}"]\n',
+            DISCORD_TOKEN,
+            "discord.guild_ids (its value looks like a token or key, so not shown",
+        ),
+        (  # not a known shape, but the very key the file gives omni.api_key
+            '[omni]\napi_key = "plain-words"\nmode = "plain-words"\n',
+            "plain-words",
+            "omni.mode (its value looks like a token or key, so not shown: secrets belong in "
+            'discord.token or omni.api_key) is not allowed: use "std" or "pro".',
+        ),
+        (
+            f'[storage]\ndatabase = ["postgresql://kling:{PASSWORD}@db.example/kling"]\n',
+            PASSWORD,
+            "storage.database = ['postgresql://kling:***@db.example/kling'] must be text in quotes",
+        ),
+        (f"[omni]\n{SK_KEY} = 1\n", SK_KEY, "looks like a token or key is not a known key"),
+    ],
+    ids=[
+        "token-list",
+        "key-table",
+        "key-number",
+        "key-in-base_url",
+        "token-in-guild_ids",
+        "known-key-in-mode",
+        "database-password",
+        "key-as-a-key",
+    ],
+)
+def test_a_refused_value_never_echoes_a_secret(
+    tmp_path: Path, text: str, secret: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    message = caught.value.member_message
+    assert secret not in message
+    assert expected in message
+
+
+def test_an_environment_secret_is_not_echoed_from_another_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            write(tmp_path, '[omni]\nmode = "env-words"\n'), {"COMETAPI_KEY": "env-words"}
+        )
+    assert "env-words" not in caught.value.member_message
+    assert "omni.mode (its value looks like a token or key" in caught.value.member_message
+
+
+def test_described_settings_mask_url_passwords_and_misplaced_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        f'[storage]\ndatabase = "postgresql://kling:{PASSWORD}@db.example/kling"\n'
+        f'[quotas]\nmoderator_roles = ["{SK_KEY}", "Helpers"]\n',
+    )
+    settings, _ = load_settings(path, {})
+    described = "\n".join(describe_settings(settings))
+    assert PASSWORD not in described
+    assert SK_KEY not in described
+    assert "storage.database = postgresql:/kling:***@db.example/kling" in described
+    assert "quotas.moderator_roles = (looks like a token or key: not shown)" in described

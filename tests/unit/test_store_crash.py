@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,10 @@ async def test_a_failure_while_refunding_keeps_the_task_where_it_was(
 async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
     store: SqliteStore, db_path: Path
 ) -> None:
+    inside = threading.Event()  # the transaction has written the task and its first event
+
     def slow() -> int:
+        inside.set()
         time.sleep(0.3)  # runs on the store's database thread, not the event loop
         return 0
 
@@ -132,7 +136,7 @@ async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
         "CREATE TEMP TRIGGER slow_event AFTER INSERT ON main.task_events BEGIN SELECT slow(); END"
     )
     pending = asyncio.create_task(store.create_task(member_task(), now=NOW, quota=QUOTA))
-    await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(inside.wait, 30), "the create never reached its first event"
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending
