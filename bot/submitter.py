@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
-from bot.errors import ApiError, ApiErrorKind, IllegalTransition, KlingBotError
+from bot.errors import ApiError, IllegalTransition, KlingBotError
 from bot.fairness import Waiting, choose_next, next_wakeup
 from bot.lifecycle import AT_API_STATES, TaskState
 from bot.models import OmniRequest
 from bot.omni import OmniClient
+from bot.reconcile import AfterRefusal, after_refused_create
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
 from bot.tracker import PROVEN_CREATED
@@ -243,22 +244,21 @@ class Submitter:
             self._on_at_api(moved)
 
     async def _after_refusal(self, task: TaskRecord, error: ApiError, context: str) -> None:
-        kind = error.kind
-        if kind in (ApiErrorKind.AMBIGUOUS, ApiErrorKind.DUPLICATE):
-            # DUPLICATE: an earlier send of this external_task_id made the task (a gateway
-            # timeout hid its answer). Either way the tracker finds it; it is not sent blindly.
+        """Act on `reconcile.after_refused_create`'s verdict for this refusal."""
+        verdict = after_refused_create(error.kind)
+        if verdict.step is AfterRefusal.RECONCILE:
+            # The tracker finds it; it is never sent blindly again.
             detail = error.log_line()
-            if kind is ApiErrorKind.DUPLICATE:
+            if verdict.proves_created:
                 detail = f"{PROVEN_CREATED}: {detail}"
             log.warning("create outcome unknown %s: %s", context, detail)
             moved = await self._move(task, TaskState.AMBIGUOUS, detail=detail)
             if moved is not None:
                 self._on_at_api(moved)  # the tracker reconciles it
-        elif kind.is_retryable:
+        elif verdict.step is AfterRefusal.RETRY_LATER:
             delay = self._backoff.delay_s(task.attempts, error.retry_after_s, self._rng)
             log.info("create deferred %s by %.1fs: %s", context, delay, error.log_line())
-            if kind is ApiErrorKind.RATE_LIMITED:
-                # The account is full (1303) or we are too fast: nothing else goes out either.
+            if verdict.pauses_every_create:
                 self._paused_until = self._clock() + timedelta(seconds=delay)
             not_before = self._clock() + timedelta(seconds=delay)
             requeued = await self._persist(

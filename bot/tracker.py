@@ -25,6 +25,7 @@ from bot.lifecycle import TaskState
 from bot.omni import OmniClient
 from bot.omni_wire import TaskSnapshot, TaskStatus
 from bot.polling import CompletionModel, PollPolicy, next_poll_delay
+from bot.reconcile import Lookup, ReconcileFacts, Step, decide
 from bot.records import TaskEvent, TaskRecord, TaskUpdate
 from bot.store import TaskStore
 
@@ -33,11 +34,16 @@ log = logging.getLogger("bot.tracker")
 Clock = Callable[[], datetime]
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
-ABSENCE_CONFIRMATIONS = 2  # lookups, a backoff apart, that must miss a create to resend it
-MAX_RESENDS = 1  # a create proven absent is sent again once (README), then given up
 # How the move to `ambiguous` after a duplicate refusal begins: the API has the task (an earlier
 # send landed), so reconciling it may adopt it or give up, but never sends it again.
 PROVEN_CREATED = "create refused as a duplicate: an earlier send made the task"
+
+
+def resends_of(events: Iterable[TaskEvent]) -> int:
+    """How often the task was proven absent and sent again (in this or an earlier run)."""
+    return sum(
+        1 for e in events if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
+    )
 
 
 def was_proven_created(events: Iterable[TaskEvent]) -> bool:
@@ -293,89 +299,62 @@ class Tracker:
         self._schedule(task.id, self._clock() + timedelta(seconds=delay))
 
     async def _reconcile(self, task: TaskRecord) -> None:
+        """Look an unconfirmed create up and act on `reconcile.decide`'s verdict."""
         context = task.log_context
         tries = self._reconcile_tries.get(task.id, 0) + 1
         self._reconcile_tries[task.id] = tries
+        snapshot = None
+        error: ApiError | None = None
         try:
             snapshot = await self._paced_query(task.external_id)
-        except ApiError as error:
-            if error.kind is ApiErrorKind.NOT_FOUND and await self._proven_created(task.id):
-                await self._missed_a_made_task(task, tries, error)
-                return
-            is_absent = error.kind is ApiErrorKind.NOT_FOUND and await self._lookup_works()
-            if is_absent and tries < ABSENCE_CONFIRMATIONS:
-                # A create cut off on its way may still land at the gateway: look again after
-                # a pause before concluding it never arrived (a resend would bill it twice).
-                self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
-                return
-            if is_absent:
-                self._reconcile_tries.pop(task.id, None)
-                if await self._resends(task.id) >= MAX_RESENDS:
-                    # Every create of it got lost or crashed in the bot: sending it yet again
-                    # would loop forever, holding the member's credit.
-                    log.warning("create proven absent again %s: given up", context)
-                    reason = "The bot could not get the task to the video service."
-                    detail = f"proven absent again after {MAX_RESENDS} resend(s)"
-                    await self._finish(task, TaskState.FAILED, reason, detail=detail)
-                    return
-                log.info("create proven absent %s: sending it again", context)
-                moved = await self._store.requeue(
-                    task.id,
-                    not_before=None,
-                    now=self._clock(),
-                    detail="reconciled: the API never got it",
-                )
-                self._on_changed(moved)
-                self._on_finished(moved)  # a slot is free again
-                return
-            if tries >= self._settings.reconcile_attempts:
-                reason = (
-                    "The video service never confirmed the task, and the bot can't safely send "
-                    "it again."
-                )
-                await self._finish(task, TaskState.FAILED, reason, detail=error.log_line())
-                return
+        except ApiError as failure:
+            error = failure
+        events = await self._store.task_events(task.id)
+        proven_created = was_proven_created(events)
+        lookup = Lookup.FOUND
+        lookups_work = self._lookup_supported
+        if error is not None:
+            lookup = Lookup.MISSED if error.kind is ApiErrorKind.NOT_FOUND else Lookup.FAILED
+            if lookup is Lookup.MISSED and not proven_created:
+                lookups_work = await self._lookup_works()
+        verdict = decide(
+            ReconcileFacts(
+                lookup=lookup,
+                tries=tries,
+                max_tries=self._settings.reconcile_attempts,
+                proven_created=proven_created,
+                lookups_work=lookups_work,
+                resends=resends_of(events),
+            )
+        )
+        if verdict.step is Step.LOOK_AGAIN:
             self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
             return
         self._reconcile_tries.pop(task.id, None)
-        log.info("create reconciled %s api_task_id=%s", context, snapshot.task_id)
-        adopted = await self._move(
-            task,
-            TaskState.SUBMITTED,
-            detail="reconciled: found at the API",
-            api_task_id=snapshot.task_id or task.external_id,
-        )
-        if adopted is not None:
-            self.track(adopted, poll_now=True)
-
-    async def _missed_a_made_task(self, task: TaskRecord, tries: int, error: ApiError) -> None:
-        """The API has this task (a resend was a duplicate) but the lookup by external id missed."""
-        if tries < ABSENCE_CONFIRMATIONS and self._lookup_supported is not False:
-            # The gateway may not know it for a moment yet: look once more after a pause.
-            self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
-            return
-        # Sending it again would only be refused again, and without its task id the bot can't
-        # follow it: end it, refunded (the account may have paid for a video nobody sees).
-        log.warning("create made but not found %s: given up", task.log_context)
-        reason = (
-            "The video service took the task, but its answer was lost on the way and the bot "
-            "could not find the task afterwards."
-        )
-        await self._finish(
-            task, TaskState.FAILED, reason, detail=f"made but not found: {error.log_line()}"
-        )
-
-    async def _proven_created(self, task_id: int) -> bool:
-        return was_proven_created(await self._store.task_events(task_id))
-
-    async def _resends(self, task_id: int) -> int:
-        """How often this task was proven absent and sent again (in this or an earlier run)."""
-        events = await self._store.task_events(task_id)
-        return sum(
-            1
-            for e in events
-            if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
-        )
+        if verdict.step is Step.GIVE_UP:
+            log.warning("create %s %s: given up", verdict.detail, context)
+            detail = verdict.detail if error is None else f"{verdict.detail}: {error.log_line()}"
+            await self._finish(task, TaskState.FAILED, verdict.reason, detail=detail)
+        elif verdict.step is Step.RESEND:
+            log.info("create proven absent %s: sending it again", context)
+            moved = await self._store.requeue(
+                task.id,
+                not_before=None,
+                now=self._clock(),
+                detail="reconciled: the API never got it",
+            )
+            self._on_changed(moved)
+            self._on_finished(moved)  # a slot is free again
+        elif snapshot is not None:
+            log.info("create reconciled %s api_task_id=%s", context, snapshot.task_id)
+            adopted = await self._move(
+                task,
+                TaskState.SUBMITTED,
+                detail="reconciled: found at the API",
+                api_task_id=snapshot.task_id or task.external_id,
+            )
+            if adopted is not None:
+                self.track(adopted, poll_now=True)
 
     def _backoff(self, tries: int) -> float:
         return min(60.0, 2.0 * 2.0**tries) * self.policy.scale
