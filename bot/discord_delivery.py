@@ -30,7 +30,6 @@ log = logging.getLogger("bot.discord_delivery")
 PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
 Positions = Callable[[], Awaitable[dict[int, int]]]
 
-HISTORY_LOOKBACK = 50  # messages searched for an earlier post of the same result
 CLOCK_SKEW = timedelta(minutes=1)  # our clock vs Discord's snowflake clock, when searching
 # Failures of the network or of Discord's side: trying again later may work. (discord.py lets
 # OSError through from its HTTP loop; TimeoutError is one.)
@@ -124,16 +123,16 @@ class DiscordDeliverer:
         """The result message an earlier attempt posted (before a crash or an error), if any.
 
         The nonce makes Discord itself drop a repeat, but only for a few minutes; the history
-        covers a restart that took longer.
+        covers a restart that took longer. Every message since the delivery started is looked
+        at, however busy the channel (discord.py pages 100 at a time, oldest first: the post
+        came soon after the start, so it is usually on the first page).
         """
         me = self._client.user
         if me is None:
             raise DeliveryError("the bot is not logged in to Discord", permanent=False)
         since = await self._delivery_started_at(task) - CLOCK_SKEW
         try:
-            async for message in channel.history(
-                limit=HISTORY_LOOKBACK, after=since, oldest_first=True
-            ):
+            async for message in channel.history(limit=None, after=since, oldest_first=True):
                 if (
                     message.author.id == me.id
                     and message.interaction_metadata is None

@@ -17,6 +17,7 @@ from bot.delivery import DeliveryError, ResultFile
 from bot.discord_delivery import DiscordDeliverer
 from bot.engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message, Perm
+from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
 from bot.lifecycle import TaskState
 from bot.models import make_request
@@ -278,6 +279,41 @@ async def test_a_restart_after_posting_finds_the_earlier_post(
     assert again == first != other_id
     assert len(results_in(fake)) == 2
     assert fake.message(first).reactors("🔁") == [fake.bot_user.id]
+
+
+async def chatter(fake: FakeDiscord, count: int, *, other_task_id: int) -> None:
+    """`count` messages in #general: members talking, and the bot posting others' results."""
+    alice = fake.member(fake.default.alice)
+    bot_says = Body(payload={"content": f"your video is ready! 🎬 Task #{other_task_id}"})
+    for n in range(count):
+        if n % 10 == 9:
+            guild, channel = fake.default.guild, fake.default.general
+            fake.state.post_message(guild, channel, fake.bot_user, bot_says)
+        else:
+            await alice.say(f"message {n}")
+
+
+@pytest.mark.parametrize("between", [60, 500])
+async def test_a_restart_finds_the_earlier_post_in_a_busy_channel(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, between: int
+) -> None:
+    # Other members' messages and other results between the start of the delivery and its
+    # post, and more after it; the nonce has expired by the time the bot comes back.
+    fake = fake_discord
+    task = await delivering_task(discord_client, fake, store)
+    await chatter(fake, between, other_task_id=task.id + 1000)
+    first = await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+    await chatter(fake, between, other_task_id=task.id + 1001)
+    fake.state.nonce_window_s = 0.0
+
+    task = await store.get_task(task.id)
+    again = await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+
+    assert again == first
+    mine = [m for m in results_in(fake) if f"Task #{task.id} " in m.content]
+    assert [m.id for m in mine] == [first]
+    pages = fake.requests("GET", "/channels/{channel_id}/messages")
+    assert all("limit=100" in r.query for r in pages)  # Discord's largest page, never more
 
 
 async def test_missing_attach_files_is_a_permanent_failure_an_admin_understands(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.commands import (
     ATTACHMENT,
     CHANNEL,
@@ -236,6 +237,15 @@ class MemberDriver:
             self.member, self.channel, interaction_type=AUTOCOMPLETE, name=command, data=data
         )
         return InteractionHandle(self._state, record)
+
+    async def say(self, content: str) -> Message:
+        """Type an ordinary message in the channel (MESSAGE_CREATE), as the client allows it."""
+        guild = self._state.world.guilds[self.member.guild_id]
+        have = channel_permissions(guild, self.channel, self.member)
+        if (Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES) & ~have:
+            raise DriverError(f"{self.member.user.username} may not post in #{self.channel.name}")
+        body = Body(payload={"content": content})
+        return self._state.post_message(guild, self.channel, self.member.user, body)
 
     async def react(self, message: Message | int, emoji: str) -> None:
         """Add a reaction the way the Discord client allows it (else DriverError)."""
