@@ -192,7 +192,8 @@ async def test_too_large_for_the_tier_is_posted_as_a_link(
     [posted] = results_in(fake)
     assert posted.attachments == []
     assert RESULT_URL in posted.content
-    assert "upload limit is 10 MiB" in posted.content
+    assert "It's 10,485,761 bytes, too large" in posted.content
+    assert "upload limit is 10,485,760 bytes" in posted.content
     assert "expire" in posted.content
     assert posted.reference_id == task.status_message_id
     assert_pings(posted, users=[fake.default.alice.id])
