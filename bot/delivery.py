@@ -9,7 +9,9 @@ uses the message nonce and its channel history; files use an atomic rename).
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import hashlib
 import logging
 import os
 import shutil
@@ -59,6 +61,19 @@ def choose_form(result: ResultFile, upload_limit_bytes: int) -> Form:
     if result.path is None or result.size_bytes is None:
         return Form.LINK
     return Form.FILE if result.size_bytes <= upload_limit_bytes else Form.LINK
+
+
+NONCE_MAX_CHARS = 25  # Discord refuses a longer message nonce
+
+
+def delivery_nonce(external_id: str) -> str:
+    """The message nonce for a task's result: unique across databases, as its external id is.
+
+    The external id (`kob-` + 32 hex digits) is longer than Discord's 25 characters, so the
+    nonce is a 120-bit digest of it: a reset database's task #1 never matches an old post.
+    """
+    digest = hashlib.blake2b(external_id.encode(), digest_size=15).digest()
+    return "k" + base64.b32encode(digest).decode().lower()
 
 
 class Deliverer(Protocol):

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.delivery import DeliveryError, Form, ResultFile, choose_form
+from bot.delivery import DeliveryError, Form, ResultFile, choose_form, delivery_nonce
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
 from bot.render import RERUN_EMOJI, is_result_text, result_text
@@ -137,6 +137,7 @@ class DiscordDeliverer:
                     message.author.id == me.id
                     and message.interaction_metadata is None
                     and is_result_text(message.content, task.id)
+                    and _replies_to_status_or_nothing(message, task)
                 ):
                     return message
         except discord.Forbidden:
@@ -188,7 +189,7 @@ class DiscordDeliverer:
             # Discord answers a repeat with the first message instead of posting a second.
             return await channel.send(
                 content,
-                nonce=f"kob-{task.id}",
+                nonce=delivery_nonce(task.external_id),
                 allowed_mentions=requester_only(task.user_id),
                 **optional,
             )
@@ -237,6 +238,15 @@ async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | No
     except OSError:
         log.warning("downloaded video unreadable %s; posting the link", task.log_context)
         return None
+
+
+def _replies_to_status_or_nothing(message: discord.Message, task: TaskRecord) -> bool:
+    """A reply to another status message is another task's result (a reset database reuses
+    task numbers; status message ids are unique)."""
+    reference = message.reference
+    if reference is None or reference.message_id is None or task.status_message_id is None:
+        return True
+    return reference.message_id == task.status_message_id
 
 
 def _where(channel: PostChannel) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.delivery import DeliveryError, ResultFile
+from bot.delivery import DeliveryError, ResultFile, delivery_nonce
 from bot.discord_delivery import DiscordDeliverer
 from bot.engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message, Perm
@@ -176,7 +176,8 @@ async def test_result_is_attached_replies_to_the_status_and_pings_only_the_reque
     # Bot token on the channel route; the interaction token plays no part.
     [post] = fake.requests("POST", "/channels/{channel_id}/messages")[-1:]
     assert post.auth.startswith("Bot ") and post.payload is not None
-    assert post.payload["nonce"] == f"kob-{task.id}" and post.payload["enforce_nonce"] is True
+    assert post.payload["nonce"] == delivery_nonce(task.external_id)
+    assert post.payload["enforce_nonce"] is True
 
 
 async def test_too_large_for_the_tier_is_posted_as_a_link(
@@ -280,6 +281,28 @@ async def test_a_restart_after_posting_finds_the_earlier_post(
     assert again == first != other_id
     assert len(results_in(fake)) == 2
     assert fake.message(first).reactors("🔁") == [fake.bot_user.id]
+
+
+async def test_a_reset_database_never_takes_an_old_post_for_its_own(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, tmp_path: Path
+) -> None:
+    # The database was reset: the new task #1 is not the old task #1, though both are "#1"
+    # and the old one was posted a moment ago (its nonce is still remembered by Discord).
+    fake = fake_discord
+    old_task = await delivering_task(discord_client, fake, store)
+    old_post = await DiscordDeliverer(discord_client, store).deliver(old_task, sample_result())
+    fresh = await SqliteStore.open(tmp_path / "reset.sqlite3")
+    try:
+        task = await delivering_task(discord_client, fake, fresh)
+        assert task.id == old_task.id and task.external_id != old_task.external_id
+
+        posted = await DiscordDeliverer(discord_client, fresh).deliver(task, sample_result())
+    finally:
+        await fresh.close()
+
+    assert posted != old_post
+    assert fake.message(posted).reference_id == task.status_message_id
+    assert len(results_in(fake)) == 2
 
 
 async def chatter(fake: FakeDiscord, count: int, *, other_task_id: int) -> None:
