@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.channel_rights import ChannelRights
 from bot.delivery import DeliveryError, Form, ResultFile, choose_form, delivery_nonce
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
@@ -43,6 +44,24 @@ _POSTED_MEMORY = 1_000
 
 class _RefusedAsTooLarge(Exception):
     """Discord refused the upload as too large (413/40005): post the link instead."""
+
+
+def channel_rights(permissions: discord.Permissions, channel: object) -> ChannelRights:
+    """discord.py's view of the bot's permissions in a channel or thread, as plain data."""
+    is_thread = isinstance(channel, discord.Thread)
+    return ChannelRights(
+        view_channel=permissions.view_channel,
+        send_messages=(
+            permissions.send_messages_in_threads if is_thread else permissions.send_messages
+        ),
+        embed_links=permissions.embed_links,
+        attach_files=permissions.attach_files,
+        read_message_history=permissions.read_message_history,
+        is_thread=is_thread,
+        is_archived=isinstance(channel, discord.Thread) and channel.archived,
+        is_locked=isinstance(channel, discord.Thread) and channel.locked,
+        manage_threads=permissions.manage_threads,
+    )
 
 
 def requester_only(user_id: int | None) -> discord.AllowedMentions:

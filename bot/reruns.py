@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.channel_rights import ChannelRights, video_refusal
 from bot.engine import utc_now
+from bot.errors import MissingPermissions
 from bot.generation import GenerationService, Requester, Ticket
 from bot.moderation import MemberFacts, is_moderator
 from bot.records import TaskRecord
@@ -33,6 +35,7 @@ class Reaction:
     emoji: str
     member: MemberFacts
     is_the_bot: bool = False
+    channel_rights: ChannelRights | None = None  # the bot's, in the reaction's channel, if known
 
 
 def may_rerun(
@@ -108,6 +111,9 @@ class RerunService:
             return None
         if await self._rerun_stored_lately(reaction, task):
             return None
+        rights = reaction.channel_rights
+        if rights is not None and (refusal := video_refusal(rights)) is not None:
+            raise MissingPermissions(refusal)  # before the charge: the result could not be posted
         requester = Requester(
             reaction.guild_id,
             reaction.channel_id,

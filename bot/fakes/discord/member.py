@@ -250,6 +250,8 @@ class MemberDriver:
     async def react(self, message: Message | int, emoji: str) -> None:
         """Add a reaction the way the Discord client allows it (else DriverError)."""
         target = self._visible(message)
+        if target.guild_id is None:
+            raise DriverError(f"message {target.id} is a direct message to someone else")
         guild = self._state.world.guilds[target.guild_id]
         channel = guild.channels[target.channel_id]
         have = channel_permissions(guild, channel, self.member)

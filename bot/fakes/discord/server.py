@@ -221,6 +221,14 @@ class FakeDiscord:
             and (include_deleted or not m.deleted)
         ]
 
+    def dm_messages(self, who: Member | User) -> list[Message]:
+        """What the bot sent someone in private, oldest first."""
+        return self.state.dm_messages(who.id)
+
+    def close_dms(self, who: Member | User) -> None:
+        """The member takes no direct messages from the server's members (the bot included)."""
+        self.state.closed_dms.add(who.id)
+
     def message(self, message_id: int) -> Message:
         """Any message by ID (including ephemeral and deleted ones)."""
         return self.state.messages[message_id]
