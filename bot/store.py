@@ -42,6 +42,11 @@ _INSERT_TASK = (
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
 )
+# A task that has ended and has a status message: its final state is still to be shown there.
+_FINAL_STATUS_PENDING = (
+    "INSERT OR IGNORE INTO final_status_pending (task_id) SELECT id FROM tasks "
+    "WHERE id = ? AND finished_at IS NOT NULL AND status_message_id IS NOT NULL"
+)
 _LINK_MESSAGE = (
     "INSERT INTO message_links (message_id, task_id, kind) VALUES (?, ?, ?) "
     "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
@@ -181,6 +186,18 @@ class SqliteStore(SqliteTaskReads):
                 "UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id)
             )
             await self._link(message_id, task_id, "status")
+            await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
+
+    async def final_status_shown(self, task_id: int) -> None:
+        """The task's status message shows its final state (or is gone): nothing left to show."""
+        async with self._write():
+            await self._db.execute("DELETE FROM final_status_pending WHERE task_id = ?", (task_id,))
+
+    async def final_status_pending(self) -> list[int]:
+        """Ended tasks whose status message does not show their final state yet, oldest first."""
+        async with self._lock:
+            rows = await self._all("SELECT task_id FROM final_status_pending ORDER BY task_id")
+        return [int(row["task_id"]) for row in rows]
 
     async def link_message(self, message_id: int, task_id: int, kind: LinkKind) -> None:
         """Remember that a bot message shows the task; idempotent, ValueError if another task's."""
@@ -232,6 +249,8 @@ class SqliteStore(SqliteTaskReads):
             )
             if to.is_refunded:
                 await self._refund(task_id, at)
+            if to.is_terminal:
+                await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
             for column, kind in _LINKED_COLUMNS:
                 if values.get(column) is not None:
                     await self._link(values[column], task_id, kind)

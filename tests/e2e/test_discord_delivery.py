@@ -23,8 +23,9 @@ from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.records import NewTask, TaskRecord
 from bot.render import status_view
-from bot.status_messages import StatusUpdater, status_embed
+from bot.status_messages import FINAL_EDIT_TRIES, StatusUpdater, status_embed
 from bot.store import SqliteStore
+from bot.submitter import Backoff
 
 MiB = 1024 * 1024
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "fakes" / "assets" / "sample_320x180_5s.mp4"
@@ -552,17 +553,100 @@ async def test_a_final_state_is_shown_even_if_its_first_edit_fails_in_passing(
     assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [503, 200]
 
 
-async def test_an_edit_that_keeps_failing_is_given_up(
+FAST_RETRIES = Backoff(initial_s=0.01, max_s=0.05)
+
+
+async def test_a_final_state_that_keeps_failing_is_given_up_until_the_next_start(
     discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
-    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
-    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=100)
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=0.05, backoff=FAST_RETRIES
+    )
+    failing = fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=100)
 
     task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
     await updater.task_changed(task)
     await eventually(lambda: not updater._jobs)  # the job ends: no retry loop forever
     await updater.close()
-    attempts = len(fake.requests("PATCH", EDIT_ROUTE))
-    assert 2 <= attempts <= 10
+    assert len(fake.requests("PATCH", EDIT_ROUTE)) == FINAL_EDIT_TRIES
+    assert await store.final_status_pending() == [task.id]
+
+    failing.remaining = 0  # Discord is back; the bot starts again
+    restarted = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
+    await restarted.resume()
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await restarted.close()
+    assert await store.final_status_pending() == []
+
+
+async def test_a_refused_edit_of_a_passing_state_does_not_freeze_the_status(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    # A moderator's overwrite refuses one edit; the final state must still be shown.
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=403, code=50013)
+
+    task = await move(store, task, TaskState.SUBMITTING)
+    await updater.task_changed(task)
+    await eventually(lambda: len(fake.requests("PATCH", EDIT_ROUTE)) == 1)
+    await eventually(lambda: not updater._jobs)
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [403, 200]
+
+
+async def test_a_refused_final_state_is_tried_again_with_backoff(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=0.05, backoff=FAST_RETRIES
+    )
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=403, code=50001, times=3)
+
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [403, 403, 403, 200]
+    assert await store.final_status_pending() == []
+
+
+async def test_failed_edits_of_an_earlier_state_leave_the_final_state_its_own_tries(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=1.0, backoff=FAST_RETRIES
+    )
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=2)
+    task = await move(store, task, TaskState.SUBMITTING)
+    await updater.task_changed(task)
+    await eventually(lambda: len(fake.requests("PATCH", EDIT_ROUTE)) == 2)  # both failed
+
+    # The task ends while the second failure waits out the interval; Discord hiccups once more.
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503)
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [503, 503, 503, 200]

@@ -478,6 +478,24 @@ async def test_message_links(store: SqliteStore) -> None:
 # -- append-only history ---------------------------------------------------------------------------
 
 
+async def test_an_ended_task_with_a_status_message_has_its_final_state_pending(
+    store: SqliteStore,
+) -> None:
+    shown = await store.create_task(new_task(), now=NOW)
+    await store.set_status_message(shown.id, 900)
+    quiet = await store.create_task(new_task(), now=NOW)  # no status message: nothing to show
+    late = await store.create_task(new_task(), now=NOW)
+    assert await store.final_status_pending() == []  # nothing has ended yet
+    for task in (shown, quiet, late):
+        await store.transition(task.id, S.REJECTED, now=NOW)
+    await store.set_status_message(late.id, 901)  # its message came after it ended
+
+    assert await store.final_status_pending() == [shown.id, late.id]
+    await store.final_status_shown(shown.id)
+    await store.final_status_shown(shown.id)  # idempotent
+    assert await store.final_status_pending() == [late.id]
+
+
 async def test_history_and_ledger_refuse_edits(store: SqliteStore, db_path: Path) -> None:
     task = await store.create_task(new_task(), now=NOW, quota=QUOTA)
     for sql in (
