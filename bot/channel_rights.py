@@ -83,6 +83,15 @@ def video_refusal(rights: ChannelRights) -> str | None:
     )
 
 
+def missing_to_post(rights: ChannelRights) -> tuple[str, ...]:
+    """What keeps the bot from posting here at all (a link needs no more), cause not shadows."""
+    if not rights.view_channel:
+        return (VIEW_CHANNEL,)
+    if not rights.send_messages:
+        return (rights.send_name,)
+    return ()
+
+
 def _listed(names: tuple[str, ...]) -> str:
     quoted = [f"**{name}**" for name in names]
     if len(quoted) == 1:

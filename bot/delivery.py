@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, Unpack
 
+from bot.channel_rights import ChannelRights
 from bot.errors import ApiError, ApiErrorKind
 from bot.lifecycle import TaskState
 from bot.omni import OmniClient
@@ -61,6 +62,38 @@ def choose_form(result: ResultFile, upload_limit_bytes: int) -> Form:
     if result.path is None or result.size_bytes is None:
         return Form.LINK
     return Form.FILE if result.size_bytes <= upload_limit_bytes else Form.LINK
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPost:
+    """One way of posting a result in its channel."""
+
+    form: Form
+    is_reply: bool  # replying to the status message needs Read Message History
+
+
+def channel_posts(
+    form: Form, rights: ChannelRights | None, *, has_status: bool
+) -> list[ChannelPost]:
+    """The posts to try in the channel, best first, each needing less than the one before: the
+    file as a reply, the file without the reply, the link as a reply, the link alone.
+
+    Known rights skip what Discord would refuse (refusals count towards its invalid-request
+    limit); unknown ones (an uncached channel) try them all.
+    """
+    forms = [Form.FILE, Form.LINK] if form is Form.FILE else [Form.LINK]
+    replies = [True, False] if has_status else [False]
+    posts = [ChannelPost(f, reply) for f in forms for reply in replies]
+    if rights is None:
+        return posts
+    if not rights.can_post:
+        return []
+    return [
+        post
+        for post in posts
+        if (post.form is Form.LINK or rights.attach_files)
+        and (not post.is_reply or rights.read_message_history)
+    ]
 
 
 NONCE_MAX_CHARS = 25  # Discord refuses a longer message nonce

@@ -17,7 +17,7 @@ from bot.errors import InvalidInput
 from bot.media import AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
 from bot.quota import quota_check, resolve_limit
-from bot.records import NewTask, TaskRecord
+from bot.records import InteractionToken, NewTask, TaskRecord
 from bot.settings import OmniSettings, Settings
 from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
 from bot.storyboard import parse_shots
@@ -278,7 +278,15 @@ class GenerationService:
             task.id, request, now=self._clock(), detail=f"kept {len(kept)} input(s)"
         )
 
-    async def attach_status_message(self, task_id: int, message_id: int) -> None:
-        """Remember the message that shows the task's status, and bring it up to date."""
+    async def attach_status_message(
+        self, task_id: int, message_id: int, reply_token: InteractionToken | None = None
+    ) -> None:
+        """Remember the message that shows the task's status, and bring it up to date.
+
+        `reply_token` (the command's, a secret) lets the result reach the member privately
+        while it lives, should the bot lose the right to post in the channel meanwhile.
+        """
         await self._store.set_status_message(task_id, message_id)
+        if reply_token is not None:
+            await self._store.save_interaction_token(task_id, reply_token)
         await self._engine.notify(task_id)

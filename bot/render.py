@@ -340,9 +340,11 @@ def result_text(
     upload_limit: int,
     *,
     url: str | None = None,
+    link_reason: str | None = None,
 ) -> str:
     """The result message's content: ping the requester, name the task, and for a link say
-    why it isn't attached and that it expires. Never the prompt (content pings; it's capped)."""
+    why it isn't attached (`link_reason` when the bot knows better than the sizes) and that it
+    expires. Never the prompt (content pings; it's capped)."""
     ready = f"{_RESULT_PHRASE}! 🎬 {task_marker(task.id)}"
     head = ready[0].upper() + ready[1:] if task.user_id is None else f"<@{task.user_id}> {ready}"
     hint = f"React with {RERUN_EMOJI} to make another take."
@@ -350,7 +352,9 @@ def result_text(
         return f"{head} · {hint}"
     link = url or task.result_url or ""
     limit = human_size(upload_limit)
-    if size_bytes is None:
+    if link_reason is not None:
+        why = link_reason
+    elif size_bytes is None:
         why = f"It's too large to attach here (this server's upload limit is {limit})"
     elif size_bytes > upload_limit:
         size, limit = human_sizes_apart(size_bytes, upload_limit)
@@ -365,3 +369,22 @@ def result_text(
     while len("\n".join(lines)) > CONTENT_MAX_CHARS and len(lines) > 2:
         lines.pop()
     return "\n".join(lines)
+
+
+def private_result_text(
+    task: TaskRecord,
+    form: Form,
+    size_bytes: int | None,
+    upload_limit: int,
+    *,
+    url: str | None = None,
+    channel_problem: str,
+) -> str:
+    """The result sent to the member in private because the channel refused it, saying why."""
+    lead = f"Posting in <#{task.channel_id}> failed ({channel_problem}), so it comes to you here."
+    text = f"{lead}\n{result_text(task, form, size_bytes, upload_limit, url=url)}"
+    return (
+        text
+        if len(text) <= CONTENT_MAX_CHARS
+        else result_text(task, form, size_bytes, upload_limit, url=url)
+    )

@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Unpack
 
-from bot.database import to_db_time
+from bot.database import from_db_time, to_db_time
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TaskState, check_move
 from bot.models import OmniRequest
 from bot.records import (
+    InteractionToken,
     LinkKind,
     NewTask,
     QuotaCheck,
@@ -188,6 +189,32 @@ class SqliteStore(SqliteTaskReads):
             await self._link(message_id, task_id, "status")
             await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
 
+    async def save_interaction_token(self, task_id: int, token: InteractionToken) -> None:
+        """Keep the token of the command that made an unfinished task (a secret), until it ends."""
+        async with self._write():
+            task = await self._task(task_id)
+            if task.is_terminal:
+                return  # it can't be needed any more: don't keep a secret for nothing
+            await self._db.execute(
+                "INSERT OR REPLACE INTO interaction_tokens "
+                "(task_id, application_id, token, expires_at) VALUES (?, ?, ?, ?)",
+                (task_id, token.application_id, token.token, to_db_time(token.expires_at)),
+            )
+
+    async def interaction_token(self, task_id: int) -> InteractionToken | None:
+        """The kept token of the task's command, if any (it may have expired)."""
+        async with self._lock:
+            row = await self._one(
+                "SELECT application_id, token, expires_at FROM interaction_tokens "
+                "WHERE task_id = ?",
+                (task_id,),
+            )
+        if row is None:
+            return None
+        return InteractionToken(
+            int(row["application_id"]), str(row["token"]), from_db_time(row["expires_at"])
+        )
+
     async def final_status_shown(self, task_id: int) -> None:
         """The task's status message shows its final state (or is gone): nothing left to show."""
         async with self._write():
@@ -251,6 +278,9 @@ class SqliteStore(SqliteTaskReads):
                 await self._refund(task_id, at)
             if to.is_terminal:
                 await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
+                await self._db.execute(
+                    "DELETE FROM interaction_tokens WHERE task_id = ?", (task_id,)
+                )
             for column, kind in _LINKED_COLUMNS:
                 if values.get(column) is not None:
                     await self._link(values[column], task_id, kind)

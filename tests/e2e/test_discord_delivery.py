@@ -16,13 +16,13 @@ import pytest
 from bot.delivery import DeliveryError, ResultFile, delivery_nonce
 from bot.discord_delivery import DiscordDeliverer
 from bot.engine import utc_now
-from bot.fakes.discord import FakeDiscord, Message, Perm
+from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
 from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.records import NewTask, TaskRecord
-from bot.render import status_view
+from bot.render import is_result_text, status_view
 from bot.status_messages import FINAL_EDIT_TRIES, StatusUpdater, status_embed
 from bot.store import SqliteStore
 from bot.submitter import Backoff
@@ -341,24 +341,7 @@ async def test_a_restart_finds_the_earlier_post_in_a_busy_channel(
     assert all("limit=100" in r.query for r in pages)  # Discord's largest page, never more
 
 
-async def test_missing_attach_files_is_a_permanent_failure_an_admin_understands(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
-) -> None:
-    fake = fake_discord
-    task = await delivering_task(discord_client, fake, store)
-    fake.set_overwrite(fake.default.general, fake.default.bot_member, deny=Perm.ATTACH_FILES)
-    channel = general(discord_client, fake)
-    await eventually(lambda: not channel.permissions_for(channel.guild.me).attach_files)
-
-    with pytest.raises(DeliveryError) as raised:
-        await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
-
-    assert raised.value.permanent
-    assert raised.value.reason == "the bot may not send files in #general: grant Attach Files"
-    assert results_in(fake) == []
-
-
-async def test_a_deleted_channel_is_permanent_and_a_server_error_is_not(
+async def test_a_server_error_is_passing_and_a_deleted_channel_sends_it_in_private(
     discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
 ) -> None:
     fake = fake_discord
@@ -372,10 +355,30 @@ async def test_a_deleted_channel_is_permanent_and_a_server_error_is_not(
     assert not transient.value.permanent
 
     fake.inject_error("/channels/{channel_id}/messages", method="POST", status=404, code=10003)
-    with pytest.raises(DeliveryError) as gone:
-        await deliverer.deliver(task, sample_result())
-    assert gone.value.permanent and "#general" in gone.value.reason
+    assert await deliverer.deliver(task, sample_result()) is None  # not in the channel
+
     assert results_in(fake) == []
+    [dm] = fake.dm_messages(fake.default.alice)
+    assert dm.content.startswith(f"Posting in <#{fake.default.general.id}> failed (#general no")
+    assert is_result_text(dm.content, task.id) and len(dm.attachments) == 1
+
+
+async def test_a_deleted_channel_and_no_direct_messages_is_permanent(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await delivering_task(discord_client, fake, store)
+    fake.close_dms(fake.default.alice)
+    fake.inject_error("/channels/{channel_id}/messages", method="POST", status=404, code=10003)
+
+    with pytest.raises(DeliveryError) as gone:
+        await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+
+    assert gone.value.permanent
+    assert gone.value.reason == (
+        "#general no longer exists, or the bot left the server, "
+        "and the member takes no direct messages"
+    )
 
 
 async def test_a_deleted_status_message_does_not_stop_the_delivery(
