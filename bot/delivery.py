@@ -15,7 +15,8 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -195,7 +196,11 @@ class CourierSettings:
 
 
 class Courier:
-    """Takes succeeded tasks to their destination: `delivering`, then download, post, record."""
+    """Takes succeeded tasks to their destination: `delivering`, then download, post, record.
+
+    Each channel has its own lane: its results go out one after the other, and a channel that
+    is slow (a long rate limit, a big upload, a stalled download) delays only its own.
+    """
 
     def __init__(
         self,
@@ -219,6 +224,8 @@ class Courier:
         self._pending: set[int] = set()
         self._active: set[int] = set()  # being delivered right now: never two posts at once
         self._tries: dict[int, int] = {}
+        self._lanes: dict[Hashable, deque[int]] = {}  # waiting tasks, per channel
+        self._lane_jobs: dict[Hashable, asyncio.Task[None]] = {}
 
     def enqueue(self, task_id: int) -> None:
         """Deliver this task soon (ignored if it is already waiting)."""
@@ -240,9 +247,41 @@ class Courier:
         return handled
 
     async def run(self) -> None:
-        """Deliver tasks as they come, forever (several couriers may share one queue)."""
-        while True:
-            await self._handle(await self._queue.get())
+        """Deliver tasks as they come, forever, each channel in its own lane."""
+        try:
+            while True:
+                task_id = await self._queue.get()
+                lane = await self._lane_of(task_id)
+                self._lanes.setdefault(lane, deque()).append(task_id)
+                if lane not in self._lane_jobs:
+                    self._lane_jobs[lane] = asyncio.create_task(
+                        self._run_lane(lane), name=f"courier-lane-{lane}"
+                    )
+        finally:
+            jobs = list(self._lane_jobs.values())
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def _lane_of(self, task_id: int) -> Hashable:
+        """The channel a task's result goes to (None: a file, from the command line)."""
+        try:
+            return (await self._store.get_task(task_id)).channel_id
+        except Exception:
+            log.warning("task_id=%s has no readable channel; delivering it apart", task_id)
+            return ("unknown", task_id)
+
+    async def _run_lane(self, lane: Hashable) -> None:
+        waiting = self._lanes[lane]
+        try:
+            while waiting:
+                await self._handle(waiting.popleft())
+        finally:
+            # No await between the last look at `waiting` and here: a task queued meanwhile
+            # finds no job and starts one.
+            del self._lane_jobs[lane]
+            if not waiting:
+                self._lanes.pop(lane, None)
 
     async def _handle(self, task_id: int) -> None:
         self._pending.discard(task_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -256,9 +257,27 @@ class FakeDiscord:
         retry_after_s: float = 0.05,
         is_global: bool = False,
         scope: str = "user",
+        channel: Channel | None = None,
     ) -> Injection:
-        """Answer the next ``times`` matching requests with a 429 discord.py will retry."""
+        """Answer the next ``times`` matching requests (about ``channel``, if given) with a 429
+        discord.py will retry."""
         injection = Injection(method, route, 429, 0, times, retry_after_s, is_global, scope)
+        injection.channel_id = None if channel is None else channel.id
+        self.state.injections.append(injection)
+        return injection
+
+    def stall(
+        self,
+        route: str | None,
+        *,
+        method: str | None = None,
+        channel: Channel | None = None,
+        times: int = 1_000_000,
+    ) -> Injection:
+        """Hold matching requests (about ``channel``, if given) until ``release()``, then answer
+        them as usual: a channel Discord serves slowly, an upload that takes minutes."""
+        injection = Injection(method, route, 0, 0, times, stall=asyncio.Event())
+        injection.channel_id = None if channel is None else channel.id
         self.state.injections.append(injection)
         return injection
 
@@ -339,10 +358,14 @@ class FakeDiscord:
         )
         if needs_bot_token and request.headers.get("Authorization") != f"Bot {self.state.token}":
             raise DiscordError(401, 0)
+        channel_id = request.match_info.get("channel_id")
         for injection in self.state.injections:
-            if injection.matches(request.method, route):
+            if injection.matches(request.method, route, channel_id):
                 injection.remaining -= 1
                 injection.hits.append(request.path)
+                if injection.stall is not None:
+                    await injection.stall.wait()
+                    break  # then answered as usual
                 # Drain the body so the client sees our answer, not a reset connection.
                 async for _ in request.content.iter_chunked(64 * 1024):
                     pass
