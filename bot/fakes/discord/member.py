@@ -252,8 +252,7 @@ class MemberDriver:
         target = self._visible(message)
         if target.guild_id is None:
             raise DriverError(f"message {target.id} is a direct message to someone else")
-        guild = self._state.world.guilds[target.guild_id]
-        channel = guild.channels[target.channel_id]
+        guild, channel = self._state.channel(target.channel_id)
         have = channel_permissions(guild, channel, self.member)
         need = Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY
         if not target.reactions.get(emoji):

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.fakes.discord.bodies import Body, message_nonce, read_body, validate_message
 from bot.fakes.discord.history import parse_history_query, select_history
-from bot.fakes.discord.models import Channel, Guild
+from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild
 from bot.fakes.discord.permissions import Perm
 from bot.fakes.discord.state import DM_UPLOAD_LIMIT, FakeState
 from bot.fakes.discord.wire import PAYLOAD_KEY, DiscordError, invalid_form, json_response
@@ -227,15 +227,19 @@ class Rest:
             return await self._send_dm(request, self.state.dm_channels[channel_id])
         guild, channel = self.state.channel(channel_id)
         body = await self._body(request, self.state.upload_limit(guild))
-        need = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES
+        if channel.type == GUILD_FORUM:
+            raise DiscordError(400, 50008)  # a forum takes posts (threads), not messages
+        send = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
+        need = Perm.VIEW_CHANNEL | send
         if body.files:
             need |= Perm.ATTACH_FILES
         if body.payload.get("embeds"):
             need |= Perm.EMBED_LINKS
         if body.payload.get("message_reference"):
             need |= Perm.READ_MESSAGE_HISTORY
-        self.state.require(guild, channel, need)
+        have = self.state.require(guild, channel, need)
         validate_message(body.payload, file_count=len(body.files), require_content=True)
+        self.state.reopen_for_post(channel, have)
         nonce = message_nonce(body.payload)
         author = self.state.world.bot
         if nonce is not None and body.payload.get("enforce_nonce") is True:
@@ -273,6 +277,8 @@ class Rest:
         body = await self._body(request, self.state.upload_limit(guild))
         need = Perm.VIEW_CHANNEL | (Perm.ATTACH_FILES if body.files else 0)
         self.state.require(guild, channel, need)
+        if channel.archived:
+            raise DiscordError(400, 50083)  # an archived thread is read-only
         message = self.state.channel_message(channel, snowflake_param(request, "message_id"))
         if message.author.id != self.state.world.bot.id:
             raise DiscordError(403, 50005)

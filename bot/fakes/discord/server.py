@@ -14,7 +14,7 @@ from bot.fakes.discord.control import Control
 from bot.fakes.discord.gateway import Gateway
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
-from bot.fakes.discord.models import Channel, Guild, Member, Role, User
+from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild, Member, Role, User
 from bot.fakes.discord.recording import Injection, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
@@ -177,6 +177,36 @@ class FakeDiscord:
         channel = self.world.add_channel(guild or self.default.guild, name)
         self.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
+
+    def add_forum(self, name: str, *, guild: Guild | None = None) -> Channel:
+        """A new forum channel (its posts are threads), announced with CHANNEL_CREATE."""
+        channel = self.world.add_channel(
+            guild or self.default.guild, name, channel_type=GUILD_FORUM
+        )
+        self.dispatch("CHANNEL_CREATE", channel.payload())
+        return channel
+
+    def add_thread(
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        owner: Member | None = None,
+        archived: bool = False,
+        locked: bool = False,
+    ) -> Channel:
+        """A thread in a channel (or a post in a forum); an active one is announced with
+        THREAD_CREATE, an archived one the bot meets only when it is used."""
+        thread = self.world.add_thread(parent, name, owner=owner, archived=archived, locked=locked)
+        if not archived:
+            self.dispatch("THREAD_CREATE", {**thread.thread_payload(), "newly_created": True})
+        return thread
+
+    def archive_thread(self, thread: Channel, *, locked: bool = False) -> None:
+        """A moderator (or inactivity) archives a thread, maybe locking it (THREAD_UPDATE)."""
+        thread.archived, thread.locked = True, locked
+        thread.archived_at = self.clock.now()
+        self.dispatch("THREAD_UPDATE", thread.thread_payload())
 
     def set_role_permissions(self, role: Role, permissions: int) -> None:
         """Change a role's permissions (GUILD_ROLE_UPDATE)."""

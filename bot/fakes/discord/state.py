@@ -120,6 +120,16 @@ class FakeState:
             raise DiscordError(403, 50013, f"Missing Permissions: {', '.join(missing(have, need))}")
         return have
 
+    def reopen_for_post(self, channel: Channel, have: int) -> None:
+        """A post in an archived thread reopens it (THREAD_UPDATE), unless it is locked and the
+        poster lacks Manage Threads: then 400/50083."""
+        if not channel.is_thread or not channel.archived:
+            return
+        if channel.locked and not have & Perm.MANAGE_THREADS:
+            raise DiscordError(400, 50083)
+        channel.archived = False
+        self.gateway.dispatch("THREAD_UPDATE", channel.thread_payload())
+
     def upload_limit(self, guild: Guild) -> int:
         """Per-file limit in the guild (the bot's own uploads, and interaction responses)."""
         return guild.upload_limit(self.upload_limits)
