@@ -201,6 +201,7 @@ class KlingBot(commands.Bot):
             await self.load_extension(extension)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
+        await status.resume()  # final states a stop left unshown, places in line that moved
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

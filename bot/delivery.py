@@ -9,16 +9,20 @@ uses the message nonce and its channel history; files use an atomic rename).
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, Unpack
 
+from bot.channel_rights import ChannelRights
 from bot.errors import ApiError, ApiErrorKind
 from bot.lifecycle import TaskState
 from bot.omni import OmniClient
@@ -59,6 +63,51 @@ def choose_form(result: ResultFile, upload_limit_bytes: int) -> Form:
     if result.path is None or result.size_bytes is None:
         return Form.LINK
     return Form.FILE if result.size_bytes <= upload_limit_bytes else Form.LINK
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPost:
+    """One way of posting a result in its channel."""
+
+    form: Form
+    is_reply: bool  # replying to the status message needs Read Message History
+
+
+def channel_posts(
+    form: Form, rights: ChannelRights | None, *, has_status: bool
+) -> list[ChannelPost]:
+    """The posts to try in the channel, best first, each needing less than the one before: the
+    file as a reply, the file without the reply, the link as a reply, the link alone.
+
+    Known rights skip what Discord would refuse (refusals count towards its invalid-request
+    limit); unknown ones (an uncached channel) try them all.
+    """
+    forms = [Form.FILE, Form.LINK] if form is Form.FILE else [Form.LINK]
+    replies = [True, False] if has_status else [False]
+    posts = [ChannelPost(f, reply) for f in forms for reply in replies]
+    if rights is None:
+        return posts
+    if not rights.can_post:
+        return []
+    return [
+        post
+        for post in posts
+        if (post.form is Form.LINK or rights.attach_files)
+        and (not post.is_reply or rights.read_message_history)
+    ]
+
+
+NONCE_MAX_CHARS = 25  # Discord refuses a longer message nonce
+
+
+def delivery_nonce(external_id: str) -> str:
+    """The message nonce for a task's result: unique across databases, as its external id is.
+
+    The external id (`kob-` + 32 hex digits) is longer than Discord's 25 characters, so the
+    nonce is a 120-bit digest of it: a reset database's task #1 never matches an old post.
+    """
+    digest = hashlib.blake2b(external_id.encode(), digest_size=15).digest()
+    return "k" + base64.b32encode(digest).decode().lower()
 
 
 class Deliverer(Protocol):
@@ -147,7 +196,11 @@ class CourierSettings:
 
 
 class Courier:
-    """Takes succeeded tasks to their destination: `delivering`, then download, post, record."""
+    """Takes succeeded tasks to their destination: `delivering`, then download, post, record.
+
+    Each channel has its own lane: its results go out one after the other, and a channel that
+    is slow (a long rate limit, a big upload, a stalled download) delays only its own.
+    """
 
     def __init__(
         self,
@@ -171,6 +224,8 @@ class Courier:
         self._pending: set[int] = set()
         self._active: set[int] = set()  # being delivered right now: never two posts at once
         self._tries: dict[int, int] = {}
+        self._lanes: dict[Hashable, deque[int]] = {}  # waiting tasks, per channel
+        self._lane_jobs: dict[Hashable, asyncio.Task[None]] = {}
 
     def enqueue(self, task_id: int) -> None:
         """Deliver this task soon (ignored if it is already waiting)."""
@@ -192,9 +247,41 @@ class Courier:
         return handled
 
     async def run(self) -> None:
-        """Deliver tasks as they come, forever (several couriers may share one queue)."""
-        while True:
-            await self._handle(await self._queue.get())
+        """Deliver tasks as they come, forever, each channel in its own lane."""
+        try:
+            while True:
+                task_id = await self._queue.get()
+                lane = await self._lane_of(task_id)
+                self._lanes.setdefault(lane, deque()).append(task_id)
+                if lane not in self._lane_jobs:
+                    self._lane_jobs[lane] = asyncio.create_task(
+                        self._run_lane(lane), name=f"courier-lane-{lane}"
+                    )
+        finally:
+            jobs = list(self._lane_jobs.values())
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def _lane_of(self, task_id: int) -> Hashable:
+        """The channel a task's result goes to (None: a file, from the command line)."""
+        try:
+            return (await self._store.get_task(task_id)).channel_id
+        except Exception:
+            log.warning("task_id=%s has no readable channel; delivering it apart", task_id)
+            return ("unknown", task_id)
+
+    async def _run_lane(self, lane: Hashable) -> None:
+        waiting = self._lanes[lane]
+        try:
+            while waiting:
+                await self._handle(waiting.popleft())
+        finally:
+            # No await between the last look at `waiting` and here: a task queued meanwhile
+            # finds no job and starts one.
+            del self._lane_jobs[lane]
+            if not waiting:
+                self._lanes.pop(lane, None)
 
     async def _handle(self, task_id: int) -> None:
         self._pending.discard(task_id)

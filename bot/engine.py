@@ -56,7 +56,6 @@ class EngineSettings:
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     tracker: TrackerSettings | None = None
     backoff: Backoff = field(default_factory=Backoff)
-    couriers: int = 2
     stop_grace_s: float = 10.0
 
 
@@ -213,10 +212,7 @@ class TaskEngine:
         self._loops = [
             asyncio.create_task(self.submitter.run(), name="submitter"),
             asyncio.create_task(self.tracker.run(), name="tracker"),
-            *(
-                asyncio.create_task(self.courier.run(), name=f"courier-{n}")
-                for n in range(self.settings.couriers)
-            ),
+            asyncio.create_task(self.courier.run(), name="courier"),
         ]
         return found
 

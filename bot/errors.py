@@ -34,6 +34,10 @@ class QuotaExceeded(KlingBotError):
     """The member has no credits left in the current window, or hit an in-flight cap."""
 
 
+class MissingPermissions(KlingBotError):
+    """The bot lacks a permission in the channel; the sentence names what to ask an admin for."""
+
+
 class TaskNotFound(KlingBotError):
     """No task with that id exists (or the member may not see it)."""
 

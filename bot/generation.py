@@ -18,7 +18,7 @@ from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
-from bot.records import NewTask, QuotaTerms, TaskRecord
+from bot.records import InteractionToken, NewTask, QuotaTerms, TaskRecord
 from bot.settings import OmniSettings, Settings
 from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
 from bot.storyboard import parse_shots
@@ -374,7 +374,15 @@ class GenerationService:
                     raise InvalidInput("This bot is not set up to take clips.")
                 await self._hosting.lend(task.id, after.url)
 
-    async def attach_status_message(self, task_id: int, message_id: int) -> None:
-        """Remember the message that shows the task's status, and bring it up to date."""
+    async def attach_status_message(
+        self, task_id: int, message_id: int, reply_token: InteractionToken | None = None
+    ) -> None:
+        """Remember the message that shows the task's status, and bring it up to date.
+
+        `reply_token` (the command's, a secret) lets the result reach the member privately
+        while it lives, should the bot lose the right to post in the channel meanwhile.
+        """
         await self._store.set_status_message(task_id, message_id)
+        if reply_token is not None:
+            await self._store.save_interaction_token(task_id, reply_token)
         await self._engine.notify(task_id)

@@ -55,6 +55,22 @@ class NewTask:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionToken:
+    """The token of the command that made a task: a way to answer the member for 15 minutes.
+
+    A secret: kept out of `repr` (and so out of logs and tracebacks).
+    """
+
+    application_id: int
+    token: str = field(repr=False)
+    expires_at: datetime
+
+    def is_alive(self, now: datetime) -> bool:
+        """Whether Discord still takes followups with it."""
+        return now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class QuotaCheck:
     """The limits to enforce while a task is created; resolved by the quota rules beforehand."""
 

@@ -82,16 +82,31 @@ class StatusView:
 # -- small formatting helpers ----------------------------------------------------------------
 
 
-def human_size(size_bytes: int) -> str:
+def human_size(size_bytes: int, *, decimals: int = 1) -> str:
     """`850 B`, `12.3 KiB`, `10 MiB`, `1.5 GiB` (binary units, as Discord's limits are)."""
     if size_bytes < 1024:
         return f"{size_bytes} B"
     value = float(size_bytes)
     for unit in ("KiB", "MiB", "GiB"):
         value /= 1024
-        if round(value, 1) < 1024:
-            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{value / 1024:.1f}".removesuffix(".0") + " TiB"
+        if round(value, decimals) < 1024:
+            return f"{_decimal(value, decimals)} {unit}"
+    return f"{_decimal(value / 1024, decimals)} TiB"
+
+
+def _decimal(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def human_sizes_apart(size_bytes: int, other_bytes: int) -> tuple[str, str]:
+    """Two sizes written so that different ones never read alike: `10.04 MiB` vs `10 MiB`,
+    or in bytes when even two decimals round them together (10 MiB + 1 byte vs 10 MiB)."""
+    for decimals in (1, 2):
+        pair = human_size(size_bytes, decimals=decimals), human_size(other_bytes, decimals=decimals)
+        if pair[0] != pair[1] or size_bytes == other_bytes:
+            return pair
+    return f"{size_bytes:,} bytes", f"{other_bytes:,} bytes"
 
 
 def human_duration(seconds: float) -> str:
@@ -327,9 +342,11 @@ def result_text(
     upload_limit: int,
     *,
     url: str | None = None,
+    link_reason: str | None = None,
 ) -> str:
     """The result message's content: ping the requester, name the task, and for a link say
-    why it isn't attached and that it expires. Never the prompt (content pings; it's capped)."""
+    why it isn't attached (`link_reason` when the bot knows better than the sizes) and that it
+    expires. Never the prompt (content pings; it's capped)."""
     ready = f"{_RESULT_PHRASE}! 🎬 {task_marker(task.id)}"
     head = ready[0].upper() + ready[1:] if task.user_id is None else f"<@{task.user_id}> {ready}"
     hint = f"React with {RERUN_EMOJI} to make another take."
@@ -337,13 +354,13 @@ def result_text(
         return f"{head} · {hint}"
     link = url or task.result_url or ""
     limit = human_size(upload_limit)
-    if size_bytes is None:
+    if link_reason is not None:
+        why = link_reason
+    elif size_bytes is None:
         why = f"It's too large to attach here (this server's upload limit is {limit})"
     elif size_bytes > upload_limit:
-        why = (
-            f"It's {human_size(size_bytes)}, too large to attach here "
-            f"(this server's upload limit is {limit})"
-        )
+        size, limit = human_sizes_apart(size_bytes, upload_limit)
+        why = f"It's {size}, too large to attach here (this server's upload limit is {limit})"
     else:
         why = "Discord wouldn't take it as an attachment"
     expiry = (
@@ -354,3 +371,22 @@ def result_text(
     while len("\n".join(lines)) > CONTENT_MAX_CHARS and len(lines) > 2:
         lines.pop()
     return "\n".join(lines)
+
+
+def private_result_text(
+    task: TaskRecord,
+    form: Form,
+    size_bytes: int | None,
+    upload_limit: int,
+    *,
+    url: str | None = None,
+    channel_problem: str,
+) -> str:
+    """The result sent to the member in private because the channel refused it, saying why."""
+    lead = f"Posting in <#{task.channel_id}> failed ({channel_problem}), so it comes to you here."
+    text = f"{lead}\n{result_text(task, form, size_bytes, upload_limit, url=url)}"
+    return (
+        text
+        if len(text) <= CONTENT_MAX_CHARS
+        else result_text(task, form, size_bytes, upload_limit, url=url)
+    )

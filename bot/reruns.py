@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.channel_rights import ChannelRights, video_refusal
 from bot.engine import utc_now
+from bot.errors import KlingBotError, MissingPermissions
 from bot.generation import GenerationService, Requester, Ticket
 from bot.moderation import MemberFacts, is_moderator
 from bot.records import TaskRecord
@@ -21,6 +23,9 @@ from bot.store import TaskStore
 
 RERUN_EMOJI = "🔁"
 REPEAT_WINDOW = timedelta(seconds=30)  # reactions of one member on one result, made one rerun
+# A refusal (no credits left …) is said once per member and result in this span: toggling 🔁
+# a dozen times must not post a dozen public notices.
+NOTICE_WINDOW = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,12 @@ class Reaction:
     emoji: str
     member: MemberFacts
     is_the_bot: bool = False
+    channel_rights: ChannelRights | None = None  # the bot's, in the reaction's channel, if known
+
+
+def notice_due(last_notice_at: datetime | None, now: datetime) -> bool:
+    """Whether a member should be told (again) why their 🔁 on a result was refused."""
+    return last_notice_at is None or now - last_notice_at >= NOTICE_WINDOW
 
 
 def may_rerun(
@@ -67,12 +78,15 @@ class RerunService:
         self._settings = settings
         self._clock = clock
         self._recent: dict[tuple[int, int], datetime] = {}  # (message, member) → last rerun
+        self._noticed: dict[tuple[int, int], datetime] = {}  # (message, member) → last refusal
 
     async def on_reaction(self, reaction: Reaction) -> Ticket | None:
         """A held ticket for the rerun, or None when the reaction does not ask for one.
 
         Raises QuotaExceeded (and friends) when the member may not spend the credits: the
-        caller tells them. The ticket must be released (or withdrawn) like a `/video` one.
+        caller tells them. A refusal repeated within the notice window returns None instead:
+        the member was told already. The ticket must be released (or withdrawn) like a
+        `/video` one.
         """
         if reaction.emoji != RERUN_EMOJI or reaction.is_the_bot:
             return None
@@ -86,6 +100,13 @@ class RerunService:
         self._recent[key] = now
         try:
             ticket = await self._rerun(reaction)
+        except KlingBotError:
+            # The claim stays: toggling 🔁 again within the window is not another attempt.
+            self._noticed = {k: t for k, t in self._noticed.items() if not notice_due(t, now)}
+            if not notice_due(self._noticed.get(key), now):
+                return None
+            self._noticed[key] = now
+            raise
         except BaseException:
             self._recent.pop(key, None)
             raise
@@ -108,6 +129,9 @@ class RerunService:
             return None
         if await self._rerun_stored_lately(reaction, task):
             return None
+        rights = reaction.channel_rights
+        if rights is not None and (refusal := video_refusal(rights)) is not None:
+            raise MissingPermissions(refusal)  # before the charge: the result could not be posted
         requester = Requester(
             reaction.guild_id,
             reaction.channel_id,

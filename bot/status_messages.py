@@ -2,6 +2,8 @@
 
 Edits go through the channel with the bot token, never the interaction token (it dies after 15
 minutes). Edits are coalesced per task and spaced out; a final state is shown at once and last.
+A final state Discord refuses (a moderator's overwrite for a minute, an outage) is tried again
+with backoff, and the store remembers it until it is shown: the next start shows it too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -22,6 +25,7 @@ from bot.lifecycle import TaskState
 from bot.records import TaskRecord
 from bot.render import StatusView, position_worth_an_edit, status_view
 from bot.store import TaskStore
+from bot.submitter import Backoff
 
 log = logging.getLogger("bot.status_messages")
 
@@ -29,7 +33,9 @@ Positions = Callable[[], Awaitable[dict[int, int]]]
 MAX_POSITION_EDITS_PER_PASS = 10  # status edits for "your place in line moved", per pass
 POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
-EDIT_TRIES = 3  # edits of one state that fail in passing before it is left as it is
+EDIT_TRIES = 3  # edits of one passing state that fail before it is left as it is
+FINAL_EDIT_TRIES = 12  # a final state: about half an hour of tries, then again at the next start
+FINAL_BACKOFF = Backoff(initial_s=5.0, max_s=300.0)
 
 
 def status_embed(view: StatusView) -> discord.Embed:
@@ -59,6 +65,8 @@ class StatusUpdater:
         min_interval_s: float = 3.0,
         now: Callable[[], datetime] = utc_now,
         close_timeout_s: float = 10.0,
+        backoff: Backoff = FINAL_BACKOFF,
+        rng: random.Random | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -66,6 +74,8 @@ class StatusUpdater:
         self._min_interval_s = min_interval_s
         self._now = now
         self._close_timeout_s = close_timeout_s
+        self._backoff = backoff
+        self._rng = rng or random.Random()
         self._jobs: dict[int, asyncio.Task[None]] = {}  # one editing job per task at a time
         self._dirty: set[int] = set()  # tasks whose message may be behind the store
         self._urgent: set[int] = set()  # ...and whose new state is final: don't wait
@@ -73,7 +83,10 @@ class StatusUpdater:
         self._last_edit_at: dict[int, float] = {}  # loop time
         self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
         self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
-        self._failed_edits: dict[int, int] = {}  # edits of the current state that failed
+        # What each task's failing edit tried to show, and how often it failed: another state
+        # starts its own count, so a passing hiccup never uses up the final state's tries.
+        self._failed_edits: dict[int, tuple[tuple[object, ...], int]] = {}
+        self._retry_at: dict[int, float] = {}  # loop time of a failed final edit's next try
         self._finished: OrderedDict[int, None] = OrderedDict()
         self._positions_wanted = False
         self._positions_job: asyncio.Task[None] | None = None
@@ -91,6 +104,22 @@ class StatusUpdater:
                 self._want_positions()
         except Exception:
             log.exception("status update not scheduled for task_id=%s", task.id)
+
+    async def resume(self) -> None:
+        """After a start: show the final states left unshown, and every queued task's place."""
+        for task_id in await self._store.final_status_pending():
+            self._request(task_id, urgent=True)
+        unfinished = [s for s in TaskState if not s.is_terminal]
+        for task in await self._store.tasks_in_states(unfinished):
+            if task.status_message_id is None:
+                continue
+            if task.state is TaskState.QUEUED:
+                # What the message shows is unknown: the positions pass re-shows it.
+                self._shown_positions[task.id] = None
+            else:
+                self._request(task.id, urgent=False)
+        if self._shown_positions:
+            self._want_positions()
 
     async def close(self) -> None:
         """Flush pending edits (final states above all) now, then stop."""
@@ -129,6 +158,7 @@ class StatusUpdater:
                     continue
                 self._dirty.discard(task_id)
                 self._urgent.discard(task_id)
+                self._retry_at.pop(task_id, None)
                 try:
                     is_done = await self._show(task_id)
                 except Exception:
@@ -142,10 +172,16 @@ class StatusUpdater:
             self._wake.pop(task_id, None)
 
     def _delay(self, task_id: int) -> float:
-        last = self._last_edit_at.get(task_id)
-        if last is None or self._closed or task_id in self._urgent:
+        now = asyncio.get_running_loop().time()
+        if self._closed:
             return 0.0
-        return last + self._min_interval_s - asyncio.get_running_loop().time()
+        retry_at = self._retry_at.get(task_id)
+        if retry_at is not None:
+            return retry_at - now  # a refused final state waits out its backoff
+        last = self._last_edit_at.get(task_id)
+        if last is None or task_id in self._urgent:
+            return 0.0
+        return last + self._min_interval_s - now
 
     async def _sleep(self, task_id: int, delay: float) -> None:
         event = self._wake.setdefault(task_id, asyncio.Event())
@@ -181,32 +217,49 @@ class StatusUpdater:
             await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
         except discord.NotFound:
             log.info("status message gone %s; no more edits", task.log_context)
+            await self._store.final_status_shown(task.id)  # nothing left to show it in
             return True
-        except discord.Forbidden:
-            # Every later edit would be refused too, and refusals count towards Discord's
-            # invalid-request limit: stop editing this message.
-            log.warning("status message not editable %s; no more edits", task.log_context)
-            return True
-        except (discord.HTTPException, *TRANSIENT_ERRORS):
-            log.warning("status edit failed %s", task.log_context, exc_info=True)
-            failures = self._failed_edits.get(task.id, 0) + 1
-            if failures < EDIT_TRIES:
-                # Try again after the interval: a final state (why it failed, the refund) must
-                # not be lost to one hiccup of Discord's.
-                self._failed_edits[task.id] = failures
-                self._dirty.add(task.id)
-                return False
-            self._failed_edits.pop(task.id, None)
-            return task.is_terminal
+        except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+            log.warning("status edit failed %s: %s", task.log_context, error)
+            return self._after_failed_edit(
+                task, shown, is_refused=isinstance(error, discord.Forbidden)
+            )
         finally:
             self._last_edit_at[task.id] = asyncio.get_running_loop().time()
         self._failed_edits.pop(task.id, None)
+        if task.is_terminal:
+            await self._store.final_status_shown(task.id)
         self._shown[task.id] = shown
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = position
         else:
             self._shown_positions.pop(task.id, None)
         return task.is_terminal
+
+    def _after_failed_edit(
+        self, task: TaskRecord, shown: tuple[object, ...], *, is_refused: bool
+    ) -> bool:
+        """Schedule another try of a failed edit, or leave it; True when the job may end."""
+        earlier = self._failed_edits.get(task.id)
+        failures = earlier[1] + 1 if earlier is not None and earlier[0] == shown else 1
+        if not task.is_terminal:
+            # A passing state is tried again after the interval, but not after a refusal (each
+            # counts towards Discord's invalid-request limit): the next state tries again.
+            if is_refused or failures >= EDIT_TRIES:
+                self._failed_edits.pop(task.id, None)
+            else:
+                self._failed_edits[task.id] = (shown, failures)
+                self._dirty.add(task.id)
+            return False
+        if self._closed or failures >= FINAL_EDIT_TRIES:
+            # The store still has it pending: the next start shows it.
+            log.warning("final state not shown %s; shown at the next start", task.log_context)
+            return True
+        self._failed_edits[task.id] = (shown, failures)
+        delay_s = self._backoff.delay_s(failures - 1, None, self._rng)
+        self._retry_at[task.id] = asyncio.get_running_loop().time() + delay_s
+        self._dirty.add(task.id)
+        return False
 
     async def _position_of(self, task: TaskRecord) -> int | None:
         if task.state is not TaskState.QUEUED:
@@ -229,7 +282,14 @@ class StatusUpdater:
         self._finished[task_id] = None
         while len(self._finished) > _FINISHED_MEMORY:
             self._finished.popitem(last=False)
-        for table in (self._last_edit_at, self._shown, self._shown_positions, self._failed_edits):
+        tables = (
+            self._last_edit_at,
+            self._shown,
+            self._shown_positions,
+            self._failed_edits,
+            self._retry_at,
+        )
+        for table in tables:
             table.pop(task_id, None)
         self._dirty.discard(task_id)
         self._urgent.discard(task_id)
@@ -265,6 +325,8 @@ class StatusUpdater:
                 # at once would spend the bot's global request budget that results need.
                 for _, task_id in sorted(moved)[:MAX_POSITION_EDITS_PER_PASS]:
                     self._request(task_id, urgent=False)
+                if len(moved) > MAX_POSITION_EDITS_PER_PASS:
+                    self._positions_wanted = True
         finally:
             self._positions_job = None
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Unpack
 
-from bot.database import to_db_time
+from bot.database import from_db_time, to_db_time
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TaskState, check_move
 from bot.models import OmniRequest
 from bot.records import (
+    InteractionToken,
     LinkKind,
     NewTask,
     QuotaCheck,
@@ -42,6 +43,11 @@ _INSERT_TASK = (
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
+)
+# A task that has ended and has a status message: its final state is still to be shown there.
+_FINAL_STATUS_PENDING = (
+    "INSERT OR IGNORE INTO final_status_pending (task_id) SELECT id FROM tasks "
+    "WHERE id = ? AND finished_at IS NOT NULL AND status_message_id IS NOT NULL"
 )
 _LINK_MESSAGE = (
     "INSERT INTO message_links (message_id, task_id, kind) VALUES (?, ?, ?) "
@@ -187,6 +193,44 @@ class SqliteStore(SqliteTaskReads):
                 "UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id)
             )
             await self._link(message_id, task_id, "status")
+            await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
+
+    async def save_interaction_token(self, task_id: int, token: InteractionToken) -> None:
+        """Keep the token of the command that made an unfinished task (a secret), until it ends."""
+        async with self._write():
+            task = await self._task(task_id)
+            if task.is_terminal:
+                return  # it can't be needed any more: don't keep a secret for nothing
+            await self._db.execute(
+                "INSERT OR REPLACE INTO interaction_tokens "
+                "(task_id, application_id, token, expires_at) VALUES (?, ?, ?, ?)",
+                (task_id, token.application_id, token.token, to_db_time(token.expires_at)),
+            )
+
+    async def interaction_token(self, task_id: int) -> InteractionToken | None:
+        """The kept token of the task's command, if any (it may have expired)."""
+        async with self._lock:
+            row = await self._one(
+                "SELECT application_id, token, expires_at FROM interaction_tokens "
+                "WHERE task_id = ?",
+                (task_id,),
+            )
+        if row is None:
+            return None
+        return InteractionToken(
+            int(row["application_id"]), str(row["token"]), from_db_time(row["expires_at"])
+        )
+
+    async def final_status_shown(self, task_id: int) -> None:
+        """The task's status message shows its final state (or is gone): nothing left to show."""
+        async with self._write():
+            await self._db.execute("DELETE FROM final_status_pending WHERE task_id = ?", (task_id,))
+
+    async def final_status_pending(self) -> list[int]:
+        """Ended tasks whose status message does not show their final state yet, oldest first."""
+        async with self._lock:
+            rows = await self._all("SELECT task_id FROM final_status_pending ORDER BY task_id")
+        return [int(row["task_id"]) for row in rows]
 
     async def link_message(self, message_id: int, task_id: int, kind: LinkKind) -> None:
         """Remember that a bot message shows the task; idempotent, ValueError if another task's."""
@@ -238,6 +282,11 @@ class SqliteStore(SqliteTaskReads):
             )
             if to.is_refunded:
                 await self._refund(task_id, at)
+            if to.is_terminal:
+                await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
+                await self._db.execute(
+                    "DELETE FROM interaction_tokens WHERE task_id = ?", (task_id,)
+                )
             for column, kind in _LINKED_COLUMNS:
                 if values.get(column) is not None:
                     await self._link(values[column], task_id, kind)

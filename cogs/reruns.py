@@ -8,6 +8,8 @@ import discord
 from discord.ext import commands
 
 from bot.app import KlingBot, member_facts
+from bot.channel_rights import ChannelRights
+from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError
 from bot.render import status_view
@@ -44,6 +46,7 @@ class RerunCog(commands.Cog):
         if str(payload.emoji) != RERUN_EMOJI or payload.guild_id is None or payload.member is None:
             return
         is_the_bot = self.bot.user is not None and payload.user_id == self.bot.user.id
+        rights = self._rights_in(payload.guild_id, payload.channel_id)
         reaction = Reaction(
             payload.guild_id,
             payload.channel_id,
@@ -51,6 +54,7 @@ class RerunCog(commands.Cog):
             str(payload.emoji),
             member_facts(payload.member),
             is_the_bot=is_the_bot,
+            channel_rights=rights,
         )
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         reference = discord.MessageReference(
@@ -59,6 +63,9 @@ class RerunCog(commands.Cog):
         try:
             ticket = await self.reruns.on_reaction(reaction)
         except KlingBotError as refusal:
+            if rights is not None and not rights.can_post:
+                await self._tell_privately(payload.member, payload.channel_id, refusal)
+                return
             try:
                 await channel.send(
                     f"<@{payload.user_id}> {refusal.member_message}",
@@ -94,6 +101,26 @@ class RerunCog(commands.Cog):
             await self.generation.attach_status_message(ticket.task.id, status.id)
         finally:
             self.generation.release(ticket)
+
+    def _rights_in(self, guild_id: int, channel_id: int) -> ChannelRights | None:
+        """The bot's permissions where the reaction was made, from the cache (None if unknown)."""
+        guild = self.bot.get_guild(guild_id)
+        channel = self.bot.get_channel(channel_id)
+        if guild is None or guild.me is None or not isinstance(channel, PostChannel):
+            return None
+        return channel_rights(channel.permissions_for(guild.me), channel)
+
+    async def _tell_privately(
+        self, member: discord.Member, channel_id: int, refusal: KlingBotError
+    ) -> None:
+        """A refusal where the bot can't post: in a direct message, if the member takes them."""
+        try:
+            await member.send(
+                f"About your {RERUN_EMOJI} in <#{channel_id}>: {refusal.member_message}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except (discord.HTTPException, *TRANSIENT_ERRORS):
+            log.warning("could not tell user_id=%s why a rerun was refused", member.id)
 
 
 async def setup(bot: KlingBot) -> None:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.app import KlingBot, Services
 from bot.generation import StoryboardOptions
-from cogs.tickets import answer_with_ticket, attachment_infos, requester_of
+from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 
 
 class StoryboardCog(commands.Cog):
@@ -48,6 +48,7 @@ class StoryboardCog(commands.Cog):
         elements: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         """Validate and queue a storyboard, then answer like `/video`."""
+        require_video_rights(interaction)
         attachments = attachment_infos(image_1=image_1, image_2=image_2, image_3=image_3)
         options = StoryboardOptions(
             shots, prompt, duration, mode, aspect_ratio, sound, elements, attachments

@@ -5,10 +5,13 @@ from __future__ import annotations
 import discord
 
 from bot.app import KlingBot
+from bot.channel_rights import video_refusal
+from bot.discord_delivery import channel_rights
 from bot.engine import utc_now
-from bot.errors import KlingBotError
+from bot.errors import KlingBotError, MissingPermissions
 from bot.generation import GenerationService, Requester, Ticket
 from bot.media import AttachmentInfo
+from bot.records import InteractionToken
 from bot.render import status_view
 from bot.status_messages import status_embed
 
@@ -19,6 +22,19 @@ def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:
     user = interaction.user
     role_ids = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
     return Requester(interaction.guild_id, interaction.channel_id, user.id, role_ids)
+
+
+def require_video_rights(interaction: discord.Interaction[KlingBot]) -> None:
+    """Refuse, before anything is charged, a video where its status and result can't be posted."""
+    rights = channel_rights(interaction.app_permissions, interaction.channel)
+    refusal = video_refusal(rights)
+    if refusal is not None:
+        raise MissingPermissions(refusal)
+
+
+def reply_token_of(interaction: discord.Interaction[KlingBot]) -> InteractionToken:
+    """The interaction's token (a secret) and when Discord stops taking followups with it."""
+    return InteractionToken(interaction.application_id, interaction.token, interaction.expires_at)
 
 
 def attachment_infos(**slots: discord.Attachment | None) -> tuple[AttachmentInfo, ...]:
@@ -61,7 +77,9 @@ async def answer_with_ticket(
             await generation.withdraw(ticket.task.id)
             raise
         if response.message_id is not None:
-            await generation.attach_status_message(ticket.task.id, response.message_id)
+            await generation.attach_status_message(
+                ticket.task.id, response.message_id, reply_token_of(interaction)
+            )
         try:
             await generation.keep_inputs(ticket, attachments)
         except Exception as failure:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.app import KlingBot, Services
 from bot.generation import VideoOptions
-from cogs.tickets import answer_with_ticket, attachment_infos, requester_of
+from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 
 
 class VideoCog(commands.Cog):
@@ -64,6 +64,7 @@ class VideoCog(commands.Cog):
         watermark: bool | None = None,
     ) -> None:
         """Validate and queue a video, answer with its status message, then keep its inputs."""
+        require_video_rights(interaction)
         attachments = attachment_infos(
             image_1=image_1,
             image_2=image_2,

@@ -13,17 +13,19 @@ from typing import Any
 import discord
 import pytest
 
-from bot.delivery import DeliveryError, ResultFile
+from bot.delivery import DeliveryError, ResultFile, delivery_nonce
 from bot.discord_delivery import DiscordDeliverer
 from bot.engine import utc_now
-from bot.fakes.discord import FakeDiscord, Message, Perm
+from bot.fakes.discord import FakeDiscord, Message
+from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
 from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.records import NewTask, TaskRecord
-from bot.render import status_view
-from bot.status_messages import StatusUpdater, status_embed
+from bot.render import is_result_text, status_view
+from bot.status_messages import FINAL_EDIT_TRIES, StatusUpdater, status_embed
 from bot.store import SqliteStore
+from bot.submitter import Backoff
 
 MiB = 1024 * 1024
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "fakes" / "assets" / "sample_320x180_5s.mp4"
@@ -175,7 +177,8 @@ async def test_result_is_attached_replies_to_the_status_and_pings_only_the_reque
     # Bot token on the channel route; the interaction token plays no part.
     [post] = fake.requests("POST", "/channels/{channel_id}/messages")[-1:]
     assert post.auth.startswith("Bot ") and post.payload is not None
-    assert post.payload["nonce"] == f"kob-{task.id}" and post.payload["enforce_nonce"] is True
+    assert post.payload["nonce"] == delivery_nonce(task.external_id)
+    assert post.payload["enforce_nonce"] is True
 
 
 async def test_too_large_for_the_tier_is_posted_as_a_link(
@@ -191,7 +194,8 @@ async def test_too_large_for_the_tier_is_posted_as_a_link(
     [posted] = results_in(fake)
     assert posted.attachments == []
     assert RESULT_URL in posted.content
-    assert "upload limit is 10 MiB" in posted.content
+    assert "It's 10,485,761 bytes, too large" in posted.content
+    assert "upload limit is 10,485,760 bytes" in posted.content
     assert "expire" in posted.content
     assert posted.reference_id == task.status_message_id
     assert_pings(posted, users=[fake.default.alice.id])
@@ -280,24 +284,64 @@ async def test_a_restart_after_posting_finds_the_earlier_post(
     assert fake.message(first).reactors("🔁") == [fake.bot_user.id]
 
 
-async def test_missing_attach_files_is_a_permanent_failure_an_admin_understands(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+async def test_a_reset_database_never_takes_an_old_post_for_its_own(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, tmp_path: Path
 ) -> None:
+    # The database was reset: the new task #1 is not the old task #1, though both are "#1"
+    # and the old one was posted a moment ago (its nonce is still remembered by Discord).
+    fake = fake_discord
+    old_task = await delivering_task(discord_client, fake, store)
+    old_post = await DiscordDeliverer(discord_client, store).deliver(old_task, sample_result())
+    fresh = await SqliteStore.open(tmp_path / "reset.sqlite3")
+    try:
+        task = await delivering_task(discord_client, fake, fresh)
+        assert task.id == old_task.id and task.external_id != old_task.external_id
+
+        posted = await DiscordDeliverer(discord_client, fresh).deliver(task, sample_result())
+    finally:
+        await fresh.close()
+
+    assert posted != old_post
+    assert fake.message(posted).reference_id == task.status_message_id
+    assert len(results_in(fake)) == 2
+
+
+async def chatter(fake: FakeDiscord, count: int, *, other_task_id: int) -> None:
+    """`count` messages in #general: members talking, and the bot posting others' results."""
+    alice = fake.member(fake.default.alice)
+    bot_says = Body(payload={"content": f"your video is ready! 🎬 Task #{other_task_id}"})
+    for n in range(count):
+        if n % 10 == 9:
+            guild, channel = fake.default.guild, fake.default.general
+            fake.state.post_message(guild, channel, fake.bot_user, bot_says)
+        else:
+            await alice.say(f"message {n}")
+
+
+@pytest.mark.parametrize("between", [60, 500])
+async def test_a_restart_finds_the_earlier_post_in_a_busy_channel(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, between: int
+) -> None:
+    # Other members' messages and other results between the start of the delivery and its
+    # post, and more after it; the nonce has expired by the time the bot comes back.
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
-    fake.set_overwrite(fake.default.general, fake.default.bot_member, deny=Perm.ATTACH_FILES)
-    channel = general(discord_client, fake)
-    await eventually(lambda: not channel.permissions_for(channel.guild.me).attach_files)
+    await chatter(fake, between, other_task_id=task.id + 1000)
+    first = await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+    await chatter(fake, between, other_task_id=task.id + 1001)
+    fake.state.nonce_window_s = 0.0
 
-    with pytest.raises(DeliveryError) as raised:
-        await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+    task = await store.get_task(task.id)
+    again = await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
 
-    assert raised.value.permanent
-    assert raised.value.reason == "the bot may not send files in #general: grant Attach Files"
-    assert results_in(fake) == []
+    assert again == first
+    mine = [m for m in results_in(fake) if f"Task #{task.id} " in m.content]
+    assert [m.id for m in mine] == [first]
+    pages = fake.requests("GET", "/channels/{channel_id}/messages")
+    assert all("limit=100" in r.query for r in pages)  # Discord's largest page, never more
 
 
-async def test_a_deleted_channel_is_permanent_and_a_server_error_is_not(
+async def test_a_server_error_is_passing_and_a_deleted_channel_sends_it_in_private(
     discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
 ) -> None:
     fake = fake_discord
@@ -311,10 +355,30 @@ async def test_a_deleted_channel_is_permanent_and_a_server_error_is_not(
     assert not transient.value.permanent
 
     fake.inject_error("/channels/{channel_id}/messages", method="POST", status=404, code=10003)
-    with pytest.raises(DeliveryError) as gone:
-        await deliverer.deliver(task, sample_result())
-    assert gone.value.permanent and "#general" in gone.value.reason
+    assert await deliverer.deliver(task, sample_result()) is None  # not in the channel
+
     assert results_in(fake) == []
+    [dm] = fake.dm_messages(fake.default.alice)
+    assert dm.content.startswith(f"Posting in <#{fake.default.general.id}> failed (#general no")
+    assert is_result_text(dm.content, task.id) and len(dm.attachments) == 1
+
+
+async def test_a_deleted_channel_and_no_direct_messages_is_permanent(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await delivering_task(discord_client, fake, store)
+    fake.close_dms(fake.default.alice)
+    fake.inject_error("/channels/{channel_id}/messages", method="POST", status=404, code=10003)
+
+    with pytest.raises(DeliveryError) as gone:
+        await DiscordDeliverer(discord_client, store).deliver(task, sample_result())
+
+    assert gone.value.permanent
+    assert gone.value.reason == (
+        "#general no longer exists, or the bot left the server, "
+        "and the member takes no direct messages"
+    )
 
 
 async def test_a_deleted_status_message_does_not_stop_the_delivery(
@@ -493,17 +557,100 @@ async def test_a_final_state_is_shown_even_if_its_first_edit_fails_in_passing(
     assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [503, 200]
 
 
-async def test_an_edit_that_keeps_failing_is_given_up(
+FAST_RETRIES = Backoff(initial_s=0.01, max_s=0.05)
+
+
+async def test_a_final_state_that_keeps_failing_is_given_up_until_the_next_start(
     discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
-    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
-    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=100)
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=0.05, backoff=FAST_RETRIES
+    )
+    failing = fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=100)
 
     task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
     await updater.task_changed(task)
     await eventually(lambda: not updater._jobs)  # the job ends: no retry loop forever
     await updater.close()
-    attempts = len(fake.requests("PATCH", EDIT_ROUTE))
-    assert 2 <= attempts <= 10
+    assert len(fake.requests("PATCH", EDIT_ROUTE)) == FINAL_EDIT_TRIES
+    assert await store.final_status_pending() == [task.id]
+
+    failing.remaining = 0  # Discord is back; the bot starts again
+    restarted = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
+    await restarted.resume()
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await restarted.close()
+    assert await store.final_status_pending() == []
+
+
+async def test_a_refused_edit_of_a_passing_state_does_not_freeze_the_status(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    # A moderator's overwrite refuses one edit; the final state must still be shown.
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(discord_client, store, positions_of({}), min_interval_s=0.05)
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=403, code=50013)
+
+    task = await move(store, task, TaskState.SUBMITTING)
+    await updater.task_changed(task)
+    await eventually(lambda: len(fake.requests("PATCH", EDIT_ROUTE)) == 1)
+    await eventually(lambda: not updater._jobs)
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [403, 200]
+
+
+async def test_a_refused_final_state_is_tried_again_with_backoff(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=0.05, backoff=FAST_RETRIES
+    )
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=403, code=50001, times=3)
+
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [403, 403, 403, 200]
+    assert await store.final_status_pending() == []
+
+
+async def test_failed_edits_of_an_earlier_state_leave_the_final_state_its_own_tries(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await post_status(discord_client, fake, store, await new_task(store, fake))
+    assert task.status_message_id is not None
+    status = fake.message(task.status_message_id)
+    updater = StatusUpdater(
+        discord_client, store, positions_of({}), min_interval_s=1.0, backoff=FAST_RETRIES
+    )
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503, times=2)
+    task = await move(store, task, TaskState.SUBMITTING)
+    await updater.task_changed(task)
+    await eventually(lambda: len(fake.requests("PATCH", EDIT_ROUTE)) == 2)  # both failed
+
+    # The task ends while the second failure waits out the interval; Discord hiccups once more.
+    fake.inject_error(EDIT_ROUTE, method="PATCH", status=503)
+    task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
+    await updater.task_changed(task)
+
+    await eventually(lambda: status_field(status) == FAILED_TEXT)
+    await updater.close()
+    assert [r.status for r in fake.requests("PATCH", EDIT_ROUTE)] == [503, 503, 503, 200]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import discord
 import pytest
@@ -168,3 +169,38 @@ async def test_a_rerun_whose_status_post_is_cut_off_is_withdrawn_with_a_refund(
     assert [e.kind for e in ledger] == ["charge", "refund"]
     assert sum(e.credits for e in ledger) == 0
     assert len(fake_comet.accepted_creates()) == 1  # the rerun never reached the API
+
+
+async def react_handled(bot: KlingBot, react: Callable[[], Awaitable[None]]) -> None:
+    """Make a reaction and wait until the bot has received it and finished handling it."""
+    seen = asyncio.ensure_future(bot.wait_for("raw_reaction_add"))
+    await react()
+    await asyncio.wait_for(seen, SETTLE_S)
+    # discord.py has created the handlers' tasks by the time the waiter hears of the event.
+    handlers = [t for t in asyncio.all_tasks() if t.get_name() == REACTION_HANDLER]
+    await asyncio.wait_for(asyncio.gather(*handlers), SETTLE_S)
+
+
+REACTION_HANDLER = "discord.py: on_raw_reaction_add"
+
+
+@pytest.mark.parametrize("bot_config", [{"quotas": {"default_limit": 1}}])
+async def test_toggling_a_refused_rerun_posts_one_notice(
+    fake_discord: FakeDiscord, kling_bot: KlingBot
+) -> None:
+    fake = fake_discord
+    result = await make_a_video(fake)
+    alice = fake.member(fake.default.alice)
+    for _ in range(12):
+        await react_handled(kling_bot, lambda: alice.react(result.id, "🔁"))
+        await alice.unreact(result.id, "🔁")
+
+    notices = [
+        m
+        for m in fake.channel_messages(fake.default.general, include_deleted=True)
+        if m.reference_id == result.id and m.author.id == fake.bot_user.id
+    ]
+    assert len(notices) == 1
+    assert notices[0].content.startswith(f"<@{fake.default.alice.id}> ")
+    assert "used 1 of your 1 credit" in notices[0].content
+    assert len(await kling_bot.services.store.list_tasks()) == 1

@@ -20,6 +20,7 @@ from bot.render import (
     clip,
     human_duration,
     human_size,
+    human_sizes_apart,
     is_result_text,
     jump_url,
     position_worth_an_edit,
@@ -309,6 +310,27 @@ def test_clip_never_splits_a_joined_emoji() -> None:
 )
 def test_human_size(size: int, text: str) -> None:
     assert human_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "texts"),
+    [
+        (int(85.2 * MiB), 10 * MiB, ("85.2 MiB", "10 MiB")),
+        (int(10.04 * MiB), 10 * MiB, ("10.04 MiB", "10 MiB")),
+        (10 * MiB + 1, 10 * MiB, ("10,485,761 bytes", "10,485,760 bytes")),
+        (10 * MiB, 10 * MiB, ("10 MiB", "10 MiB")),
+    ],
+)
+def test_sizes_that_differ_never_read_alike(size: int, limit: int, texts: tuple[str, str]) -> None:
+    assert human_sizes_apart(size, limit) == texts
+
+
+def test_a_result_one_byte_over_the_limit_says_by_how_much() -> None:
+    text = result_text(make_task(), Form.LINK, 10 * MiB + 1, 10 * MiB, url="https://k/1.mp4")
+    assert (
+        "It's 10,485,761 bytes, too large to attach here "
+        "(this server's upload limit is 10,485,760 bytes)"
+    ) in text
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
 from bot.migrate import Migration, load_migrations, migrate, split_statements, user_version
 from bot.models import OmniRequest, make_request
-from bot.records import NewTask, QueueEntry, QuotaCheck
+from bot.records import InteractionToken, NewTask, QueueEntry, QuotaCheck
 from bot.store import SqliteStore, TaskStore
 
 S = TaskState
@@ -476,6 +476,40 @@ async def test_message_links(store: SqliteStore) -> None:
 
 
 # -- append-only history ---------------------------------------------------------------------------
+
+
+async def test_an_ended_task_with_a_status_message_has_its_final_state_pending(
+    store: SqliteStore,
+) -> None:
+    shown = await store.create_task(new_task(), now=NOW)
+    await store.set_status_message(shown.id, 900)
+    quiet = await store.create_task(new_task(), now=NOW)  # no status message: nothing to show
+    late = await store.create_task(new_task(), now=NOW)
+    assert await store.final_status_pending() == []  # nothing has ended yet
+    for task in (shown, quiet, late):
+        await store.transition(task.id, S.REJECTED, now=NOW)
+    await store.set_status_message(late.id, 901)  # its message came after it ended
+
+    assert await store.final_status_pending() == [shown.id, late.id]
+    await store.final_status_shown(shown.id)
+    await store.final_status_shown(shown.id)  # idempotent
+    assert await store.final_status_pending() == [late.id]
+
+
+async def test_an_interaction_token_is_kept_until_the_task_ends(store: SqliteStore) -> None:
+    task = await store.create_task(new_task(), now=NOW)
+    token = InteractionToken(77, "aW50ZXJhY3Rpb24secret", NOW + timedelta(minutes=15))
+    assert "secret" not in repr(token)
+    assert await store.interaction_token(task.id) is None
+
+    await store.save_interaction_token(task.id, token)
+    assert await store.interaction_token(task.id) == token
+    assert token.is_alive(NOW) and not token.is_alive(NOW + timedelta(minutes=15))
+
+    await store.transition(task.id, S.REJECTED, now=NOW)
+    assert await store.interaction_token(task.id) is None  # the secret goes with the task
+    await store.save_interaction_token(task.id, token)
+    assert await store.interaction_token(task.id) is None
 
 
 async def test_history_and_ledger_refuse_edits(store: SqliteStore, db_path: Path) -> None:

@@ -280,11 +280,21 @@ class MemberDriver:
         )
         return InteractionHandle(self._state, record)
 
+    async def say(self, content: str) -> Message:
+        """Type an ordinary message in the channel (MESSAGE_CREATE), as the client allows it."""
+        guild = self._state.world.guilds[self.member.guild_id]
+        have = channel_permissions(guild, self.channel, self.member)
+        if (Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES) & ~have:
+            raise DriverError(f"{self.member.user.username} may not post in #{self.channel.name}")
+        body = Body(payload={"content": content})
+        return self._state.post_message(guild, self.channel, self.member.user, body)
+
     async def react(self, message: Message | int, emoji: str) -> None:
         """Add a reaction the way the Discord client allows it (else DriverError)."""
         target = self._visible(message)
-        guild = self._state.world.guilds[target.guild_id]
-        channel = guild.channels[target.channel_id]
+        if target.guild_id is None:
+            raise DriverError(f"message {target.id} is a direct message to someone else")
+        guild, channel = self._state.channel(target.channel_id)
         have = channel_permissions(guild, channel, self.member)
         need = Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY
         if not target.reactions.get(emoji):

@@ -94,7 +94,7 @@ class Message:
 
     id: int
     channel_id: int
-    guild_id: int
+    guild_id: int | None  # None in a direct message
     author: User
     content: str = ""
     embeds: list[JSON] = field(default_factory=list)
@@ -217,7 +217,6 @@ class Message:
         data: JSON = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
-            "guild_id": str(self.guild_id),
             "type": message_type,
             "content": self.content,
             "author": self.author.payload(),
@@ -233,6 +232,8 @@ class Message:
             "flags": self.flags,
             "components": list(self.components),
         }
+        if self.guild_id is not None:
+            data["guild_id"] = str(self.guild_id)
         if self.reactions:
             data["reactions"] = [
                 _reaction_payload(emoji, users, bot_user_id)
@@ -244,8 +245,9 @@ class Message:
                 "type": 0,
                 "message_id": str(self.reference_id),
                 "channel_id": str(self.channel_id),
-                "guild_id": str(self.guild_id),
             }
+            if self.guild_id is not None:
+                data["message_reference"]["guild_id"] = str(self.guild_id)
             data["referenced_message"] = (
                 None
                 if referenced is None or referenced.deleted

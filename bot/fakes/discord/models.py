@@ -20,6 +20,13 @@ DEFAULT_UPLOAD_LIMITS: dict[int, int] = {
 OVERWRITE_ROLE = 0
 OVERWRITE_MEMBER = 1
 
+GUILD_TEXT = 0
+GUILD_CATEGORY = 4
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+GUILD_FORUM = 15
+THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
+
 
 @dataclass
 class User:
@@ -112,7 +119,10 @@ class Overwrite:
 
 @dataclass
 class Channel:
-    """A guild text channel (type 0) or category (type 4)."""
+    """A guild text channel (type 0), category (4) or forum (15), or a thread (11, 12) in one.
+
+    A thread has no overwrites of its own: its permissions are its parent's (``parent_id``).
+    """
 
     id: int
     guild_id: int
@@ -122,9 +132,56 @@ class Channel:
     overwrites: list[Overwrite] = field(default_factory=list)
     parent_id: int | None = None
     topic: str | None = None
+    owner_id: int | None = None  # threads: who started it
+    archived: bool = False  # threads: read-only until a post (or a moderator) reopens it
+    locked: bool = False  # threads: only Manage Threads may reopen it
+    archived_at: float = 0.0
+
+    @property
+    def is_thread(self) -> bool:
+        """A thread or a forum post."""
+        return self.type in THREAD_TYPES
 
     def payload(self) -> JSON:
         """The channel object of GUILD_CREATE, CHANNEL_UPDATE and ``GET /channels/{id}``."""
+        if self.is_thread:
+            return self.thread_payload()
+        data = self._channel_payload()
+        if self.type == GUILD_FORUM:
+            data.update(
+                available_tags=[],
+                default_reaction_emoji=None,
+                default_thread_rate_limit_per_user=0,
+                default_sort_order=None,
+                default_forum_layout=0,
+            )
+        return data
+
+    def thread_payload(self) -> JSON:
+        """The thread object of GUILD_CREATE's ``threads``, THREAD_CREATE and THREAD_UPDATE."""
+        return {
+            "id": str(self.id),
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id or 0),
+            "name": self.name,
+            "type": self.type,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "applied_tags": [],
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": iso_timestamp(self.archived_at),
+                "locked": self.locked,
+            },
+        }
+
+    def _channel_payload(self) -> JSON:
         return {
             "id": str(self.id),
             "type": self.type,
@@ -206,9 +263,14 @@ class Guild:
     premium_tier: int = 0
     roles: dict[int, Role] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
+    threads: dict[int, Channel] = field(default_factory=dict)  # threads and forum posts
     members: dict[int, Member] = field(default_factory=dict)
     upload_limit_bytes: int | None = None  # overrides the tier table when set
     locale: str = "en-US"
+
+    def channel_or_thread(self, channel_id: int) -> Channel | None:
+        """A channel or a thread of this guild."""
+        return self.channels.get(channel_id) or self.threads.get(channel_id)
 
     @property
     def everyone(self) -> Role:
@@ -256,7 +318,8 @@ class Guild:
             "roles": [r.payload() for r in self.roles.values()],
             "channels": [c.payload() for c in self.channels.values()],
             "members": [m.payload() for m in self.members.values()],
-            "threads": [],
+            # Only active threads: discord.py learns of archived ones when it meets them.
+            "threads": [t.thread_payload() for t in self.threads.values() if not t.archived],
             "voice_states": [],
             "presences": [],
             "emojis": [],

@@ -34,6 +34,9 @@ class Perm(enum.IntFlag):
     CHANGE_NICKNAME = 1 << 26
     MANAGE_ROLES = 1 << 28
     USE_APPLICATION_COMMANDS = 1 << 31
+    MANAGE_THREADS = 1 << 34
+    CREATE_PUBLIC_THREADS = 1 << 35
+    SEND_MESSAGES_IN_THREADS = 1 << 38
     MODERATE_MEMBERS = 1 << 40
 
 
@@ -52,6 +55,8 @@ EVERYONE_DEFAULT = (
     | Perm.USE_EXTERNAL_EMOJIS
     | Perm.CHANGE_NICKNAME
     | Perm.USE_APPLICATION_COMMANDS
+    | Perm.CREATE_PUBLIC_THREADS
+    | Perm.SEND_MESSAGES_IN_THREADS
 )
 
 # Without SEND_MESSAGES, Discord also denies these in a text channel.
@@ -97,7 +102,33 @@ def apply_overwrites(
 
 
 def channel_permissions(guild: Guild, channel: Channel, member: Member) -> int:
-    """A member's effective permissions in a channel, including implicit denials."""
+    """A member's effective permissions in a channel, including implicit denials.
+
+    A thread (or forum post) has its parent's permissions; posting in it takes Send Messages
+    in Threads, not Send Messages.
+    """
+    if channel.is_thread:
+        parent = guild.channels.get(channel.parent_id or 0)
+        if parent is None:
+            return 0
+        permissions = _overwritten(guild, parent, member)
+        if not permissions & Perm.VIEW_CHANNEL:
+            return 0
+        if not permissions & Perm.SEND_MESSAGES_IN_THREADS:
+            permissions &= ~_NEEDS_SEND
+        return permissions
+    permissions = _overwritten(guild, channel, member)
+    # Implicit permissions: a channel you cannot see grants nothing, and a channel you cannot
+    # send in does not let you attach, embed, TTS or mention everyone either.
+    if not permissions & Perm.VIEW_CHANNEL:
+        return 0
+    if not permissions & Perm.SEND_MESSAGES:
+        permissions &= ~_NEEDS_SEND
+    return permissions
+
+
+def _overwritten(guild: Guild, channel: Channel, member: Member) -> int:
+    """Base permissions with the channel's overwrites applied (no implicit denials yet)."""
     base = base_permissions(guild, member)
     if base & Perm.ADMINISTRATOR or base == ALL_PERMISSIONS:
         return ALL_PERMISSIONS
@@ -108,19 +139,12 @@ def channel_permissions(guild: Guild, channel: Channel, member: Member) -> int:
         if (ow := channel.overwrite_for(role_id, OVERWRITE_ROLE)) is not None
     ]
     member_ow = channel.overwrite_for(member.id, OVERWRITE_MEMBER)
-    permissions = apply_overwrites(
+    return apply_overwrites(
         base,
         everyone=None if everyone_ow is None else (everyone_ow.allow, everyone_ow.deny),
         roles=role_ows,
         member=None if member_ow is None else (member_ow.allow, member_ow.deny),
     )
-    # Implicit permissions: a channel you cannot see grants nothing, and a channel you cannot
-    # send in does not let you attach, embed, TTS or mention everyone either.
-    if not permissions & Perm.VIEW_CHANNEL:
-        return 0
-    if not permissions & Perm.SEND_MESSAGES:
-        permissions &= ~_NEEDS_SEND
-    return permissions
 
 
 def missing(have: int, need: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +40,21 @@ class Injection:
     is_global: bool = False
     scope: str = "user"
     hits: list[str] = field(default_factory=list)
+    channel_id: int | None = None  # only requests about this channel (None: any)
+    # A stall holds matching requests (then answers them normally) until `release()`: a slow
+    # upload, a channel Discord is slow to serve.
+    stall: asyncio.Event | None = None
 
-    def matches(self, method: str, route: str) -> bool:
+    def matches(self, method: str, route: str, channel_id: str | None = None) -> bool:
         """Whether a request (route relative to the API base) is targeted."""
         if self.remaining <= 0:
             return False
+        if self.channel_id is not None and channel_id != str(self.channel_id):
+            return False
         return self.method in (None, method) and self.route in (None, route)
+
+    def release(self) -> None:
+        """Let the stalled requests through (and stop stalling new ones)."""
+        self.remaining = 0
+        if self.stall is not None:
+            self.stall.set()

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from bot.fakes.discord.bodies import Body, message_nonce, read_body, validate_message
 from bot.fakes.discord.history import parse_history_query, select_history
-from bot.fakes.discord.models import Guild
+from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild
 from bot.fakes.discord.permissions import Perm
-from bot.fakes.discord.state import FakeState
+from bot.fakes.discord.state import DM_UPLOAD_LIMIT, FakeState
 from bot.fakes.discord.wire import PAYLOAD_KEY, DiscordError, invalid_form, json_response
 
 API_PREFIX = "/api/v10"
@@ -39,6 +39,7 @@ class Rest:
         routes = [
             ("GET", "/users/@me", self.me),
             ("GET", "/users/{user_id}", self.user),
+            ("POST", "/users/@me/channels", self.open_dm),
             ("GET", "/oauth2/applications/@me", self.application),
             ("GET", "/applications/@me", self.application),
             ("GET", "/gateway", self.gateway),
@@ -101,6 +102,14 @@ class Rest:
                 "approximate_guild_count": len(world.guilds),
             }
         )
+
+    async def open_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels``: the bot's DM channel with a user."""
+        payload = (await self._body(request, 0)).payload
+        recipient = str(payload.get("recipient_id") or "")
+        if not recipient.isdigit():
+            raise invalid_form("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        return json_response(self.state.dm_payload(self.state.open_dm(int(recipient))))
 
     async def gateway(self, request: web.Request) -> web.Response:
         """``GET /gateway``: the loopback websocket URL."""
@@ -190,11 +199,15 @@ class Rest:
 
         Without Read Message History Discord answers an empty list, not 403.
         """
-        guild, channel = self.state.channel(snowflake_param(request, "channel_id"))
+        channel_id = snowflake_param(request, "channel_id")
         query = parse_history_query(request.rel_url.query)
-        have = self.state.require(guild, channel, Perm.VIEW_CHANNEL)
-        if not have & Perm.READ_MESSAGE_HISTORY:
-            return json_response([])
+        if channel_id in self.state.dm_channels:
+            channel = self.state.dm_channels[channel_id]
+        else:
+            guild, channel = self.state.channel(channel_id)
+            have = self.state.require(guild, channel, Perm.VIEW_CHANNEL)
+            if not have & Perm.READ_MESSAGE_HISTORY:
+                return json_response([])
         visible = [
             m
             for m in self.state.messages.values()
@@ -209,17 +222,24 @@ class Rest:
         With ``enforce_nonce``, a repeat of a nonce the bot used in this channel within the
         nonce window answers the earlier message (200) and creates nothing.
         """
-        guild, channel = self.state.channel(snowflake_param(request, "channel_id"))
+        channel_id = snowflake_param(request, "channel_id")
+        if channel_id in self.state.dm_channels:
+            return await self._send_dm(request, self.state.dm_channels[channel_id])
+        guild, channel = self.state.channel(channel_id)
         body = await self._body(request, self.state.upload_limit(guild))
-        need = Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES
+        if channel.type == GUILD_FORUM:
+            raise DiscordError(400, 50008)  # a forum takes posts (threads), not messages
+        send = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
+        need = Perm.VIEW_CHANNEL | send
         if body.files:
             need |= Perm.ATTACH_FILES
         if body.payload.get("embeds"):
             need |= Perm.EMBED_LINKS
         if body.payload.get("message_reference"):
             need |= Perm.READ_MESSAGE_HISTORY
-        self.state.require(guild, channel, need)
+        have = self.state.require(guild, channel, need)
         validate_message(body.payload, file_count=len(body.files), require_content=True)
+        self.state.reopen_for_post(channel, have)
         nonce = message_nonce(body.payload)
         author = self.state.world.bot
         if nonce is not None and body.payload.get("enforce_nonce") is True:
@@ -227,6 +247,21 @@ class Rest:
             if earlier is not None:
                 return json_response(self.state.message_payload(earlier, with_nonce=True))
         message = self.state.post_message(guild, channel, author, body, validate=False, nonce=nonce)
+        return json_response(self.state.message_payload(message, with_nonce=True))
+
+    async def _send_dm(self, request: web.Request, channel: Channel) -> web.Response:
+        """A direct message: 403/50007 when the member takes none from the server's members."""
+        body = await self._body(request, DM_UPLOAD_LIMIT)
+        if self.state.dm_recipients[channel.id] in self.state.closed_dms:
+            raise DiscordError(403, 50007)
+        validate_message(body.payload, file_count=len(body.files), require_content=True)
+        nonce = message_nonce(body.payload)
+        author = self.state.world.bot
+        if nonce is not None and body.payload.get("enforce_nonce") is True:
+            earlier = self.state.message_by_nonce(channel, author, nonce)
+            if earlier is not None:
+                return json_response(self.state.message_payload(earlier, with_nonce=True))
+        message = self.state.post_message(None, channel, author, body, validate=False, nonce=nonce)
         return json_response(self.state.message_payload(message, with_nonce=True))
 
     async def get_message(self, request: web.Request) -> web.Response:
@@ -242,6 +277,8 @@ class Rest:
         body = await self._body(request, self.state.upload_limit(guild))
         need = Perm.VIEW_CHANNEL | (Perm.ATTACH_FILES if body.files else 0)
         self.state.require(guild, channel, need)
+        if channel.archived:
+            raise DiscordError(400, 50083)  # an archived thread is read-only
         message = self.state.channel_message(channel, snowflake_param(request, "message_id"))
         if message.author.id != self.state.world.bot.id:
             raise DiscordError(403, 50005)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -13,7 +14,7 @@ from bot.fakes.discord.control import Control
 from bot.fakes.discord.gateway import Gateway
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
-from bot.fakes.discord.models import Channel, Guild, Member, Role, User
+from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild, Member, Role, User
 from bot.fakes.discord.recording import DROPPED, Injection, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
@@ -178,6 +179,36 @@ class FakeDiscord:
         self.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
 
+    def add_forum(self, name: str, *, guild: Guild | None = None) -> Channel:
+        """A new forum channel (its posts are threads), announced with CHANNEL_CREATE."""
+        channel = self.world.add_channel(
+            guild or self.default.guild, name, channel_type=GUILD_FORUM
+        )
+        self.dispatch("CHANNEL_CREATE", channel.payload())
+        return channel
+
+    def add_thread(
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        owner: Member | None = None,
+        archived: bool = False,
+        locked: bool = False,
+    ) -> Channel:
+        """A thread in a channel (or a post in a forum); an active one is announced with
+        THREAD_CREATE, an archived one the bot meets only when it is used."""
+        thread = self.world.add_thread(parent, name, owner=owner, archived=archived, locked=locked)
+        if not archived:
+            self.dispatch("THREAD_CREATE", {**thread.thread_payload(), "newly_created": True})
+        return thread
+
+    def archive_thread(self, thread: Channel, *, locked: bool = False) -> None:
+        """A moderator (or inactivity) archives a thread, maybe locking it (THREAD_UPDATE)."""
+        thread.archived, thread.locked = True, locked
+        thread.archived_at = self.clock.now()
+        self.dispatch("THREAD_UPDATE", thread.thread_payload())
+
     def set_role_permissions(self, role: Role, permissions: int) -> None:
         """Change a role's permissions (GUILD_ROLE_UPDATE)."""
         role.permissions = int(permissions)
@@ -222,6 +253,14 @@ class FakeDiscord:
             and (include_deleted or not m.deleted)
         ]
 
+    def dm_messages(self, who: Member | User) -> list[Message]:
+        """What the bot sent someone in private, oldest first."""
+        return self.state.dm_messages(who.id)
+
+    def close_dms(self, who: Member | User) -> None:
+        """The member takes no direct messages from the server's members (the bot included)."""
+        self.state.closed_dms.add(who.id)
+
     def message(self, message_id: int) -> Message:
         """Any message by ID (including ephemeral and deleted ones)."""
         return self.state.messages[message_id]
@@ -249,9 +288,27 @@ class FakeDiscord:
         retry_after_s: float = 0.05,
         is_global: bool = False,
         scope: str = "user",
+        channel: Channel | None = None,
     ) -> Injection:
-        """Answer the next ``times`` matching requests with a 429 discord.py will retry."""
+        """Answer the next ``times`` matching requests (about ``channel``, if given) with a 429
+        discord.py will retry."""
         injection = Injection(method, route, 429, 0, times, retry_after_s, is_global, scope)
+        injection.channel_id = None if channel is None else channel.id
+        self.state.injections.append(injection)
+        return injection
+
+    def stall(
+        self,
+        route: str | None,
+        *,
+        method: str | None = None,
+        channel: Channel | None = None,
+        times: int = 1_000_000,
+    ) -> Injection:
+        """Hold matching requests (about ``channel``, if given) until ``release()``, then answer
+        them as usual: a channel Discord serves slowly, an upload that takes minutes."""
+        injection = Injection(method, route, 0, 0, times, stall=asyncio.Event())
+        injection.channel_id = None if channel is None else channel.id
         self.state.injections.append(injection)
         return injection
 
@@ -341,10 +398,14 @@ class FakeDiscord:
         )
         if needs_bot_token and request.headers.get("Authorization") != f"Bot {self.state.token}":
             raise DiscordError(401, 0)
+        channel_id = request.match_info.get("channel_id")
         for injection in self.state.injections:
-            if injection.matches(request.method, route):
+            if injection.matches(request.method, route, channel_id):
                 injection.remaining -= 1
                 injection.hits.append(request.path)
+                if injection.stall is not None:
+                    await injection.stall.wait()
+                    break  # then answered as usual
                 # Drain the body so the client sees our answer, not a reset connection.
                 async for _ in request.content.iter_chunked(64 * 1024):
                     pass

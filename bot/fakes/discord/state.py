@@ -29,6 +29,8 @@ from bot.fakes.discord.world import DefaultWorld, World
 _SETTABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | (1 << 12) | (1 << 15)
 # Discord checks an enforced nonce "in the past few minutes"; the exact span is undocumented.
 DEFAULT_NONCE_WINDOW_S = 5 * 60.0
+DM_CHANNEL = 1
+DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's uploads in a direct message: no server boosts
 
 
 class FakeState:
@@ -63,6 +65,10 @@ class FakeState:
         self.messages: dict[int, Message] = {}
         # (channel, author, nonce) → the message created with it; see `message_by_nonce`.
         self._nonces: dict[tuple[int, int, str], int] = {}
+        # Direct messages: channel id → channel (no guild), its recipient; who refuses them.
+        self.dm_channels: dict[int, Channel] = {}
+        self.dm_recipients: dict[int, int] = {}
+        self.closed_dms: set[int] = set()
         self.interactions: dict[int, InteractionRecord] = {}
         self.interactions_by_token: dict[str, InteractionRecord] = {}
         self.requests: list[RequestRecord] = []
@@ -114,6 +120,16 @@ class FakeState:
             raise DiscordError(403, 50013, f"Missing Permissions: {', '.join(missing(have, need))}")
         return have
 
+    def reopen_for_post(self, channel: Channel, have: int) -> None:
+        """A post in an archived thread reopens it (THREAD_UPDATE), unless it is locked and the
+        poster lacks Manage Threads: then 400/50083."""
+        if not channel.is_thread or not channel.archived:
+            return
+        if channel.locked and not have & Perm.MANAGE_THREADS:
+            raise DiscordError(400, 50083)
+        channel.archived = False
+        self.gateway.dispatch("THREAD_UPDATE", channel.thread_payload())
+
     def upload_limit(self, guild: Guild) -> int:
         """Per-file limit in the guild (the bot's own uploads, and interaction responses)."""
         return guild.upload_limit(self.upload_limits)
@@ -140,11 +156,47 @@ class FakeState:
             return None
         return message
 
+    # -- direct messages ----------------------------------------------------------------------
+
+    def open_dm(self, user_id: int) -> Channel:
+        """The bot's DM channel with a user (``POST /users/@me/channels``), made on first use."""
+        for channel_id, recipient in self.dm_recipients.items():
+            if recipient == user_id:
+                return self.dm_channels[channel_id]
+        user = self.world.users.get(user_id)
+        if user is None or user.is_bot:
+            raise DiscordError(400, 50033)
+        channel = Channel(id=self.ids.mint(), guild_id=0, name=f"@{user.username}", type=DM_CHANNEL)
+        self.dm_channels[channel.id] = channel
+        self.dm_recipients[channel.id] = user_id
+        return channel
+
+    def dm_payload(self, channel: Channel) -> JSON:
+        """The DM channel object discord.py's ``create_dm`` parses."""
+        recipient = self.world.users[self.dm_recipients[channel.id]]
+        return {
+            "id": str(channel.id),
+            "type": DM_CHANNEL,
+            "last_message_id": None,
+            "recipients": [recipient.payload()],
+            "flags": 0,
+        }
+
+    def dm_messages(self, user_id: int) -> list[Message]:
+        """What the bot sent a user in private, oldest first."""
+        return [
+            m
+            for channel_id, recipient in self.dm_recipients.items()
+            if recipient == user_id
+            for m in self.messages.values()
+            if m.channel_id == channel_id and not m.deleted
+        ]
+
     # -- messages -----------------------------------------------------------------------------
 
     def post_message(
         self,
-        guild: Guild,
+        guild: Guild | None,
         channel: Channel,
         author: User,
         body: Body,
@@ -154,7 +206,10 @@ class FakeState:
         validate: bool = True,
         nonce: str | int | None = None,
     ) -> Message:
-        """Create a message from a body (validated) and echo MESSAGE_CREATE if others see it."""
+        """Create a message from a body (validated) and echo MESSAGE_CREATE if others see it.
+
+        ``guild`` None: a direct message (not echoed: the bot has no direct-message intent).
+        """
         payload = body.payload
         if validate:
             validate_message(payload, file_count=len(body.files), require_content=True)
@@ -162,7 +217,7 @@ class FakeState:
         message = Message(
             id=self.ids.mint(),
             channel_id=channel.id,
-            guild_id=guild.id,
+            guild_id=None if guild is None else guild.id,
             author=author,
             content=str(payload.get("content") or ""),
             embeds=list(payload.get("embeds") or []),
@@ -183,7 +238,7 @@ class FakeState:
         self.messages[message.id] = message
         if nonce is not None:
             self._nonces[(channel.id, author.id, str(nonce))] = message.id
-        if not message.is_ephemeral:
+        if not message.is_ephemeral and guild is not None:
             self.gateway.dispatch("MESSAGE_CREATE", self.message_payload(message, with_nonce=True))
         return message
 

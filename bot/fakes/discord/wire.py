@@ -26,9 +26,13 @@ ERROR_MESSAGES: dict[int, str] = {
     50001: "Missing Access",
     50005: "Cannot edit a message authored by another user",
     50006: "Cannot send an empty message",
+    50007: "Cannot send messages to this user",
+    50008: "Cannot send messages in a non-text channel",
     50013: "Missing Permissions",
     50027: "Invalid Webhook Token",
+    50033: "Invalid Recipient(s)",
     50035: "Invalid Form Body",
+    50083: "Operation cannot be performed on an archived thread.",
 }
 
 

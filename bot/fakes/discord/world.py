@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from bot.fakes.discord.models import (
     OVERWRITE_MEMBER,
     OVERWRITE_ROLE,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
     Channel,
     Guild,
     Member,
@@ -26,6 +28,7 @@ BOT_ROLE_DEFAULT = (
     | Perm.ATTACH_FILES
     | Perm.ADD_REACTIONS
     | Perm.READ_MESSAGE_HISTORY
+    | Perm.SEND_MESSAGES_IN_THREADS
 )
 MODERATORS_DEFAULT = Perm.MANAGE_MESSAGES | Perm.MODERATE_MEMBERS
 
@@ -132,6 +135,32 @@ class World:
         guild.channels[channel.id] = channel
         return channel
 
+    def add_thread(
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        owner: Member | None = None,
+        archived: bool = False,
+        locked: bool = False,
+        private: bool = False,
+    ) -> Channel:
+        """A thread in a text channel, or a post in a forum (a thread whose parent is a forum)."""
+        guild = self.guilds[parent.guild_id]
+        thread = Channel(
+            id=self._ids.mint(),
+            guild_id=guild.id,
+            name=name,
+            type=PRIVATE_THREAD if private else PUBLIC_THREAD,
+            parent_id=parent.id,
+            owner_id=guild.owner_id if owner is None else owner.id,
+            archived=archived,
+            locked=locked,
+            archived_at=self._clock.now(),
+        )
+        guild.threads[thread.id] = thread
+        return thread
+
     def add_member(
         self,
         guild: Guild,
@@ -168,7 +197,7 @@ class World:
     def guild_of_channel(self, channel_id: int) -> tuple[Guild, Channel] | None:
         """The guild and channel for a channel ID, if it exists."""
         for guild in self.guilds.values():
-            channel = guild.channels.get(channel_id)
+            channel = guild.channel_or_thread(channel_id)
             if channel is not None:
                 return guild, channel
         return None
