@@ -83,6 +83,20 @@ def video_refusal(rights: ChannelRights) -> str | None:
     )
 
 
+def clip_refusal(rights: ChannelRights) -> str | None:
+    """With a member's clip the bot also attaches its checked copy to the status message (Kling
+    fetches clips from Discord), so Attach Files is needed too; None when it may."""
+    refusal = video_refusal(rights)
+    if refusal is not None or rights.attach_files:
+        return refusal
+    return (
+        f"The bot can't take clips here: it re-posts your clip on the task's message so that "
+        f"Kling can fetch it, and it is missing **{ATTACH_FILES}** in this "
+        f"{'thread' if rights.is_thread else 'channel'}. Ask a server admin to give the bot "
+        f"**{ATTACH_FILES}** here, then try again. Nothing was charged."
+    )
+
+
 def missing_to_post(rights: ChannelRights) -> tuple[str, ...]:
     """What keeps the bot from posting here at all (a link needs no more), cause not shadows."""
     if not rights.view_channel:

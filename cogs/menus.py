@@ -20,7 +20,7 @@ from bot.app import KlingBot, Services, explain_failure
 from bot.clips import CLIP_TYPES
 from bot.generation import VideoOptions
 from bot.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
-from cogs.tickets import answer_with_ticket, requester_of
+from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 
 EDIT_MENU = "Edit with Kling"
 ANIMATE_MENU = "Animate with Kling"
@@ -189,6 +189,7 @@ class MenusCog(commands.Cog):
         if clip is None or interaction.guild_id is None:
             await interaction.response.send_message(NO_CLIP, ephemeral=True)
             return
+        require_video_rights(interaction, with_clip=True)
         parent = await self._parent(interaction, message)
         modal = EditModal(self.bot.services, info_of(VIDEO_SLOT, clip), parent, EDIT_MENU)
         await interaction.response.send_modal(modal)
@@ -201,6 +202,7 @@ class MenusCog(commands.Cog):
         if image is None or interaction.guild_id is None:
             await interaction.response.send_message(NO_IMAGE, ephemeral=True)
             return
+        require_video_rights(interaction)
         options = VideoOptions(AUTO_PROMPT, attachments=(info_of("first_frame", image),))
         generation = self.bot.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)
@@ -214,6 +216,7 @@ class MenusCog(commands.Cog):
         if image is None or interaction.guild_id is None:
             await interaction.response.send_message(NO_IMAGE, ephemeral=True)
             return
+        require_video_rights(interaction)
         modal = AnimateModal(
             self.bot.services, info_of("first_frame", image), None, ANIMATE_MANUAL_MENU
         )

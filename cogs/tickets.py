@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.app import KlingBot
-from bot.channel_rights import video_refusal
+from bot.channel_rights import clip_refusal, video_refusal
 from bot.discord_delivery import channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError, MissingPermissions
@@ -24,10 +24,13 @@ def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:
     return Requester(interaction.guild_id, interaction.channel_id, user.id, role_ids)
 
 
-def require_video_rights(interaction: discord.Interaction[KlingBot]) -> None:
-    """Refuse, before anything is charged, a video where its status and result can't be posted."""
+def require_video_rights(
+    interaction: discord.Interaction[KlingBot], *, with_clip: bool = False
+) -> None:
+    """Refuse, before anything is charged, a video where its status and result can't be posted
+    (or, `with_clip`, where the bot can't attach the member's clip for Kling to fetch)."""
     rights = channel_rights(interaction.app_permissions, interaction.channel)
-    refusal = video_refusal(rights)
+    refusal = clip_refusal(rights) if with_clip else video_refusal(rights)
     if refusal is not None:
         raise MissingPermissions(refusal)
 

@@ -64,7 +64,7 @@ class VideoCog(commands.Cog):
         watermark: bool | None = None,
     ) -> None:
         """Validate and queue a video, answer with its status message, then keep its inputs."""
-        require_video_rights(interaction)
+        require_video_rights(interaction, with_clip=video is not None)
         attachments = attachment_infos(
             image_1=image_1,
             image_2=image_2,

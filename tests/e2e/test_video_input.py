@@ -16,7 +16,7 @@ import pytest
 from bot.app import KlingBot
 from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI
-from bot.fakes.discord import FakeDiscord
+from bot.fakes.discord import FakeDiscord, Perm
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import private_text, reply_to
@@ -280,3 +280,19 @@ async def test_discord_failing_to_sign_the_clip_again_puts_the_task_back_in_line
     assert any(
         e.to_state is TaskState.QUEUED and e.from_state is TaskState.SUBMITTING for e in events
     )
+
+
+async def test_a_clip_where_the_bot_cannot_attach_files_is_refused_before_any_charge(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot, tmp_path: Path
+) -> None:
+    fake_discord.set_overwrite(
+        fake_discord.default.general, fake_discord.default.bot_member, deny=Perm.ATTACH_FILES
+    )
+    itx = await fake_discord.member(fake_discord.default.alice).run(
+        "video", prompt="snow in <<<video_1>>>", video=await clip(tmp_path)
+    )
+    answer = await private_text(itx)
+    assert "it re-posts your clip on the task's message" in answer
+    assert "missing **Attach Files** in this channel" in answer
+    assert await kling_bot.services.store.list_tasks() == []
+    assert fake_comet.creates() == []
