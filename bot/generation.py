@@ -37,7 +37,7 @@ class Requester:
     role_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VideoOptions:
     """The `/video` options exactly as the member gave them; None means "not given"."""
 
@@ -56,7 +56,7 @@ class VideoOptions:
     loop: bool | None = None  # end on the first frame again, so the video loops
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoryboardOptions:
     """The `/storyboard` options as the member gave them; None means "not given"."""
 

@@ -115,7 +115,7 @@ class EditModal(_VideoModal, title="Edit with Kling"):
     def options(self, interaction: discord.Interaction[KlingBot]) -> VideoOptions:
         """`/video video:` with the modal's prompt, use and sound."""
         return VideoOptions(
-            self.prompt.value,
+            prompt=self.prompt.value,
             attachments=(self.attachment,),
             video_use=self.use.value.strip().lower(),
             keep_sound=self.keep_sound.value.strip().lower() in _YES,
@@ -143,7 +143,7 @@ class AnimateModal(_VideoModal, title="Animate with Kling"):
     def options(self, interaction: discord.Interaction[KlingBot]) -> VideoOptions:
         """`/video first_frame:` with the modal's prompt and loop."""
         return VideoOptions(
-            self.prompt.value,
+            prompt=self.prompt.value,
             attachments=(self.attachment,),
             loop=self.loop.value.strip().lower() in _YES,
         )
@@ -203,7 +203,7 @@ class MenusCog(commands.Cog):
             await interaction.response.send_message(NO_IMAGE, ephemeral=True)
             return
         require_video_rights(interaction)
-        options = VideoOptions(AUTO_PROMPT, attachments=(info_of("first_frame", image),))
+        options = VideoOptions(prompt=AUTO_PROMPT, attachments=(info_of("first_frame", image),))
         generation = self.bot.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, options.attachments)

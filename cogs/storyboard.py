@@ -51,7 +51,14 @@ class StoryboardCog(commands.Cog):
         require_video_rights(interaction)
         attachments = attachment_infos(image_1=image_1, image_2=image_2, image_3=image_3)
         options = StoryboardOptions(
-            shots, prompt, duration, mode, aspect_ratio, sound, elements, attachments
+            shots=shots,
+            prompt=prompt,
+            duration=duration,
+            mode=mode,
+            aspect_ratio=aspect_ratio,
+            sound=sound,
+            elements=elements,
+            attachments=attachments,
         )
         generation = self.services.generation
         ticket = await generation.request_storyboard(requester_of(interaction), options)

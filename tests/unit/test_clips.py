@@ -123,13 +123,13 @@ def clip_info(size: int = 1_000_000) -> AttachmentInfo:
 def test_an_edit_sends_no_default_duration_or_shape_and_a_reference_does() -> None:
     defaults = OmniSettings()
     edit = build_video_request(
-        VideoOptions("edit <<<video_1>>>", attachments=(clip_info(),)), defaults
+        VideoOptions(prompt="edit <<<video_1>>>", attachments=(clip_info(),)), defaults
     )
     assert (edit.duration_s, edit.aspect_ratio) == (None, None)
     assert edit.videos[0].refer_type == "base" and not edit.videos[0].keep_original_sound
     follow = build_video_request(
         VideoOptions(
-            "follow <<<video_1>>>",
+            prompt="follow <<<video_1>>>",
             attachments=(clip_info(),),
             video_use="reference",
             keep_sound=True,
@@ -142,12 +142,14 @@ def test_an_edit_sends_no_default_duration_or_shape_and_a_reference_does() -> No
 
 def test_clip_options_without_a_clip_are_refused() -> None:
     with pytest.raises(InvalidInput, match="`video_use` and `keep_sound` apply to a clip"):
-        build_video_request(VideoOptions("a boat", keep_sound=True), OmniSettings())
+        build_video_request(VideoOptions(prompt="a boat", keep_sound=True), OmniSettings())
 
 
 def test_the_smallest_limit_decides_and_is_named() -> None:
     options = VideoOptions(
-        "edit <<<video_1>>>", attachments=(clip_info(30_000_000),), upload_limit_bytes=25_000_000
+        prompt="edit <<<video_1>>>",
+        attachments=(clip_info(30_000_000),),
+        upload_limit_bytes=25_000_000,
     )
     with pytest.raises(InvalidInput, match=r"re-posts your clip .* at most 25\.0 MB"):
         build_video_request(options, OmniSettings(), max_clip_bytes=100_000_000)

@@ -62,12 +62,13 @@ def test_a_gap_in_the_images_is_refused() -> None:
 def test_a_first_frame_drops_the_default_shape_but_not_the_members_choice() -> None:
     defaults = OmniSettings()
     framed = build_video_request(
-        VideoOptions("dance", attachments=(info("first_frame"),)), defaults
+        VideoOptions(prompt="dance", attachments=(info("first_frame"),)), defaults
     )
     assert framed.aspect_ratio is None
     with pytest.raises(InvalidInput, match="comes from the first frame"):
         build_video_request(
-            VideoOptions("dance", aspect_ratio="1:1", attachments=(info("first_frame"),)), defaults
+            VideoOptions(prompt="dance", aspect_ratio="1:1", attachments=(info("first_frame"),)),
+            defaults,
         )
 
 
@@ -78,7 +79,7 @@ async def test_kept_images_are_sent_as_raw_base64(tmp_path: Path) -> None:
     kept.parent.mkdir(parents=True)
     kept.write_bytes(png.getvalue())
     request = build_video_request(
-        VideoOptions("a <<<image_1>>>", attachments=(info("image_1"),)), OmniSettings()
+        VideoOptions(prompt="a <<<image_1>>>", attachments=(info("image_1"),)), OmniSettings()
     )
     stored = request.model_copy(
         update={
