@@ -302,7 +302,11 @@ class DiscordDeliverer:
                 file.close()
 
     async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
-        """Add the rerun reaction (once) and link the message to its task."""
+        """Link the message to its task, then add the rerun reaction (once).
+
+        In this order: a member who clicks the bot's 🔁 the moment it appears finds the link.
+        """
+        await self._store.link_message(message.id, task.id, "result")
         has_reaction = any(r.me and str(r.emoji) == RERUN_EMOJI for r in message.reactions)
         if not has_reaction:
             try:
@@ -316,7 +320,6 @@ class DiscordDeliverer:
                     task.log_context,
                     exc_info=True,
                 )
-        await self._store.link_message(message.id, task.id, "result")
 
     # -- to the member, in private ----------------------------------------------------------
 

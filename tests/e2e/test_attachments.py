@@ -8,7 +8,7 @@ from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment
-from bot.fakes.discord.testing import private_text, reply_to
+from bot.fakes.discord.testing import private_text, reply_to, result_of
 from bot.lifecycle import TaskState
 from tests.helpers.images import cut_short, noise_image, one_bit_png, png
 
@@ -106,7 +106,7 @@ async def test_a_rerun_days_later_uses_the_kept_images(
     )
     await itx.wait_ack()
     assert itx.original is not None
-    result = await reply_to(fake_discord, itx.original.id)
+    result = await result_of(fake_discord, itx.original.id)
     fake_discord.clock.advance(2 * DAY_S)  # Discord's signed attachment URLs are long dead
     await fake_discord.member(fake_discord.default.alice).react(result.id, "🔁")
     status = await reply_to(fake_discord, result.id)

@@ -12,7 +12,7 @@ from bot.app import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.messages import Message
-from bot.fakes.discord.testing import assert_pings, reply_to
+from bot.fakes.discord.testing import assert_pings, reply_to, result_of
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
 
@@ -24,7 +24,7 @@ async def make_a_video(fake: FakeDiscord, prompt: str = "a paper boat") -> Messa
     itx = await fake.member(fake.default.alice).run("video", prompt=prompt)
     await itx.wait_ack()
     assert itx.original is not None
-    return await reply_to(fake, itx.original.id)
+    return await result_of(fake, itx.original.id)
 
 
 @pytest.fixture

@@ -131,6 +131,22 @@ async def reply_to(fake: FakeDiscord, message_id: int, *, timeout_s: float = 30.
     return await asyncio.wait_for(first(), timeout_s)
 
 
+async def result_of(
+    fake: FakeDiscord, status_id: int, *, emoji: str = "🔁", timeout_s: float = 30.0
+) -> Message:
+    """Wait for a status message's result and the bot's own 🔁 on it: what a member clicks."""
+    result = await reply_to(fake, status_id, timeout_s=timeout_s)
+
+    async def reacted() -> None:
+        while True:  # the fake's state is plain data: look again after each loop turn
+            if fake.bot_user.id in fake.message(result.id).reactions.get(emoji, []):
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(reacted(), timeout_s)
+    return fake.message(result.id)
+
+
 async def private_text(handle: InteractionHandle, *, timeout_s: float = 30.0) -> str:
     """Wait for the latest private (ephemeral) answer to an interaction and return its text."""
 
