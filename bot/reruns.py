@@ -33,6 +33,7 @@ class Reaction:
     emoji: str
     member: MemberFacts
     is_the_bot: bool = False
+    member_name: str | None = None  # as Discord shows it, stored with the new task
 
 
 def may_rerun(
@@ -113,6 +114,7 @@ class RerunService:
             reaction.channel_id,
             reaction.member.user_id,
             reaction.member.role_ids,
+            name=reaction.member_name,
         )
         return await self._generation.queue(requester, task.request, rerun_of=task.id, held=True)
 

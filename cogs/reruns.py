@@ -51,6 +51,7 @@ class RerunCog(commands.Cog):
             str(payload.emoji),
             member_facts(payload.member),
             is_the_bot=is_the_bot,
+            member_name=payload.member.display_name,
         )
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         reference = discord.MessageReference(
