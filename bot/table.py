@@ -28,7 +28,7 @@ STATE_MEANINGS: dict[TaskState, str] = {
     TaskState.AMBIGUOUS: "sent, unconfirmed: being looked up before anything is sent again",
     TaskState.SUCCEEDED: "made, about to be downloaded",
     TaskState.DELIVERING: "being downloaded and posted",
-    TaskState.DELIVERED: "posted (or written to its file)",
+    TaskState.DELIVERED: "posted in its channel, or written to its file",
     TaskState.FAILED: "the API (or the bot) gave up on it; refunded",
     TaskState.REJECTED: "refused before the API made anything (bad input, withdrawn); refunded",
     TaskState.TIMED_OUT: "ran past omni.task_timeout_minutes; refunded",
@@ -200,12 +200,8 @@ def render_task(task: TaskRecord, events: Sequence[TaskEvent], *, now: datetime)
     if task.result_path:
         size = f" ({human_size(task.result_size_bytes)})" if task.result_size_bytes else ""
         rows.append(("result file", task.result_path + size))
-    for label, message_id in (
-        ("status message", task.status_message_id),
-        ("result message", task.delivery_message_id),
-    ):
-        if message_id is not None:
-            rows.append((label, str(message_id)))
+    if task.status_message_id is not None:
+        rows.append(("status message", str(task.status_message_id)))
     width = max(len(label) for label, _ in rows)
     lines = [f"Task #{task.id}"]
     lines += [f"  {label.ljust(width)}  {value}" for label, value in rows]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.about import bot_version
+from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from tests.helpers.cli import kling_bot, operator_env, run_main_as
 
 pytestmark = pytest.mark.slow
@@ -163,3 +164,16 @@ async def test_a_token_pasted_with_bot_is_explained_with_where_it_came_from(
             "adds it)."
         )
         assert TOKEN not in run.output and TOKEN[:24] not in run.output
+
+
+async def test_a_refused_api_key_names_the_setting_in_the_operators_log(tmp_path: Path) -> None:
+    async with FakeCometAPI(FakeCometConfig(api_key="sk-the-right-one-123456")) as fake:
+        (tmp_path / "config.toml").write_text(
+            f'[omni]\nbase_url = "{fake.base_url}"\n', encoding="utf-8"
+        )
+        run = await kling_bot("submit", "a paper boat", "--wait", cwd=tmp_path, env=secrets_env())
+    assert run.code == 1
+    (refused,) = [line for line in run.stderr.splitlines() if "create refused" in line]
+    assert "http=401" in refused
+    assert "check omni.api_key (or COMETAPI_KEY, which overrides it)" in refused
+    assert KEY not in run.output
