@@ -243,13 +243,13 @@ class KlingBot(commands.Bot):
                     guild_id,
                     error.status,
                     error.text or error.code,
-                    self.invite_url,
+                    self.invite_link,
                 )
                 continue
             log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
 
     @property
-    def invite_url(self) -> str:
+    def invite_link(self) -> str:
         """The link that adds this bot to a server with the permissions it needs."""
         if self.application_id is None:
             return "(unknown until the bot has logged in)"
@@ -269,7 +269,7 @@ class KlingBot(commands.Bot):
             len(self.guilds),
             self.config_source or "(given in code)",
             self.settings.storage.database.absolute(),
-            self.invite_url,
+            self.invite_link,
         )
 
     async def close(self) -> None:

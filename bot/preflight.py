@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bot.credentials import looks_like_credential
 from bot.settings import (
     ConfigReport,
     DiscordSettings,
@@ -45,14 +46,27 @@ def preflight_problems(report: ConfigReport) -> list[str]:
 
 def storage_problems(storage: StorageSettings) -> list[str]:
     """Whether this process can create, open and write the database and the media directory."""
-    return [
-        problem
-        for problem in (_database_problem(storage.database), _media_problem(storage.media_dir))
-        if problem is not None
-    ]
+    problems = []
+    for key, path, check in (
+        (DATABASE_KEY, storage.database, _database_problem),
+        (MEDIA_KEY, storage.media_dir, _media_problem),
+    ):
+        if looks_like_credential(str(path)):
+            # Never echoed, and never a path anyone meant: a secret pasted in the wrong key.
+            problems.append(
+                f"{key} (its value looks like a token or key, so not shown): give a path; "
+                "secrets belong in discord.token or omni.api_key."
+            )
+            continue
+        problem = check(path)
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 def _database_problem(path: Path) -> str | None:
+    if "://" in str(path) or ":/" in str(path):
+        return None  # a server's URL (postgresql://…), not a file: nothing to write here
     subject = f"{DATABASE_KEY} = {path}"
     if path.is_dir():
         return (

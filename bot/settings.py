@@ -317,6 +317,8 @@ def _toml_mistake(text: str, error: tomllib.TOMLDecodeError) -> str:
         except tomllib.TOMLDecodeError as partial:
             if str(partial).startswith(_REPEATS):
                 key = _key_on_line(lines, count - 1)
+                if looks_like_credential(key):
+                    key = "a key that looks like a token or key (not shown)"
                 return f"{key} is set twice (the second time on line {count}): keep one."
     return f"not valid TOML: {message}"
 

@@ -96,3 +96,15 @@ def test_both_keys_are_named_at_once(tmp_path: Path) -> None:
         storage(tmp_path / "blocker/bot.sqlite3", tmp_path / "blocker/media")
     )
     assert [p.split(" = ")[0] for p in problems] == ["storage.database", "storage.media_dir"]
+
+
+def test_a_database_url_is_not_probed_as_a_path_nor_echoed(tmp_path: Path) -> None:
+    url = Path("postgresql://kling:hunter2-Secret@db.example/kling")
+    assert storage_problems(storage(url, tmp_path / "media")) == []
+    secret_path = tmp_path / "sk-live-9f8e7d6c5b4a39281706" / "media"
+    (problem,) = storage_problems(storage(tmp_path / "bot.sqlite3", secret_path))
+    assert problem == (
+        "storage.media_dir (its value looks like a token or key, so not shown): give a path; "
+        "secrets belong in discord.token or omni.api_key."
+    )
+    assert list(tmp_path.iterdir()) == []

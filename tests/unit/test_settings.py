@@ -303,12 +303,18 @@ def test_an_unknown_section_lists_the_valid_ones(tmp_path: Path, text: str, expe
             "[quotas] is set twice (the second time on line 4): keep one.",
         ),
         ("omni.mode = 'std'\nomni.mode = 'pro'\n", "omni.mode is set twice"),
+        (
+            f"[omni]\n{SK_KEY} = 1\n{SK_KEY} = 2\n",
+            "a key that looks like a token or key (not shown) is set twice (the second time on "
+            "line 3)",
+        ),
     ],
 )
 def test_a_duplicated_key_is_named(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, text), {})
     assert expected in caught.value.member_message
+    assert SK_KEY not in caught.value.member_message
 
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"
