@@ -22,6 +22,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.about import NAME, bot_version
 from bot.build import TerminalDeliverer, build_engine, engine_lock
 from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
@@ -30,6 +31,7 @@ from bot.discord_delivery import DiscordDeliverer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
+from bot.invite import invite_url
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
 from bot.settings import DiscordSettings, Settings
@@ -139,7 +141,18 @@ class KlingBot(commands.Bot):
 
     services: Services
 
-    def __init__(self, settings: Settings, *, time_scale: float = 1.0, **options: object) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        time_scale: float = 1.0,
+        config_source: str = "",
+        **options: object,
+    ) -> None:
+        # The bot has no voice: discord.py's warnings that voice libraries are missing (PyNaCl,
+        # davey) would only send operators after packages they don't need.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=INTENTS,
@@ -149,6 +162,8 @@ class KlingBot(commands.Bot):
         )
         self.settings = settings
         self.time_scale = time_scale
+        self.config_source = config_source  # the config file read, for the start-up line
+        self._has_said_ready = False
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -205,7 +220,11 @@ class KlingBot(commands.Bot):
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
-        """Sync to the configured servers (instant), or globally when none are configured."""
+        """Sync to the configured servers (instant), or globally when none are configured.
+
+        A server that refuses (a wrong ID in `discord.guild_ids`, or the bot was never invited
+        there) is named with the invite link; the others are synced and the bot runs.
+        """
         guild_ids = self.settings.discord.guild_ids
         if not guild_ids:
             synced = await self.tree.sync()
@@ -214,8 +233,45 @@ class KlingBot(commands.Bot):
         for guild_id in guild_ids:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except (discord.NotFound, discord.Forbidden) as error:
+                log.error(
+                    "discord.guild_ids has %s, but the bot is not in that server (Discord "
+                    "answered %s %s): invite it with %s (the invite also grants the "
+                    "applications.commands scope), or remove that ID; a server's ID is under "
+                    "right-click on its icon → Copy Server ID, not a channel's",
+                    guild_id,
+                    error.status,
+                    error.text or error.code,
+                    self.invite_link,
+                )
+                continue
             log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
+
+    @property
+    def invite_link(self) -> str:
+        """The link that adds this bot to a server with the permissions it needs."""
+        if self.application_id is None:
+            return "(unknown until the bot has logged in)"
+        return invite_url(self.application_id)
+
+    async def on_ready(self) -> None:
+        """Say once, in one line, who the bot is, where it is, and what it runs on."""
+        if self._has_said_ready:
+            return  # on_ready comes again after every reconnect
+        self._has_said_ready = True
+        log.info(
+            "%s %s ready as %s (id %s) in %d server(s); config %s; database %s; invite %s",
+            NAME,
+            bot_version(),
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            self.config_source or "(given in code)",
+            self.settings.storage.database.absolute(),
+            self.invite_link,
+        )
 
     async def close(self) -> None:
         """Stop the engine before the gateway, so nothing is cut off mid-write."""
@@ -225,10 +281,10 @@ class KlingBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings, *, config_source: str = "") -> None:
     """Run until SIGINT/SIGTERM, then shut down cleanly."""
     point_discord_py(settings.discord)
-    bot = KlingBot(settings)
+    bot = KlingBot(settings, config_source=config_source)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""`kling-bot`: run | check | demo | submit | tasks. Parses arguments and calls into `bot/`."""
+"""`kling-bot`: run | check | demo | submit | tasks | task. Parses arguments, calls into `bot/`."""
 
 from __future__ import annotations
 
@@ -11,20 +11,24 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.about import NAME, bot_version
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
 from bot.lifecycle import TaskState
 from bot.logs import setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
-from bot.runner import SubmitOptions, build_request, recent_tasks, run_submit
+from bot.preflight import preflight_problems, storage_problems
+from bot.runner import SubmitOptions, build_request, run_submit
 from bot.settings import (
     COMETAPI_KEY_ENV,
+    ConfigReport,
     Settings,
     describe_settings,
     load_settings,
-    problems_for_running,
+    read_config,
 )
-from bot.table import NO_TASKS, render_tasks
+from bot.stored_tasks import list_stored, one_stored
+from bot.table import STATE_MEANINGS, render_task, render_tasks
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 
@@ -45,26 +49,43 @@ def _load(args: argparse.Namespace) -> Settings | None:
     try:
         settings, _ = load_settings(args.config, os.environ)
     except ConfigError as exc:
-        _fail(str(exc))
+        for problem in exc.problems:
+            _fail(problem)
         return None
     return settings
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the configuration and say exactly what is wrong, secrets masked."""
+def _read(args: argparse.Namespace) -> ConfigReport | None:
     try:
-        settings, path = load_settings(args.config, os.environ)
+        return read_config(args.config, os.environ)
     except ConfigError as exc:
-        _fail(str(exc))
+        for problem in exc.problems:
+            _fail(problem)
+        return None
+
+
+def config_source(report: ConfigReport) -> str:
+    """The config file read, or that there is none and what stands in for it."""
+    if report.is_file:
+        return str(report.path)
+    return f"{report.path} (absent: defaults and environment)"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the configuration and say everything that is wrong at once, secrets masked."""
+    report = _read(args)
+    if report is None:
         return 2
-    source = str(path) if path.is_file() else f"{path} (absent: defaults and environment)"
-    print(f"Configuration: {source}")
-    for line in describe_settings(settings):
-        print(f"  {line}")
-    problems = problems_for_running(settings)
+    print(f"Configuration: {config_source(report)}")
+    if report.settings is not None:
+        for line in describe_settings(report.settings, report.secret_origins):
+            print(f"  {line}")
+    problems = preflight_problems(report)
     for problem in problems:
         _fail(problem)
     if problems:
+        count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        print(f"✗ {count}: fix {'it' if len(problems) == 1 else 'them'} and run check again.")
         return 2
     print("✓ The configuration is valid.")
     return 0
@@ -74,6 +95,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     """Make one video from the terminal through the store, queue and tracker."""
     settings = _load(args)
     if settings is None:
+        return 2
+    problems = [] if args.fake else storage_problems(settings.storage)
+    for problem in problems:
+        _fail(problem)
+    if problems:
         return 2
     key = settings.omni.api_key.get_secret_value()
     if not key and not args.fake:
@@ -160,14 +186,46 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         return 2
     database = settings.storage.database
     try:
-        tasks = asyncio.run(recent_tasks(database, states=args.status, limit=args.limit))
+        listing = asyncio.run(list_stored(database, states=args.status, limit=args.limit))
     except sqlite3.DatabaseError as exc:
         _fail(f"{database} can't be read as a kling-bot database: {exc}")
         return 2
-    if not tasks and args.status:
-        print(f"No tasks in state {' or '.join(s.value for s in args.status)}.")
+    if listing is None:
+        print(
+            f"No tasks: there is no database at {database.absolute()} (storage.database) yet; "
+            "the bot or `kling-bot submit` creates it. Another config? Give --config PATH."
+        )
+        return 0
+    if listing.tasks:
+        print(render_tasks(listing.tasks, now=datetime.now(UTC)))
+    elif args.status:
+        states = " or ".join(s.value for s in args.status)
+        print(f"No tasks in state {states} in {database.absolute()}.")
     else:
-        print(render_tasks(tasks, now=datetime.now(UTC)) if tasks else NO_TASKS)
+        print(f"No tasks yet in {database.absolute()}.")
+    if listing.other_endings:
+        counts = ", ".join(f"{n} {state.value}" for state, n in listing.other_endings.items())
+        every = ",".join(s.value for s in (*args.status, *listing.other_endings))
+        print(f"Also ended without a video: {counts} (--status {every} lists them too).")
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    """One task in full, with its history."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    try:
+        found = asyncio.run(one_stored(database, args.id))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"{database} can't be read as a kling-bot database: {exc}")
+        return 2
+    if found is None:
+        _fail(f"There is no task {args.id} in {database.absolute()}.")
+        return 1
+    task, events = found
+    print(render_task(task, events, now=datetime.now(UTC)))
     return 0
 
 
@@ -256,16 +314,15 @@ def _add_submit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM; every task stays resumable."""
-    try:
-        settings, _ = load_settings(args.config, os.environ)
-    except ConfigError as exc:
-        _fail(str(exc))
+    report = _read(args)
+    if report is None:
         return 2
-    problems = problems_for_running(settings)
+    problems = preflight_problems(report)
     for problem in problems:
         _fail(problem)
-    if problems:
+    if problems or report.settings is None:
         return 2
+    settings = report.settings
     setup_logging(
         "DEBUG" if args.verbose else "INFO",
         secrets=[
@@ -279,12 +336,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_bot
 
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, config_source=config_source(report)))
     except EngineBusy as exc:
         _fail(str(exc))
         return 2
     except LoginFailure:
-        _fail("Discord refused the bot token: check discord.token or DISCORD_TOKEN.")
+        origin = report.secret_origins.get("discord.token", "the file")
+        _fail(
+            f"Discord refused the bot token (from {origin}): copy it again from the Developer "
+            "Portal (Bot → Reset Token)."
+        )
         return 2
     except PrivilegedIntentsRequired:
         _fail("Discord refused the gateway intents; the bot needs only guilds and reactions.")
@@ -305,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kling-bot",
         description="Kling Omni Bot: make short videos with Kling Omni from Discord.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {bot_version()} ({NAME})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the bot")
     _add_config_option(run)
@@ -326,16 +388,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
     _add_submit(commands)
-    tasks = commands.add_parser("tasks", help="list the tracked tasks, newest first")
+    tasks = commands.add_parser(
+        "tasks",
+        help="list the tracked tasks, newest first",
+        description="The tracked tasks, newest first, from storage.database.",
+        epilog="states:\n"
+        + "\n".join(f"  {s.value:<14}{meaning}" for s, meaning in STATE_MEANINGS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     tasks.add_argument(
         "--status",
         type=_task_states,
-        metavar="S",
-        help="only tasks in this state (" + ", ".join(s.value for s in TaskState) + ")",
+        metavar="S[,S…]",
+        help="only tasks in these states (below); failed, rejected, timed_out and "
+        "undeliverable all ended without a video",
     )
     tasks.add_argument("--limit", type=_positive, default=20, metavar="N", help="default 20")
     _add_config_option(tasks)
     tasks.set_defaults(handler=cmd_tasks)
+    task = commands.add_parser("task", help="one task in full, with its history")
+    task.add_argument("id", type=_positive, metavar="ID", help="the task's number")
+    _add_config_option(task)
+    task.set_defaults(handler=cmd_task)
     return parser
 
 

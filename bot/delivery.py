@@ -363,6 +363,21 @@ class Courier:
             )
         except ResultTooLarge:
             return ResultFile(task.result_url, None, None)
+        except OSError as error:
+            # The network's errors arrive as ApiError: an OSError here is our own disk (not
+            # writable, full, a file where a folder should be). Space may come back: retried.
+            why = error.strerror or type(error).__name__
+            log.warning(
+                "can't save the result %s to %s (%s): check storage.media_dir",
+                task.log_context,
+                target,
+                why,
+            )
+            raise DeliveryError(
+                f"the bot could not save it on its disk ({why}); an admin needs to check "
+                "storage.media_dir",
+                permanent=False,
+            ) from None
         return ResultFile(task.result_url, download.path, download.size_bytes)
 
     async def _move(

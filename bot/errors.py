@@ -23,7 +23,12 @@ class InvalidInput(KlingBotError):
 
 
 class ConfigError(KlingBotError):
-    """The configuration is wrong; the message names the key and what is allowed."""
+    """The configuration is wrong; each problem names the key and what is allowed."""
+
+    def __init__(self, member_message: str, *, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(member_message)
+        # Every mistake found, one line each (`check` prints them all at once).
+        self.problems = problems or (member_message,)
 
 
 class NotModerator(KlingBotError):
@@ -84,6 +89,11 @@ _MEMBER_SENTENCES: dict[ApiErrorKind, str] = {
 }
 
 
+# What the operator's log says when the API refuses the key itself (HTTP 401/403, Kling 1000-1004).
+API_KEY_HINT = "the API key was refused: check omni.api_key (or COMETAPI_KEY, which overrides it)"
+_KEY_CODES = range(1000, 1005)
+
+
 class ApiError(KlingBotError):
     """A CometAPI call failed; `kind` says what the caller should do about it."""
 
@@ -124,4 +134,15 @@ class ApiError(KlingBotError):
             parts.append(f"retry_after_s={self.retry_after_s:g}")
         if self.detail:
             parts.append(f"detail={self.detail!r}")
+        if self.is_key_refused:
+            parts.append(f"fix={API_KEY_HINT!r}")
         return " ".join(parts)
+
+    @property
+    def is_key_refused(self) -> bool:
+        """The API refused the key itself (not the account, the model or the IP)."""
+        if self.kind is not ApiErrorKind.AUTH:
+            return False
+        if isinstance(self.api_code, int):
+            return self.api_code in _KEY_CODES
+        return self.http_status in (401, 403)

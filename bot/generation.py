@@ -35,6 +35,7 @@ class Requester:
     channel_id: int
     user_id: int
     role_ids: tuple[int, ...] = ()
+    name: str | None = None  # as Discord shows it, for the operator's `kling-bot tasks`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,6 +327,7 @@ class GenerationService:
             user_id=who.user_id,
             rerun_of=rerun_of,
             edited_from=edited_from,
+            user_name=who.name,
         )
         task = await self._engine.enqueue(new, quota=terms, held=held)
         # The place in line is not computed here, on the acknowledgement path: it reads the whole

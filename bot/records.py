@@ -42,6 +42,7 @@ class NewTask:
     rerun_of: int | None = None
     external_id: str = field(default_factory=new_external_id)
     edited_from: int | None = None  # the task whose delivered result this one edits
+    user_name: str | None = None  # the requester's name as Discord showed it, for operators
 
     def __post_init__(self) -> None:
         # These are programming errors, not member input: fail loudly before anything is written.
@@ -142,6 +143,7 @@ class TaskRecord:
     status_message_id: int | None
     delivery_message_id: int | None
     edited_from: int | None = None  # the task whose delivered result this one edits
+    user_name: str | None = None  # the requester's name when the task was made, if known
 
     @property
     def is_terminal(self) -> bool:

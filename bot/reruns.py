@@ -39,6 +39,7 @@ class Reaction:
     member: MemberFacts
     is_the_bot: bool = False
     channel_rights: ChannelRights | None = None  # the bot's, in the reaction's channel, if known
+    member_name: str | None = None  # as Discord shows it, stored with the new task
 
 
 def notice_due(last_notice_at: datetime | None, now: datetime) -> bool:
@@ -137,6 +138,7 @@ class RerunService:
             reaction.channel_id,
             reaction.member.user_id,
             reaction.member.role_ids,
+            name=reaction.member_name,
         )
         return await self._generation.queue(requester, task.request, rerun_of=task.id, held=True)
 

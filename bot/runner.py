@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import shutil
 import signal
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -335,28 +337,24 @@ async def _abandon(store: TaskStore, task_id: int) -> TaskRecord:
 
 @contextlib.asynccontextmanager
 async def fake_api(settings: Settings) -> AsyncIterator[Settings]:
-    """Run the built-in fake CometAPI on a free loopback port; yield settings that use it."""
+    """Run the built-in fake CometAPI on a free loopback port; yield settings that use it, and
+    a database and media folder of their own, removed afterwards: a try on the fake never
+    writes into the real database (nor waits for the bot's lock on it)."""
+    scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="kling-bot-fake-"))
     fake = FakeCometAPI(
         FakeCometConfig(submitted_s=FAKE_SUBMITTED_S, processing_s=FAKE_PROCESSING_S)
     )
-    await fake.start("127.0.0.1", 0)
     try:
-        omni = settings.omni.model_copy(
-            update={"base_url": fake.base_url, "api_key": SecretStr(fake.config.api_key)}
-        )
-        yield settings.model_copy(update={"omni": omni})
+        await fake.start("127.0.0.1", 0)
+        try:
+            omni = settings.omni.model_copy(
+                update={"base_url": fake.base_url, "api_key": SecretStr(fake.config.api_key)}
+            )
+            storage = settings.storage.model_copy(
+                update={"database": scratch / "kling-bot.sqlite3", "media_dir": scratch / "media"}
+            )
+            yield settings.model_copy(update={"omni": omni, "storage": storage})
+        finally:
+            await fake.stop()
     finally:
-        await fake.stop()
-
-
-async def recent_tasks(
-    database: Path, *, states: Collection[TaskState] | None, limit: int
-) -> list[TaskRecord]:
-    """The newest tasks, newest first; none when the database does not exist (it isn't made)."""
-    if not await asyncio.to_thread(database.is_file):
-        return []
-    store = await SqliteStore.open(database)
-    try:
-        return await store.list_tasks(state=states or None, limit=limit)
-    finally:
-        await store.close()
+        await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)

@@ -1,21 +1,25 @@
 """Settings: `config.toml` merged with the environment, validated once into frozen models.
 
 The file is found from `--config PATH`, else `KLING_BOT_CONFIG`, else `config.toml`. Secrets
-(`DISCORD_TOKEN`, `COMETAPI_KEY`) may come from the environment, which wins over the file. A wrong
-value raises `ConfigError` with one line naming the key and what is allowed. Nothing is read at
-import time.
+(`DISCORD_TOKEN`, `COMETAPI_KEY`) may come from the environment, which wins over the file. Every
+mistake is found in one read (`read_config`), one line each naming the key and what is allowed;
+`load_settings` raises them as one `ConfigError`. Nothing is read at import time.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from bot.credentials import looks_like_credential, mask_passwords
 from bot.errors import ConfigError
@@ -34,7 +38,10 @@ DISCORD_TOKEN_ENV = "DISCORD_TOKEN"
 COMETAPI_KEY_ENV = "COMETAPI_KEY"
 
 # Keys whose value is never shown, whatever its type: `check` says what is wrong without it.
-SECRET_KEYS = frozenset({"discord.token", "omni.api_key"})
+_TOKEN_KEY = "discord.token"
+_API_KEY_KEY = "omni.api_key"
+SECRET_KEYS = frozenset({_TOKEN_KEY, _API_KEY_KEY})
+_FROM_FILE = "the file"
 
 Window = Literal["day", "week", "month"]
 _STRICT = ConfigDict(frozen=True, extra="forbid")
@@ -47,6 +54,33 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+# The API's own path, pasted into the base URL: https://api.cometapi.com/v1 (the bot adds it).
+_API_PATH = re.compile(r"(?:/kling)?/v1(?:/.*)?$")
+
+
+def _check_secret_shape(value: SecretStr, what: str, prefixes: tuple[str, ...]) -> SecretStr:
+    """Refuse the usual paste mistakes around a token or key; the message never shows it."""
+    text = value.get_secret_value()
+    if not text:
+        return value  # an empty secret is reported by `problems_for_running`
+    if text != text.strip():
+        raise ValueError(f"has spaces or a line break around it: paste the {what} alone")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        raise ValueError(
+            "is wrapped in quotes: remove them (docker's --env-file keeps quotes as part of "
+            "the value)"
+        )
+    for prefix in prefixes:
+        if text.lower().startswith(prefix.lower()):
+            raise ValueError(
+                f'starts with "{prefix}": paste the {what} alone, without "{prefix}" '
+                "(the bot adds it)"
+            )
+    if any(character.isspace() for character in text):
+        raise ValueError(f"contains a space, which a {what} never does: paste it again")
+    return value
+
+
 class DiscordSettings(BaseModel):
     """How the bot reaches Discord."""
 
@@ -55,6 +89,11 @@ class DiscordSettings(BaseModel):
     guild_ids: tuple[Annotated[int, Field(gt=0)], ...] = ()
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        return _check_secret_shape(value, "token", ("Bot ", "Bearer "))
 
     @field_validator("api_base")
     @classmethod
@@ -80,10 +119,24 @@ class OmniSettings(BaseModel):
     max_concurrent_tasks: Annotated[int, Field(ge=1, le=100)] = 5
     task_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
 
+    @field_validator("api_key")
+    @classmethod
+    def _api_key(cls, value: SecretStr) -> SecretStr:
+        return _check_secret_shape(value, "key", ("Bearer ",))
+
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        return _check_url(value, ("https", "http"))
+        value = _check_url(value, ("https", "http"))
+        parts = urlsplit(value)
+        pasted = _API_PATH.search(parts.path)
+        if pasted is not None:
+            right = f"{parts.scheme}://{parts.netloc}{parts.path[: pasted.start()]}"
+            raise ValueError(
+                f'ends in {parts.path[pasted.start() :]}: use "{right}" (the bot adds '
+                "/kling/v1/… itself)"
+            )
+        return value
 
 
 class StorageSettings(BaseModel):
@@ -159,51 +212,174 @@ def config_path(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[Pa
     return DEFAULT_CONFIG_PATH, False
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    """What reading the configuration found, every mistake at once.
+
+    `settings` is None when there is any mistake; `sections` holds each section that is right
+    on its own (so `check` can still test the storage paths), `secret_origins` where each secret
+    came from: the environment variable's name, or "the file".
+    """
+
+    path: Path
+    is_file: bool
+    settings: Settings | None
+    problems: tuple[str, ...]
+    sections: Mapping[str, BaseModel]
+    secret_origins: Mapping[str, str]
+
+
 def load_settings(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[Settings, Path]:
-    """Read the config file (if any) and the environment; raise `ConfigError` on the first fault."""
+    """Read the config file (if any) and the environment; raise `ConfigError` with every fault."""
+    report = read_config(explicit, env)
+    if report.settings is None:
+        raise ConfigError("\n".join(report.problems), problems=report.problems)
+    return report.settings, report.path
+
+
+def read_config(explicit: str | Path | None, env: Mapping[str, str]) -> ConfigReport:
+    """Read the config file (if any) and the environment, and find every mistake in them.
+
+    Raises `ConfigError` only when there is nothing to check: a named file that is missing or
+    that is not TOML.
+    """
     path, is_required = config_path(explicit, env)
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: can't be read: {exc.__class__.__name__}") from None
-    elif is_required:
-        raise ConfigError(f"{path}: no such file. Copy config.example.toml to {path} and edit it.")
-    for section, key, variable in (
-        ("discord", "token", DISCORD_TOKEN_ENV),
-        ("omni", "api_key", COMETAPI_KEY_ENV),
-    ):
+    data = _read_toml(path, is_required)
+    origins: dict[str, str] = {}
+    for key, variable in ((_TOKEN_KEY, DISCORD_TOKEN_ENV), (_API_KEY_KEY, COMETAPI_KEY_ENV)):
+        section, name = key.split(".")
+        table = data.get(section)
+        in_file = isinstance(table, dict) and name in table
         if env.get(variable):
-            section_data = data.setdefault(section, {})
-            if isinstance(section_data, dict):
-                section_data[key] = env[variable]
+            if isinstance(table, dict) or table is None:
+                data.setdefault(section, {})[name] = env[variable]
+            origins[key] = variable + (", which overrides the file's value" if in_file else "")
+        elif in_file:
+            origins[key] = _FROM_FILE
+    secrets = _secret_values(data)
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc, _secret_values(data))}") from None
-    _check_cross_rules(settings, path)
-    return settings, path
+        problems.extend(_describe_all(exc, path, secrets, origins, data))
+    sections = _valid_sections(data)
+    omni = sections.get("omni")
+    if isinstance(omni, OmniSettings):
+        cross = _cross_rule_problem(omni)
+        if cross is not None:
+            problems.append(f"{path}: {cross}")
+    return ConfigReport(
+        path=path,
+        is_file=path.is_file(),
+        settings=None if problems else settings,
+        problems=tuple(problems),
+        sections=sections,
+        secret_origins=origins,
+    )
 
 
-def _check_cross_rules(settings: Settings, path: Path) -> None:
-    omni = settings.omni
+def _read_toml(path: Path, is_required: bool) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory: name the config file itself.")
+    if not path.is_file():
+        if is_required:
+            raise ConfigError(
+                f"{path}: no such file. Copy config.example.toml to {path} and edit it."
+            )
+        return {}
+    try:
+        # utf-8-sig: a file saved "with BOM" (Notepad does) is read like any other.
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: can't be read: {exc.__class__.__name__}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {_toml_mistake(text, exc)}") from None
+
+
+_REPEATS = ("Cannot overwrite a value", "Cannot declare", "Cannot mutate")
+_HEADER = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+
+
+def _toml_mistake(text: str, error: tomllib.TOMLDecodeError) -> str:
+    """The parser's complaint; for a key or table given twice, which one and where."""
+    message = str(error)
+    if not message.startswith(_REPEATS):
+        return f"not valid TOML: {message}"
+    # The parser often says only "at end of document": parse ever longer beginnings of the
+    # file to find the line where the repeat happens (a config file is a few dozen lines).
+    lines = text.splitlines(keepends=True)
+    for count in range(1, len(lines) + 1):
+        try:
+            tomllib.loads("".join(lines[:count]))
+        except tomllib.TOMLDecodeError as partial:
+            if str(partial).startswith(_REPEATS):
+                key = _key_on_line(lines, count - 1)
+                if looks_like_credential(key):
+                    key = "a key that looks like a token or key (not shown)"
+                return f"{key} is set twice (the second time on line {count}): keep one."
+    return f"not valid TOML: {message}"
+
+
+def _key_on_line(lines: list[str], index: int) -> str:
+    """The full dotted name of the key or table a line sets (its table's name included)."""
+    line = lines[index]
+    header = _HEADER.match(line)
+    if header is not None:
+        return f"[{_dotted(header.group(1))}]"
+    table = next(
+        (
+            _dotted(match.group(1))
+            for match in map(_HEADER.match, reversed(lines[:index]))
+            if match is not None
+        ),
+        "",
+    )
+    key = _dotted(line.split("=", 1)[0])
+    return f"{table}.{key}" if table else key
+
+
+def _dotted(text: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in text.split("."))
+
+
+def _valid_sections(data: Mapping[str, Any]) -> dict[str, BaseModel]:
+    """Each section that is right on its own, validated."""
+    sections: dict[str, BaseModel] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        try:
+            sections[name] = model.model_validate(data.get(name, {}))
+        except ValidationError:
+            continue
+    return sections
+
+
+def _cross_rule_problem(omni: OmniSettings) -> str | None:
     allowed = allowed_durations(omni.model, InputMode.TEXT, has_video=False)
-    if omni.duration not in allowed:
-        raise ConfigError(
-            f"{path}: omni.duration = {omni.duration} is not allowed for text-to-video on "
-            f"{omni.model}: use {describe_durations(allowed)}."
-        )
+    if omni.duration in allowed:
+        return None
+    return (
+        f"omni.duration = {omni.duration} is not allowed for text-to-video on "
+        f"{omni.model}: use {describe_durations(allowed)}."
+    )
 
 
 def problems_for_running(settings: Settings) -> list[str]:
     """What must still be set before `kling-bot run` can work (secrets, mostly)."""
+    return missing_secrets(settings.discord, settings.omni)
+
+
+def missing_secrets(discord: DiscordSettings | None, omni: OmniSettings | None) -> list[str]:
+    """The secrets that are not set, for the sections that are otherwise right."""
     problems = []
-    if not settings.discord.token.get_secret_value():
+    if discord is not None and not discord.token.get_secret_value():
         problems.append(f"discord.token is empty: set {DISCORD_TOKEN_ENV} or discord.token.")
-    if not settings.omni.api_key.get_secret_value():
+    if omni is not None and not omni.api_key.get_secret_value():
         problems.append(f"omni.api_key is empty: set {COMETAPI_KEY_ENV} or omni.api_key.")
     return problems
 
@@ -242,10 +418,11 @@ def _type_name(value: object) -> str:
     return "text" if isinstance(value, str) else type(value).__name__
 
 
-def _subject(key: str, value: object, secrets: list[str]) -> str:
+def _subject(key: str, value: object, secrets: list[str], origin: str | None = None) -> str:
     """`key = value` for a message, or the key alone when the value is (or looks) secret."""
     if key in SECRET_KEYS:
-        return f"{key} ({_type_name(value)}; a secret, so not shown)"
+        source = f"from {origin}" if _is_from_env(origin) else _type_name(value)
+        return f"{key} ({source}; a secret, so not shown)"
     if looks_like_credential(value, secrets):
         return (
             f"{key} (its value looks like a token or key, so not shown: secrets belong in "
@@ -254,8 +431,34 @@ def _subject(key: str, value: object, secrets: list[str]) -> str:
     return f"{key} = {mask_passwords(repr(value))}"
 
 
-def _describe(exc: ValidationError, secrets: list[str]) -> str:
-    error = exc.errors(include_url=False)[0]
+def _describe_all(
+    exc: ValidationError,
+    path: Path,
+    secrets: list[str],
+    origins: Mapping[str, str],
+    data: Mapping[str, Any],
+) -> list[str]:
+    """One line per wrong key (a union's branches give a key several errors: the first says it)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for error in exc.errors(include_url=False):
+        key = _error_key(error)
+        if key in seen:
+            continue
+        seen.add(key)
+        origin = origins.get(key)
+        text = _describe(error, key, secrets, origin, data)
+        # A secret from the environment is not in the file: don't send the operator there.
+        lines.append(text if _is_from_env(origin) else f"{path}: {text}")
+    return lines
+
+
+def _is_from_env(origin: str | None) -> bool:
+    return origin is not None and origin != _FROM_FILE
+
+
+def _error_key(error: ErrorDetails) -> str:
+    """The dotted config key an error is about."""
     known = set(_known_keys(Settings))
     key = ""
     for part in error["loc"]:
@@ -264,15 +467,38 @@ def _describe(exc: ValidationError, secrets: list[str]) -> str:
         if candidate not in known and error["type"] != "extra_forbidden":
             break
         key = candidate
+    return key
+
+
+def _unknown(key: str, data: Mapping[str, Any]) -> str:
+    """An unknown key or section, with the closest known one and, for a section, every one."""
+    if "." not in key:
+        names = [name for name in Settings.model_fields]
+        listed = ", ".join(f"[{name}]" for name in names[:-1]) + f" and [{names[-1]}]"
+        if not isinstance(data.get(key), Mapping):
+            return f"{key} is not a known key: settings go in a section: {listed}."
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f" (did you mean [{close[0]}]?)" if close else ""
+        return f"[{key}] is not a known section{hint}: the sections are {listed}."
+    close_keys = difflib.get_close_matches(key, _known_keys(Settings), n=1)
+    hint = f" (did you mean {close_keys[0]}?)" if close_keys else ""
+    return f"{key} is not a known key{hint}."
+
+
+def _describe(
+    error: ErrorDetails,
+    key: str,
+    secrets: list[str],
+    origin: str | None,
+    data: Mapping[str, Any],
+) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         if looks_like_credential(key, secrets):
             return "a key that looks like a token or key is not a known key (not shown)."
-        close = difflib.get_close_matches(key, _known_keys(Settings), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"{key} is not a known key{hint}."
-    subject = _subject(key, error.get("input"), secrets)
+        return _unknown(key, data)
+    subject = _subject(key, error.get("input"), secrets, origin)
     is_whole_value = len(key.split(".")) == len(error["loc"])
     if kind in ("string_type", "path_type") and is_whole_value:
         return f'{subject} must be text in quotes, like {key.split(".")[-1]} = "…".'
@@ -316,8 +542,12 @@ def _field_bounds(key: str) -> str:
     return f"{high} or less" if high is not None else "another value"
 
 
-def describe_settings(settings: Settings) -> list[str]:
-    """`key = value` lines of the effective settings, secrets and URL passwords masked."""
+def describe_settings(
+    settings: Settings, secret_origins: Mapping[str, str] | None = None
+) -> list[str]:
+    """`key = value` lines of the effective settings, secrets and URL passwords masked; each
+    secret says where it came from when `secret_origins` tells."""
+    origins = secret_origins or {}
     lines = []
     secrets = [settings.discord.token.get_secret_value(), settings.omni.api_key.get_secret_value()]
 
@@ -329,8 +559,10 @@ def describe_settings(settings: Settings) -> list[str]:
                 walk(value, key + ".")
             elif isinstance(value, SecretStr):
                 secret = value.get_secret_value()
+                origin = f", from {origins[key]}" if key in origins else ""
                 lines.append(
-                    f"{key} = " + (f"(set, {len(secret)} characters)" if secret else "(not set)")
+                    f"{key} = "
+                    + (f"(set, {len(secret)} characters{origin})" if secret else "(not set)")
                 )
             elif looks_like_credential(str(value) if isinstance(value, Path) else value, secrets):
                 lines.append(f"{key} = (looks like a token or key: not shown)")

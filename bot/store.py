@@ -38,8 +38,8 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at, edited_from) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, edited_from, user_name) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -102,6 +102,7 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     at,
                     new.edited_from,
+                    new.user_name,
                 ),
             )
             task_id = cursor.lastrowid

@@ -21,7 +21,8 @@ TASK_COLUMNS = (
     "id, external_id, origin, rerun_of, guild_id, channel_id, user_id, request_json, cost, "
     "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
-    "result_path, result_size_bytes, status_message_id, delivery_message_id, edited_from"
+    "result_path, result_size_bytes, status_message_id, delivery_message_id, edited_from, "
+    "user_name"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 

@@ -55,6 +55,7 @@ class RerunCog(commands.Cog):
             member_facts(payload.member),
             is_the_bot=is_the_bot,
             channel_rights=rights,
+            member_name=payload.member.display_name,
         )
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
         reference = discord.MessageReference(

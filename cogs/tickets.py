@@ -21,7 +21,9 @@ def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:
     assert interaction.guild_id is not None and interaction.channel_id is not None
     user = interaction.user
     role_ids = tuple(role.id for role in user.roles) if isinstance(user, discord.Member) else ()
-    return Requester(interaction.guild_id, interaction.channel_id, user.id, role_ids)
+    return Requester(
+        interaction.guild_id, interaction.channel_id, user.id, role_ids, name=user.display_name
+    )
 
 
 def require_video_rights(

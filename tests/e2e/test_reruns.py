@@ -68,6 +68,7 @@ async def all_settled(bot: KlingBot, count: int) -> list[TaskRecord]:
 async def test_the_requester_reruns_a_result_with_its_reaction(
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
 ) -> None:
+    fake_discord.default.alice.nick = "Alice L."  # the name kept for `kling-bot tasks`
     result = await make_a_video(fake_discord, "a lighthouse at dawn")
     await fake_discord.member(fake_discord.default.alice).react(result.id, "🔁")
     status = await reply_to(fake_discord, result.id)  # the rerun's status message
@@ -82,6 +83,7 @@ async def test_the_requester_reruns_a_result_with_its_reaction(
     )
     assert rerun.request == original.request
     assert rerun.state is TaskState.DELIVERED
+    assert (original.user_name, rerun.user_name) == ("Alice L.", "Alice L.")
     prompts = [r.body["prompt"] for r in fake_comet.accepted_creates() if isinstance(r.body, dict)]
     assert prompts == ["a lighthouse at dawn", "a lighthouse at dawn"]  # the bot's own 🔁: ignored
 

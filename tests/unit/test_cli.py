@@ -36,7 +36,7 @@ from bot.runner import (
 )
 from bot.settings import OmniSettings, Settings
 from bot.store import SqliteStore
-from bot.table import NO_TASKS, progress_line, render_tasks
+from bot.table import progress_line, render_tasks
 from tests.helpers.images import cut_short, noise_image, one_bit_png
 from tests.unit.test_engine import creates_per_task
 from tests.unit.test_render import CREATED, make_task
@@ -199,22 +199,46 @@ async def test_submit_waits_survives_ctrl_c_and_resumes(tmp_path: Path, fake: Fa
 
 
 @pytest.mark.slow
-async def test_fake_works_offline_in_a_fresh_directory(operator_dir: Path) -> None:
-    run = await kling_bot(
-        "submit",
-        "a paper boat in the rain",
-        "--fake",
-        "--wait",
-        "--out",
-        "boat.mp4",
-        cwd=operator_dir,
-    )
+async def test_fake_works_offline_and_never_touches_the_real_database(operator_dir: Path) -> None:
+    """A try on the built-in fake uses a database of its own: the real one (here the default
+    storage.database, with one task in it, and held by a running bot) is neither written nor
+    waited for."""
+    real = operator_dir / "data" / "kling-bot.sqlite3"
+    real.parent.mkdir()
+    store = await SqliteStore.open(real)
+    try:
+        await store.create_task(
+            NewTask(
+                origin="cli",
+                request=make_request({"prompt": "real", "aspect_ratio": "1:1"}),
+                cost=0,
+            ),
+            now=CREATED,
+        )
+    finally:
+        await store.close()
+    before = real.read_bytes()
+    async with engine_lock(real):  # the bot runs on the real database meanwhile
+        run = await kling_bot(
+            "submit",
+            "a paper boat in the rain",
+            "--fake",
+            "--wait",
+            "--out",
+            "boat.mp4",
+            cwd=operator_dir,
+        )
     assert run.code == 0, run.stderr
     assert run.stdout.splitlines()[0] == "task #1 queued"
     assert is_mp4(operator_dir / "boat.mp4")
-    assert (operator_dir / "data/kling-bot.sqlite3").is_file()  # storage.database's default
+    assert real.read_bytes() == before
+    assert sorted(p.name for p in real.parent.iterdir()) == [
+        "kling-bot.sqlite3",
+        "kling-bot.sqlite3.lock",
+    ]  # no media folder, no results: the fake's went with it
     listed = await kling_bot("tasks", cwd=operator_dir)
-    assert listed.stdout.splitlines()[2].split()[:2] == ["1", "delivered"]
+    (row,) = listed.stdout.splitlines()[2:]
+    assert row.split()[:5] == ["1", "queued", "cli", "cli", "real"]
 
 
 # -- the console script's refusals (in-process) --------------------------------------------------
@@ -248,7 +272,11 @@ def test_out_needs_wait(operator_dir: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_tasks_without_a_database(operator_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tasks"]) == 0
-    assert capsys.readouterr().out.strip() == NO_TASKS
+    assert capsys.readouterr().out.strip() == (
+        f"No tasks: there is no database at {operator_dir / 'data' / 'kling-bot.sqlite3'} "
+        "(storage.database) yet; the bot or `kling-bot submit` creates it. Another config? "
+        "Give --config PATH."
+    )
     assert not (operator_dir / "data").exists(), "listing must not create a database"
 
 
@@ -483,12 +511,26 @@ def test_the_task_table() -> None:
         state=TaskState.PROCESSING,
         progress_pct=30,
     )
-    lines = render_tasks([failed, running], now=CREATED + timedelta(seconds=45)).splitlines()
+    named = make_task(
+        id=13,
+        state=TaskState.DELIVERED,
+        user_name="Alice Liddell",
+        request={
+            "prompt": "a paper\nboat  drifting down a long river at dusk",
+            "aspect_ratio": "1:1",
+        },
+        api_task_id="878123456789012345678901",
+        finished_at=CREATED + timedelta(minutes=1),
+        delivery_message_id=555,
+    )
+    table = render_tasks([named, failed, running], now=CREATED + timedelta(seconds=45))
+    lines = table.splitlines()
     assert lines[0].split() == [
         "id",
         "state",
         "origin",
         "who",
+        "prompt",
         "request",
         "created",
         "(UTC)",
@@ -498,12 +540,15 @@ def test_the_task_table() -> None:
         "result",
     ]
     assert set(lines[1]) == {"-", " "}
-    assert "12  failed      discord  111/333" in lines[2]
-    assert "kling-video-o1 std 5s  2026-03-01 12:00  2 min 5 s" in lines[2]
-    assert "87812…12345" in lines[2]
-    assert lines[2].endswith("…") and len(lines[2].split("87812…12345  ")[1]) <= 48
-    assert " 9  processing  cli      cli" in lines[3]
-    assert "45 s…" in lines[3] and lines[3].endswith("30%")
+    # The member's name where it was stored, the prompt on one line and cut, the API id whole.
+    assert "13  delivered   discord  Alice Liddell  a paper boat drifting down a…" in lines[2]
+    assert "878123456789012345678901  message 555" in lines[2]
+    assert "12  failed      discord  111/333        a paper boat in the rain" in lines[3]
+    assert "kling-video-o1 std 5s  2026-03-01 12:00  2 min 5 s" in lines[3]
+    assert "  878123456789012345  " in lines[3]
+    assert lines[3].endswith("…") and len(lines[3].split("878123456789012345")[1].strip()) <= 48
+    assert " 9  processing  cli      cli" in lines[4]
+    assert "45 s…" in lines[4] and lines[4].endswith("30%")
 
 
 def test_progress_lines() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -352,6 +353,29 @@ async def test_a_crashing_destination_ends_the_task_instead_of_retrying_forever(
     assert "unexpected error in the bot (RuntimeError)" in done.failure_reason
     assert crashing.calls == CourierSettings(Path(), 0).attempts
     assert sum(entry.credits for entry in ledger) == 0
+
+
+async def test_a_disk_the_bot_cannot_write_is_retried_then_refunded_with_a_sentence(
+    tmp_path: Path, fake: FakeCometAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """storage.media_dir unusable after start: the paid video can't be kept. Each try says so
+    in one line naming the key; then the task ends with a refund, never stuck in delivering."""
+    (tmp_path / "results").write_bytes(b"")  # a file where the results folder should be
+    caplog.set_level(logging.INFO, logger="bot")
+    async with running_engine(tmp_path, fake) as engine:
+        (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
+        ledger = await engine.store.ledger_for_task(done.id)
+    assert done.state is TaskState.UNDELIVERABLE
+    assert done.failure_reason == (
+        "The video was made but could not be posted: the bot could not save it on its disk "
+        "(File exists); an admin needs to check storage.media_dir"
+    )
+    assert sum(entry.credits for entry in ledger) == 0
+    warnings = [r for r in caplog.records if "can't save the result" in r.getMessage()]
+    assert len(warnings) == CourierSettings(Path(), 0).attempts  # retried, then given up
+    assert f"task_id={done.id}" in warnings[0].getMessage()
+    assert "check storage.media_dir" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text]  # no traceback
 
 
 async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeCometAPI) -> None:

@@ -624,6 +624,25 @@ def test_every_kling_business_code_on_create(status: int, code: int, kind: ApiEr
     assert error.is_retryable == (code in (1302, 1303, 5000, 5001, 5002))
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "names_the_key"),
+    [
+        (401, comet("Invalid token"), True),
+        (403, comet("access denied"), True),
+        (401, kling(1002), True),
+        (401, kling(1004), True),
+        (403, kling(1103), False),  # the model is not enabled: the key itself is fine
+        (429, kling(1304), False),  # the IP allow-list
+        (429, kling(1303), False),
+    ],
+)
+def test_the_log_line_of_a_refused_key_names_the_setting(
+    status: int, body: str, names_the_key: bool
+) -> None:
+    line = classify_error(status, body, "application/json", None, is_create=True).log_line()
+    assert ("check omni.api_key (or COMETAPI_KEY, which overrides it)" in line) == names_the_key
+
+
 @pytest.mark.parametrize("status, code, kind", KLING_TABLE)
 def test_every_kling_business_code_on_query(status: int, code: int, kind: ApiErrorKind) -> None:
     error = classify_error(status, kling(code), "application/json", None, is_create=False)

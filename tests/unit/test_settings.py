@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import describe_settings, load_settings, problems_for_running
+from bot.settings import (
+    ConfigReport,
+    describe_settings,
+    load_settings,
+    problems_for_running,
+    read_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -221,3 +229,176 @@ def test_described_settings_mask_url_passwords_and_misplaced_keys(tmp_path: Path
     assert SK_KEY not in described
     assert "storage.database = postgresql:/kling:***@db.example/kling" in described
     assert "quotas.moderator_roles = (looks like a token or key: not shown)" in described
+
+
+# -- every mistake at once, and the usual pastes ------------------------------------------------
+
+
+def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[omni]\nmode = "fast"\nmax_concurent_tasks = 3\n'
+        '[quotas]\nwindow = "year"\ndefault_limit = -1\n'
+        "[storage]\nmax_result_mb = 0\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert caught.value.problems == (
+        f'{path}: omni.mode = \'fast\' is not allowed: use "std" or "pro".',
+        f"{path}: omni.max_concurent_tasks is not a known key (did you mean "
+        "omni.max_concurrent_tasks?).",
+        f"{path}: storage.max_result_mb = 0 is out of range: use 1 to 4096.",
+        f'{path}: quotas.window = \'year\' is not allowed: use "day", "week" or "month".',
+        f"{path}: quotas.default_limit = -1 is not allowed: use a whole number, 0 or more, or "
+        '"unlimited".',
+    )
+
+
+def test_a_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('\ufeff[omni]\nmode = "pro"\n'.encode())
+    settings, _ = load_settings(path, {})
+    assert settings.omni.mode == "pro"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[quota]\ndefault_limit = 3\n",
+            "[quota] is not a known section (did you mean [quotas]?): the sections are "
+            "[discord], [omni], [storage], [quotas] and [reruns].",
+        ),
+        (
+            "[web]\nport = 80\n",
+            "[web] is not a known section: the sections are [discord], [omni], [storage], "
+            "[quotas] and [reruns].",
+        ),
+        (
+            'mode = "pro"\n',
+            "mode is not a known key: settings go in a section: [discord], [omni], [storage], "
+            "[quotas] and [reruns].",
+        ),
+    ],
+)
+def test_an_unknown_section_lists_the_valid_ones(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert caught.value.problems == (f"{tmp_path / 'config.toml'}: {expected}",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[omni]\nmode = "std"\nmodel = "kling-video-o1"\nmode = "pro"\n',
+            "omni.mode is set twice (the second time on line 4): keep one.",
+        ),
+        (  # tomllib says only "at end of document" for this one
+            '[storage]\n"media_dir" = "a"\n\nmedia_dir = "b"',
+            "storage.media_dir is set twice (the second time on line 4): keep one.",
+        ),
+        (
+            "[quotas]\nwindow = 'day'\n[omni]\n[quotas]\n",
+            "[quotas] is set twice (the second time on line 4): keep one.",
+        ),
+        ("omni.mode = 'std'\nomni.mode = 'pro'\n", "omni.mode is set twice"),
+        (
+            f"[omni]\n{SK_KEY} = 1\n{SK_KEY} = 2\n",
+            "a key that looks like a token or key (not shown) is set twice (the second time on "
+            "line 3)",
+        ),
+    ],
+)
+def test_a_duplicated_key_is_named(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert expected in caught.value.member_message
+    assert SK_KEY not in caught.value.member_message
+
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            f"Bot {TOKEN}",
+            'starts with "Bot ": paste the token alone, without "Bot " (the bot adds it).',
+        ),
+        (f'"{TOKEN}"', "is wrapped in quotes: remove them"),
+        (f"{TOKEN}\n", "has spaces or a line break around it: paste the token alone."),
+        (f"{TOKEN[:20]} {TOKEN[20:]}", "contains a space"),
+    ],
+    ids=["bot-prefix", "quotes", "newline", "space"],
+)
+def test_a_mispasted_token_is_explained_without_showing_it(value: str, expected: str) -> None:
+    for where, env, subject in (
+        ("file", {}, "discord.token (text; a secret, so not shown) "),
+        ("env", {"DISCORD_TOKEN": value}, "discord.token (from DISCORD_TOKEN; a secret, so "),
+    ):
+        data = {} if env else {"discord": {"token": value}}
+        report = _report(data, env)
+        (problem,) = report.problems
+        assert subject in problem, where
+        assert expected in problem, where
+        assert TOKEN[:20] not in problem and TOKEN[20:] not in problem
+        assert problem.startswith("/") == (where == "file")  # the env's is not in the file
+
+
+def test_a_key_with_bearer_is_explained() -> None:
+    report = _report({"omni": {"api_key": "Bearer sk-abcdef123456"}}, {})
+    (problem,) = report.problems
+    assert 'omni.api_key (text; a secret, so not shown) starts with "Bearer "' in problem
+    assert "abcdef123456" not in problem
+
+
+@pytest.mark.parametrize(
+    ("base_url", "right"),
+    [
+        ("https://api.cometapi.com/v1", "https://api.cometapi.com"),
+        ("https://api.cometapi.com/v1/", "https://api.cometapi.com"),
+        ("https://api.cometapi.com/kling/v1/videos/omni-video", "https://api.cometapi.com"),
+        ("https://proxy.example/comet/v1", "https://proxy.example/comet"),
+    ],
+)
+def test_a_base_url_with_the_api_path_is_refused_with_the_right_form(
+    base_url: str, right: str
+) -> None:
+    (problem,) = _report({"omni": {"base_url": base_url}}, {}).problems
+    assert f'use "{right}" (the bot adds /kling/v1/… itself).' in problem
+    assert problem.split(": ", 1)[1].startswith(f"omni.base_url = '{base_url}' ends in /")
+
+
+def test_a_proxy_path_that_is_not_the_api_path_is_kept() -> None:
+    report = _report({"omni": {"base_url": "https://proxy.example/v1beta/comet"}}, {})
+    assert report.settings is not None
+    assert report.settings.omni.base_url == "https://proxy.example/v1beta/comet"
+
+
+def test_check_says_where_each_secret_came_from() -> None:
+    report = _report(
+        {"discord": {"token": "file-token-1234"}, "omni": {"api_key": "sk-file-key"}},
+        {"DISCORD_TOKEN": "env-token-5678"},
+    )
+    assert report.settings is not None
+    described = "\n".join(describe_settings(report.settings, report.secret_origins))
+    assert (
+        "discord.token = (set, 14 characters, from DISCORD_TOKEN, which overrides the file's "
+        "value)" in described
+    )
+    assert "omni.api_key = (set, 11 characters, from the file)" in described
+    for secret in ("file-token-1234", "env-token-5678", "sk-file-key"):
+        assert secret not in described
+
+
+def _report(data: dict[str, dict[str, str]], env: dict[str, str]) -> ConfigReport:
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "config.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return read_config(path, env)
