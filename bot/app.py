@@ -30,6 +30,7 @@ from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
+from bot.pause_points import PausePoints
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
@@ -60,6 +61,7 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
+    pause_points: PausePoints  # test-only; none armed in production
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
@@ -129,7 +131,14 @@ class KlingBot(commands.Bot):
 
     services: Services
 
-    def __init__(self, settings: Settings, *, time_scale: float = 1.0, **options: object) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        time_scale: float = 1.0,
+        pause_points: PausePoints | None = None,
+        **options: object,
+    ) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=INTENTS,
@@ -139,6 +148,7 @@ class KlingBot(commands.Bot):
         )
         self.settings = settings
         self.time_scale = time_scale
+        self.pause_points = pause_points or PausePoints()
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -179,9 +189,12 @@ class KlingBot(commands.Bot):
             status,
             time_scale=self.time_scale,
             prepare=media.resolve,
+            forget_inputs=media.forget,
         )
         generation = GenerationService(engine, settings, media)
-        self.services = Services(settings, store, session, engine, generation, status, resources)
+        self.services = Services(
+            settings, store, session, engine, generation, status, resources, self.pause_points
+        )
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()
@@ -209,10 +222,10 @@ class KlingBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings) -> None:
+async def run_bot(settings: Settings, pause_points: PausePoints | None = None) -> None:
     """Run until SIGINT/SIGTERM, then shut down cleanly."""
     point_discord_py(settings.discord)
-    bot = KlingBot(settings)
+    bot = KlingBot(settings, pause_points=pause_points)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

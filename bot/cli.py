@@ -277,9 +277,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from discord.errors import LoginFailure, PrivilegedIntentsRequired
 
     from bot.app import run_bot
+    from bot.pause_points import PausePoints
 
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, PausePoints.from_environment(os.environ)))
     except EngineBusy as exc:
         _fail(str(exc))
         return 2

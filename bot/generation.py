@@ -246,19 +246,20 @@ class GenerationService:
         # queue. The status message shows it on its first edit, a moment later.
         return Ticket(task)
 
-    def release(self, ticket: Ticket) -> None:
-        """The member has been told: the task may go to the API."""
-        self._engine.release(ticket.task.external_id)
+    async def release(self, ticket: Ticket) -> None:
+        """The member has been told and the inputs are kept: the task may go to the API.
+
+        The one place a ticket's hold ends; until then a restart withdraws the task.
+        """
+        await self._engine.release(ticket.task.id)
 
     async def withdraw(self, task_id: int, reason: str = "") -> bool:
-        """Undo a task that may not go ahead (Discord refused our answer, an input was bad)."""
+        """Undo a task that may not go ahead (Discord refused our answer, an input was bad);
+        its credits are refunded and its kept inputs forgotten."""
         reason = (
             reason or "Discord did not accept the bot's answer in time, so the task was withdrawn."
         )
-        withdrawn = await self._engine.withdraw(task_id, reason)
-        if withdrawn:
-            await self._media.forget(task_id)
-        return withdrawn
+        return await self._engine.withdraw(task_id, reason)
 
     async def keep_inputs(self, ticket: Ticket, attachments: tuple[AttachmentInfo, ...]) -> None:
         """Download the member's inputs into our storage and point the task at the copies.

@@ -111,6 +111,8 @@ class TaskRecord:
     result_size_bytes: int | None
     status_message_id: int | None
     delivery_message_id: int | None
+    # Queued, but its member has not been answered (or its inputs kept) yet: not to be submitted.
+    is_held: bool = False
 
     @property
     def is_terminal(self) -> bool:

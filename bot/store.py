@@ -36,8 +36,8 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, held) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -60,11 +60,18 @@ class SqliteStore(SqliteTaskReads):
     """`TaskStore` on one SQLite file; open with `await SqliteStore.open(path)`."""
 
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | None = None
+        self,
+        new: NewTask,
+        *,
+        now: datetime,
+        quota: QuotaCheck | None = None,
+        held: bool = False,
     ) -> TaskRecord:
         """Store a QUEUED task and its first event; with `quota`, check and charge in the same
         BEGIN IMMEDIATE, so concurrent creates never overspend. Raises QuotaExceeded.
 
+        `held`: the task is not to be submitted until `release_task` (its member has not been
+        answered yet); written with the charge, so a crash in between leaves it held.
         Idempotent on `new.external_id`: a retried create returns the task already stored.
         """
         at = to_db_time(now)
@@ -91,6 +98,7 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     at,
                     at,
+                    int(held),
                 ),
             )
             task_id = cursor.lastrowid
@@ -137,6 +145,25 @@ class SqliteStore(SqliteTaskReads):
             fields={"not_before": not_before},
             is_attempt=True,
         )
+
+    async def release_task(self, task_id: int, *, now: datetime) -> bool:
+        """End a queued task's hold: it may go to the API. False when it was not held (any more).
+
+        A task that left the queue while held (withdrawn) is not touched.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            cursor = await self._db.execute(
+                "UPDATE tasks SET held = 0, updated_at = ? WHERE id = ? AND held = 1",
+                (at, task_id),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await self._db.execute(
+                _INSERT_EVENT,
+                (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, "released"),
+            )
+        return True
 
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
@@ -213,12 +240,18 @@ class SqliteStore(SqliteTaskReads):
                     f"it can't go to {to.value} from here"
                 )
             check_move(current.state, to)
+            if current.is_held and to is TaskState.SUBMITTING:
+                raise IllegalTransition(
+                    f"task {task_id} is held: its member has not been answered yet"
+                )
             values: dict[str, Any] = {
                 k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()
             }
             if is_attempt:
                 values["attempts"] = current.attempts + 1
             values.update(state=to.value, updated_at=at)
+            if to is not TaskState.QUEUED:
+                values["held"] = 0  # only a queued task is held (withdrawn: the hold is moot)
             if to is TaskState.SUBMITTED:
                 values["submitted_at"] = at
             if to.is_terminal:

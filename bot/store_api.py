@@ -37,7 +37,12 @@ class TaskStore(Protocol):
 
     # tasks
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | None = None
+        self,
+        new: NewTask,
+        *,
+        now: datetime,
+        quota: QuotaCheck | None = None,
+        held: bool = False,
     ) -> TaskRecord: ...
     async def transition(
         self,
@@ -52,6 +57,7 @@ class TaskStore(Protocol):
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
     ) -> TaskRecord: ...
+    async def release_task(self, task_id: int, *, now: datetime) -> bool: ...
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
     ) -> TaskRecord: ...

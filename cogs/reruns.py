@@ -77,8 +77,7 @@ class RerunCog(commands.Cog):
             await self.generation.withdraw(ticket.task.id)
         else:
             await self.generation.attach_status_message(ticket.task.id, status.id)
-        finally:
-            self.generation.release(ticket)
+            await self.generation.release(ticket)
 
 
 async def setup(bot: KlingBot) -> None:
