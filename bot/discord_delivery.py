@@ -206,7 +206,12 @@ class DiscordDeliverer:
                 file.close()
 
     async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
-        """Add the rerun reaction (once) and link the message to its task."""
+        """Link the message to its task, then add the rerun reaction (once).
+
+        Linked first: a member's 🔁 may come while the bot's own reaction waits for its rate
+        limit bucket (one reaction per 250 ms in a channel), and must find the task.
+        """
+        await self._store.link_message(message.id, task.id, "result")
         has_reaction = any(r.me and str(r.emoji) == RERUN_EMOJI for r in message.reactions)
         if not has_reaction:
             try:
@@ -220,7 +225,6 @@ class DiscordDeliverer:
                     task.log_context,
                     exc_info=True,
                 )
-        await self._store.link_message(message.id, task.id, "result")
 
 
 async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | None:
