@@ -25,6 +25,9 @@ from discord.ext import commands
 from bot.build import TerminalDeliverer, build_engine, engine_lock
 from bot.delivery import SplitDeliverer
 from bot.discord_delivery import DiscordDeliverer
+from bot.discord_time import DiscordClock, is_too_old_to_answer
+from bot.discord_trace import discord_trace
+from bot.edit_pacing import EditPacer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
@@ -72,6 +75,23 @@ class Services:
 
 class KlingTree(app_commands.CommandTree["KlingBot"]):
     """The command tree with the one error handler: members read sentences, never tracebacks."""
+
+    async def interaction_check(self, interaction: discord.Interaction[KlingBot], /) -> bool:
+        """Skip, before anything is charged or sent, an interaction too old to be answered
+        (replayed after a long outage): Discord would refuse the answer anyway."""
+        created_at_s = interaction.created_at.timestamp()
+        if not is_too_old_to_answer(created_at_s, interaction.client.discord_clock.now()):
+            return True
+        log.warning(
+            "skipped interaction %s (%s) guild_id=%s user_id=%s: created %.1f s ago, past "
+            "Discord's time to answer",
+            interaction.id,
+            interaction.data.get("name", "?") if interaction.data else "?",
+            interaction.guild_id,
+            interaction.user.id,
+            interaction.client.discord_clock.now() - created_at_s,
+        )
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
@@ -139,11 +159,16 @@ class KlingBot(commands.Bot):
         pause_points: PausePoints | None = None,
         **options: object,
     ) -> None:
+        # Discord's answers tell its time and each channel's edit budget in their headers: the
+        # clock and the pacer of status edits learn them from discord.py's own session.
+        self.edit_pacer = EditPacer()
+        self.discord_clock = DiscordClock()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=INTENTS,
             help_command=None,
             tree_cls=KlingTree,
+            http_trace=discord_trace(self.discord_clock, self.edit_pacer),
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -175,7 +200,7 @@ class KlingBot(commands.Bot):
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
-        status = StatusUpdater(self, store, positions=self._queue_positions)
+        status = StatusUpdater(self, store, positions=self._queue_positions, pacer=self.edit_pacer)
         deliverer = SplitDeliverer(
             DiscordDeliverer(self, store),
             TerminalDeliverer(settings.storage.media_dir / "results"),

@@ -160,9 +160,16 @@ class TaskEngine:
         waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
         return queue_positions(waiting, self.submitter.served_turns)
 
-    async def release(self, task_id: int) -> None:
-        """End the hold of a task enqueued with `held=True`: it may go to the API now."""
-        if await self.store.release_task(task_id, now=self._clock()):
+    async def release(self, task_id: int, *, status_message_id: int | None = None) -> None:
+        """End the hold of a task enqueued with `held=True`: it may go to the API now.
+
+        `status_message_id`: the message that answered the member, stored with the release.
+        """
+        task = await self.store.release_task(
+            task_id, now=self._clock(), status_message_id=status_message_id
+        )
+        if task is not None:
+            self._changed(task)
             self.submitter.wake()
 
     async def withdraw(self, task_id: int, reason: str) -> bool:

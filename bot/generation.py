@@ -246,12 +246,13 @@ class GenerationService:
         # queue. The status message shows it on its first edit, a moment later.
         return Ticket(task)
 
-    async def release(self, ticket: Ticket) -> None:
-        """The member has been told and the inputs are kept: the task may go to the API.
+    async def release(self, ticket: Ticket, *, status_message_id: int | None = None) -> None:
+        """The member has been told (by `status_message_id`, remembered now) and the inputs are
+        kept: the task may go to the API.
 
         The one place a ticket's hold ends; until then a restart withdraws the task.
         """
-        await self._engine.release(ticket.task.id)
+        await self._engine.release(ticket.task.id, status_message_id=status_message_id)
 
     async def withdraw(self, task_id: int, reason: str = "") -> bool:
         """Undo a task that may not go ahead (Discord refused our answer, an input was bad);

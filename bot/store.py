@@ -146,24 +146,31 @@ class SqliteStore(SqliteTaskReads):
             is_attempt=True,
         )
 
-    async def release_task(self, task_id: int, *, now: datetime) -> bool:
-        """End a queued task's hold: it may go to the API. False when it was not held (any more).
+    async def release_task(
+        self, task_id: int, *, now: datetime, status_message_id: int | None = None
+    ) -> TaskRecord | None:
+        """End a queued task's hold: it may go to the API. None when it was not held (any more):
+        a task that left the queue while held (withdrawn) is not touched.
 
-        A task that left the queue while held (withdrawn) is not touched.
+        `status_message_id`: the message that answered the member, remembered (and linked to
+        the task) in the same transaction.
         """
         at = to_db_time(now)
         async with self._write():
             cursor = await self._db.execute(
-                "UPDATE tasks SET held = 0, updated_at = ? WHERE id = ? AND held = 1",
-                (at, task_id),
+                "UPDATE tasks SET held = 0, updated_at = ?, "
+                "status_message_id = COALESCE(?, status_message_id) WHERE id = ? AND held = 1",
+                (at, status_message_id, task_id),
             )
             if cursor.rowcount == 0:
-                return False
+                return None
             await self._db.execute(
                 _INSERT_EVENT,
                 (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, "released"),
             )
-        return True
+            if status_message_id is not None:
+                await self._link(status_message_id, task_id, "status")
+            return await self._task(task_id)
 
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str

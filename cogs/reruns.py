@@ -76,8 +76,8 @@ class RerunCog(commands.Cog):
             log.warning("rerun status not posted; withdrawing %s", ticket.task.log_context)
             await self.generation.withdraw(ticket.task.id)
         else:
-            await self.generation.attach_status_message(ticket.task.id, status.id)
-            await self.generation.release(ticket)
+            self.bot.services.status.posted(ticket.task, status.id)
+            await self.generation.release(ticket, status_message_id=status.id)
 
 
 async def setup(bot: KlingBot) -> None:

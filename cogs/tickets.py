@@ -63,12 +63,18 @@ async def answer_with_ticket(
         # and will likely try again. Don't charge for a task they never heard of.
         await generation.withdraw(ticket.task.id)
         raise
+    message_id = response.message_id
+    if message_id is not None:
+        interaction.client.services.status.posted(ticket.task, message_id)
     try:
-        if response.message_id is not None:
-            await generation.attach_status_message(ticket.task.id, response.message_id)
-        await generation.keep_inputs(ticket, attachments)
+        if attachments:
+            # Remembered before the download: if it fails, or the bot dies meanwhile, the
+            # withdrawal is shown on this message.
+            if message_id is not None:
+                await generation.attach_status_message(ticket.task.id, message_id)
+            await generation.keep_inputs(ticket, attachments)
         await pause_points.reached(BEFORE_RELEASE, ticket.task.log_context)
-        await generation.release(ticket)
+        await generation.release(ticket, status_message_id=message_id)
     except Exception as failure:
         reason = (
             failure.member_message

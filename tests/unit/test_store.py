@@ -571,9 +571,11 @@ async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: Sqlite
     assert [e.kind for e in await store.ledger_for_task(held.id)] == ["charge"]
     with pytest.raises(IllegalTransition, match="held"):
         await store.transition(held.id, S.SUBMITTING, now=NOW, expect=S.QUEUED)
-    assert await store.release_task(held.id, now=NOW)
-    assert not await store.release_task(held.id, now=NOW)  # released once
-    assert not (await store.get_task(held.id)).is_held
+    released = await store.release_task(held.id, now=NOW, status_message_id=555)
+    assert released is not None and not released.is_held
+    assert released.status_message_id == 555
+    assert await store.task_for_message(555, kind="status") == released
+    assert await store.release_task(held.id, now=NOW) is None  # released once
     assert [e.task_id for e in await store.queue_entries()] == [held.id, free.id]
     assert [e.detail for e in await store.task_events(held.id)][-1] == "released"
     await store.transition(held.id, S.SUBMITTING, now=NOW, expect=S.QUEUED)
@@ -585,7 +587,7 @@ async def test_withdrawing_a_held_task_ends_its_hold_and_a_late_release_does_not
     held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
     withdrawn = await store.transition(held.id, S.REJECTED, now=NOW, expect=S.QUEUED)
     assert not withdrawn.is_held
-    assert not await store.release_task(held.id, now=NOW)
+    assert await store.release_task(held.id, now=NOW) is None
     assert (await store.get_task(held.id)).state is S.REJECTED
     with sqlite3.connect(db_path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         db.execute("UPDATE tasks SET held = 1 WHERE id = ?", (held.id,))  # only queued is held
