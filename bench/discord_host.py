@@ -39,6 +39,8 @@ async def burst(fake: FakeDiscord, command: dict[str, Any]) -> dict[str, Any]:
     count, span_s = int(command["commands"]), float(command["span_s"])
     interval_s = span_s / count
     handles: list[InteractionHandle] = []
+    lateness: list[float] = []
+    probe = asyncio.create_task(probe_lag(lateness))
     first_request = len(fake.state.requests)
     started_wall = fake.clock.now()
     started = loop.time()
@@ -51,6 +53,7 @@ async def burst(fake: FakeDiscord, command: dict[str, Any]) -> dict[str, Any]:
     dispatch_span_s = loop.time() - started
     deadline = loop.time() + float(command["wait_s"])
     await asyncio.gather(*(answered(handle, deadline) for handle in handles))
+    probe.cancel()
     acked = [h.record for h in handles if h.record.ack is not None]
     # The burst lasts until the last acknowledgement: the request log up to that callback.
     callbacks = {f"/interactions/{r.id}/{r.token}/callback" for r in acked}
@@ -74,7 +77,23 @@ async def burst(fake: FakeDiscord, command: dict[str, Any]) -> dict[str, Any]:
         "acknowledged": len(acked),
         "requests_during_burst": dict(sorted(by_route.items(), key=lambda item: -item[1])),
         "rate_limited_during_burst": sum(1 for r in during if r.status == 429),
+        # How late this process's own 10 ms sleeps woke: a measuring side that hiccuped.
+        "fake_loop_lag_ms": {
+            "p99": round(sorted(lateness)[int(len(lateness) * 0.99)] * 1000, 1)
+            if lateness
+            else None,
+            "max": round(max(lateness) * 1000, 1) if lateness else None,
+        },
     }
+
+
+async def probe_lag(lateness: list[float]) -> None:
+    """Record how late each 10 ms sleep wakes, until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.01)
+        lateness.append(loop.time() - before - 0.01)
 
 
 async def answered(handle: InteractionHandle, deadline: float) -> None:

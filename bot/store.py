@@ -42,10 +42,11 @@ _INSERT_TASK = (
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
 )
+# Returns the row when the message is (now) linked to this task; nothing when another task has it.
 _LINK_MESSAGE = (
     "INSERT INTO message_links (message_id, task_id, kind) VALUES (?, ?, ?) "
     "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
-    "WHERE message_links.task_id = excluded.task_id"
+    "WHERE message_links.task_id = excluded.task_id RETURNING task_id"
 )
 # The columns a transition may set; names reach SQL only after a check against this set.
 _UPDATABLE = frozenset(TaskUpdate.__annotations__)
@@ -278,12 +279,13 @@ class SqliteStore(SqliteTaskReads):
             return await self._task(task_id)
 
     async def _link(self, message_id: int, task_id: int, kind: LinkKind) -> None:
-        await self._db.execute(_LINK_MESSAGE, (message_id, task_id, kind))
+        if await self._all(_LINK_MESSAGE, (message_id, task_id, kind)):
+            return
         row = await self._one(
             "SELECT task_id FROM message_links WHERE message_id = ?", (message_id,)
         )
-        if row is not None and row["task_id"] != task_id:
-            raise ValueError(f"message {message_id} already belongs to task {row['task_id']}")
+        owner = "another task" if row is None else f"task {row['task_id']}"
+        raise ValueError(f"message {message_id} already belongs to {owner}")
 
 
 def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:
