@@ -65,7 +65,6 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
-    pause_points: PausePoints  # test-only; none armed in production
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
@@ -174,7 +173,7 @@ class KlingBot(commands.Bot):
         )
         self.settings = settings
         self.time_scale = time_scale
-        self.pause_points = pause_points or PausePoints()
+        self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -218,9 +217,7 @@ class KlingBot(commands.Bot):
             forget_inputs=media.forget,
         )
         generation = GenerationService(engine, settings, media)
-        self.services = Services(
-            settings, store, session, engine, generation, status, resources, self.pause_points
-        )
+        self.services = Services(settings, store, session, engine, generation, status, resources)
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()

@@ -43,7 +43,7 @@ UNCONFIRMED_REASON = (
 )
 
 
-async def _keep_nothing(task_id: int) -> None:
+async def _forget_nothing(task_id: int) -> None:
     return None
 
 
@@ -90,7 +90,7 @@ class TaskEngine:
         forget_inputs: ForgetInputs | None = None,
     ) -> None:
         self.store = store
-        self._forget_inputs = forget_inputs or _keep_nothing
+        self._forget_inputs = forget_inputs or _forget_nothing
         self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()

@@ -243,7 +243,7 @@ class GenerationService:
         )
         task = await self._engine.enqueue(new, quota=check, held=held)
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
-        # queue. The status message shows it on its first edit, a moment later.
+        # queue. The status message shows it after the next positions pass, paced per channel.
         return Ticket(task)
 
     async def release(self, ticket: Ticket, *, status_message_id: int | None = None) -> None:
