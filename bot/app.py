@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import uuid
@@ -28,12 +29,16 @@ from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
 from bot.discord_clips import DiscordClipHost
 from bot.discord_delivery import DiscordDeliverer
+from bot.discord_time import DiscordClock, is_too_old_to_answer
+from bot.discord_trace import discord_trace
+from bot.edit_pacing import EditPacer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.invite import invite_url
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
+from bot.pause_points import PausePoints
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
@@ -74,6 +79,23 @@ class Services:
 
 class KlingTree(app_commands.CommandTree["KlingBot"]):
     """The command tree with the one error handler: members read sentences, never tracebacks."""
+
+    async def interaction_check(self, interaction: discord.Interaction[KlingBot], /) -> bool:
+        """Skip, before anything is charged or sent, an interaction too old to be answered
+        (replayed after a long outage): Discord would refuse the answer anyway."""
+        created_at_s = interaction.created_at.timestamp()
+        if not is_too_old_to_answer(created_at_s, interaction.client.discord_clock.now()):
+            return True
+        log.warning(
+            "skipped interaction %s (%s) guild_id=%s user_id=%s: created %.1f s ago, past "
+            "Discord's time to answer",
+            interaction.id,
+            interaction.data.get("name", "?") if interaction.data else "?",
+            interaction.guild_id,
+            interaction.user.id,
+            interaction.client.discord_clock.now() - created_at_s,
+        )
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
@@ -147,23 +169,30 @@ class KlingBot(commands.Bot):
         *,
         time_scale: float = 1.0,
         config_source: str = "",
+        pause_points: PausePoints | None = None,
         **options: object,
     ) -> None:
         # The bot has no voice: discord.py's warnings that voice libraries are missing (PyNaCl,
         # davey) would only send operators after packages they don't need.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
+        # Discord's answers tell its time and each channel's edit budget in their headers: the
+        # clock and the pacer of status edits learn them from discord.py's own session.
+        self.edit_pacer = EditPacer()
+        self.discord_clock = DiscordClock()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=INTENTS,
             help_command=None,
             tree_cls=KlingTree,
+            http_trace=discord_trace(self.discord_clock, self.edit_pacer),
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.time_scale = time_scale
         self.config_source = config_source  # the config file read, for the start-up line
         self._has_said_ready = False
+        self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -190,7 +219,7 @@ class KlingBot(commands.Bot):
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
-        status = StatusUpdater(self, store, positions=self._queue_positions)
+        status = StatusUpdater(self, store, positions=self._queue_positions, pacer=self.edit_pacer)
         deliverer = SplitDeliverer(
             DiscordDeliverer(self, store),
             TerminalDeliverer(settings.storage.media_dir / "results"),
@@ -209,6 +238,7 @@ class KlingBot(commands.Bot):
             status,
             time_scale=self.time_scale,
             prepare=InputPreparer(media, hosting).prepare,
+            forget_inputs=media.forget,
         )
         generation = GenerationService(engine, settings, media, hosting)
         self.services = Services(settings, store, session, engine, generation, status, resources)
@@ -218,6 +248,10 @@ class KlingBot(commands.Bot):
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
         await status.resume()  # final states a stop left unshown, places in line that moved
         await self.sync_commands()
+        # What start-up made (modules, the command tree, discord.py's caches) lives as long as
+        # the bot: out of every later full collection, which would otherwise pause the loop
+        # for tens of milliseconds in the middle of a burst of commands.
+        gc.freeze()
 
     async def sync_commands(self) -> None:
         """Sync to the configured servers (instant), or globally when none are configured.
@@ -281,10 +315,12 @@ class KlingBot(commands.Bot):
         await super().close()
 
 
-async def run_bot(settings: Settings, *, config_source: str = "") -> None:
+async def run_bot(
+    settings: Settings, *, config_source: str = "", pause_points: PausePoints | None = None
+) -> None:
     """Run until SIGINT/SIGTERM, then shut down cleanly."""
     point_discord_py(settings.discord)
-    bot = KlingBot(settings, config_source=config_source)
+    bot = KlingBot(settings, config_source=config_source, pause_points=pause_points)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,7 +17,7 @@ from typing import IO
 import aiohttp
 
 from bot.delivery import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
-from bot.engine import EngineSettings, PicksUp, TaskEngine
+from bot.engine import EngineSettings, ForgetInputs, PicksUp, TaskEngine
 from bot.errors import KlingBotError
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
@@ -69,6 +69,7 @@ def build_engine(
     time_scale: float = 1.0,
     picks_up: PicksUp | None = None,
     prepare: Prepare | None = None,
+    forget_inputs: ForgetInputs | None = None,
 ) -> TaskEngine:
     """The whole queue → API → result → destination path, built from the settings."""
     return TaskEngine(
@@ -79,6 +80,7 @@ def build_engine(
         observer=observer,
         picks_up=picks_up,
         prepare=prepare,
+        forget_inputs=forget_inputs,
     )
 
 

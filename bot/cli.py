@@ -334,9 +334,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from discord.errors import LoginFailure, PrivilegedIntentsRequired
 
     from bot.app import run_bot
+    from bot.pause_points import PausePoints
 
     try:
-        asyncio.run(run_bot(settings, config_source=config_source(report)))
+        asyncio.run(
+            run_bot(
+                settings,
+                config_source=config_source(report),
+                pause_points=PausePoints.from_environment(os.environ),
+            )
+        )
     except EngineBusy as exc:
         _fail(str(exc))
         return 2

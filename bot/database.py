@@ -107,13 +107,14 @@ class SqliteDatabase:
                     await asyncio.shield(self._db.execute("ROLLBACK"))
                 raise
 
+    # One trip to the connection's thread per query (a cursor would take three: execute, fetch,
+    # close): every trip costs the event loop a handoff, and a burst of commands makes many.
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._db.execute_fetchall(sql, params))
 
     async def _count(self, sql: str, params: Sequence[Any]) -> int:
         row = await self._one(sql, params)

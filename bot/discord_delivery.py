@@ -304,7 +304,8 @@ class DiscordDeliverer:
     async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
         """Link the message to its task, then add the rerun reaction (once).
 
-        In this order: a member who clicks the bot's 🔁 the moment it appears finds the link.
+        Linked first: a member's 🔁 may come while the bot's own reaction waits for its rate
+        limit bucket (one reaction per 250 ms in a channel), and must find the task.
         """
         await self._store.link_message(message.id, task.id, "result")
         has_reaction = any(r.me and str(r.emoji) == RERUN_EMOJI for r in message.reactions)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,18 @@ log = logging.getLogger("bot.engine")
 # Which tasks an engine takes care of, by (external id, user id): the bot takes all of them;
 # `kling-bot submit` only those started from the command line (members' tasks wait for the bot).
 PicksUp = Callable[[str, int | None], bool]
+
+
+# Kept inputs of a withdrawn task are removed (the bot's media store; nothing for the terminal).
+ForgetInputs = Callable[[int], Awaitable[None]]
+UNCONFIRMED_REASON = (
+    "The bot restarted before it had finished accepting this task, so it was withdrawn. "
+    "Please run the command again."
+)
+
+
+async def _forget_nothing(task_id: int) -> None:
+    return None
 
 
 def everything(external_id: str, user_id: int | None) -> bool:
@@ -74,8 +86,10 @@ class TaskEngine:
         rng: random.Random | None = None,
         picks_up: PicksUp | None = None,
         prepare: Prepare | None = None,
+        forget_inputs: ForgetInputs | None = None,
     ) -> None:
         self.store = store
+        self._forget_inputs = forget_inputs or _forget_nothing
         self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()
@@ -125,25 +139,22 @@ class TaskEngine:
     ) -> TaskRecord:
         """Store a task (charging its credits atomically when `quota` is given) and queue it.
 
-        `held` keeps it from the API until `release(new.external_id)`: the caller has still to
-        tell the member, and may have to `withdraw` it if it can't.
+        `held` keeps it from the API until `release(task.id)`: the caller has still to tell the
+        member, and may have to `withdraw` it if it can't. The hold is stored with the charge, so
+        a task whose member was never answered is withdrawn at the next start, not submitted.
         """
-        if held:
-            self.submitter.hold(new.external_id)
-        try:
-            task = await self.store.create_task(new, now=self._clock(), quota=quota)
-        except BaseException:
-            self.submitter.release(new.external_id)
-            raise
+        task = await self.store.create_task(new, now=self._clock(), quota=quota, held=held)
         log.info(
-            "queued task_id=%s guild_id=%s user_id=%s cost=%s",
+            "queued task_id=%s guild_id=%s user_id=%s cost=%s held=%s",
             task.id,
             task.guild_id,
             task.user_id,
             task.cost,
+            held,
         )
         self._changed(task)
-        self.submitter.wake()
+        if not held:
+            self.submitter.wake()
         return task
 
     async def queue_positions(self) -> dict[int, int]:
@@ -152,12 +163,21 @@ class TaskEngine:
         waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
         return queue_positions(waiting, self.submitter.served_turns)
 
-    def release(self, external_id: str) -> None:
-        """Let a task enqueued with `held=True` go to the API."""
-        self.submitter.release(external_id)
+    async def release(self, task_id: int, *, status_message_id: int | None = None) -> None:
+        """End the hold of a task enqueued with `held=True`: it may go to the API now.
+
+        `status_message_id`: the message that answered the member, stored with the release.
+        """
+        task = await self.store.release_task(
+            task_id, now=self._clock(), status_message_id=status_message_id
+        )
+        if task is not None:
+            self._changed(task)
+            self.submitter.wake()
 
     async def withdraw(self, task_id: int, reason: str) -> bool:
-        """Take a task out of the queue with a refund, if it has not left it yet."""
+        """Take a task out of the queue with a refund, if it has not left it yet; its kept
+        inputs are forgotten."""
         try:
             task = await self.store.transition(
                 task_id,
@@ -170,6 +190,10 @@ class TaskEngine:
         except IllegalTransition:
             return False  # already on its way: it will be delivered like any other
         self._changed(task)
+        try:
+            await self._forget_inputs(task_id)
+        except Exception:
+            log.exception("kept inputs of withdrawn task_id=%s not removed", task_id)
         return True
 
     async def notify(self, task_id: int) -> None:
@@ -177,7 +201,12 @@ class TaskEngine:
         self._changed(await self.store.get_task(task_id))
 
     async def resume(self) -> dict[TaskState, int]:
-        """Put every unfinished task back on its path; return how many were found per state."""
+        """Put every unfinished task back on its path; return how many were found per state.
+
+        A task still held was accepted by a process that died before its member was answered
+        or its inputs kept: it is withdrawn with a refund, never submitted.
+        """
+        await self._withdraw_unconfirmed()
         now = self._clock()
         found: dict[TaskState, int] = {}
         unfinished = await self.store.tasks_in_states(
@@ -205,6 +234,12 @@ class TaskEngine:
         if found:
             log.info("resumed %s", ", ".join(f"{n} {s.value}" for s, n in sorted(found.items())))
         return found
+
+    async def _withdraw_unconfirmed(self) -> None:
+        for task in await self.store.tasks_in_states([TaskState.QUEUED]):
+            if task.is_held and self._picks_up(task.external_id, task.user_id):
+                log.warning("withdrawing unconfirmed %s: the bot stopped before", task.log_context)
+                await self.withdraw(task.id, UNCONFIRMED_REASON)
 
     async def start(self) -> dict[TaskState, int]:
         """Resume, then run the loops in the background until `stop()`; return what resumed."""

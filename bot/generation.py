@@ -331,22 +331,34 @@ class GenerationService:
         )
         task = await self._engine.enqueue(new, quota=terms, held=held)
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
-        # queue. The status message shows it on its first edit, a moment later.
+        # queue. The status message shows it after the next positions pass, paced per channel.
         return Ticket(task)
 
-    def release(self, ticket: Ticket) -> None:
-        """The member has been told: the task may go to the API."""
-        self._engine.release(ticket.task.external_id)
+    async def release(
+        self,
+        ticket: Ticket,
+        *,
+        status_message_id: int | None = None,
+        reply_token: InteractionToken | None = None,
+    ) -> None:
+        """The member has been told (by `status_message_id`, remembered now) and the inputs are
+        kept: the task may go to the API.
+
+        The one place a ticket's hold ends; until then a restart withdraws the task.
+        `reply_token` (the command's, a secret) lets the result reach the member privately
+        while it lives, should the bot lose the right to post in the channel meanwhile.
+        """
+        if reply_token is not None:
+            await self._store.save_interaction_token(ticket.task.id, reply_token)
+        await self._engine.release(ticket.task.id, status_message_id=status_message_id)
 
     async def withdraw(self, task_id: int, reason: str = "") -> bool:
-        """Undo a task that may not go ahead (Discord refused our answer, an input was bad)."""
+        """Undo a task that may not go ahead (Discord refused our answer, an input was bad);
+        its credits are refunded and its kept inputs forgotten."""
         reason = (
             reason or "Discord did not accept the bot's answer in time, so the task was withdrawn."
         )
-        withdrawn = await self._engine.withdraw(task_id, reason)
-        if withdrawn:
-            await self._media.forget(task_id)
-        return withdrawn
+        return await self._engine.withdraw(task_id, reason)
 
     async def keep_inputs(self, ticket: Ticket, attachments: tuple[AttachmentInfo, ...]) -> None:
         """Download the member's inputs into our storage and point the task at the copies.

@@ -144,6 +144,8 @@ class TaskRecord:
     delivery_message_id: int | None
     edited_from: int | None = None  # the task whose delivered result this one edits
     user_name: str | None = None  # the requester's name when the task was made, if known
+    # Queued, but its member has not been answered (or its inputs kept) yet: not to be submitted.
+    is_held: bool = False
 
     @property
     def is_terminal(self) -> bool:

@@ -1,7 +1,9 @@
 """Status messages: the embed that follows a task, edited as its state changes.
 
 Edits go through the channel with the bot token, never the interaction token (it dies after 15
-minutes). Edits are coalesced per task and spaced out; a final state is shown at once and last.
+minutes). Edits are coalesced per task and paced per channel within the budget Discord announces
+for the channel's edits (`edit_pacing.py`); a final state is shown at once and last.
+
 A final state Discord refuses (a moderator's overwrite for a minute, an outage) is tried again
 with backoff, and the store remembers it until it is shown: the next start shows it too.
 """
@@ -14,11 +16,13 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 import discord
 
 from bot.discord_delivery import TRANSIENT_ERRORS
+from bot.edit_pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.engine import utc_now
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
@@ -30,7 +34,6 @@ from bot.submitter import Backoff
 log = logging.getLogger("bot.status_messages")
 
 Positions = Callable[[], Awaitable[dict[int, int]]]
-MAX_POSITION_EDITS_PER_PASS = 10  # status edits for "your place in line moved", per pass
 POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 EDIT_TRIES = 3  # edits of one passing state that fail before it is left as it is
@@ -53,8 +56,12 @@ def status_embed(view: StatusView) -> discord.Embed:
 
 
 class StatusUpdater:
-    """Keeps each task's status message current: at most one edit per task every
-    `min_interval_s`, always the latest state, the final state promptly and last."""
+    """Keeps each task's status message current, within each channel's rate-limit budget.
+
+    One job per channel makes its edits, one at a time, as `edit_pacing.choose_edit` orders
+    them: final states at once and last, then state changes (a message at most every
+    `min_interval_s`), then queue positions, read once per pass for every channel.
+    """
 
     def __init__(
         self,
@@ -65,6 +72,7 @@ class StatusUpdater:
         min_interval_s: float = 3.0,
         now: Callable[[], datetime] = utc_now,
         close_timeout_s: float = 10.0,
+        pacer: EditPacer | None = None,
         backoff: Backoff = FINAL_BACKOFF,
         rng: random.Random | None = None,
     ) -> None:
@@ -74,60 +82,89 @@ class StatusUpdater:
         self._min_interval_s = min_interval_s
         self._now = now
         self._close_timeout_s = close_timeout_s
+        self.pacer = pacer or EditPacer()
         self._backoff = backoff
         self._rng = rng or random.Random()
-        self._jobs: dict[int, asyncio.Task[None]] = {}  # one editing job per task at a time
-        self._dirty: set[int] = set()  # tasks whose message may be behind the store
-        self._urgent: set[int] = set()  # ...and whose new state is final: don't wait
-        self._wake: dict[int, asyncio.Event] = {}
-        self._last_edit_at: dict[int, float] = {}  # loop time
+        self._jobs: dict[int, asyncio.Task[None]] = {}  # channel id → its editing job
+        self._wanted: dict[int, dict[int, WantedEdit]] = {}  # channel id → task id → edit
+        self._wake: dict[int, asyncio.Event] = {}  # channel id → wakes its sleeping job
+        self._channel_of: dict[int, int] = {}  # task id → channel id
+        self._last_edit_at: dict[int, float] = {}  # task id → loop time
         self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
         self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
         # What each task's failing edit tried to show, and how often it failed: another state
         # starts its own count, so a passing hiccup never uses up the final state's tries.
         self._failed_edits: dict[int, tuple[tuple[object, ...], int]] = {}
-        self._retry_at: dict[int, float] = {}  # loop time of a failed final edit's next try
         self._finished: OrderedDict[int, None] = OrderedDict()
         self._positions_wanted = False
         self._positions_job: asyncio.Task[None] | None = None
         self._positions_cache: tuple[float, dict[int, int]] | None = None
         self._closed = False
 
+    def posted(self, task: TaskRecord, message_id: int) -> None:
+        """Status message `message_id` showing `task` (with no place in line) was just posted.
+
+        Nothing is edited for it until something changes: its place in line comes with the
+        next positions pass, paced with the others in its channel.
+        """
+        if self._closed or task.channel_id is None:
+            return
+        self._shown[task.id] = _state_key(replace(task, status_message_id=message_id))
+        self._channel_of[task.id] = task.channel_id
+        if task.state is TaskState.QUEUED:
+            self._shown_positions[task.id] = None
+            self._want_positions()
+
     async def task_changed(self, task: TaskRecord) -> None:
         """Schedule an edit of the task's status message; never raises."""
         try:
-            if self._closed or task.id in self._finished:
+            if self._closed or task.id in self._finished or task.channel_id is None:
                 return
-            self._request(task.id, urgent=task.is_terminal)
             if self._shown_positions:
                 # Anyone joining or leaving the line moves the others in it.
                 self._want_positions()
+            if task.status_message_id is None:
+                return  # no message yet: the cog posts one, and the store's record follows
+            if self._shown.get(task.id) == _state_key(task) and not task.is_terminal:
+                return  # the message shows this already (its place in line comes by pass)
+            kind = EditKind.FINAL if task.is_terminal else EditKind.STATE
+            self._want(task.id, task.channel_id, kind)
         except Exception:
             log.exception("status update not scheduled for task_id=%s", task.id)
 
     async def resume(self) -> None:
         """After a start: show the final states left unshown, and every queued task's place."""
         for task_id in await self._store.final_status_pending():
-            self._request(task_id, urgent=True)
+            try:
+                task = await self._store.get_task(task_id)
+            except TaskNotFound:
+                await self._store.final_status_shown(task_id)
+                continue
+            if task.channel_id is not None:
+                self._want(task.id, task.channel_id, EditKind.FINAL)
         unfinished = [s for s in TaskState if not s.is_terminal]
         for task in await self._store.tasks_in_states(unfinished):
-            if task.status_message_id is None:
+            if task.status_message_id is None or task.channel_id is None:
                 continue
+            self._channel_of[task.id] = task.channel_id
             if task.state is TaskState.QUEUED:
                 # What the message shows is unknown: the positions pass re-shows it.
                 self._shown_positions[task.id] = None
             else:
-                self._request(task.id, urgent=False)
+                self._want(task.id, task.channel_id, EditKind.STATE)
         if self._shown_positions:
             self._want_positions()
 
     async def close(self) -> None:
-        """Flush pending edits (final states above all) now, then stop."""
+        """Flush pending final and state edits now (positions are dropped), then stop."""
         self._closed = True
         if self._positions_job is not None:
             self._positions_job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._positions_job
+        for wanted in self._wanted.values():
+            for task_id in [t for t, w in wanted.items() if w.kind is EditKind.POSITION]:
+                del wanted[task_id]
         for event in self._wake.values():
             event.set()
         jobs = list(self._jobs.values())
@@ -138,81 +175,87 @@ class StatusUpdater:
             job.cancel()
         await asyncio.gather(*late, return_exceptions=True)
 
-    # -- one job per task -------------------------------------------------------------------
+    # -- one job per channel ----------------------------------------------------------------
 
-    def _request(self, task_id: int, *, urgent: bool) -> None:
-        self._dirty.add(task_id)
-        if urgent:
-            self._urgent.add(task_id)
-            if (event := self._wake.get(task_id)) is not None:
-                event.set()
-        if task_id not in self._jobs:
-            self._jobs[task_id] = asyncio.create_task(self._run(task_id), name=f"status-{task_id}")
+    def _want(
+        self,
+        task_id: int,
+        channel_id: int,
+        kind: EditKind,
+        *,
+        position: int = 0,
+        not_before: float = 0.0,
+    ) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        self._channel_of[task_id] = channel_id
+        wanted = self._wanted.setdefault(channel_id, {})
+        earlier = wanted.get(task_id)
+        if earlier is not None and earlier.kind < kind:
+            return  # a more urgent edit is already due; it shows the latest of everything
+        asked_at = earlier.asked_at if earlier is not None else loop_now
+        wanted[task_id] = WantedEdit(task_id, kind, asked_at, position, not_before)
+        if channel_id not in self._jobs:
+            self._jobs[channel_id] = asyncio.create_task(
+                self._run(channel_id), name=f"status-channel-{channel_id}"
+            )
+        elif kind is not EditKind.POSITION and (event := self._wake.get(channel_id)):
+            event.set()
 
-    async def _run(self, task_id: int) -> None:
+    async def _run(self, channel_id: int) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            while task_id in self._dirty:
-                delay = self._delay(task_id)
-                if delay > 0:
-                    await self._sleep(task_id, delay)
+            while wanted := self._wanted.get(channel_id):
+                now = loop.time()
+                choice, ready_at = choose_edit(
+                    wanted.values(),
+                    channel_id=channel_id,
+                    pacer=self.pacer,
+                    last_edit_at=self._last_edit_at,
+                    min_interval_s=self._min_interval_s,
+                    now=now,
+                    is_closing=self._closed,
+                )
+                if choice is None:
+                    await self._sleep(channel_id, ready_at - now)
                     continue
-                self._dirty.discard(task_id)
-                self._urgent.discard(task_id)
-                self._retry_at.pop(task_id, None)
+                del wanted[choice.task_id]
                 try:
-                    is_done = await self._show(task_id)
+                    is_done = await self._show(choice)
                 except Exception:
-                    log.exception("status edit failed for task_id=%s", task_id)
+                    log.exception("status edit failed for task_id=%s", choice.task_id)
                     is_done = False
                 if is_done:
-                    self._forget(task_id)
-                    return
+                    self._forget(choice.task_id)
         finally:
-            self._jobs.pop(task_id, None)
-            self._wake.pop(task_id, None)
+            self._jobs.pop(channel_id, None)
+            self._wake.pop(channel_id, None)
+            if not self._wanted.get(channel_id):
+                self._wanted.pop(channel_id, None)
 
-    def _delay(self, task_id: int) -> float:
-        now = asyncio.get_running_loop().time()
-        if self._closed:
-            return 0.0
-        retry_at = self._retry_at.get(task_id)
-        if retry_at is not None:
-            return retry_at - now  # a refused final state waits out its backoff
-        last = self._last_edit_at.get(task_id)
-        if last is None or task_id in self._urgent:
-            return 0.0
-        return last + self._min_interval_s - now
-
-    async def _sleep(self, task_id: int, delay: float) -> None:
-        event = self._wake.setdefault(task_id, asyncio.Event())
+    async def _sleep(self, channel_id: int, delay: float) -> None:
+        event = self._wake.setdefault(channel_id, asyncio.Event())
         event.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), delay)
+            await asyncio.wait_for(event.wait(), max(0.0, delay))
 
-    async def _show(self, task_id: int) -> bool:
+    async def _show(self, want: WantedEdit) -> bool:
         """Render the task as the store has it now; True when nothing more will be shown."""
         try:
             # Re-read: notifications may arrive out of order, the store never goes back.
-            task = await self._store.get_task(task_id)
+            task = await self._store.get_task(want.task_id)
         except TaskNotFound:
             return True
         if task.status_message_id is None or task.channel_id is None:
             return task.is_terminal  # no message (yet): the cog posts one and notifies again
-        position = await self._position_of(task)
-        shown: tuple[object, ...] = (
-            task.state,
-            position,
-            task.progress_pct,
-            task.attempts,
-            task.failure_reason,
-            task.delivery_message_id,
-            task.status_message_id,
-        )
-        if self._shown.get(task.id) == shown:
+        position = await self._position_of(task, want)
+        shown = (*_state_key(task), position)
+        if (*self._shown.get(task.id, ()), self._shown_positions.get(task.id)) == shown:
             return task.is_terminal
         view = status_view(task, position=position, now=self._now())
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)
+        loop = asyncio.get_running_loop()
+        self.pacer.record(task.channel_id, want.kind, loop.time())
         try:
             await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
         except discord.NotFound:
@@ -221,15 +264,14 @@ class StatusUpdater:
             return True
         except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
             log.warning("status edit failed %s: %s", task.log_context, error)
-            return self._after_failed_edit(
-                task, shown, is_refused=isinstance(error, discord.Forbidden)
-            )
+            is_refused = isinstance(error, discord.Forbidden)
+            return self._after_failed_edit(task, shown, want.kind, is_refused=is_refused)
         finally:
-            self._last_edit_at[task.id] = asyncio.get_running_loop().time()
+            self._last_edit_at[task.id] = loop.time()
         self._failed_edits.pop(task.id, None)
         if task.is_terminal:
             await self._store.final_status_shown(task.id)
-        self._shown[task.id] = shown
+        self._shown[task.id] = _state_key(task)
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = position
         else:
@@ -237,11 +279,13 @@ class StatusUpdater:
         return task.is_terminal
 
     def _after_failed_edit(
-        self, task: TaskRecord, shown: tuple[object, ...], *, is_refused: bool
+        self, task: TaskRecord, shown: tuple[object, ...], kind: EditKind, *, is_refused: bool
     ) -> bool:
-        """Schedule another try of a failed edit, or leave it; True when the job may end."""
+        """Schedule another try of a failed edit, or leave it; True when the task is done."""
+        assert task.channel_id is not None
         earlier = self._failed_edits.get(task.id)
         failures = earlier[1] + 1 if earlier is not None and earlier[0] == shown else 1
+        loop_now = asyncio.get_running_loop().time()
         if not task.is_terminal:
             # A passing state is tried again after the interval, but not after a refusal (each
             # counts towards Discord's invalid-request limit): the next state tries again.
@@ -249,7 +293,8 @@ class StatusUpdater:
                 self._failed_edits.pop(task.id, None)
             else:
                 self._failed_edits[task.id] = (shown, failures)
-                self._dirty.add(task.id)
+                retry_at = loop_now + self._min_interval_s
+                self._want(task.id, task.channel_id, kind, not_before=retry_at)
             return False
         if self._closed or failures >= FINAL_EDIT_TRIES:
             # The store still has it pending: the next start shows it.
@@ -257,13 +302,14 @@ class StatusUpdater:
             return True
         self._failed_edits[task.id] = (shown, failures)
         delay_s = self._backoff.delay_s(failures - 1, None, self._rng)
-        self._retry_at[task.id] = asyncio.get_running_loop().time() + delay_s
-        self._dirty.add(task.id)
+        self._want(task.id, task.channel_id, kind, not_before=loop_now + delay_s)
         return False
 
-    async def _position_of(self, task: TaskRecord) -> int | None:
+    async def _position_of(self, task: TaskRecord, want: WantedEdit) -> int | None:
         if task.state is not TaskState.QUEUED:
             return None
+        if want.kind is EditKind.POSITION:
+            return want.position  # from this pass's reading of the queue
         try:
             return (await self._fresh_positions()).get(task.id)
         except Exception:
@@ -282,17 +328,14 @@ class StatusUpdater:
         self._finished[task_id] = None
         while len(self._finished) > _FINISHED_MEMORY:
             self._finished.popitem(last=False)
-        tables = (
+        for table in (
             self._last_edit_at,
             self._shown,
             self._shown_positions,
             self._failed_edits,
-            self._retry_at,
-        )
-        for table in tables:
+            self._channel_of,
+        ):
             table.pop(task_id, None)
-        self._dirty.discard(task_id)
-        self._urgent.discard(task_id)
 
     # -- queue positions of the others --------------------------------------------------------
 
@@ -302,7 +345,8 @@ class StatusUpdater:
             self._positions_job = asyncio.create_task(self._refresh_positions(), name="positions")
 
     async def _refresh_positions(self) -> None:
-        """Re-show queued tasks whose place in line moved; one read per burst of changes."""
+        """Re-show queued tasks whose place in line moved: one read of the queue per pass for
+        every channel, each channel's edits then paced by its own job."""
         try:
             while self._positions_wanted and not self._closed:
                 self._positions_wanted = False
@@ -315,20 +359,36 @@ class StatusUpdater:
                 except Exception:
                     log.warning("queue positions unavailable", exc_info=True)
                     continue
-                moved = [
-                    (new, task_id)
-                    for task_id, shown in self._shown_positions.items()
-                    if (new := positions.get(task_id)) is not None
-                    and position_worth_an_edit(shown, new)
-                ]
-                # Front of the line first; the rest catch up on later passes. Hundreds of edits
-                # at once would spend the bot's global request budget that results need.
-                for _, task_id in sorted(moved)[:MAX_POSITION_EDITS_PER_PASS]:
-                    self._request(task_id, urgent=False)
-                if len(moved) > MAX_POSITION_EDITS_PER_PASS:
-                    self._positions_wanted = True
+                for task_id, shown in list(self._shown_positions.items()):
+                    new = positions.get(task_id)
+                    channel_id = self._channel_of.get(task_id)
+                    if new is None or channel_id is None:
+                        continue
+                    if position_worth_an_edit(shown, new):
+                        self._want(task_id, channel_id, EditKind.POSITION, position=new)
+                    else:
+                        self._unwant_position(task_id, channel_id)
         finally:
             self._positions_job = None
+
+    def _unwant_position(self, task_id: int, channel_id: int) -> None:
+        """Drop a pending position edit: the task moved back to the place its message shows."""
+        wanted = self._wanted.get(channel_id, {})
+        pending = wanted.get(task_id)
+        if pending is not None and pending.kind is EditKind.POSITION:
+            del wanted[task_id]
+
+
+def _state_key(task: TaskRecord) -> tuple[object, ...]:
+    """What a status message shows of its task, its place in line aside."""
+    return (
+        task.state,
+        task.progress_pct,
+        task.attempts,
+        task.failure_reason,
+        task.delivery_message_id,
+        task.status_message_id,
+    )
 
 
 _NO_MENTIONS = discord.AllowedMentions.none()

@@ -38,8 +38,8 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at, edited_from, user_name) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, edited_from, user_name, held) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -49,10 +49,11 @@ _FINAL_STATUS_PENDING = (
     "INSERT OR IGNORE INTO final_status_pending (task_id) SELECT id FROM tasks "
     "WHERE id = ? AND finished_at IS NOT NULL AND status_message_id IS NOT NULL"
 )
+# Returns the row when the message is (now) linked to this task; nothing when another task has it.
 _LINK_MESSAGE = (
     "INSERT INTO message_links (message_id, task_id, kind) VALUES (?, ?, ?) "
     "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
-    "WHERE message_links.task_id = excluded.task_id"
+    "WHERE message_links.task_id = excluded.task_id RETURNING task_id"
 )
 # The columns a transition may set; names reach SQL only after a check against this set.
 _UPDATABLE = frozenset(TaskUpdate.__annotations__)
@@ -67,7 +68,12 @@ class SqliteStore(SqliteTaskReads):
     """`TaskStore` on one SQLite file; open with `await SqliteStore.open(path)`."""
 
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | QuotaTerms | None = None
+        self,
+        new: NewTask,
+        *,
+        now: datetime,
+        quota: QuotaCheck | QuotaTerms | None = None,
+        held: bool = False,
     ) -> TaskRecord:
         """Store a QUEUED task and its first event; with `quota`, check and charge in the same
         BEGIN IMMEDIATE, so concurrent creates never overspend. Raises QuotaExceeded.
@@ -75,6 +81,8 @@ class SqliteStore(SqliteTaskReads):
         `QuotaTerms` are resolved into a limit in that transaction too, from the overrides and
         server settings as they are then: a limit a moderator set a moment ago applies.
 
+        `held`: the task is not to be submitted until `release_task` (its member has not been
+        answered yet); written with the charge, so a crash in between leaves it held.
         Idempotent on `new.external_id`: a retried create returns the task already stored.
         """
         at = to_db_time(now)
@@ -103,6 +111,7 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     new.edited_from,
                     new.user_name,
+                    int(held),
                 ),
             )
             task_id = cursor.lastrowid
@@ -150,6 +159,32 @@ class SqliteStore(SqliteTaskReads):
             fields={"not_before": not_before},
             is_attempt=True,
         )
+
+    async def release_task(
+        self, task_id: int, *, now: datetime, status_message_id: int | None = None
+    ) -> TaskRecord | None:
+        """End a queued task's hold: it may go to the API. None when it was not held (any more):
+        a task that left the queue while held (withdrawn) is not touched.
+
+        `status_message_id`: the message that answered the member, remembered (and linked to
+        the task) in the same transaction.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            cursor = await self._db.execute(
+                "UPDATE tasks SET held = 0, updated_at = ?, "
+                "status_message_id = COALESCE(?, status_message_id) WHERE id = ? AND held = 1",
+                (at, status_message_id, task_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            await self._db.execute(
+                _INSERT_EVENT,
+                (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, "released"),
+            )
+            if status_message_id is not None:
+                await self._link(status_message_id, task_id, "status")
+            return await self._task(task_id)
 
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
@@ -264,12 +299,18 @@ class SqliteStore(SqliteTaskReads):
                     f"it can't go to {to.value} from here"
                 )
             check_move(current.state, to)
+            if current.is_held and to is TaskState.SUBMITTING:
+                raise IllegalTransition(
+                    f"task {task_id} is held: its member has not been answered yet"
+                )
             values: dict[str, Any] = {
                 k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()
             }
             if is_attempt:
                 values["attempts"] = current.attempts + 1
             values.update(state=to.value, updated_at=at)
+            if to is not TaskState.QUEUED:
+                values["held"] = 0  # only a queued task is held (withdrawn: the hold is moot)
             if to is TaskState.SUBMITTED:
                 values["submitted_at"] = at
             if to.is_terminal:
@@ -294,12 +335,13 @@ class SqliteStore(SqliteTaskReads):
             return await self._task(task_id)
 
     async def _link(self, message_id: int, task_id: int, kind: LinkKind) -> None:
-        await self._db.execute(_LINK_MESSAGE, (message_id, task_id, kind))
+        if await self._all(_LINK_MESSAGE, (message_id, task_id, kind)):
+            return
         row = await self._one(
             "SELECT task_id FROM message_links WHERE message_id = ?", (message_id,)
         )
-        if row is not None and row["task_id"] != task_id:
-            raise ValueError(f"message {message_id} already belongs to task {row['task_id']}")
+        owner = "another task" if row is None else f"task {row['task_id']}"
+        raise ValueError(f"message {message_id} already belongs to {owner}")
 
 
 def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:

@@ -39,7 +39,12 @@ class TaskStore(Protocol):
 
     # tasks
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | QuotaTerms | None = None
+        self,
+        new: NewTask,
+        *,
+        now: datetime,
+        quota: QuotaCheck | QuotaTerms | None = None,
+        held: bool = False,
     ) -> TaskRecord: ...
     async def transition(
         self,
@@ -54,6 +59,9 @@ class TaskStore(Protocol):
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
     ) -> TaskRecord: ...
+    async def release_task(
+        self, task_id: int, *, now: datetime, status_message_id: int | None = None
+    ) -> TaskRecord | None: ...
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
     ) -> TaskRecord: ...

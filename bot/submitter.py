@@ -104,7 +104,6 @@ class Submitter:
         self._paused_until: datetime | None = None
         self._next_wakeup: datetime | None = None
         self._stopping = False
-        self._held: set[str] = set()  # external ids of tasks not to submit yet
 
     @property
     def served_turns(self) -> dict[Hashable, int]:
@@ -112,18 +111,7 @@ class Submitter:
         return dict(self._served)
 
     def _may_submit(self, entry: QueueEntry) -> bool:
-        if entry.external_id in self._held:
-            return False
         return self._picks_up is None or self._picks_up(entry.external_id, entry.user_id)
-
-    def hold(self, external_id: str) -> None:
-        """Don't submit this task until `release` (its member has not been answered yet)."""
-        self._held.add(external_id)
-
-    def release(self, external_id: str) -> None:
-        """Let a held task go to the API."""
-        self._held.discard(external_id)
-        self.wake()
 
     def wake(self) -> None:
         """Look at the queue again now (a task was queued or a slot freed)."""

@@ -22,7 +22,7 @@ TASK_COLUMNS = (
     "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
     "result_path, result_size_bytes, status_message_id, delivery_message_id, edited_from, "
-    "user_name"
+    "user_name, held"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 
@@ -87,11 +87,12 @@ class SqliteTaskReads(SqliteQuota):
         return [task_from_row(r) for r in rows]
 
     async def queue_entries(self) -> list[QueueEntry]:
-        """Every QUEUED task as the fair queue sees it (no request JSON: cheap for thousands)."""
+        """Every QUEUED task that is not held, as the fair queue sees it (no request JSON: cheap
+        for thousands). A held task's member has not been answered yet: it may not go."""
         async with self._lock:
             rows = await self._all(
                 "SELECT id, guild_id, user_id, queued_at, not_before, external_id FROM tasks "
-                "WHERE state = ? ORDER BY id",
+                "WHERE state = ? AND held = 0 ORDER BY id",
                 (TaskState.QUEUED.value,),
             )
         return [
@@ -170,6 +171,7 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
     values: dict[str, Any] = dict(zip(row.keys(), row, strict=True))
     values["request"] = load_stored_request(values.pop("request_json"))
     values["state"] = TaskState(values["state"])
+    values["is_held"] = bool(values.pop("held"))
     for key in _TIME_COLUMNS:
         values[key] = from_db_time(values[key])
     for key in _OPTIONAL_TIME_COLUMNS:

@@ -99,9 +99,8 @@ class RerunCog(commands.Cog):
             )
             await self.generation.withdraw(ticket.task.id)
         else:
-            await self.generation.attach_status_message(ticket.task.id, status.id)
-        finally:
-            self.generation.release(ticket)
+            self.bot.services.status.posted(ticket.task, status.id)
+            await self.generation.release(ticket, status_message_id=status.id)
 
     def _rights_in(self, guild_id: int, channel_id: int) -> ChannelRights | None:
         """The bot's permissions where the reaction was made, from the cache (None if unknown)."""

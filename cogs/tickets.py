@@ -11,6 +11,7 @@ from bot.engine import utc_now
 from bot.errors import KlingBotError, MissingPermissions
 from bot.generation import GenerationService, Requester, Ticket
 from bot.media import AttachmentInfo
+from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
 from bot.records import InteractionToken
 from bot.render import status_view
 from bot.status_messages import status_embed
@@ -65,35 +66,43 @@ async def answer_with_ticket(
     ticket: Ticket,
     attachments: tuple[AttachmentInfo, ...],
 ) -> None:
-    """Acknowledge with the public status message, keep the inputs, then let the task go.
+    """Acknowledge with the public status message, keep the inputs, then release the task.
 
-    The ticket is held until here: if Discord refuses the answer, or an input turns out to be
-    unusable, the task is withdrawn with a refund before it could reach the API.
+    The ticket's hold is stored with its charge and ends only at `release`: if Discord refuses
+    the answer, or an input turns out to be unusable, the task is withdrawn with a refund here;
+    if the bot dies first, the next start withdraws it. It never reaches the API unconfirmed.
     """
+    pause_points = interaction.client.pause_points
+    await pause_points.reached(BEFORE_ANSWER, ticket.task.log_context)
+    view = status_view(ticket.task, position=None, now=utc_now())
     try:
-        view = status_view(ticket.task, position=None, now=utc_now())
-        try:
-            response = await interaction.response.send_message(
-                embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
-            )
-        except Exception:
-            # Refused, timed out or cut off: the member saw "the application did not respond"
-            # and will likely try again. Don't charge for a task they never heard of.
-            await generation.withdraw(ticket.task.id)
-            raise
-        if response.message_id is not None:
-            await generation.attach_status_message(
-                ticket.task.id, response.message_id, reply_token_of(interaction)
-            )
-        try:
+        response = await interaction.response.send_message(
+            embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
+        )
+    except Exception:
+        # Refused, timed out or cut off: the member saw "the application did not respond"
+        # and will likely try again. Don't charge for a task they never heard of.
+        await generation.withdraw(ticket.task.id)
+        raise
+    message_id = response.message_id
+    if message_id is not None:
+        interaction.client.services.status.posted(ticket.task, message_id)
+    try:
+        if attachments:
+            # Remembered before the download: if it fails, or the bot dies meanwhile, the
+            # withdrawal is shown on this message (and a clip is lent to Discord on it).
+            if message_id is not None:
+                await generation.attach_status_message(ticket.task.id, message_id)
             await generation.keep_inputs(ticket, attachments)
-        except Exception as failure:
-            reason = (
-                failure.member_message
-                if isinstance(failure, KlingBotError)
-                else "The bot could not keep your attachments, so the task was withdrawn."
-            )
-            await generation.withdraw(ticket.task.id, reason)
-            raise  # the error handler tells the member privately why
-    finally:
-        generation.release(ticket)
+        await pause_points.reached(BEFORE_RELEASE, ticket.task.log_context)
+        await generation.release(
+            ticket, status_message_id=message_id, reply_token=reply_token_of(interaction)
+        )
+    except Exception as failure:
+        reason = (
+            failure.member_message
+            if isinstance(failure, KlingBotError)
+            else "The bot could not finish accepting this task, so it was withdrawn."
+        )
+        await generation.withdraw(ticket.task.id, reason)
+        raise  # the error handler tells the member privately why

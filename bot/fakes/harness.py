@@ -85,9 +85,16 @@ async def running_bot(
 class BotProcess:
     """`kling-bot run --config FILE` in its own process, as an operator runs it."""
 
-    def __init__(self, config: Path, *, ready_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *,
+        ready_timeout_s: float = 60.0,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         self.config = config
         self.ready_timeout_s = ready_timeout_s
+        self.environment = environment or {}  # added to this process's (e.g. a pause point)
         self.process: asyncio.subprocess.Process | None = None
         self.output: list[str] = []  # every line the bot printed (logs go to stderr → here)
 
@@ -102,7 +109,7 @@ class BotProcess:
             str(self.config),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.environment},
         )
         await self.wait_for_line("synced", timeout_s=self.ready_timeout_s)
 

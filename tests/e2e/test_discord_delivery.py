@@ -516,6 +516,31 @@ async def test_queue_positions_and_failures_are_shown(
     await updater.close()
 
 
+async def test_an_answered_task_gets_no_edit_until_its_place_in_line_is_known(
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+) -> None:
+    fake = fake_discord
+    task = await new_task(store, fake)
+    view = status_view(task, position=None, now=utc_now())  # what the answer shows
+    message = await general(discord_client, fake).send(embed=status_embed(view))
+    updater = StatusUpdater(discord_client, store, positions_of({task.id: 3}), min_interval_s=60)
+    updater.posted(task, message.id)
+    await store.set_status_message(task.id, message.id)
+    await updater.task_changed(await store.get_task(task.id))  # the answer's own state
+    await updater.close()  # flushes every pending edit of a state; positions come by pass only
+    assert fake.message(message.id).history == []
+    assert fake.requests("PATCH", EDIT_ROUTE) == []
+
+    updater = StatusUpdater(discord_client, store, positions_of({task.id: 3}), min_interval_s=0.2)
+    updater.posted(task, message.id)
+    await updater.task_changed(await store.get_task(task.id))
+    await eventually(
+        lambda: status_field(fake.message(message.id)) == "Waiting in line — position 3"
+    )
+    await updater.close()
+    assert len(fake.requests("PATCH", EDIT_ROUTE)) == 1
+
+
 async def test_a_deleted_status_message_is_dropped_quietly(
     discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
 ) -> None:
@@ -574,7 +599,9 @@ async def test_a_final_state_that_keeps_failing_is_given_up_until_the_next_start
 
     task = await move(store, task, TaskState.REJECTED, failure_reason="Kling refused the prompt")
     await updater.task_changed(task)
-    await eventually(lambda: not updater._jobs)  # the job ends: no retry loop forever
+    # The job ends: no retry loop forever. Its tries are paced within the channel's edit budget
+    # (5 per 5 s), so they take a while.
+    await eventually(lambda: not updater._jobs, timeout_s=60)
     await updater.close()
     assert len(fake.requests("PATCH", EDIT_ROUTE)) == FINAL_EDIT_TRIES
     assert await store.final_status_pending() == [task.id]

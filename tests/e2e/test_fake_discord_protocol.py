@@ -307,6 +307,7 @@ async def test_history_query_is_validated(
 async def test_history_defaults_to_fifty_newest_first(
     http: aiohttp.ClientSession, fake_discord: FakeDiscord
 ) -> None:
+    fake_discord.rate_limits = None  # 60 posts at once would be 429s: this is about the history
     url = f"/api/v10/channels/{fake_discord.default.general.id}/messages"
     for number in range(60):
         async with http.post(url, json={"content": f"m{number}"}) as response:
@@ -334,3 +335,47 @@ async def test_a_nonce_is_echoed_on_create_and_deduplicated_only_when_enforced(
         assert all("nonce" not in m for m in await response.json())
     async with http.post(url, json={"content": "hi", "nonce": ["x"]}) as response:
         assert (response.status, (await response.json())["code"]) == (400, 50035)
+
+
+async def test_a_channel_bucket_announces_its_budget_and_refuses_the_request_over_it(
+    http: aiohttp.ClientSession, fake_discord: FakeDiscord
+) -> None:
+    general = fake_discord.default.general
+    other = fake_discord.add_channel("other")
+    answers = []
+    for number in range(6):
+        async with http.post(
+            f"/api/v10/channels/{general.id}/messages", json={"content": f"{number}"}
+        ) as r:
+            answers.append((r.status, dict(r.headers), await r.json()))
+    first_headers = answers[0][1]
+    assert first_headers["X-RateLimit-Limit"] == "5"
+    assert [a[1]["X-RateLimit-Remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert 0 < float(first_headers["X-RateLimit-Reset-After"]) <= 5
+    assert float(first_headers["X-RateLimit-Reset"]) > 1_000_000_000  # epoch seconds
+    status, headers, body = answers[5]
+    assert status == 429 and headers["Via"] and headers["X-RateLimit-Scope"] == "user"
+    assert body["global"] is False and 0 < body["retry_after"] <= 5
+    assert len(fake_discord.channel_messages(general)) == 5  # the sixth was not posted
+    # Counted per channel: another channel has its own budget, and edits their own bucket.
+    async with http.post(f"/api/v10/channels/{other.id}/messages", json={"content": "x"}) as r:
+        assert r.status == 200 and r.headers["X-RateLimit-Remaining"] == "4"
+    message_id = fake_discord.channel_messages(general)[0].id
+    url = f"/api/v10/channels/{general.id}/messages/{message_id}"
+    async with http.patch(url, json={"content": "edited"}) as r:
+        assert r.status == 200
+        assert r.headers["X-RateLimit-Bucket"] != first_headers["X-RateLimit-Bucket"]
+
+
+async def test_the_global_limit_answers_a_global_429(
+    http: aiohttp.ClientSession, fake_discord: FakeDiscord
+) -> None:
+    statuses = []
+    for _ in range(55):
+        async with http.get("/api/v10/users/@me") as r:
+            statuses.append(r.status)
+            if r.status == 429:
+                body = await r.json()
+                assert body["global"] is True and r.headers["X-RateLimit-Global"] == "true"
+    # 50 a second in all (the route's own bucket allows 50 too): some of the 55 were refused.
+    assert statuses.count(200) <= 50 and 429 in statuses

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from bot.engine import UNCONFIRMED_REASON
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
+from bot.fakes.discord.member import Attachment, InteractionHandle
 from bot.fakes.discord.testing import replies_to
-from bot.fakes.harness import BotProcess
+from bot.fakes.harness import BotProcess, config_toml
+from bot.lifecycle import TaskState
+from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY
+from bot.records import TaskRecord
 from bot.settings import Settings
+from bot.store import SqliteStore
 
 pytestmark = pytest.mark.slow
 SETTLE_S = 60  # a guard against hangs, not a speed assertion
@@ -82,3 +92,121 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
     assert len(fake_comet.accepted_creates()) == 1
     token = bot_settings.discord.token.get_secret_value()
     assert not any(token in line for line in bot_process.output + restarted.output)
+
+
+def png(width: int, height: int) -> bytes:
+    data = io.BytesIO()
+    Image.new("RGB", (width, height), "teal").save(data, format="PNG")
+    return data.getvalue()
+
+
+async def kill_at(
+    fake_discord: FakeDiscord, config: Path, point: str, command: Callable[[], Awaitable[object]]
+) -> str:
+    """Start the bot with a test pause point armed, run `command`, SIGKILL the bot once the
+    pause point is reached; return the line that said so."""
+    paused = BotProcess(config, environment={ENVIRONMENT_KEY: point})
+    await paused.start()
+    try:
+        gateway = fake_discord.gateway
+        await gateway.wait_for(lambda: gateway.is_connected, timeout_s=SETTLE_S)
+        await command()
+        line = await paused.wait_for_line(f"TEST PAUSE POINT {point}", timeout_s=SETTLE_S)
+        assert await paused.stop(signal.SIGKILL) == -signal.SIGKILL
+    finally:
+        await paused.kill()
+    return line
+
+
+async def only_task(settings: Settings) -> TaskRecord:
+    async with await SqliteStore.open(settings.storage.database) as store:
+        (task,) = await store.list_tasks()
+        return task
+
+
+async def ledger_sum(settings: Settings, task_id: int) -> int:
+    async with await SqliteStore.open(settings.storage.database) as store:
+        return sum(entry.credits for entry in await store.ledger_for_task(task_id))
+
+
+async def test_a_kill_9_before_the_answer_withdraws_the_charged_task_at_the_next_start(
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    bot_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_toml(bot_settings), encoding="utf-8")
+    alice = fake_discord.member(fake_discord.default.alice)
+    handles: list[InteractionHandle] = []
+
+    async def video() -> None:
+        handles.append(
+            await alice.run(
+                "video", prompt="<<<image_1>>> sails", image_1=Attachment("a.png", png(400, 400))
+            )
+        )
+
+    await kill_at(fake_discord, config, BEFORE_ANSWER, video)
+    # Killed between the charge and the answer: charged, held, never answered.
+    task = await only_task(bot_settings)
+    assert task.state is TaskState.QUEUED and task.is_held
+    assert await ledger_sum(bot_settings, task.id) == 1
+    assert handles[0].ack is None
+
+    restarted = BotProcess(config)
+    await restarted.start()  # resume (and so the withdrawal) happens before the sync
+    try:
+        task = await only_task(bot_settings)
+        assert task.state is TaskState.REJECTED
+        assert task.failure_reason == UNCONFIRMED_REASON
+        assert await ledger_sum(bot_settings, task.id) == 0
+    finally:
+        assert await restarted.stop() == 0
+    assert fake_comet.creates() == []  # never sent, with or without its unchecked CDN image
+
+
+async def test_a_kill_9_after_the_answer_before_the_release_withdraws_and_forgets_the_inputs(
+    fake_discord: FakeDiscord,
+    fake_comet: FakeCometAPI,
+    bot_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(config_toml(bot_settings), encoding="utf-8")
+    alice = fake_discord.member(fake_discord.default.alice)
+    handles: list[InteractionHandle] = []
+
+    async def video() -> None:
+        handle = await alice.run(
+            "video", prompt="<<<image_1>>> sails", image_1=Attachment("a.png", png(400, 400))
+        )
+        handles.append(handle)
+        await handle.wait_ack()
+
+    await kill_at(fake_discord, config, BEFORE_RELEASE, video)
+    status = handles[0].original
+    assert status is not None
+    task = await only_task(bot_settings)
+    assert task.state is TaskState.QUEUED and task.is_held
+    assert task.status_message_id == status.id
+    inputs = bot_settings.storage.media_dir / "inputs" / str(task.id)
+    assert (inputs / "image_1.png").is_file()  # kept before the kill
+
+    restarted = BotProcess(config)
+    await restarted.start()
+    try:
+        task = await only_task(bot_settings)
+        assert task.state is TaskState.REJECTED
+        assert await ledger_sum(bot_settings, task.id) == 0
+        assert not inputs.exists()
+
+        async def status_says_withdrawn() -> None:
+            while "withdrawn" not in str(fake_discord.message(status.id).embeds):
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(status_says_withdrawn(), SETTLE_S)
+        assert "refunded" in str(fake_discord.message(status.id).embeds)
+    finally:
+        assert await restarted.stop() == 0
+    assert fake_comet.creates() == []

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from bot.delivery import CourierSettings, Deliverer, FileDeliverer
-from bot.engine import EngineSettings, TaskEngine, utc_now
+from bot.engine import UNCONFIRMED_REASON, EngineSettings, ForgetInputs, TaskEngine, utc_now
 from bot.errors import ApiError
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.lifecycle import TaskState
@@ -68,6 +68,7 @@ async def running_engine(
     client_class: type[OmniClient] = OmniClient,
     store_class: type[SqliteStore] = SqliteStore,
     prepare: Prepare | None = None,
+    forget_inputs: ForgetInputs | None = None,
 ) -> AsyncIterator[TaskEngine]:
     store = await store_class.open(tmp_path / "bot.sqlite3")
     async with aiohttp.ClientSession() as session:
@@ -96,6 +97,7 @@ async def running_engine(
                 stop_grace_s=0.5,
             ),
             prepare=prepare,
+            forget_inputs=forget_inputs,
         )
         if start:
             await engine.start()
@@ -318,8 +320,8 @@ async def test_a_held_task_waits_for_release_and_can_be_withdrawn(
         await engine.submitter.run_once()  # a pass while both are held submits nothing
         assert fake.creates() == []
         assert await engine.withdraw(dropped.id, "not answered in time")
-        engine.release(dropped.external_id)
-        engine.release(kept.external_id)
+        await engine.release(dropped.id)  # too late: a withdrawn task stays withdrawn
+        await engine.release(kept.id)
         done, withdrawn = await settle(engine, [kept, dropped])
         ledger = await engine.store.ledger_for_task(withdrawn.id)
     assert done.state is TaskState.DELIVERED
@@ -328,6 +330,33 @@ async def test_a_held_task_waits_for_release_and_can_be_withdrawn(
     assert [r.body["prompt"] for r in fake.accepted_creates() if isinstance(r.body, dict)] == [
         "answered"
     ]
+
+
+async def test_a_task_still_held_at_start_is_withdrawn_with_a_refund_and_never_sent(
+    tmp_path: Path, fake: FakeCometAPI
+) -> None:
+    # The process that accepted these died before it answered the member of the held one: the
+    # database is left exactly as a kill -9 at that moment leaves it (the hold is on disk).
+    async with running_engine(tmp_path, fake, start=False) as engine:
+        answered = await engine.enqueue(new_task(1, "answered"), quota=UNLIMITED)
+        unanswered = await engine.enqueue(new_task(2, "never answered"), quota=UNLIMITED, held=True)
+    forgotten: list[int] = []
+
+    async def forget(task_id: int) -> None:
+        forgotten.append(task_id)
+
+    async with running_engine(tmp_path, fake, forget_inputs=forget) as engine:
+        done, withdrawn = await settle(engine, [answered, unanswered])
+        ledger = await engine.store.ledger_for_task(withdrawn.id)
+        events = await engine.store.task_events(withdrawn.id)
+    assert done.state is TaskState.DELIVERED
+    assert withdrawn.state is TaskState.REJECTED and not withdrawn.is_held
+    assert withdrawn.failure_reason == UNCONFIRMED_REASON
+    assert [e.kind for e in ledger] == ["charge", "refund"]
+    assert sum(e.credits for e in ledger) == 0
+    assert [e.to_state for e in events] == [TaskState.QUEUED, TaskState.REJECTED]
+    assert forgotten == [withdrawn.id]
+    assert creates_per_task(fake) == {answered.external_id: 1}
 
 
 class CrashingDeliverer:

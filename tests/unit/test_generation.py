@@ -29,10 +29,15 @@ class ModeratorStepsIn(SqliteStore):
     anything the command read before calling the store, before the charging transaction."""
 
     async def create_task(
-        self, new: NewTask, *, now: datetime, quota: QuotaCheck | QuotaTerms | None = None
+        self,
+        new: NewTask,
+        *,
+        now: datetime,
+        quota: QuotaCheck | QuotaTerms | None = None,
+        held: bool = False,
     ) -> TaskRecord:
         await self.set_override(GUILD, "member", ALICE, limit=0, now=now)
-        return await super().create_task(new, now=now, quota=quota)
+        return await super().create_task(new, now=now, quota=quota, held=held)
 
 
 @pytest.fixture

@@ -594,3 +594,34 @@ async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_pat
         ]
     finally:
         await store.close()
+
+
+async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: SqliteStore) -> None:
+    held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
+    free = await store.create_task(new_task(32), now=NOW, quota=QUOTA)
+    assert held.is_held and not free.is_held
+    assert [e.task_id for e in await store.queue_entries()] == [free.id]
+    # The hold was written with the charge: both are on disk together.
+    assert [e.kind for e in await store.ledger_for_task(held.id)] == ["charge"]
+    with pytest.raises(IllegalTransition, match="held"):
+        await store.transition(held.id, S.SUBMITTING, now=NOW, expect=S.QUEUED)
+    released = await store.release_task(held.id, now=NOW, status_message_id=555)
+    assert released is not None and not released.is_held
+    assert released.status_message_id == 555
+    assert await store.task_for_message(555, kind="status") == released
+    assert await store.release_task(held.id, now=NOW) is None  # released once
+    assert [e.task_id for e in await store.queue_entries()] == [held.id, free.id]
+    assert [e.detail for e in await store.task_events(held.id)][-1] == "released"
+    await store.transition(held.id, S.SUBMITTING, now=NOW, expect=S.QUEUED)
+
+
+async def test_withdrawing_a_held_task_ends_its_hold_and_a_late_release_does_nothing(
+    store: SqliteStore, db_path: Path
+) -> None:
+    held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
+    withdrawn = await store.transition(held.id, S.REJECTED, now=NOW, expect=S.QUEUED)
+    assert not withdrawn.is_held
+    assert await store.release_task(held.id, now=NOW) is None
+    assert (await store.get_task(held.id)).state is S.REJECTED
+    with sqlite3.connect(db_path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        db.execute("UPDATE tasks SET held = 1 WHERE id = ?", (held.id,))  # only queued is held

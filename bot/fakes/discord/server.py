@@ -15,6 +15,7 @@ from bot.fakes.discord.gateway import Gateway
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild, Member, Role, User
+from bot.fakes.discord.ratelimits import RateLimits, Verdict
 from bot.fakes.discord.recording import DROPPED, Injection, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
@@ -40,6 +41,8 @@ class FakeDiscord:
 
     ``nonce_window_s``: how long an enforced message nonce keeps answering the first message
     (measured on ``clock``; ``state.nonce_window_s`` can be changed on a running fake).
+    ``rate_limits``: Discord's buckets and global limit, enforced ("discord", the default), other
+    limits (a ``RateLimits``), or none ("off").
     """
 
     def __init__(
@@ -55,8 +58,12 @@ class FakeDiscord:
         clock: Clock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        rate_limits: RateLimits | Literal["discord", "off"] = "discord",
     ) -> None:
         self.clock = clock or Clock()
+        if rate_limits == "discord":
+            rate_limits = RateLimits()
+        self.rate_limits = None if rate_limits == "off" else rate_limits
         self.state = FakeState(
             self.clock,
             token=token,
@@ -364,8 +371,12 @@ class FakeDiscord:
         resource = request.match_info.route.resource
         route = "<unmatched>" if resource is None else resource.canonical.removeprefix(API_PREFIX)
         code: int | None = None
+        verdict = self._count(request, route)
         try:
-            response = await self._answer(request, route, handler)
+            if verdict is not None and not verdict.allowed:
+                response: web.StreamResponse = await self._rate_limited(request, verdict)
+            else:
+                response = await self._answer(request, route, handler)
         except DiscordError as error:
             response, code = error_response(error), error.code
         except web.HTTPException as exc:
@@ -374,6 +385,8 @@ class FakeDiscord:
                 {"message": f"{exc.status}: {exc.reason}", "code": 0}, status=exc.status
             )
             code = 0
+        if verdict is not None:
+            response.headers.update(verdict.headers)
         auth = request.headers.get("Authorization", "")
         self.state.requests.append(
             RequestRecord(
@@ -421,3 +434,19 @@ class FakeDiscord:
                     )
                 raise DiscordError(injection.status, injection.code)
         return await handler(request)
+
+    def _count(self, request: web.Request, route: str) -> Verdict | None:
+        """Count an API request against its bucket (None: no bucket, or no limits)."""
+        if self.rate_limits is None or not request.path.startswith(API_PREFIX):
+            return None
+        return self.rate_limits.check(request.method, route, dict(request.match_info))
+
+    @staticmethod
+    async def _rate_limited(request: web.Request, verdict: Verdict) -> web.Response:
+        async for _ in request.content.iter_chunked(64 * 1024):
+            pass  # drained, so the client reads the 429 rather than a reset connection
+        return too_many_requests(
+            verdict.retry_after_s,
+            is_global=verdict.is_global,
+            scope="global" if verdict.is_global else "user",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Protocol
 
 import discord
 import discord.gateway
@@ -22,8 +23,27 @@ def point_discord_py_at(api_base: str, gateway_url: str) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
+class DiscordAddress(Protocol):
+    """Where a Discord-compatible server answers: a FakeDiscord here or in another process."""
+
+    @property
+    def api_base(self) -> str:
+        """What ``discord.http.Route.BASE`` must be set to."""
+        ...
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``DiscordWebSocket.DEFAULT_GATEWAY`` must be set to."""
+        ...
+
+    @property
+    def token(self) -> str:
+        """The bot token it accepts."""
+        ...
+
+
 @contextlib.contextmanager
-def discord_py_pointed_at(fake: FakeDiscord) -> Iterator[None]:
+def discord_py_pointed_at(fake: DiscordAddress) -> Iterator[None]:
     """``point_discord_py_at`` the fake for a block, then restore the previous URLs."""
     previous = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     point_discord_py_at(fake.api_base, fake.gateway_url)
@@ -39,7 +59,7 @@ async def _no_identify_delay(shard_id: int | None, *, initial: bool = False) -> 
 
 @contextlib.asynccontextmanager
 async def running_client(
-    fake: FakeDiscord, client: discord.Client, *, ready_timeout_s: float = 10.0
+    fake: DiscordAddress, client: discord.Client, *, ready_timeout_s: float = 10.0
 ) -> AsyncIterator[discord.Client]:
     """Log ``client`` in to the fake, connect it, wait for on_ready; close it afterwards.
 
