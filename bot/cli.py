@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
 from bot.lifecycle import TaskState
-from bot.logs import setup_logging
+from bot.logs import secrets_of, setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
 from bot.runner import SubmitOptions, build_request, recent_tasks, run_submit
 from bot.settings import (
@@ -114,8 +114,11 @@ async def _submit(args: argparse.Namespace, settings: Settings, options: SubmitO
     except InvalidInput as exc:
         _fail(exc.member_message)
         return 2
-    secret = settings.omni.api_key.get_secret_value()
-    setup_logging("INFO" if args.verbose else "WARNING", secrets=[secret])
+    setup_logging(
+        "INFO" if args.verbose else "WARNING",
+        log_format=settings.logging.format,
+        secrets=secrets_of(settings),
+    )
     wait = args.wait or args.fake  # the built-in fake lives only as long as this command
     try:
         outcome = await run_submit(
@@ -267,11 +270,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problems:
         return 2
     setup_logging(
-        "DEBUG" if args.verbose else "INFO",
-        secrets=[
-            settings.discord.token.get_secret_value(),
-            settings.omni.api_key.get_secret_value(),
-        ],
+        "DEBUG" if args.verbose else settings.logging.level,
+        log_format=settings.logging.format,
+        secrets=secrets_of(settings),
     )
     # discord.py loads only for the commands that need it.
     from discord.errors import LoginFailure, PrivilegedIntentsRequired

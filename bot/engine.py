@@ -20,6 +20,7 @@ from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskOb
 from bot.errors import IllegalTransition
 from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
+from bot.logs import task_context
 from bot.omni import OmniClient
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
@@ -136,13 +137,7 @@ class TaskEngine:
         except BaseException:
             self.submitter.release(new.external_id)
             raise
-        log.info(
-            "queued task_id=%s guild_id=%s user_id=%s cost=%s",
-            task.id,
-            task.guild_id,
-            task.user_id,
-            task.cost,
-        )
+        log.info("queued %s cost=%s", task.log_context, task.cost)
         self._changed(task)
         self.submitter.wake()
         return task
@@ -252,7 +247,8 @@ class TaskEngine:
     # -- wiring between the loops --------------------------------------------------------------
 
     def _changed(self, task: TaskRecord) -> None:
-        job = asyncio.create_task(self._tell_observer(task))
+        # The observer's lines (and the jobs it starts) are about this task.
+        job = asyncio.create_task(self._tell_observer(task), context=task_context(task.log_context))
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
@@ -260,7 +256,7 @@ class TaskEngine:
         try:
             await self._observer.task_changed(task)
         except Exception:
-            log.exception("observer failed for task_id=%s", task.id)
+            log.exception("observer failed %s", task.log_context)
 
     def _at_api(self, task: TaskRecord) -> None:
         self.tracker.track(task)

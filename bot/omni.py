@@ -205,7 +205,11 @@ class OmniClient:
         except ApiError as error:
             raise self._logged("POST", OMNI_PATH, status, attempt, error) from None
         log.info(
-            "omni POST %s -> %d attempt=%d task_id=%s", OMNI_PATH, status, attempt, created.task_id
+            "omni POST %s -> %d attempt=%d api_task_id=%s",
+            OMNI_PATH,
+            status,
+            attempt,
+            created.task_id,
         )
         return created
 
@@ -215,7 +219,7 @@ class OmniClient:
         """The task's current state; transient failures and timeouts are retried."""
         if not task_id:
             raise ValueError("task_id is empty")
-        async for attempt in self._retrying(self._query_retry, "query", f"task_id={task_id}"):
+        async for attempt in self._retrying(self._query_retry, "query", f"api_task_id={task_id}"):
             with attempt:
                 return await self._query_once(task_id, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -260,7 +264,7 @@ class OmniClient:
         level = logging.INFO if snapshot.status.is_terminal else logging.DEBUG
         log.log(
             level,
-            "omni GET %s -> %d attempt=%d task_id=%s status=%s",
+            "omni GET %s -> %d attempt=%d api_task_id=%s status=%s",
             OMNI_PATH,
             status,
             attempt,
@@ -343,7 +347,7 @@ class OmniClient:
         task_id: str | None = None,
     ) -> ApiError:
         log.warning(
-            "omni %s %s -> %s attempt=%d task_id=%s %s",
+            "omni %s %s -> %s attempt=%d api_task_id=%s %s",
             method,
             path,
             status if status is not None else "no answer",

@@ -135,6 +135,22 @@ class RerunSettings(BaseModel):
     allow: Literal["requester", "anyone"] = "requester"
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LoggingSettings(BaseModel):
+    """How the bot logs: text for a terminal, JSON (one object a line) for a log collector."""
+
+    model_config = _STRICT
+    format: Literal["text", "json"] = "text"
+    level: LogLevel = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     """Everything the bot is configured with; built by `load_settings`."""
 
@@ -144,6 +160,7 @@ class Settings(BaseModel):
     storage: StorageSettings = StorageSettings()
     quotas: QuotaSettings = QuotaSettings()
     reruns: RerunSettings = RerunSettings()
+    logging: LoggingSettings = LoggingSettings()
 
 
 def config_path(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:

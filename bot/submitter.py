@@ -19,6 +19,7 @@ from typing import Unpack
 from bot.errors import ApiError, ApiErrorKind, IllegalTransition, KlingBotError
 from bot.fairness import Waiting, choose_next, next_wakeup
 from bot.lifecycle import AT_API_STATES, TaskState
+from bot.logs import task_context
 from bot.models import OmniRequest
 from bot.omni import OmniClient
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
@@ -157,7 +158,11 @@ class Submitter:
             self._turn += 1
             self._served[choice.member] = self._turn
             self._on_changed(task)
-            job = asyncio.create_task(self._submit(task), name=f"submit-task-{task.id}")
+            job = asyncio.create_task(
+                self._submit(task),
+                name=f"submit-task-{task.id}",
+                context=task_context(task.log_context),  # the create's lines are about the task
+            )
             self._in_flight.add(job)
             job.add_done_callback(self._in_flight.discard)
             free -= 1

@@ -21,6 +21,7 @@ from typing import Unpack
 
 from bot.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.lifecycle import TaskState
+from bot.logs import TaskLogContext, task_scope
 from bot.omni import OmniClient
 from bot.omni_wire import TaskSnapshot, TaskStatus
 from bot.polling import CompletionModel, PollPolicy, next_poll_delay
@@ -199,15 +200,18 @@ class Tracker:
             return await self._client.query(task_id_at_api)
 
     async def _visit(self, task_id: int) -> None:
+        context = TaskLogContext.of_id(task_id)
         try:
             task = await self._store.get_task(task_id)
-            if task.state is TaskState.AMBIGUOUS:
-                await self._reconcile(task)
-            elif task.state in LIVE:
-                await self._poll(task)
+            context = task.log_context
+            with task_scope(context):  # the queries' lines are about this task
+                if task.state is TaskState.AMBIGUOUS:
+                    await self._reconcile(task)
+                elif task.state in LIVE:
+                    await self._poll(task)
         except Exception:
             # Whatever broke (a bug, the disk), the task must stay on the schedule.
-            log.exception("task_id=%s visit failed; asking again later", task_id)
+            log.exception("visit failed %s; asking again later", context)
             delay = self._settings.retry_after_error_s * self.policy.scale
             self._schedule(task_id, self._clock() + timedelta(seconds=delay))
 
@@ -408,7 +412,7 @@ class Tracker:
                 task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
             )
         except IllegalTransition as exc:
-            log.error("task_id=%s could not move to %s: %s", task.id, to.value, exc)
+            log.error("%s could not move to %s: %s", task.log_context, to.value, exc)
             return None
         self._on_changed(moved)
         return moved

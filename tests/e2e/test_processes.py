@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.discord.testing import replies_to
+from bot.fakes.discord.testing import replies_to, reply_to
 from bot.fakes.harness import BotProcess
 from bot.settings import Settings
 
@@ -79,3 +80,23 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
         assert await restarted.stop() == 0
     token = bot_settings.discord.token.get_secret_value()
     assert not any(token in line for line in bot_process.output + restarted.output)
+
+
+@pytest.mark.parametrize("bot_config", [{"logging": {"format": "json", "level": "info"}}])
+async def test_run_logs_one_json_object_a_line(
+    fake_discord: FakeDiscord, bot_settings: Settings, bot_process: BotProcess
+) -> None:
+    gateway = fake_discord.gateway
+    await gateway.wait_for(lambda: gateway.is_connected, timeout_s=SETTLE_S)
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="a lighthouse in a storm")
+    await itx.wait_ack()
+    assert itx.original is not None
+    await reply_to(fake_discord, itx.original.id, timeout_s=SETTLE_S)
+    await bot_process.wait_for_line('"message": "delivered ')
+    assert await bot_process.stop() == 0
+    entries = [json.loads(line) for line in "".join(bot_process.output).splitlines() if line]
+    assert {e["level"] for e in entries} <= {"INFO", "WARNING", "ERROR"}
+    [delivered] = [e for e in entries if e["message"].startswith("delivered ")]
+    assert delivered["user_id"] == fake_discord.default.alice.id
+    assert delivered["channel_id"] == fake_discord.default.general.id

@@ -87,6 +87,11 @@ def test_default_file_may_be_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("omni = 3\n", "omni must be a [omni] table."),
         ("[omni\n", "not valid TOML"),
         ('[reruns]\nallow = "everyone"\n', 'use "requester" or "anyone"'),
+        ('[logging]\nformat = "xml"\n', "logging.format = 'xml' is not allowed: use \"text\" or"),
+        (
+            '[logging]\nlevel = "LOUD"\n',
+            'logging.level = \'LOUD\' is not allowed: use "DEBUG", "INFO", "WARNING" or "ERROR".',
+        ),
     ],
 )
 def test_one_clear_line_per_mistake(tmp_path: Path, text: str, expected: str) -> None:
