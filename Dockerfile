@@ -21,6 +21,10 @@ USER kling
 # The database and the kept media live here: mount a volume so they survive the container.
 VOLUME ["/app/data"]
 
+# `kling-bot health` asks the bot's /healthz when [http] listen is set, else reads the health
+# report the bot writes next to its database: the gateway, the database and the engine's loops.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 CMD ["kling-bot", "health"]
+
 # SIGTERM (docker stop) shuts down cleanly; every task resumes on the next start.
 STOPSIGNAL SIGTERM
 CMD ["kling-bot", "run"]

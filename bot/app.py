@@ -30,11 +30,15 @@ from bot.discord_delivery import DiscordDeliverer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
+from bot.health import HealthFacts, HealthFile, gather_facts, health_file_for
+from bot.http.metrics import PrometheusMetrics
+from bot.http.server import HttpServer
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
+from bot.telemetry import Fanout, Vitals
 
 log = logging.getLogger("bot.app")
 
@@ -62,9 +66,17 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
+    vitals: Vitals
+    metrics: PrometheusMetrics
+    http: HttpServer | None = None
+    health_file: HealthFile | None = None
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
+        if self.http is not None:
+            await self.http.stop()
+        if self.health_file is not None:
+            await self.health_file.stop()
         await self.engine.stop()
         await self.status.close()
         await self.resources.aclose()
@@ -149,6 +161,28 @@ class KlingBot(commands.Bot):
         )
         self.settings = settings
         self.time_scale = time_scale
+        self.is_gateway_connected = False
+        self.add_listener(self._gateway_up, "on_connect")
+        self.add_listener(self._gateway_up, "on_resumed")
+        self.add_listener(self._gateway_down, "on_disconnect")
+
+    async def _gateway_up(self) -> None:
+        self.is_gateway_connected = True
+
+    async def _gateway_down(self) -> None:
+        self.is_gateway_connected = False
+
+    def note_acknowledged(self, interaction: discord.Interaction[KlingBot]) -> None:
+        """Count how long after Discord made it this interaction was answered."""
+        latency_s = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.services.engine.telemetry.acknowledged(max(0.0, latency_s))
+
+    async def health_facts(self) -> HealthFacts:
+        """What `/healthz` and the health file report."""
+        services = self.services
+        return await gather_facts(
+            services.store, services.vitals, lambda: self.is_gateway_connected
+        )
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -175,9 +209,12 @@ class KlingBot(commands.Bot):
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
+        vitals = Vitals()
+        metrics = PrometheusMetrics()
+        telemetry = Fanout(vitals, metrics)
         status = StatusUpdater(self, store, positions=self._queue_positions)
         deliverer = SplitDeliverer(
-            DiscordDeliverer(self, store),
+            DiscordDeliverer(self, store, telemetry),
             TerminalDeliverer(settings.storage.media_dir / "results"),
         )
         media = MediaStore(
@@ -194,14 +231,33 @@ class KlingBot(commands.Bot):
             status,
             time_scale=self.time_scale,
             prepare=InputPreparer(media, hosting).prepare,
+            telemetry=telemetry,
         )
         generation = GenerationService(engine, settings, media, hosting)
-        self.services = Services(settings, store, session, engine, generation, status, resources)
+        self.services = Services(
+            settings, store, session, engine, generation, status, resources, vitals, metrics
+        )
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
+        await self._start_health_reporting()
         await self.sync_commands()
+
+    async def _start_health_reporting(self) -> None:
+        """`/healthz` and `/metrics` on `[http] listen`, or else the health file."""
+        services = self.services
+        address = self.settings.http.address
+        if address is None:
+            services.health_file = HealthFile(
+                health_file_for(self.settings.storage.database), self.health_facts
+            )
+            services.health_file.start()
+            return
+        services.http = HttpServer(
+            address, facts=self.health_facts, metrics=services.metrics, store=services.store
+        )
+        await services.http.start()
 
     async def sync_commands(self) -> None:
         """Sync to the configured servers (instant), or globally when none are configured."""

@@ -25,6 +25,7 @@ from bot.records import TaskRecord
 from bot.settings import Settings
 from bot.store import TaskStore
 from bot.submitter import Backoff, Prepare
+from bot.telemetry import Telemetry
 from bot.tracker import TrackerSettings
 
 
@@ -54,9 +55,16 @@ def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSet
     )
 
 
-def build_client(settings: Settings, session: aiohttp.ClientSession) -> OmniClient:
+def build_client(
+    settings: Settings, session: aiohttp.ClientSession, telemetry: Telemetry | None = None
+) -> OmniClient:
     """The CometAPI client for the configured base URL and key."""
-    return OmniClient(session, settings.omni.base_url, settings.omni.api_key.get_secret_value())
+    return OmniClient(
+        session,
+        settings.omni.base_url,
+        settings.omni.api_key.get_secret_value(),
+        telemetry=telemetry,
+    )
 
 
 def build_engine(
@@ -69,16 +77,18 @@ def build_engine(
     time_scale: float = 1.0,
     picks_up: PicksUp | None = None,
     prepare: Prepare | None = None,
+    telemetry: Telemetry | None = None,
 ) -> TaskEngine:
     """The whole queue → API → result → destination path, built from the settings."""
     return TaskEngine(
         store,
-        build_client(settings, session),
+        build_client(settings, session, telemetry),
         deliverer,
         engine_settings(settings, time_scale=time_scale),
         observer=observer,
         picks_up=picks_up,
         prepare=prepare,
+        telemetry=telemetry,
     )
 
 

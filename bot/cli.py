@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
+from bot.health import health_file_for, judge_health_file, probe_http, probe_url
 from bot.lifecycle import TaskState
 from bot.logs import secrets_of, setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
@@ -293,6 +294,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the running bot is healthy, 1 (saying why) when not: Docker's HEALTHCHECK."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    address = settings.http.address
+    if address is not None:
+        problem = probe_http(probe_url(address))
+    else:
+        path = health_file_for(settings.storage.database)
+        problem = judge_health_file(path, now=datetime.now(UTC))
+    if problem is not None:
+        _fail(f"unhealthy: {problem}")
+        return 1
+    print("✓ healthy")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The offline demo: both fakes and the real bot, one video, narrated."""
     from bot.demo import run_demo
@@ -314,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
     check.set_defaults(handler=cmd_check)
+    health = commands.add_parser(
+        "health",
+        help="is the running bot healthy? (exit 0 or 1; for Docker's HEALTHCHECK)",
+        description="Asks the bot's /healthz when [http] listen is set, else reads the health "
+        "report the bot writes next to its database every few seconds.",
+    )
+    _add_config_option(health)
+    health.set_defaults(handler=cmd_health)
     demo = commands.add_parser(
         "demo", help="offline demo: the real bot against built-in fakes, one video end to end"
     )

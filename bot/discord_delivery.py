@@ -23,6 +23,7 @@ from bot.lifecycle import TaskState
 from bot.records import TaskRecord
 from bot.render import RERUN_EMOJI, is_result_text, result_text
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger("bot.discord_delivery")
 
@@ -60,9 +61,12 @@ def requester_only(user_id: int | None) -> discord.AllowedMentions:
 class DiscordDeliverer:
     """Posts a task's video in the task's channel, exactly once, replying to its status message."""
 
-    def __init__(self, client: discord.Client, store: TaskStore) -> None:
+    def __init__(
+        self, client: discord.Client, store: TaskStore, telemetry: Telemetry | None = None
+    ) -> None:
         self._client = client
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
         # Posts made by this process: a retry after an error while recording needs no history.
         self._posted: OrderedDict[int, int] = OrderedDict()
 
@@ -89,7 +93,9 @@ class DiscordDeliverer:
         except _RefusedAsTooLarge:
             # Our size table lags Discord's real limit sometimes (discord.py#10083): link it.
             log.info("upload refused as too large %s; posting the link", task.log_context)
-            message = await self._attempt(channel, task, result, Form.LINK, limit)
+            form = Form.LINK
+            message = await self._attempt(channel, task, result, form, limit)
+        self._telemetry.delivered(form.value)
         self._posted[task.id] = message.id
         while len(self._posted) > _POSTED_MEMORY:
             self._posted.popitem(last=False)  # a retry comes within minutes, not thousands later

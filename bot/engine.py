@@ -26,6 +26,7 @@ from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.store import TaskStore
 from bot.submitter import Backoff, Prepare, Submitter, waiting_of
+from bot.telemetry import NoTelemetry, Telemetry
 from bot.tracker import Tracker, TrackerSettings
 
 log = logging.getLogger("bot.engine")
@@ -76,8 +77,10 @@ class TaskEngine:
         rng: random.Random | None = None,
         picks_up: PicksUp | None = None,
         prepare: Prepare | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.store = store
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()
@@ -102,6 +105,7 @@ class TaskEngine:
             on_finished=self._finished,
             policy=settings.poll_policy,
             settings=tracker_settings,
+            telemetry=self.telemetry,
         )
         self.submitter = Submitter(
             store,
@@ -114,6 +118,8 @@ class TaskEngine:
             rng=rng,
             picks_up=self._picks_up,
             prepare=prepare,
+            telemetry=self.telemetry,
+            heartbeat_s=tracker_settings.heartbeat_s,
         )
 
     # -- what callers use -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from bot.clip_hosting import ClipHosting
 from bot.clips import check_clip_metadata
 from bot.engine import TaskEngine, utc_now
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, QuotaExceeded
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
 from bot.records import NewTask, QuotaTerms, TaskRecord
@@ -303,7 +303,11 @@ class GenerationService:
             rerun_of=rerun_of,
             edited_from=edited_from,
         )
-        task = await self._engine.enqueue(new, quota=terms, held=held)
+        try:
+            task = await self._engine.enqueue(new, quota=terms, held=held)
+        except QuotaExceeded:
+            self._engine.telemetry.quota_refused()
+            raise
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
         # queue. The status message shows it on its first edit, a moment later.
         return Ticket(task)

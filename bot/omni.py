@@ -38,6 +38,7 @@ from bot.omni_wire import (
     normalize_query,
     parse_create_response,
 )
+from bot.telemetry import API_OK, NoTelemetry, Telemetry
 
 __all__ = [
     "CreatedTask",
@@ -118,6 +119,7 @@ class OmniClient:
         query_retry: RetryPolicy = DEFAULT_QUERY_RETRY,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         # Downloads go to a CDN through the same session: a session-wide credential would leak.
         if hdrs.AUTHORIZATION in session.headers or session.auth is not None:
@@ -131,6 +133,7 @@ class OmniClient:
         self._query_retry = query_retry
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
 
     def __repr__(self) -> str:
         return f"OmniClient(base_url={self._base_url!r}, api_key='***')"
@@ -204,6 +207,7 @@ class OmniClient:
             created = parse_create_response(status, _loads_or_none(text))
         except ApiError as error:
             raise self._logged("POST", OMNI_PATH, status, attempt, error) from None
+        self._telemetry.api_called("create", API_OK)
         log.info(
             "omni POST %s -> %d attempt=%d api_task_id=%s",
             OMNI_PATH,
@@ -261,6 +265,7 @@ class OmniClient:
             raise self._logged("GET", path, status, attempt, error, task_id) from None
         # snapshot.task_id is the API's own id (the polled one only if the body gives none): a
         # task looked up by its external id must be adopted under Kling's id, not ours.
+        self._telemetry.api_called("query", API_OK)
         level = logging.INFO if snapshot.status.is_terminal else logging.DEBUG
         log.log(
             level,
@@ -346,6 +351,7 @@ class OmniClient:
         error: ApiError,
         task_id: str | None = None,
     ) -> ApiError:
+        self._telemetry.api_called("create" if method == "POST" else "query", error.kind.value)
         log.warning(
             "omni %s %s -> %s attempt=%d api_task_id=%s %s",
             method,

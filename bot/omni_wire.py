@@ -11,6 +11,7 @@ import enum
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.errors import ApiError, ApiErrorKind
 from bot.models import OmniRequest
@@ -54,6 +55,7 @@ class TaskSnapshot:
     progress_pct: int | None = None  # coarse gateway steps, for display only (§9 U16)
     video_duration_s: float | None = None
     units_billed: str | None = None
+    finished_at: datetime | None = None  # when the API says it ended (terminal states only)
 
 
 # -- create body (§1.2, §1.3, §8 rule 1) ------------------------------------------------------
@@ -210,12 +212,16 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         if status is TaskStatus.FAILED and not reason:
             reason = fail_reason
         progress = _progress(outer.get("progress"))
+        finished_at = _moment(inner.get("updated_at"), per_second=1000) or _moment(
+            outer.get("finish_time"), per_second=1
+        )
     else:
         inner = outer
         status = _status(outer.get("task_status"))
         fail_reason = ""
         reason = as_text(outer.get("task_status_msg")).strip()
         progress = None
+        finished_at = _moment(outer.get("updated_at"), per_second=1000)
     videos = as_object(inner.get("task_result")).get("videos")
     video = as_object(videos[0]) if isinstance(videos, list) and videos else {}
     url = as_text(video.get("url")).strip() or None
@@ -238,6 +244,7 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         progress_pct=progress,
         video_duration_s=_seconds(video.get("duration")),
         units_billed=units,
+        finished_at=finished_at if status.is_terminal else None,
     )
 
 
@@ -248,6 +255,22 @@ def _progress(value: object) -> int | None:
     except ValueError:
         return None
     return max(0, min(100, int(pct))) if math.isfinite(pct) else None
+
+
+def _moment(value: object, *, per_second: int) -> datetime | None:
+    """Unix time in ms (`per_second=1000`) or s → an aware UTC datetime; 0 or junk → None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(number / per_second, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _seconds(value: object) -> float | None:

@@ -135,6 +135,35 @@ class RerunSettings(BaseModel):
     allow: Literal["requester", "anyone"] = "requester"
 
 
+class HttpSettings(BaseModel):
+    """The bot's own small HTTP server: `/healthz`, `/metrics` and the Omni callback route."""
+
+    model_config = _STRICT
+    listen: str = ""  # "host:port"; empty = no HTTP server
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            split_listen(value)
+        return value
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when the server is off."""
+        return split_listen(self.listen) if self.listen else None
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """`"0.0.0.0:8080"`, `"[::1]:8080"` or `"localhost:0"` → (host, port); ValueError otherwise."""
+    host, separator, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError('must be "host:port", like "0.0.0.0:8080" or "127.0.0.1:8080"')
+    return host, int(port_text)
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -161,6 +190,7 @@ class Settings(BaseModel):
     quotas: QuotaSettings = QuotaSettings()
     reruns: RerunSettings = RerunSettings()
     logging: LoggingSettings = LoggingSettings()
+    http: HttpSettings = HttpSettings()
 
 
 def config_path(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:

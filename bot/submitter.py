@@ -24,6 +24,7 @@ from bot.models import OmniRequest
 from bot.omni import OmniClient
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Telemetry
 from bot.tracker import PROVEN_CREATED
 
 log = logging.getLogger("bot.submitter")
@@ -86,8 +87,12 @@ class Submitter:
         rng: random.Random | None = None,
         picks_up: Callable[[str, int | None], bool] | None = None,
         prepare: Prepare | None = None,
+        telemetry: Telemetry | None = None,
+        heartbeat_s: float = 5.0,
     ) -> None:
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
+        self._heartbeat_s = heartbeat_s  # the loop goes round at least this often (health)
         self._client = client
         self._slots = slots
         self._clock = clock
@@ -174,14 +179,16 @@ class Submitter:
         """Loop until stopped: submit, then sleep until woken or a backoff ends."""
         while not self._stopping:
             self._wake.clear()
+            self._telemetry.loop_ticked("submitter")
             try:
                 await self.run_once()
             except Exception:
                 log.exception("submitter pass failed; retrying shortly")
                 self._next_wakeup = self._clock() + timedelta(seconds=1)
-            timeout = None
+            timeout = self._heartbeat_s
             if self._next_wakeup is not None:
-                timeout = max(0.0, (self._next_wakeup - self._clock()).total_seconds())
+                wait_s = (self._next_wakeup - self._clock()).total_seconds()
+                timeout = min(timeout, max(0.0, wait_s))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

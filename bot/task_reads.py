@@ -111,6 +111,17 @@ class SqliteTaskReads(SqliteQuota):
         async with self._lock:
             return await self._count(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
 
+    async def count_by_state(self) -> dict[TaskState, int]:
+        """How many tasks are in each state (states with none are left out)."""
+        async with self._lock:
+            rows = await self._all("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+        return {TaskState(r[0]): int(r[1]) for r in rows}
+
+    async def ping(self) -> None:
+        """One trivial query: raises if the database can't be read right now."""
+        async with self._lock:
+            await self._one("SELECT 1")
+
     async def task_events(self, task_id: int) -> list[TaskEvent]:
         """A task's history, oldest first; raises TaskNotFound."""
         async with self._lock:

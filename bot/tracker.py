@@ -27,6 +27,7 @@ from bot.omni_wire import TaskSnapshot, TaskStatus
 from bot.polling import CompletionModel, PollPolicy, next_poll_delay
 from bot.records import TaskEvent, TaskRecord, TaskUpdate
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger("bot.tracker")
 
@@ -57,6 +58,7 @@ class TrackerSettings:
     reconcile_grace_s: float = 5.0  # let a create that was cut off land before looking it up
     reconcile_attempts: int = 5
     retry_after_error_s: float = 5.0
+    heartbeat_s: float = 5.0  # the loop goes round at least this often (health: it is alive)
 
 
 def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
@@ -79,8 +81,10 @@ class Tracker:
         policy: PollPolicy | None = None,
         completion: CompletionModel | None = None,
         settings: TrackerSettings = TrackerSettings(),
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._client = client
         self._clock = clock
         self._on_changed = on_changed
@@ -161,6 +165,7 @@ class Tracker:
         """Loop until stopped: ask about due tasks, sleep until the next one or a wake-up."""
         while not self._stopping:
             self._wake.clear()
+            self._telemetry.loop_ticked("tracker")
             now = self._clock()
             for task_id in self._pop_due(now):
                 visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
@@ -168,7 +173,9 @@ class Tracker:
                 visit.add_done_callback(self._visits.discard)
                 visit.add_done_callback(_log_crash)
             when = self.next_due()
-            timeout = None if when is None else max(0.0, (when - self._clock()).total_seconds())
+            timeout = self._settings.heartbeat_s
+            if when is not None:
+                timeout = min(timeout, max(0.0, (when - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
@@ -233,6 +240,9 @@ class Tracker:
         await self._store.record_poll(
             task.id, now=self._clock(), progress_pct=snapshot.progress_pct
         )
+        if snapshot.status.is_terminal and snapshot.finished_at is not None:
+            delay_s = (self._clock() - snapshot.finished_at).total_seconds()
+            self._telemetry.completion_noticed(max(0.0, delay_s), "poll")
         if snapshot.status is TaskStatus.SUCCEEDED:
             self.completion.observe(completion_key(task), _estimated_age_s(task, now))
             await self._finish(

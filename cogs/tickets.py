@@ -60,6 +60,7 @@ async def answer_with_ticket(
             # and will likely try again. Don't charge for a task they never heard of.
             await generation.withdraw(ticket.task.id)
             raise
+        interaction.client.note_acknowledged(interaction)
         if response.message_id is not None:
             await generation.attach_status_message(ticket.task.id, response.message_id)
         try:

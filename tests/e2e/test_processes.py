@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -82,8 +83,22 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
     assert not any(token in line for line in bot_process.output + restarted.output)
 
 
-@pytest.mark.parametrize("bot_config", [{"logging": {"format": "json", "level": "info"}}])
-async def test_run_logs_one_json_object_a_line(
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "bot_config",
+    [
+        {
+            "logging": {"format": "json", "level": "info"},
+            "http": {"listen": f"127.0.0.1:{free_port()}"},
+        }
+    ],
+)
+async def test_run_logs_json_and_answers_health_checks(
     fake_discord: FakeDiscord, bot_settings: Settings, bot_process: BotProcess
 ) -> None:
     gateway = fake_discord.gateway
@@ -94,6 +109,10 @@ async def test_run_logs_one_json_object_a_line(
     assert itx.original is not None
     await reply_to(fake_discord, itx.original.id, timeout_s=SETTLE_S)
     await bot_process.wait_for_line('"message": "delivered ')
+    health = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "health", "--config", str(bot_process.config)
+    )
+    assert await asyncio.wait_for(health.wait(), SETTLE_S) == 0  # Docker's HEALTHCHECK
     assert await bot_process.stop() == 0
     entries = [json.loads(line) for line in "".join(bot_process.output).splitlines() if line]
     assert {e["level"] for e in entries} <= {"INFO", "WARNING", "ERROR"}
