@@ -35,6 +35,7 @@ from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
+from bot.retention import MediaRetention
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
@@ -70,6 +71,7 @@ class Services:
     metrics: PrometheusMetrics
     http: HttpServer | None = None
     health_file: HealthFile | None = None
+    retention: MediaRetention | None = None
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
@@ -77,6 +79,8 @@ class Services:
             await self.http.stop()
         if self.health_file is not None:
             await self.health_file.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.engine.stop()
         await self.status.close()
         await self.resources.aclose()
@@ -241,6 +245,10 @@ class KlingBot(commands.Bot):
             await self.load_extension(extension)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
+        self.services.retention = MediaRetention(
+            store, settings.storage.media_dir, keep_days=settings.storage.keep_media_days
+        )
+        self.services.retention.start()
         await self._start_health_reporting()
         await self.sync_commands()
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.backup import BackupError, backup_database
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
 from bot.health import health_file_for, judge_health_file, probe_http, probe_url
@@ -312,6 +313,24 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """Copy the database with SQLite's online backup API (the bot may keep running)."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    if "://" in str(args.path) or str(database).startswith("postgres"):
+        _fail("This backs up SQLite databases; for PostgreSQL use pg_dump.")
+        return 2
+    try:
+        done = asyncio.run(backup_database(database, Path(args.path), overwrite=args.overwrite))
+    except BackupError as exc:
+        _fail(exc.member_message)
+        return 1
+    print(f"✓ Backed up {database} to {done.path} ({done.size_bytes:,} bytes, {done.tasks} tasks).")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The offline demo: both fakes and the real bot, one video, narrated."""
     from bot.demo import run_demo
@@ -333,6 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
     check.set_defaults(handler=cmd_check)
+    database = commands.add_parser("db", help="database maintenance: backup")
+    database_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    backup = database_commands.add_parser(
+        "backup",
+        help="copy the SQLite database to PATH (safe while the bot runs)",
+        description="A consistent copy of storage.database made with SQLite's online backup "
+        "API, checked, as one self-contained file. The bot may keep running.",
+    )
+    backup.add_argument("path", metavar="PATH", help="where the copy goes")
+    backup.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
+    _add_config_option(backup)
+    backup.set_defaults(handler=cmd_db_backup)
     health = commands.add_parser(
         "health",
         help="is the running bot healthy? (exit 0 or 1; for Docker's HEALTHCHECK)",

@@ -280,6 +280,8 @@ class GenerationService:
         edited_from: int | None = None,
     ) -> Ticket:
         """Price the request, check the member's quota and caps atomically, and queue it."""
+        if rerun_of is not None:
+            await self._check_inputs_kept(request, rerun_of)
         quotas = self._settings.quotas
         cost = quotas.cost.credits_for(
             request.mode, request.duration_s or self._settings.omni.duration
@@ -311,6 +313,19 @@ class GenerationService:
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
         # queue. The status message shows it on its first edit, a moment later.
         return Ticket(task)
+
+    async def _check_inputs_kept(self, request: OmniRequest, task_id: int) -> None:
+        """Refuse, before any charge, a rerun whose kept images were removed (retention)."""
+        missing = await self._media.missing_images(request)
+        if not missing:
+            return
+        days = self._settings.storage.keep_media_days
+        which = ", ".join(f"`{slot}`" for slot in missing)
+        raise InvalidInput(
+            f"Task #{task_id} can't be made again: the bot keeps members' images for {days} "
+            f"days and {which} {'was' if len(missing) == 1 else 'were'} removed. Start a new "
+            "`/video` with the images attached."
+        )
 
     def release(self, ticket: Ticket) -> None:
         """The member has been told: the task may go to the API."""

@@ -90,6 +90,7 @@ class StorageSettings(BaseModel):
     media_dir: Path = Path("data/media")
     max_result_mb: Annotated[int, Field(ge=1, le=4096)] = 500
     max_video_mb: Annotated[int, Field(ge=1, le=200)] = 200
+    keep_media_days: Annotated[int, Field(ge=0, le=3650)] = 30  # 0 = keep forever
 
 
 class CostSettings(BaseModel):
