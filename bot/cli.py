@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+
 from bot.backup import BackupError, backup_database
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
@@ -18,6 +20,15 @@ from bot.health import health_file_for, judge_health_file, probe_http, probe_url
 from bot.lifecycle import TaskState
 from bot.logs import secrets_of, setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
+from bot.online_check import (
+    BOT_PERMISSIONS,
+    INVITE_SCOPES,
+    CheckFailed,
+    check_online,
+    client_id_from_token,
+    discord_application,
+    invite_url,
+)
 from bot.runner import SubmitOptions, build_request, recent_tasks, run_submit
 from bot.settings import (
     COMETAPI_KEY_ENV,
@@ -69,7 +80,52 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         return 2
     print("✓ The configuration is valid.")
+    if getattr(args, "online", False):
+        return _check_online(settings)
     return 0
+
+
+def _check_online(settings: Settings) -> int:
+    """Ask Discord, CometAPI and the database; 0 when all answered as they should, else 1."""
+    results = asyncio.run(check_online(settings))
+    for result in results:
+        if result.is_ok:
+            print(f"✓ {result.name}: {result.message}")
+        else:
+            _fail(f"{result.name}: {result.message}")
+    return 0 if all(result.is_ok for result in results) else 1
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Print the invite URL with exactly the permissions and scopes the bot needs."""
+    client_id = args.client_id
+    if client_id is None:
+        settings = _load(args)
+        if settings is None:
+            return 2
+        client_id = client_id_from_token(settings.discord.token.get_secret_value())
+        if client_id is None and settings.discord.token.get_secret_value():
+            try:
+                client_id = asyncio.run(_application_id(settings))
+            except CheckFailed as failure:
+                _fail(str(failure))
+                return 1
+    if client_id is None:
+        _fail(
+            "No bot token to read the application id from: set DISCORD_TOKEN (or discord.token), "
+            "or give --client-id (Developer Portal → your application → General Information)."
+        )
+        return 2
+    print(invite_url(client_id))
+    print("Permissions: " + ", ".join(BOT_PERMISSIONS) + ".")
+    print("Scopes: " + " and ".join(INVITE_SCOPES) + ".")
+    return 0
+
+
+async def _application_id(settings: Settings) -> int:
+    async with aiohttp.ClientSession() as session:
+        application = await discord_application(settings, session)
+    return int(str(application["id"]))
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -351,7 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Discord (the token), CometAPI (the key) and the database; costs nothing",
+    )
     check.set_defaults(handler=cmd_check)
+    invite = commands.add_parser(
+        "invite", help="print the invite URL with exactly the permissions the bot needs"
+    )
+    invite.add_argument(
+        "--client-id", type=_positive, metavar="ID", help="the application id (else from the token)"
+    )
+    _add_config_option(invite)
+    invite.set_defaults(handler=cmd_invite)
     database = commands.add_parser("db", help="database maintenance: backup")
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     backup = database_commands.add_parser(
