@@ -23,6 +23,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.build import TerminalDeliverer, build_engine, engine_lock
+from bot.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
 from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
 from bot.discord_clips import DiscordClipHost
@@ -31,6 +32,7 @@ from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.health import HealthFacts, HealthFile, gather_facts, health_file_for
+from bot.http.callbacks import CallbackReceiver
 from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
 from bot.media import MediaStore
@@ -227,6 +229,11 @@ class KlingBot(commands.Bot):
             max_clip_bytes=settings.storage.max_video_mb * 1000 * 1000,
         )
         hosting = ClipHosting(store, media, DiscordClipHost(self))
+        callbacks = None
+        if settings.omni.callback_url:  # settings make sure [http] listen is set too
+            key_file = callback_key_path(settings.storage.database)
+            key = await asyncio.to_thread(load_or_create_key, key_file)
+            callbacks = CallbackSigner(key, settings.omni.callback_url)
         engine = build_engine(
             settings,
             session,
@@ -236,6 +243,7 @@ class KlingBot(commands.Bot):
             time_scale=self.time_scale,
             prepare=InputPreparer(media, hosting).prepare,
             telemetry=telemetry,
+            callbacks=callbacks,
         )
         generation = GenerationService(engine, settings, media, hosting)
         self.services = Services(
@@ -243,17 +251,19 @@ class KlingBot(commands.Bot):
         )
         for extension in COGS:
             await self.load_extension(extension)
+        # Listening before the first create: its callbacks must find the route.
+        await self._start_health_reporting(callbacks)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
         self.services.retention = MediaRetention(
             store, settings.storage.media_dir, keep_days=settings.storage.keep_media_days
         )
         self.services.retention.start()
-        await self._start_health_reporting()
         await self.sync_commands()
 
-    async def _start_health_reporting(self) -> None:
-        """`/healthz` and `/metrics` on `[http] listen`, or else the health file."""
+    async def _start_health_reporting(self, callbacks: CallbackSigner | None) -> None:
+        """`/healthz`, `/metrics` and the callback route on `[http] listen`, else the health
+        file."""
         services = self.services
         address = self.settings.http.address
         if address is None:
@@ -262,8 +272,13 @@ class KlingBot(commands.Bot):
             )
             services.health_file.start()
             return
+        receiver = None if callbacks is None else CallbackReceiver(callbacks, services.engine)
         services.http = HttpServer(
-            address, facts=self.health_facts, metrics=services.metrics, store=services.store
+            address,
+            facts=self.health_facts,
+            metrics=services.metrics,
+            store=services.store,
+            add_routes=None if receiver is None else receiver.add_routes,
         )
         await services.http.start()
 

@@ -21,7 +21,7 @@ from bot.errors import IllegalTransition
 from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
 from bot.logs import task_context
-from bot.omni import OmniClient
+from bot.omni import OmniClient, TaskStatus
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.store import TaskStore
@@ -153,6 +153,10 @@ class TaskEngine:
         entries = await self.store.queue_entries()
         waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
         return queue_positions(waiting, self.submitter.served_turns)
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says the task changed: the tracker asks the API now if that is news."""
+        return self.tracker.hint(task, claimed)
 
     def release(self, external_id: str) -> None:
         """Let a task enqueued with `held=True` go to the API."""

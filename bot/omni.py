@@ -120,6 +120,7 @@ class OmniClient:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         telemetry: Telemetry | None = None,
+        callback_url_for: Callable[[str], str] | None = None,
     ) -> None:
         # Downloads go to a CDN through the same session: a session-wide credential would leak.
         if hdrs.AUTHORIZATION in session.headers or session.auth is not None:
@@ -134,6 +135,8 @@ class OmniClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._telemetry: Telemetry = telemetry or NoTelemetry()
+        # The callback URL of a task, by external id (omni.callback_url is set); else polling only.
+        self._callback_url_for = callback_url_for
 
     def __repr__(self) -> str:
         return f"OmniClient(base_url={self._base_url!r}, api_key='***')"
@@ -148,7 +151,10 @@ class OmniClient:
         Raises `ApiError`; DUPLICATE means an earlier send with this `external_task_id` (this
         call's, or an earlier one's) made the task: look it up, don't send it again.
         """
-        body = build_create_body(request, external_task_id)
+        callback_url = None
+        if self._callback_url_for is not None and external_task_id is not None:
+            callback_url = self._callback_url_for(external_task_id)
+        body = build_create_body(request, external_task_id, callback_url)
         subject = f"external_task_id={external_task_id}"
         has_external_id = external_task_id is not None
         async for attempt in self._retrying(self._create_retry, "create", subject):

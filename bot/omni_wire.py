@@ -61,7 +61,9 @@ class TaskSnapshot:
 # -- create body (§1.2, §1.3, §8 rule 1) ------------------------------------------------------
 
 
-def build_create_body(request: OmniRequest, external_task_id: str | None) -> dict[str, object]:
+def build_create_body(
+    request: OmniRequest, external_task_id: str | None, callback_url: str | None = None
+) -> dict[str, object]:
     """The JSON body of a create: strings for enums and duration, absent fields left out."""
     body: dict[str, object] = {"model_name": request.model, "prompt": request.prompt}
     if request.multi_shot:
@@ -102,6 +104,8 @@ def build_create_body(request: OmniRequest, external_task_id: str | None) -> dic
         body["watermark_info"] = {"enabled": True}
     if external_task_id is not None:
         body["external_task_id"] = external_task_id
+    if callback_url is not None:
+        body["callback_url"] = callback_url
     return body
 
 
@@ -280,3 +284,40 @@ def _seconds(value: object) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# -- callback (§5) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackHint:
+    """What a callback claims: which task, and the status it says the task reached.
+
+    A hint, never the truth: the bot queries the task and acts on the query's answer.
+    """
+
+    task_id: str | None  # the API's task id, if the body gives one
+    external_task_id: str | None
+    status: TaskStatus | None  # None when the body names no status
+
+
+def parse_callback(body: object) -> CallbackHint:
+    """Kling's flat task object, or the same wrapped in `{code, message, data}` (§5).
+
+    Raises `ValueError` for a body that is not a task at all.
+    """
+    if not isinstance(body, dict):
+        raise ValueError("a callback body is a JSON object")
+    task = body
+    if "task_status" not in body and "status" not in body:
+        task = as_object(_decoded(body.get("data")))
+    if "task_status" in task:
+        word: object = task.get("task_status")
+    else:
+        word = task.get("status")  # a gateway's wrapper-shaped callback (§3.2)
+    task_id = _task_id(task.get("task_id"))
+    external = as_text(as_object(task.get("task_info")).get("external_task_id")).strip() or None
+    if task_id is None and external is None:
+        raise ValueError("a callback names a task by task_id or task_info.external_task_id")
+    status = None if word is None or not as_text(word).strip() else _status(word)
+    return CallbackHint(task_id=task_id, external_task_id=external, status=status)

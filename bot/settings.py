@@ -75,11 +75,17 @@ class OmniSettings(BaseModel):
     duration: Annotated[int, Field(ge=3, le=15)] = 5
     max_concurrent_tasks: Annotated[int, Field(ge=1, le=100)] = 5
     task_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+    callback_url: str = ""  # the public URL reaching [http] listen's /omni/callback
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         return _check_url(value, ("https", "http"))
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http")) if value.strip() else ""
 
 
 class StorageSettings(BaseModel):
@@ -233,6 +239,13 @@ def load_settings(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[
 
 
 def _check_cross_rules(settings: Settings, path: Path) -> None:
+    if settings.omni.callback_url and not settings.http.listen:
+        raise ConfigError(
+            f"{path}: omni.callback_url is set but [http] listen is empty, so nothing would "
+            'receive the callbacks. Set [http] listen (e.g. "0.0.0.0:8080") and point the '
+            "callback URL at it through your reverse proxy (the public URL that reaches "
+            "<listen>/omni/callback), or leave omni.callback_url empty to rely on polling."
+        )
     omni = settings.omni
     allowed = allowed_durations(omni.model, InputMode.TEXT, has_video=False)
     if omni.duration not in allowed:

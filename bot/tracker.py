@@ -24,10 +24,10 @@ from bot.lifecycle import TaskState
 from bot.logs import TaskLogContext, task_scope
 from bot.omni import OmniClient
 from bot.omni_wire import TaskSnapshot, TaskStatus
-from bot.polling import CompletionModel, PollPolicy, next_poll_delay
+from bot.polling import CompletionModel, PollPolicy, next_poll_delay, safety_net_delay
 from bot.records import TaskEvent, TaskRecord, TaskUpdate
 from bot.store import TaskStore
-from bot.telemetry import NoTelemetry, Telemetry
+from bot.telemetry import NoTelemetry, Noticed, Telemetry
 
 log = logging.getLogger("bot.tracker")
 
@@ -59,6 +59,14 @@ class TrackerSettings:
     reconcile_attempts: int = 5
     retry_after_error_s: float = 5.0
     heartbeat_s: float = 5.0  # the loop goes round at least this often (health: it is alive)
+    # Omni callbacks are configured: they say when a task changes, and polling is a sparse
+    # safety net. After this many tasks in a row ended without a single callback, they are
+    # taken to be lost on the way (an unreachable callback_url) and polling is dense again.
+    callbacks: bool = False
+    callback_misses_to_fall_back: int = 3
+    # A callback that claims an end the query does not show yet (the API's views may lag each
+    # other) is asked about again this many times, `min_interval_s` apart.
+    unconfirmed_end_retries: int = 5
 
 
 def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
@@ -104,14 +112,54 @@ class Tracker:
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
         self._next_query_at = 0.0  # loop time of the next free slot of the query pace
         self.queries_sent = 0
+        # Callbacks (hints): what the latest one claimed for a task whose query it asked for.
+        self._hinted: dict[int, TaskStatus | None] = {}
+        self._early_hints: dict[int, TaskStatus | None] = {}  # for tasks not tracked yet
+        self._visiting: set[int] = set()
+        self._rehint: set[int] = set()  # hinted while a query was on its way: ask again
+        self._called_back: set[int] = set()  # tasks that got at least one callback
+        self._unconfirmed: dict[int, int] = {}
+        self.callback_misses = 0
 
     @property
     def live_count(self) -> int:
         """How many tasks the tracker is following."""
         return len(self._scheduled)
 
+    @property
+    def uses_callbacks(self) -> bool:
+        """Whether polling is sparse because callbacks say when tasks change."""
+        settings = self._settings
+        return settings.callbacks and self.callback_misses < settings.callback_misses_to_fall_back
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says this task changed: ask the API about it now, if that is news.
+
+        A hint, never the truth: the query's answer is what the bot acts on. Returns whether a
+        query was asked for (repeats and old news are not).
+        """
+        self._called_back.add(task.id)
+        self.callback_misses = 0
+        if not is_news(task.state, claimed):
+            return False
+        if task.id in self._visiting:
+            self._rehint.add(task.id)  # the query on its way may predate the change
+            self._hinted[task.id] = claimed
+            return True
+        if task.id not in self._scheduled:
+            # The callback beat the create's answer (or its recording): ask as soon as the
+            # task is tracked.
+            self._early_hints[task.id] = claimed
+            return True
+        self._hinted[task.id] = claimed
+        self._schedule(task.id, self._clock())
+        return True
+
     def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
         """Follow a task the API has (or may have): schedule its next question."""
+        if task.id in self._early_hints and task.state in LIVE:
+            self._hinted[task.id] = self._early_hints.pop(task.id)
+            poll_now = True
         if task.state is TaskState.AMBIGUOUS:
             when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
         elif poll_now or task.submitted_at is None:
@@ -126,7 +174,8 @@ class Tracker:
         window = self.completion.window(
             completion_key(task), task.request.mode, task.request.duration_s
         )
-        when = now + timedelta(seconds=next_poll_delay(age_s, window, self.policy))
+        schedule = safety_net_delay if self.uses_callbacks else next_poll_delay
+        when = now + timedelta(seconds=schedule(age_s, window, self.policy))
         return min(when, task.submitted_at + self._settings.task_timeout)
 
     def _schedule(self, task_id: int, when: datetime) -> None:
@@ -208,6 +257,7 @@ class Tracker:
 
     async def _visit(self, task_id: int) -> None:
         context = TaskLogContext.of_id(task_id)
+        self._visiting.add(task_id)
         try:
             task = await self._store.get_task(task_id)
             context = task.log_context
@@ -221,6 +271,12 @@ class Tracker:
             log.exception("visit failed %s; asking again later", context)
             delay = self._settings.retry_after_error_s * self.policy.scale
             self._schedule(task_id, self._clock() + timedelta(seconds=delay))
+        finally:
+            self._visiting.discard(task_id)
+            if task_id in self._rehint:
+                self._rehint.discard(task_id)
+                if task_id in self._scheduled:  # still live: ask again, now
+                    self._schedule(task_id, self._clock())
 
     async def _poll(self, task: TaskRecord) -> None:
         now = self._clock()
@@ -228,6 +284,8 @@ class Tracker:
         # Past the deadline, ask once more before giving up: the video may have finished since
         # the last poll, or while the bot was down for longer than the timeout.
         is_overdue = now - task.submitted_at >= self._settings.task_timeout
+        was_hinted = task.id in self._hinted
+        claimed = self._hinted.pop(task.id, None)
         try:
             snapshot = await self._paced_query(task.api_task_id)
         except ApiError as error:
@@ -240,9 +298,12 @@ class Tracker:
         await self._store.record_poll(
             task.id, now=self._clock(), progress_pct=snapshot.progress_pct
         )
+        if snapshot.status.is_terminal:
+            self._count_callback_miss(task)
         if snapshot.status.is_terminal and snapshot.finished_at is not None:
             delay_s = (self._clock() - snapshot.finished_at).total_seconds()
-            self._telemetry.completion_noticed(max(0.0, delay_s), "poll")
+            via: Noticed = "callback" if was_hinted else "poll"
+            self._telemetry.completion_noticed(max(0.0, delay_s), via)
         if snapshot.status is TaskStatus.SUCCEEDED:
             self.completion.observe(completion_key(task), _estimated_age_s(task, now))
             await self._finish(
@@ -263,7 +324,36 @@ class Tracker:
                 task = (
                     await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
                 )
-            self._schedule(task.id, self._next_poll_at(task, self._clock()))
+            self._schedule(task.id, self._after_running_answer(task, claimed, was_hinted))
+
+    def _after_running_answer(
+        self, task: TaskRecord, claimed: TaskStatus | None, was_hinted: bool
+    ) -> datetime:
+        """When to ask next about a task the API says is still running."""
+        now = self._clock()
+        if was_hinted and claimed is not None and claimed.is_terminal:
+            tries = self._unconfirmed.get(task.id, 0) + 1
+            self._unconfirmed[task.id] = tries
+            if tries <= self._settings.unconfirmed_end_retries:
+                # A callback said it ended; the query's view may lag a moment behind.
+                return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
+        return self._next_poll_at(task, now)
+
+    def _count_callback_miss(self, task: TaskRecord) -> None:
+        """A task ended: with callbacks configured, did any callback come for it?"""
+        if not self._settings.callbacks:
+            return
+        if task.id in self._called_back:
+            self.callback_misses = 0
+            return
+        self.callback_misses += 1
+        if self.callback_misses == self._settings.callback_misses_to_fall_back:
+            log.warning(
+                "callbacks are not arriving: %d tasks in a row ended without one, so polling "
+                "is dense again until one comes. Check that omni.callback_url reaches "
+                "[http] listen's /omni/callback from the internet (README: Callbacks).",
+                self.callback_misses,
+            )
 
     async def _time_out(self, task: TaskRecord) -> None:
         minutes = int(self._settings.task_timeout.total_seconds() // 60)
@@ -410,6 +500,9 @@ class Tracker:
         # The task leaves the tracker for good: forget its counters.
         self._not_found.pop(task.id, None)
         self._reconcile_tries.pop(task.id, None)
+        self._hinted.pop(task.id, None)
+        self._unconfirmed.pop(task.id, None)
+        self._called_back.discard(task.id)
         moved = await self._move(task, to, detail=detail, **fields)
         if moved is not None:
             self._on_finished(moved)
@@ -426,6 +519,22 @@ class Tracker:
             return None
         self._on_changed(moved)
         return moved
+
+
+def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
+    """Whether a callback claiming `claimed` for a task in `state` tells the bot anything new.
+
+    An end is always news (a query confirms it); so is an unreadable status. That a task is
+    queued, or running when the bot knows it runs, is not. A task being reconciled is left to
+    the reconciliation's own pace (its lookups are spaced on purpose).
+    """
+    if state is TaskState.AMBIGUOUS or state.is_terminal:
+        return False
+    if claimed is None or claimed.is_terminal:
+        return True
+    if claimed is TaskStatus.RUNNING:
+        return state in (TaskState.SUBMITTING, TaskState.SUBMITTED)
+    return False
 
 
 def _estimated_age_s(task: TaskRecord, noticed_at: datetime) -> float:
