@@ -305,7 +305,8 @@ class Tracker:
             via: Noticed = "callback" if was_hinted else "poll"
             self._telemetry.completion_noticed(max(0.0, delay_s), via)
         if snapshot.status is TaskStatus.SUCCEEDED:
-            self.completion.observe(completion_key(task), _estimated_age_s(task, now))
+            age_s = estimated_age_s(task, now, snapshot.finished_at)
+            self.completion.observe(completion_key(task), age_s)
             await self._finish(
                 task,
                 TaskState.SUCCEEDED,
@@ -537,14 +538,20 @@ def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
     return False
 
 
-def _estimated_age_s(task: TaskRecord, noticed_at: datetime) -> float:
-    """When the task most likely finished: midway between the last two polls.
+def estimated_age_s(
+    task: TaskRecord, noticed_at: datetime, api_finished_at: datetime | None = None
+) -> float:
+    """How long after submission the task finished: the API's own time when it gives one that
+    fits between the last two polls, else midway between them.
 
     Learning the age at which completion was *noticed* would bias every window late by the
-    detection delay, and the schedule would chase its own tail.
+    detection delay, and the schedule would chase its own tail. (With callbacks the last two
+    queries may be a minute apart: the midpoint would be far off, the API's time is not.)
     """
     assert task.submitted_at is not None
     previous = task.last_polled_at or task.submitted_at
+    if api_finished_at is not None and previous <= api_finished_at <= noticed_at:
+        return (api_finished_at - task.submitted_at).total_seconds()
     finished_at = previous + (noticed_at - previous) / 2
     return (finished_at - task.submitted_at).total_seconds()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from bot.lifecycle import TaskState
 from bot.models import make_request
 from bot.omni_wire import TaskStatus, build_create_body, parse_callback
 from bot.polling import PollPolicy, Window, safety_net_delay
+from bot.records import TaskRecord
 from bot.settings import load_settings
-from bot.tracker import is_news
+from bot.tracker import estimated_age_s, is_news
 
 KEY = b"k" * 32
 SIGNER = CallbackSigner(KEY, "https://bot.example.org/omni/callback/")
@@ -148,3 +150,41 @@ def test_a_callback_url_without_a_listener_is_explained(tmp_path: Path) -> None:
     path.write_text('[omni]\ncallback_url = "bot.example.org"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="must start with https:// or http://"):
         load_settings(path, {})
+
+
+def test_the_completion_model_learns_the_apis_own_end_time() -> None:
+    submitted = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    task = TaskRecord(
+        id=1,
+        external_id=EXTERNAL,
+        origin="cli",
+        rerun_of=None,
+        guild_id=None,
+        channel_id=None,
+        user_id=None,
+        request=make_request({"prompt": "a boat", "aspect_ratio": "16:9"}),
+        cost=0,
+        state=TaskState.PROCESSING,
+        api_task_id="8781",
+        created_at=submitted,
+        updated_at=submitted,
+        queued_at=submitted,
+        submitted_at=submitted,
+        finished_at=None,
+        attempts=0,
+        not_before=None,
+        last_polled_at=submitted + timedelta(seconds=10),  # a callback-era gap to the next query
+        poll_count=1,
+        progress_pct=None,
+        failure_reason=None,
+        result_url=None,
+        result_path=None,
+        result_size_bytes=None,
+        status_message_id=None,
+        delivery_message_id=None,
+    )
+    noticed = submitted + timedelta(seconds=90)
+    assert estimated_age_s(task, noticed, submitted + timedelta(seconds=81)) == 81.0
+    assert estimated_age_s(task, noticed) == 50.0  # no API time: midway between the queries
+    # An API time outside what the two queries allow (clocks apart): the midpoint again.
+    assert estimated_age_s(task, noticed, submitted + timedelta(seconds=95)) == 50.0
