@@ -80,7 +80,10 @@ async def check_online(settings: Settings) -> list[CheckResult]:
         discord, comet = await asyncio.gather(
             check_discord(settings, session), check_cometapi(settings, session)
         )
-    return [discord, comet, await check_database(settings.storage.database)]
+        results = [discord, comet, await check_database(settings.storage.database)]
+        if settings.omni.callback_url:
+            results.append(await check_callback_url(settings.omni.callback_url, session))
+    return results
 
 
 class CheckFailed(Exception):
@@ -205,6 +208,36 @@ def _comet_verdict(error: ApiError, base_url: str) -> CheckResult:
         False,
         f"{base_url} could not be asked ({error.log_line()}); check the network and "
         "omni.base_url, or try again in a minute.",
+    )
+
+
+async def check_callback_url(callback_url: str, session: aiohttp.ClientSession) -> CheckResult:
+    """Post an unsigned callback to the public URL: a running bot behind it answers 403."""
+    probe = f"{callback_url}/kling-bot-check.{'0' * 32}"
+    try:
+        async with session.post(probe, json={"task_id": "check"}) as response:
+            status = response.status
+            body = await response.text()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return CheckResult(
+            "Callbacks",
+            False,
+            f"{callback_url} can't be reached from here ({type(exc).__name__}). Start the bot "
+            "first if it is not running; else check the DNS name, the TLS certificate and that "
+            "the reverse proxy forwards it to [http] listen's /omni/callback.",
+        )
+    if status == 403 and '"forbidden"' in body:
+        return CheckResult(
+            "Callbacks",
+            True,
+            f"{callback_url} reaches a running kling-bot (it refused an unsigned probe, as it "
+            "should). CometAPI must reach it from the internet too.",
+        )
+    return CheckResult(
+        "Callbacks",
+        False,
+        f"{callback_url} answered {status}, not a kling-bot: the reverse proxy must forward "
+        "<callback_url>/<token> to [http] listen's /omni/callback/<token>.",
     )
 
 

@@ -22,6 +22,7 @@ from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import reply_to
 from bot.fakes.harness import running_bot, settings_for
 from bot.lifecycle import TaskState
+from bot.online_check import check_callback_url
 from bot.records import TaskRecord
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
@@ -209,3 +210,16 @@ async def test_lost_callbacks_are_found_by_the_safety_net(
 
 async def _done(bot: KlingBot) -> bool:
     return all(t.is_terminal for t in await bot.services.store.list_tasks())
+
+
+async def test_check_online_says_whether_the_callback_url_reaches_the_bot(
+    fake_comet: FakeCometAPI, kling_bot: KlingBot, http: aiohttp.ClientSession
+) -> None:
+    settings = kling_bot.settings
+    result = await check_callback_url(settings.omni.callback_url, http)
+    assert result.is_ok and "reaches a running kling-bot" in result.message
+    wrong_path = await check_callback_url(fake_comet.base_url + "/kling", http)
+    assert not wrong_path.is_ok and "answered 404, not a kling-bot" in wrong_path.message
+    nobody = await check_callback_url("http://127.0.0.1:9/omni/callback", http)
+    assert not nobody.is_ok and "can't be reached from here" in nobody.message
+    assert fake_comet.creates() == []  # the probes never reach the API
