@@ -1,6 +1,8 @@
 # Kling Omni Bot. Build: docker build -t kling-omni-bot .
 # Run:   docker run -d --name kling-bot -e DISCORD_TOKEN=... -e COMETAPI_KEY=... \
 #          -v "$PWD/config.toml:/app/config.toml:ro" -v kling-data:/app/data kling-omni-bot
+# With [http] listen = "0.0.0.0:8080" add -p 127.0.0.1:8080:8080 (health, metrics, and the
+# callback route your reverse proxy forwards to; README "Running it in production").
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +22,8 @@ RUN pip install . \
 USER kling
 # The database and the kept media live here: mount a volume so they survive the container.
 VOLUME ["/app/data"]
+
+EXPOSE 8080
 
 # `kling-bot health` asks the bot's /healthz when [http] listen is set, else reads the health
 # report the bot writes next to its database: the gateway, the database and the engine's loops.
