@@ -3,6 +3,8 @@
 #   mkdir -p data && sudo chown 10001:10001 data
 #   docker run -d --name kling-bot --restart unless-stopped --env-file kling-bot.env \
 #     -v "$PWD/data:/app/data" kling-omni-bot
+# With [http] listen = "0.0.0.0:8080" add -p 127.0.0.1:8080:8080 (health, metrics, and the
+# callback route your reverse proxy forwards to; README "Running it in production").
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -33,6 +35,12 @@ USER kling
 # The database and the kept media live here: mount a directory or a volume so they survive the
 # container (a bind-mounted directory must belong to uid 10001: README, "Docker").
 VOLUME ["/app/data"]
+
+EXPOSE 8080
+
+# `kling-bot health` asks the bot's /healthz when [http] listen is set, else reads the health
+# report the bot writes next to its database: the gateway, the database and the engine's loops.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 CMD ["kling-bot", "health"]
 
 # SIGTERM (docker stop) shuts down cleanly; every task resumes on the next start.
 STOPSIGNAL SIGTERM

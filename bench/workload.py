@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from bench.naive import NaivePoller
+from bot.callback_tokens import CallbackSigner
 from bot.delivery import FileDeliverer
 from bot.engine import EngineSettings, TaskEngine
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
+from bot.http.callbacks import CALLBACK_PATH, CallbackReceiver
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest, make_request
 from bot.omni import OmniClient
@@ -87,13 +90,35 @@ def draw_workload(
     return specs
 
 
+UNIFORM_DURATIONS = "submitted 2-12 model s, then processing 30-90 model s (uniform; issue #17)"
+
+
+def draw_uniform_workload(count: int, seed: int) -> list[TaskSpec]:
+    """`count` tasks queued 2-12 s at the API then rendering 30-90 s, as issue #17 measured."""
+    rng = random.Random(seed)
+    return [
+        TaskSpec(
+            external_id=f"bench-{seed}-{number:04d}",
+            user_id=1000 + number % _MEMBERS,
+            submitted_s=rng.uniform(2.0, 12.0),
+            processing_s=rng.uniform(30.0, 90.0),
+        )
+        for number in range(count)
+    ]
+
+
 def bench_request() -> OmniRequest:
     """The request every workload task sends: a 5 s std text-to-video (one completion class)."""
     return make_request({"prompt": "a paper boat in the rain", "aspect_ratio": "16:9"})
 
 
 def engine_settings(
-    work_dir: Path, *, slots: int, scale: float, timeout_model_s: float = 30 * 60
+    work_dir: Path,
+    *,
+    slots: int,
+    scale: float,
+    timeout_model_s: float = 30 * 60,
+    callbacks: bool = False,
 ) -> EngineSettings:
     """The engine's defaults with every time constant compressed by `scale`.
 
@@ -114,6 +139,7 @@ def engine_settings(
             max_parallel_queries=defaults.max_parallel_queries,
             reconcile_grace_s=defaults.reconcile_grace_s * scale,
             # retry_after_error_s is scaled by the tracker itself (policy.scale).
+            callbacks=callbacks,
         ),
         backoff=Backoff(initial_s=Backoff().initial_s * scale, max_s=Backoff().max_s * scale),
         stop_grace_s=1.0,
@@ -208,15 +234,30 @@ class _EndObserver:
                 self.all_ended.set()
 
 
-async def run_engine(specs: list[TaskSpec], *, slots: int, scale: float, seed: int) -> Run:
-    """The whole engine (submitter, tracker, couriers, SQLite store) runs the workload."""
+async def run_engine(
+    specs: list[TaskSpec], *, slots: int, scale: float, seed: int, callbacks: bool = False
+) -> Run:
+    """The whole engine (submitter, tracker, couriers, SQLite store) runs the workload.
+
+    `callbacks`: every create carries a callback URL of a loopback receiver (the bot's own
+    route), the fake posts each status change to it, and polling is the sparse safety net.
+    """
     request = bench_request()
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         work_dir = Path(tmp)
-        async with FakeCometAPI(fake_config(slots=slots, seed=seed)) as fake:
+        async with (
+            FakeCometAPI(fake_config(slots=slots, seed=seed)) as fake,
+            _CallbackRoute() as route,
+        ):
             timings = FakeTimings(fake, specs, scale)
             async with aiohttp.ClientSession(trace_configs=[timings.trace_config()]) as session:
-                client = OmniClient(session, fake.base_url, fake.config.api_key)
+                signer = CallbackSigner(b"bench-callback-key-0123456789ab", route.url)
+                client = OmniClient(
+                    session,
+                    fake.base_url,
+                    fake.config.api_key,
+                    callback_url_for=signer.url_for if callbacks else None,
+                )
                 store = await SqliteStore.open(work_dir / "bot.sqlite3")
                 try:
                     observer = _EndObserver(len(specs))
@@ -224,10 +265,11 @@ async def run_engine(specs: list[TaskSpec], *, slots: int, scale: float, seed: i
                         store,
                         client,
                         FileDeliverer(work_dir / "out"),
-                        engine_settings(work_dir, slots=slots, scale=scale),
+                        engine_settings(work_dir, slots=slots, scale=scale, callbacks=callbacks),
                         observer=observer,
                         rng=random.Random(seed),
                     )
+                    route.receiver = CallbackReceiver(signer, engine)
                     try:
                         records = [await engine.enqueue(_new_task(spec, request)) for spec in specs]
                         started = time.monotonic()
@@ -240,9 +282,39 @@ async def run_engine(specs: list[TaskSpec], *, slots: int, scale: float, seed: i
                     noticed, passes = await _engine_times(store, records)
                 finally:
                     await store.close()
+        name = "engine-callbacks" if callbacks else "engine"
         return _collect(
-            fake, specs, noticed, "engine", slots, scale, wall_s, queries_sent, passes=passes
+            fake, specs, noticed, name, slots, scale, wall_s, queries_sent, passes=passes
         )
+
+
+class _CallbackRoute:
+    """`POST /omni/callback/{token}` on loopback, handed to the receiver once the engine exists
+    (the engine's client needs the route's URL first)."""
+
+    def __init__(self) -> None:
+        self.receiver: CallbackReceiver | None = None
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> _CallbackRoute:
+        app = web.Application()
+        app.router.add_post(CALLBACK_PATH + "/{token}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}{CALLBACK_PATH}"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if self.receiver is None:
+            return web.json_response({"status": "not ready"}, status=503)
+        return await self.receiver.handle(request)
 
 
 async def _engine_times(

@@ -25,6 +25,7 @@ from discord.ext import commands
 
 from bot.about import NAME, bot_version
 from bot.build import TerminalDeliverer, build_engine, engine_lock
+from bot.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
 from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
 from bot.discord_clips import DiscordClipHost
@@ -35,13 +36,19 @@ from bot.edit_pacing import EditPacer
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
+from bot.health import HealthFacts, HealthFile, gather_facts, health_file_for
+from bot.http.callbacks import CallbackReceiver
+from bot.http.metrics import PrometheusMetrics
+from bot.http.server import HttpServer
 from bot.invite import invite_url
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
 from bot.pause_points import PausePoints
+from bot.retention import MediaRetention
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
+from bot.telemetry import Fanout, Vitals
 
 log = logging.getLogger("bot.app")
 
@@ -69,9 +76,20 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
+    vitals: Vitals
+    metrics: PrometheusMetrics
+    http: HttpServer | None = None
+    health_file: HealthFile | None = None
+    retention: MediaRetention | None = None
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
+        if self.http is not None:
+            await self.http.stop()
+        if self.health_file is not None:
+            await self.health_file.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         await self.engine.stop()
         await self.status.close()
         await self.resources.aclose()
@@ -193,6 +211,28 @@ class KlingBot(commands.Bot):
         self.config_source = config_source  # the config file read, for the start-up line
         self._has_said_ready = False
         self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
+        self.is_gateway_connected = False
+        self.add_listener(self._gateway_up, "on_connect")
+        self.add_listener(self._gateway_up, "on_resumed")
+        self.add_listener(self._gateway_down, "on_disconnect")
+
+    async def _gateway_up(self) -> None:
+        self.is_gateway_connected = True
+
+    async def _gateway_down(self) -> None:
+        self.is_gateway_connected = False
+
+    def note_acknowledged(self, interaction: discord.Interaction[KlingBot]) -> None:
+        """Count how long after Discord made it this interaction was answered."""
+        latency_s = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.services.engine.telemetry.acknowledged(max(0.0, latency_s))
+
+    async def health_facts(self) -> HealthFacts:
+        """What `/healthz` and the health file report."""
+        services = self.services
+        return await gather_facts(
+            services.store, services.vitals, lambda: self.is_gateway_connected
+        )
 
     async def _queue_positions(self) -> dict[int, int]:
         return await self.services.engine.queue_positions()
@@ -219,9 +259,12 @@ class KlingBot(commands.Bot):
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
+        vitals = Vitals()
+        metrics = PrometheusMetrics()
+        telemetry = Fanout(vitals, metrics)
         status = StatusUpdater(self, store, positions=self._queue_positions, pacer=self.edit_pacer)
         deliverer = SplitDeliverer(
-            DiscordDeliverer(self, store),
+            DiscordDeliverer(self, store, telemetry),
             TerminalDeliverer(settings.storage.media_dir / "results"),
         )
         media = MediaStore(
@@ -230,6 +273,11 @@ class KlingBot(commands.Bot):
             max_clip_bytes=settings.storage.max_video_mb * 1000 * 1000,
         )
         hosting = ClipHosting(store, media, DiscordClipHost(self))
+        callbacks = None
+        if settings.omni.callback_url:  # settings make sure [http] listen is set too
+            key_file = callback_key_path(settings.storage.database)
+            key = await asyncio.to_thread(load_or_create_key, key_file)
+            callbacks = CallbackSigner(key, settings.omni.callback_url)
         engine = build_engine(
             settings,
             session,
@@ -239,19 +287,50 @@ class KlingBot(commands.Bot):
             time_scale=self.time_scale,
             prepare=InputPreparer(media, hosting).prepare,
             forget_inputs=media.forget,
+            telemetry=telemetry,
+            callbacks=callbacks,
         )
         generation = GenerationService(engine, settings, media, hosting)
-        self.services = Services(settings, store, session, engine, generation, status, resources)
+        self.services = Services(
+            settings, store, session, engine, generation, status, resources, vitals, metrics
+        )
         for extension in COGS:
             await self.load_extension(extension)
+        # Listening before the first create: its callbacks must find the route.
+        await self._start_health_reporting(callbacks)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
         await status.resume()  # final states a stop left unshown, places in line that moved
+        self.services.retention = MediaRetention(
+            store, settings.storage.media_dir, keep_days=settings.storage.keep_media_days
+        )
+        self.services.retention.start()
         await self.sync_commands()
         # What start-up made (modules, the command tree, discord.py's caches) lives as long as
         # the bot: out of every later full collection, which would otherwise pause the loop
         # for tens of milliseconds in the middle of a burst of commands.
         gc.freeze()
+
+    async def _start_health_reporting(self, callbacks: CallbackSigner | None) -> None:
+        """`/healthz`, `/metrics` and the callback route on `[http] listen`, else the health
+        file."""
+        services = self.services
+        address = self.settings.http.address
+        if address is None:
+            services.health_file = HealthFile(
+                health_file_for(self.settings.storage.database), self.health_facts
+            )
+            services.health_file.start()
+            return
+        receiver = None if callbacks is None else CallbackReceiver(callbacks, services.engine)
+        services.http = HttpServer(
+            address,
+            facts=self.health_facts,
+            metrics=services.metrics,
+            store=services.store,
+            add_routes=None if receiver is None else receiver.add_routes,
+        )
+        await services.http.start()
 
     async def sync_commands(self) -> None:
         """Sync to the configured servers (instant), or globally when none are configured.

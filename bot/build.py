@@ -16,6 +16,7 @@ from typing import IO
 
 import aiohttp
 
+from bot.callback_tokens import CallbackSigner
 from bot.delivery import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
 from bot.engine import EngineSettings, ForgetInputs, PicksUp, TaskEngine
 from bot.errors import KlingBotError
@@ -25,6 +26,7 @@ from bot.records import TaskRecord
 from bot.settings import Settings
 from bot.store import TaskStore
 from bot.submitter import Backoff, Prepare
+from bot.telemetry import Telemetry
 from bot.tracker import TrackerSettings
 
 
@@ -35,8 +37,13 @@ class EngineBusy(KlingBotError):
 # -- the engine graph ---------------------------------------------------------------------------
 
 
-def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSettings:
-    """The engine's settings from the config; `time_scale` < 1 compresses every wait (fakes)."""
+def engine_settings(
+    settings: Settings, *, time_scale: float = 1.0, with_callbacks: bool = False
+) -> EngineSettings:
+    """The engine's settings from the config; `time_scale` < 1 compresses every wait (fakes).
+
+    `with_callbacks`: Omni callbacks reach this process, so polling is a sparse safety net.
+    """
     timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
     defaults = TrackerSettings()
     return EngineSettings(
@@ -49,14 +56,26 @@ def engine_settings(settings: Settings, *, time_scale: float = 1.0) -> EngineSet
             task_timeout=timeout,
             max_queries_per_s=defaults.max_queries_per_s / time_scale,
             reconcile_grace_s=defaults.reconcile_grace_s * time_scale,
+            callbacks=with_callbacks,
         ),
         backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
     )
 
 
-def build_client(settings: Settings, session: aiohttp.ClientSession) -> OmniClient:
-    """The CometAPI client for the configured base URL and key."""
-    return OmniClient(session, settings.omni.base_url, settings.omni.api_key.get_secret_value())
+def build_client(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    telemetry: Telemetry | None = None,
+    callbacks: CallbackSigner | None = None,
+) -> OmniClient:
+    """The CometAPI client for the configured base URL and key (and callback URLs, if given)."""
+    return OmniClient(
+        session,
+        settings.omni.base_url,
+        settings.omni.api_key.get_secret_value(),
+        telemetry=telemetry,
+        callback_url_for=None if callbacks is None else callbacks.url_for,
+    )
 
 
 def build_engine(
@@ -70,17 +89,24 @@ def build_engine(
     picks_up: PicksUp | None = None,
     prepare: Prepare | None = None,
     forget_inputs: ForgetInputs | None = None,
+    telemetry: Telemetry | None = None,
+    callbacks: CallbackSigner | None = None,
 ) -> TaskEngine:
-    """The whole queue → API → result → destination path, built from the settings."""
+    """The whole queue → API → result → destination path, built from the settings.
+
+    With `callbacks`, every create carries its task's callback URL and polling gets sparse: the
+    caller must also serve the callback route (`bot.http.callbacks`).
+    """
     return TaskEngine(
         store,
-        build_client(settings, session),
+        build_client(settings, session, telemetry, callbacks),
         deliverer,
-        engine_settings(settings, time_scale=time_scale),
+        engine_settings(settings, time_scale=time_scale, with_callbacks=callbacks is not None),
         observer=observer,
         picks_up=picks_up,
         prepare=prepare,
         forget_inputs=forget_inputs,
+        telemetry=telemetry,
     )
 
 

@@ -11,12 +11,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+
 from bot.about import NAME, bot_version
+from bot.backup import BackupError, backup_database
 from bot.build import EngineBusy
 from bot.errors import ConfigError, InvalidInput
+from bot.health import health_file_for, judge_health_file, probe_http, probe_url
+from bot.invite import PERMISSIONS, SCOPES, invite_url
 from bot.lifecycle import TaskState
-from bot.logs import setup_logging
+from bot.logs import secrets_of, setup_logging
 from bot.models import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
+from bot.online_check import (
+    CheckFailed,
+    check_online,
+    client_id_from_token,
+    discord_application,
+)
 from bot.preflight import preflight_problems, storage_problems
 from bot.runner import SubmitOptions, build_request, run_submit
 from bot.settings import (
@@ -88,7 +99,52 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"✗ {count}: fix {'it' if len(problems) == 1 else 'them'} and run check again.")
         return 2
     print("✓ The configuration is valid.")
+    if getattr(args, "online", False) and report.settings is not None:
+        return _check_online(report.settings)
     return 0
+
+
+def _check_online(settings: Settings) -> int:
+    """Ask Discord, CometAPI and the database; 0 when all answered as they should, else 1."""
+    results = asyncio.run(check_online(settings))
+    for result in results:
+        if result.is_ok:
+            print(f"✓ {result.name}: {result.message}")
+        else:
+            _fail(f"{result.name}: {result.message}")
+    return 0 if all(result.is_ok for result in results) else 1
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Print the invite URL with exactly the permissions and scopes the bot needs."""
+    client_id = args.client_id
+    if client_id is None:
+        settings = _load(args)
+        if settings is None:
+            return 2
+        client_id = client_id_from_token(settings.discord.token.get_secret_value())
+        if client_id is None and settings.discord.token.get_secret_value():
+            try:
+                client_id = asyncio.run(_application_id(settings))
+            except CheckFailed as failure:
+                _fail(str(failure))
+                return 1
+    if client_id is None:
+        _fail(
+            "No bot token to read the application id from: set DISCORD_TOKEN (or discord.token), "
+            "or give --client-id (Developer Portal → your application → General Information)."
+        )
+        return 2
+    print(invite_url(client_id))
+    print("Permissions: " + ", ".join(PERMISSIONS) + ".")
+    print("Scopes: " + " and ".join(SCOPES) + ".")
+    return 0
+
+
+async def _application_id(settings: Settings) -> int:
+    async with aiohttp.ClientSession() as session:
+        application = await discord_application(settings, session)
+    return int(str(application["id"]))
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -140,8 +196,11 @@ async def _submit(args: argparse.Namespace, settings: Settings, options: SubmitO
     except InvalidInput as exc:
         _fail(exc.member_message)
         return 2
-    secret = settings.omni.api_key.get_secret_value()
-    setup_logging("INFO" if args.verbose else "WARNING", secrets=[secret])
+    setup_logging(
+        "INFO" if args.verbose else "WARNING",
+        log_format=settings.logging.format,
+        secrets=secrets_of(settings),
+    )
     wait = args.wait or args.fake  # the built-in fake lives only as long as this command
     try:
         outcome = await run_submit(
@@ -324,11 +383,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     settings = report.settings
     setup_logging(
-        "DEBUG" if args.verbose else "INFO",
-        secrets=[
-            settings.discord.token.get_secret_value(),
-            settings.omni.api_key.get_secret_value(),
-        ],
+        "DEBUG" if args.verbose else settings.logging.level,
+        log_format=settings.logging.format,
+        secrets=secrets_of(settings),
     )
     # discord.py loads only for the commands that need it.
     from discord.errors import LoginFailure, PrivilegedIntentsRequired
@@ -360,6 +417,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the running bot is healthy, 1 (saying why) when not: Docker's HEALTHCHECK."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    address = settings.http.address
+    if address is not None:
+        problem = probe_http(probe_url(address))
+    else:
+        path = health_file_for(settings.storage.database)
+        problem = judge_health_file(path, now=datetime.now(UTC))
+    if problem is not None:
+        _fail(f"unhealthy: {problem}")
+        return 1
+    print("✓ healthy")
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """Copy the database with SQLite's online backup API (the bot may keep running)."""
+    settings = _load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    if "://" in str(args.path) or str(database).startswith("postgres"):
+        _fail("This backs up SQLite databases; for PostgreSQL use pg_dump.")
+        return 2
+    try:
+        done = asyncio.run(backup_database(database, Path(args.path), overwrite=args.overwrite))
+    except BackupError as exc:
+        _fail(exc.member_message)
+        return 1
+    print(f"✓ Backed up {database} to {done.path} ({done.size_bytes:,} bytes, {done.tasks} tasks).")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The offline demo: both fakes and the real bot, one video, narrated."""
     from bot.demo import run_demo
@@ -381,7 +474,40 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     check = commands.add_parser("check", help="validate the configuration")
     _add_config_option(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask Discord (the token), CometAPI (the key) and the database; costs nothing",
+    )
     check.set_defaults(handler=cmd_check)
+    invite = commands.add_parser(
+        "invite", help="print the invite URL with exactly the permissions the bot needs"
+    )
+    invite.add_argument(
+        "--client-id", type=_positive, metavar="ID", help="the application id (else from the token)"
+    )
+    _add_config_option(invite)
+    invite.set_defaults(handler=cmd_invite)
+    database = commands.add_parser("db", help="database maintenance: backup")
+    database_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    backup = database_commands.add_parser(
+        "backup",
+        help="copy the SQLite database to PATH (safe while the bot runs)",
+        description="A consistent copy of storage.database made with SQLite's online backup "
+        "API, checked, as one self-contained file. The bot may keep running.",
+    )
+    backup.add_argument("path", metavar="PATH", help="where the copy goes")
+    backup.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
+    _add_config_option(backup)
+    backup.set_defaults(handler=cmd_db_backup)
+    health = commands.add_parser(
+        "health",
+        help="is the running bot healthy? (exit 0 or 1; for Docker's HEALTHCHECK)",
+        description="Asks the bot's /healthz when [http] listen is set, else reads the health "
+        "report the bot writes next to its database every few seconds.",
+    )
+    _add_config_option(health)
+    health.set_defaults(handler=cmd_health)
     demo = commands.add_parser(
         "demo", help="offline demo: the real bot against built-in fakes, one video end to end"
     )

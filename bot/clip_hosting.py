@@ -110,7 +110,7 @@ class ClipHosting:
         path = self._media.path_of(reference)
         if place is None or not await asyncio.to_thread(path.is_file):
             raise InvalidInput(GONE)
-        log.info("clip re-lent task_id=%s reference=%s", task.id, reference)
+        log.info("clip re-lent %s reference=%s", task.log_context, reference)
         await self._host.put(place, path, filename)
         url = await self._host.url(place, filename)
         if url is None:

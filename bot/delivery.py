@@ -25,6 +25,7 @@ from typing import Protocol, Unpack
 from bot.channel_rights import ChannelRights
 from bot.errors import ApiError, ApiErrorKind
 from bot.lifecycle import TaskState
+from bot.logs import TaskLogContext, task_scope
 from bot.omni import OmniClient
 from bot.omni_download import ResultTooLarge
 from bot.records import TaskRecord, TaskUpdate
@@ -292,7 +293,7 @@ class Courier:
         try:
             await self.deliver(task_id)
         except Exception:
-            log.exception("task_id=%s delivery crashed; trying again later", task_id)
+            log.exception("delivery crashed %s; trying again later", TaskLogContext.of_id(task_id))
             self._retry_later(task_id)
         finally:
             self._active.discard(task_id)
@@ -305,6 +306,10 @@ class Courier:
     async def deliver(self, task_id: int) -> None:
         """One delivery attempt for a task that succeeded (or was being delivered at a crash)."""
         task = await self._store.get_task(task_id)
+        with task_scope(task.log_context):  # the download's and the post's lines too
+            await self._deliver(task)
+
+    async def _deliver(self, task: TaskRecord) -> None:
         context = task.log_context
         if task.state is TaskState.SUCCEEDED:
             task = await self._move(task, TaskState.DELIVERING, detail="delivery started")

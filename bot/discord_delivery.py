@@ -35,6 +35,7 @@ from bot.lifecycle import TaskState
 from bot.records import InteractionToken, TaskRecord
 from bot.render import RERUN_EMOJI, is_result_text, private_result_text, result_text
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Telemetry
 
 log = logging.getLogger("bot.discord_delivery")
 
@@ -108,10 +109,16 @@ class DiscordDeliverer:
     """
 
     def __init__(
-        self, client: discord.Client, store: TaskStore, *, clock: Callable[[], datetime] = utc_now
+        self,
+        client: discord.Client,
+        store: TaskStore,
+        telemetry: Telemetry | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._client = client
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._clock = clock
         # Posts made by this process (None: in private): a retry after an error while
         # recording needs no history.
@@ -137,6 +144,7 @@ class DiscordDeliverer:
                 raise
             log.warning("channel refused %s: %s; trying in private", task.log_context, refused)
             await self._to_member(task, task.user_id, result, refused.reason)
+            self._telemetry.delivered("private")
             self._remember(task.id, None)
             return None
         self._remember(task.id, message.id)
@@ -169,12 +177,14 @@ class DiscordDeliverer:
                 link_reason = "The bot may not attach files here"
             try:
                 try:
-                    return await self._post(channel, task, result, post, limit, link_reason)
+                    message = await self._post(channel, task, result, post, limit, link_reason)
                 except _RefusedAsTooLarge:
                     # Our size table lags Discord's real limit sometimes (discord.py#10083).
                     log.info("upload refused as too large %s; posting the link", task.log_context)
-                    link = ChannelPost(Form.LINK, post.is_reply)
-                    return await self._post(channel, task, result, link, limit, None)
+                    post = ChannelPost(Form.LINK, post.is_reply)
+                    message = await self._post(channel, task, result, post, limit, None)
+                self._telemetry.delivered(post.form.value)
+                return message
             except _Refused as refused:
                 refusal = refused.error
                 log.info("post refused %s (%s)", task.log_context, refused.error.code)

@@ -20,11 +20,13 @@ from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskOb
 from bot.errors import IllegalTransition
 from bot.fairness import queue_positions
 from bot.lifecycle import TaskState
-from bot.omni import OmniClient
+from bot.logs import task_context
+from bot.omni import OmniClient, TaskStatus
 from bot.polling import PollPolicy
 from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.store import TaskStore
 from bot.submitter import Backoff, Prepare, Submitter, waiting_of
+from bot.telemetry import NoTelemetry, Telemetry
 from bot.tracker import Tracker, TrackerSettings
 
 log = logging.getLogger("bot.engine")
@@ -87,9 +89,11 @@ class TaskEngine:
         picks_up: PicksUp | None = None,
         prepare: Prepare | None = None,
         forget_inputs: ForgetInputs | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.store = store
         self._forget_inputs = forget_inputs or _forget_nothing
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
         self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()
@@ -114,6 +118,7 @@ class TaskEngine:
             on_finished=self._finished,
             policy=settings.poll_policy,
             settings=tracker_settings,
+            telemetry=self.telemetry,
         )
         self.submitter = Submitter(
             store,
@@ -126,6 +131,8 @@ class TaskEngine:
             rng=rng,
             picks_up=self._picks_up,
             prepare=prepare,
+            telemetry=self.telemetry,
+            heartbeat_s=tracker_settings.heartbeat_s,
         )
 
     # -- what callers use -------------------------------------------------------------------------
@@ -144,14 +151,7 @@ class TaskEngine:
         a task whose member was never answered is withdrawn at the next start, not submitted.
         """
         task = await self.store.create_task(new, now=self._clock(), quota=quota, held=held)
-        log.info(
-            "queued task_id=%s guild_id=%s user_id=%s cost=%s held=%s",
-            task.id,
-            task.guild_id,
-            task.user_id,
-            task.cost,
-            held,
-        )
+        log.info("queued %s cost=%s held=%s", task.log_context, task.cost, held)
         self._changed(task)
         if not held:
             self.submitter.wake()
@@ -162,6 +162,10 @@ class TaskEngine:
         entries = await self.store.queue_entries()
         waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
         return queue_positions(waiting, self.submitter.served_turns)
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says the task changed: the tracker asks the API now if that is news."""
+        return self.tracker.hint(task, claimed)
 
     async def release(self, task_id: int, *, status_message_id: int | None = None) -> None:
         """End the hold of a task enqueued with `held=True`: it may go to the API now.
@@ -283,7 +287,8 @@ class TaskEngine:
     # -- wiring between the loops --------------------------------------------------------------
 
     def _changed(self, task: TaskRecord) -> None:
-        job = asyncio.create_task(self._tell_observer(task))
+        # The observer's lines (and the jobs it starts) are about this task.
+        job = asyncio.create_task(self._tell_observer(task), context=task_context(task.log_context))
         self._background.add(job)
         job.add_done_callback(self._background.discard)
 
@@ -291,7 +296,7 @@ class TaskEngine:
         try:
             await self._observer.task_changed(task)
         except Exception:
-            log.exception("observer failed for task_id=%s", task.id)
+            log.exception("observer failed %s", task.log_context)
 
     def _at_api(self, task: TaskRecord) -> None:
         self.tracker.track(task)

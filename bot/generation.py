@@ -15,7 +15,7 @@ from typing import Any
 from bot.clip_hosting import ClipHosting
 from bot.clips import check_clip_metadata
 from bot.engine import TaskEngine, utc_now
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, QuotaExceeded
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
 from bot.models import OmniRequest, make_request
 from bot.records import InteractionToken, NewTask, QuotaTerms, TaskRecord
@@ -305,6 +305,8 @@ class GenerationService:
         edited_from: int | None = None,
     ) -> Ticket:
         """Price the request, check the member's quota and caps atomically, and queue it."""
+        if rerun_of is not None:
+            await self._check_inputs_kept(request, rerun_of)
         quotas = self._settings.quotas
         cost = quotas.cost.credits_for(
             request.mode, request.duration_s or self._settings.omni.duration
@@ -329,10 +331,27 @@ class GenerationService:
             edited_from=edited_from,
             user_name=who.name,
         )
-        task = await self._engine.enqueue(new, quota=terms, held=held)
+        try:
+            task = await self._engine.enqueue(new, quota=terms, held=held)
+        except QuotaExceeded:
+            self._engine.telemetry.quota_refused()
+            raise
         # The place in line is not computed here, on the acknowledgement path: it reads the whole
         # queue. The status message shows it after the next positions pass, paced per channel.
         return Ticket(task)
+
+    async def _check_inputs_kept(self, request: OmniRequest, task_id: int) -> None:
+        """Refuse, before any charge, a rerun whose kept images were removed (retention)."""
+        missing = await self._media.missing_images(request)
+        if not missing:
+            return
+        days = self._settings.storage.keep_media_days
+        which = ", ".join(f"`{slot}`" for slot in missing)
+        raise InvalidInput(
+            f"Task #{task_id} can't be made again: the bot keeps members' images for {days} "
+            f"days and {which} {'was' if len(missing) == 1 else 'were'} removed. Start a new "
+            "`/video` with the images attached."
+        )
 
     async def release(
         self,

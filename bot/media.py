@@ -167,6 +167,15 @@ class MediaStore:
             images.append(ImageInput(url=url, frame=image.frame))
         return request.model_copy(update={"images": tuple(images)})
 
+    async def missing_images(self, request: OmniRequest) -> list[str]:
+        """The slots (`image_1`, `first_frame` …) of kept images no longer on disk."""
+        kept = [image.url for image in request.images if image.url.startswith(MEDIA_REF)]
+        missing = []
+        for reference in kept:
+            if not await asyncio.to_thread(self.path_of(reference).is_file):
+                missing.append(PurePosixPath(reference).stem)
+        return missing
+
     def path_of(self, reference: str) -> Path:
         """The file a media reference points at (never outside the media directory)."""
         relative = PurePosixPath(reference.removeprefix(MEDIA_REF))

@@ -38,6 +38,7 @@ from bot.omni_wire import (
     normalize_query,
     parse_create_response,
 )
+from bot.telemetry import API_OK, NoTelemetry, Telemetry
 
 __all__ = [
     "CreatedTask",
@@ -118,6 +119,8 @@ class OmniClient:
         query_retry: RetryPolicy = DEFAULT_QUERY_RETRY,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
+        callback_url_for: Callable[[str], str] | None = None,
     ) -> None:
         # Downloads go to a CDN through the same session: a session-wide credential would leak.
         if hdrs.AUTHORIZATION in session.headers or session.auth is not None:
@@ -131,6 +134,9 @@ class OmniClient:
         self._query_retry = query_retry
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
+        # The callback URL of a task, by external id (omni.callback_url is set); else polling only.
+        self._callback_url_for = callback_url_for
 
     def __repr__(self) -> str:
         return f"OmniClient(base_url={self._base_url!r}, api_key='***')"
@@ -145,7 +151,10 @@ class OmniClient:
         Raises `ApiError`; DUPLICATE means an earlier send with this `external_task_id` (this
         call's, or an earlier one's) made the task: look it up, don't send it again.
         """
-        body = build_create_body(request, external_task_id)
+        callback_url = None
+        if self._callback_url_for is not None and external_task_id is not None:
+            callback_url = self._callback_url_for(external_task_id)
+        body = build_create_body(request, external_task_id, callback_url)
         subject = f"external_task_id={external_task_id}"
         has_external_id = external_task_id is not None
         async for attempt in self._retrying(self._create_retry, "create", subject):
@@ -204,8 +213,13 @@ class OmniClient:
             created = parse_create_response(status, _loads_or_none(text))
         except ApiError as error:
             raise self._logged("POST", OMNI_PATH, status, attempt, error) from None
+        self._telemetry.api_called("create", API_OK)
         log.info(
-            "omni POST %s -> %d attempt=%d task_id=%s", OMNI_PATH, status, attempt, created.task_id
+            "omni POST %s -> %d attempt=%d api_task_id=%s",
+            OMNI_PATH,
+            status,
+            attempt,
+            created.task_id,
         )
         return created
 
@@ -215,7 +229,7 @@ class OmniClient:
         """The task's current state; transient failures and timeouts are retried."""
         if not task_id:
             raise ValueError("task_id is empty")
-        async for attempt in self._retrying(self._query_retry, "query", f"task_id={task_id}"):
+        async for attempt in self._retrying(self._query_retry, "query", f"api_task_id={task_id}"):
             with attempt:
                 return await self._query_once(task_id, attempt.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -257,10 +271,11 @@ class OmniClient:
             raise self._logged("GET", path, status, attempt, error, task_id) from None
         # snapshot.task_id is the API's own id (the polled one only if the body gives none): a
         # task looked up by its external id must be adopted under Kling's id, not ours.
+        self._telemetry.api_called("query", API_OK)
         level = logging.INFO if snapshot.status.is_terminal else logging.DEBUG
         log.log(
             level,
-            "omni GET %s -> %d attempt=%d task_id=%s status=%s",
+            "omni GET %s -> %d attempt=%d api_task_id=%s status=%s",
             OMNI_PATH,
             status,
             attempt,
@@ -342,8 +357,9 @@ class OmniClient:
         error: ApiError,
         task_id: str | None = None,
     ) -> ApiError:
+        self._telemetry.api_called("create" if method == "POST" else "query", error.kind.value)
         log.warning(
-            "omni %s %s -> %s attempt=%d task_id=%s %s",
+            "omni %s %s -> %s attempt=%d api_task_id=%s %s",
             method,
             path,
             status if status is not None else "no answer",

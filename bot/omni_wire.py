@@ -11,6 +11,7 @@ import enum
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.errors import ApiError, ApiErrorKind
 from bot.models import OmniRequest
@@ -54,12 +55,15 @@ class TaskSnapshot:
     progress_pct: int | None = None  # coarse gateway steps, for display only (§9 U16)
     video_duration_s: float | None = None
     units_billed: str | None = None
+    finished_at: datetime | None = None  # when the API says it ended (terminal states only)
 
 
 # -- create body (§1.2, §1.3, §8 rule 1) ------------------------------------------------------
 
 
-def build_create_body(request: OmniRequest, external_task_id: str | None) -> dict[str, object]:
+def build_create_body(
+    request: OmniRequest, external_task_id: str | None, callback_url: str | None = None
+) -> dict[str, object]:
     """The JSON body of a create: strings for enums and duration, absent fields left out."""
     body: dict[str, object] = {"model_name": request.model, "prompt": request.prompt}
     if request.multi_shot:
@@ -100,6 +104,8 @@ def build_create_body(request: OmniRequest, external_task_id: str | None) -> dic
         body["watermark_info"] = {"enabled": True}
     if external_task_id is not None:
         body["external_task_id"] = external_task_id
+    if callback_url is not None:
+        body["callback_url"] = callback_url
     return body
 
 
@@ -210,12 +216,16 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         if status is TaskStatus.FAILED and not reason:
             reason = fail_reason
         progress = _progress(outer.get("progress"))
+        finished_at = _moment(inner.get("updated_at"), per_second=1000) or _moment(
+            outer.get("finish_time"), per_second=1
+        )
     else:
         inner = outer
         status = _status(outer.get("task_status"))
         fail_reason = ""
         reason = as_text(outer.get("task_status_msg")).strip()
         progress = None
+        finished_at = _moment(outer.get("updated_at"), per_second=1000)
     videos = as_object(inner.get("task_result")).get("videos")
     video = as_object(videos[0]) if isinstance(videos, list) and videos else {}
     url = as_text(video.get("url")).strip() or None
@@ -238,6 +248,7 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         progress_pct=progress,
         video_duration_s=_seconds(video.get("duration")),
         units_billed=units,
+        finished_at=finished_at if status.is_terminal else None,
     )
 
 
@@ -250,6 +261,22 @@ def _progress(value: object) -> int | None:
     return max(0, min(100, int(pct))) if math.isfinite(pct) else None
 
 
+def _moment(value: object, *, per_second: int) -> datetime | None:
+    """Unix time in ms (`per_second=1000`) or s → an aware UTC datetime; 0 or junk → None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(number / per_second, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _seconds(value: object) -> float | None:
     """Kling's duration: `"5.041"` or 5.041 → 5.041 (§8 rule 7); anything unreadable → None."""
     try:
@@ -257,3 +284,40 @@ def _seconds(value: object) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+# -- callback (§5) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackHint:
+    """What a callback claims: which task, and the status it says the task reached.
+
+    A hint, never the truth: the bot queries the task and acts on the query's answer.
+    """
+
+    task_id: str | None  # the API's task id, if the body gives one
+    external_task_id: str | None
+    status: TaskStatus | None  # None when the body names no status
+
+
+def parse_callback(body: object) -> CallbackHint:
+    """Kling's flat task object, or the same wrapped in `{code, message, data}` (§5).
+
+    Raises `ValueError` for a body that is not a task at all.
+    """
+    if not isinstance(body, dict):
+        raise ValueError("a callback body is a JSON object")
+    task = body
+    if "task_status" not in body and "status" not in body:
+        task = as_object(_decoded(body.get("data")))
+    if "task_status" in task:
+        word: object = task.get("task_status")
+    else:
+        word = task.get("status")  # a gateway's wrapper-shaped callback (§3.2)
+    task_id = _task_id(task.get("task_id"))
+    external = as_text(as_object(task.get("task_info")).get("external_task_id")).strip() or None
+    if task_id is None and external is None:
+        raise ValueError("a callback names a task by task_id or task_info.external_task_id")
+    status = None if word is None or not as_text(word).strip() else _status(word)
+    return CallbackHint(task_id=task_id, external_task_id=external, status=status)

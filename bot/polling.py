@@ -36,6 +36,9 @@ class PollPolicy:
     max_interval_s: float = 15.0
     dense_polls: int = 30  # polls spread across the expected window
     overdue_growth: float = 0.05  # the interval grows by this share of the time overdue
+    # With Omni callbacks, polling is only a safety net for callbacks that get lost: one look
+    # when the task should be done, then one a minute.
+    safety_interval_s: float = 60.0
     scale: float = 1.0
 
     def scaled(self, seconds: float) -> float:
@@ -70,6 +73,18 @@ def next_poll_delay(age_s: float, window: Window, policy: PollPolicy) -> float:
         return dense
     overdue = age_s - window.late_s
     return min(max_interval, dense + overdue * policy.overdue_growth)
+
+
+def safety_net_delay(age_s: float, window: Window, policy: PollPolicy) -> float:
+    """Seconds to the next query when callbacks say when a task changes (they may get lost).
+
+    One look at the late end of the expected window (a task whose callbacks were lost is found
+    about when it should have ended), then one a minute.
+    """
+    min_interval = policy.scaled(policy.min_interval_s)
+    if age_s < window.late_s:
+        return max(min_interval, window.late_s - age_s)
+    return max(min_interval, policy.scaled(policy.safety_interval_s))
 
 
 @dataclass

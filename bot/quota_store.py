@@ -68,6 +68,15 @@ class SqliteQuota(SqliteDatabase):
         async with self._lock:
             return await self._unfinished(guild_id, user_id)
 
+    async def refund_totals(self) -> tuple[int, int]:
+        """Refunds ever written, and the credits they gave back."""
+        async with self._lock:
+            row = await self._one(
+                "SELECT COUNT(*), COALESCE(-SUM(credits), 0) FROM quota_ledger "
+                "WHERE kind = 'refund'"
+            )
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     async def ledger_for_task(self, task_id: int) -> list[LedgerEntry]:
         """The task's charge and refund rows (at most one of each), oldest first."""
         async with self._lock:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal, TypedDict
 
 from bot.lifecycle import TaskState
+from bot.logs import TaskLogContext
 from bot.models import OmniRequest
 
 Origin = Literal["discord", "cli", "rerun"]
@@ -153,9 +154,10 @@ class TaskRecord:
         return self.state.is_terminal
 
     @property
-    def log_context(self) -> str:
-        """`task_id=… guild_id=… user_id=…`: what every log line about this task carries."""
-        return f"task_id={self.id} guild_id={self.guild_id} user_id={self.user_id}"
+    def log_context(self) -> TaskLogContext:
+        """`task_id=… guild_id=… channel_id=… user_id=…`: what every line about this task carries
+        (in text; JSON lines get them as fields)."""
+        return TaskLogContext(self.id, self.guild_id, self.channel_id, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)

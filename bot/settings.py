@@ -118,6 +118,7 @@ class OmniSettings(BaseModel):
     duration: Annotated[int, Field(ge=3, le=15)] = 5
     max_concurrent_tasks: Annotated[int, Field(ge=1, le=100)] = 5
     task_timeout_minutes: Annotated[int, Field(ge=1, le=1440)] = 30
+    callback_url: str = ""  # the public URL reaching [http] listen's /omni/callback
 
     @field_validator("api_key")
     @classmethod
@@ -138,6 +139,11 @@ class OmniSettings(BaseModel):
             )
         return value
 
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http")) if value.strip() else ""
+
 
 class StorageSettings(BaseModel):
     """Where the database and the kept media files live (relative paths: from the working dir)."""
@@ -147,6 +153,7 @@ class StorageSettings(BaseModel):
     media_dir: Path = Path("data/media")
     max_result_mb: Annotated[int, Field(ge=1, le=4096)] = 500
     max_video_mb: Annotated[int, Field(ge=1, le=200)] = 200
+    keep_media_days: Annotated[int, Field(ge=0, le=3650)] = 30  # 0 = keep forever
 
 
 class CostSettings(BaseModel):
@@ -192,6 +199,51 @@ class RerunSettings(BaseModel):
     allow: Literal["requester", "anyone"] = "requester"
 
 
+class HttpSettings(BaseModel):
+    """The bot's own small HTTP server: `/healthz`, `/metrics` and the Omni callback route."""
+
+    model_config = _STRICT
+    listen: str = ""  # "host:port"; empty = no HTTP server
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            split_listen(value)
+        return value
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when the server is off."""
+        return split_listen(self.listen) if self.listen else None
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """`"0.0.0.0:8080"`, `"[::1]:8080"` or `"localhost:0"` → (host, port); ValueError otherwise."""
+    host, separator, port_text = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not separator or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError('must be "host:port", like "0.0.0.0:8080" or "127.0.0.1:8080"')
+    return host, int(port_text)
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LoggingSettings(BaseModel):
+    """How the bot logs: text for a terminal, JSON (one object a line) for a log collector."""
+
+    model_config = _STRICT
+    format: Literal["text", "json"] = "text"
+    level: LogLevel = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     """Everything the bot is configured with; built by `load_settings`."""
 
@@ -201,6 +253,8 @@ class Settings(BaseModel):
     storage: StorageSettings = StorageSettings()
     quotas: QuotaSettings = QuotaSettings()
     reruns: RerunSettings = RerunSettings()
+    logging: LoggingSettings = LoggingSettings()
+    http: HttpSettings = HttpSettings()
 
 
 def config_path(explicit: str | Path | None, env: Mapping[str, str]) -> tuple[Path, bool]:
@@ -269,6 +323,9 @@ def read_config(explicit: str | Path | None, env: Mapping[str, str]) -> ConfigRe
         cross = _cross_rule_problem(omni)
         if cross is not None:
             problems.append(f"{path}: {cross}")
+    callback = _callback_problem(data)
+    if callback is not None:
+        problems.append(f"{path}: {callback}")
     return ConfigReport(
         path=path,
         is_file=path.is_file(),
@@ -357,6 +414,21 @@ def _valid_sections(data: Mapping[str, Any]) -> dict[str, BaseModel]:
         except ValidationError:
             continue
     return sections
+
+
+def _callback_problem(data: Mapping[str, Any]) -> str | None:
+    """A callback URL with no HTTP server to receive the callbacks."""
+    omni, http = data.get("omni"), data.get("http")
+    callback_url = omni.get("callback_url") if isinstance(omni, dict) else None
+    listen = http.get("listen") if isinstance(http, dict) else None
+    if not callback_url or listen:
+        return None
+    return (
+        "omni.callback_url is set but [http] listen is empty, so nothing would receive the "
+        'callbacks. Set [http] listen (e.g. "0.0.0.0:8080") and point the callback URL at it '
+        "through your reverse proxy (the public URL that reaches <listen>/omni/callback), or "
+        "leave omni.callback_url empty to rely on polling."
+    )
 
 
 def _cross_rule_problem(omni: OmniSettings) -> str | None:

@@ -19,11 +19,13 @@ from typing import Unpack
 from bot.errors import ApiError, IllegalTransition, KlingBotError
 from bot.fairness import Waiting, choose_next, next_wakeup
 from bot.lifecycle import AT_API_STATES, TaskState
+from bot.logs import task_context
 from bot.models import OmniRequest
 from bot.omni import OmniClient
 from bot.reconcile import AfterRefusal, after_refused_create
 from bot.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Telemetry
 from bot.tracker import PROVEN_CREATED
 
 log = logging.getLogger("bot.submitter")
@@ -86,8 +88,12 @@ class Submitter:
         rng: random.Random | None = None,
         picks_up: Callable[[str, int | None], bool] | None = None,
         prepare: Prepare | None = None,
+        telemetry: Telemetry | None = None,
+        heartbeat_s: float = 5.0,
     ) -> None:
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
+        self._heartbeat_s = heartbeat_s  # the loop goes round at least this often (health)
         self._client = client
         self._slots = slots
         self._clock = clock
@@ -146,7 +152,11 @@ class Submitter:
             self._turn += 1
             self._served[choice.member] = self._turn
             self._on_changed(task)
-            job = asyncio.create_task(self._submit(task), name=f"submit-task-{task.id}")
+            job = asyncio.create_task(
+                self._submit(task),
+                name=f"submit-task-{task.id}",
+                context=task_context(task.log_context),  # the create's lines are about the task
+            )
             self._in_flight.add(job)
             job.add_done_callback(self._in_flight.discard)
             free -= 1
@@ -158,14 +168,16 @@ class Submitter:
         """Loop until stopped: submit, then sleep until woken or a backoff ends."""
         while not self._stopping:
             self._wake.clear()
+            self._telemetry.loop_ticked("submitter")
             try:
                 await self.run_once()
             except Exception:
                 log.exception("submitter pass failed; retrying shortly")
                 self._next_wakeup = self._clock() + timedelta(seconds=1)
-            timeout = None
+            timeout = self._heartbeat_s
             if self._next_wakeup is not None:
-                timeout = max(0.0, (self._next_wakeup - self._clock()).total_seconds())
+                wait_s = (self._next_wakeup - self._clock()).total_seconds()
+                timeout = min(timeout, max(0.0, wait_s))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

@@ -113,6 +113,23 @@ class SqliteTaskReads(SqliteQuota):
         async with self._lock:
             return await self._count(f"SELECT COUNT(*) FROM tasks WHERE {where}", params)
 
+    async def task_by_external_id(self, external_id: str) -> TaskRecord | None:
+        """The task sent to the API under this `external_task_id`, if it is ours."""
+        async with self._lock:
+            row = await self._one(f"{SELECT_TASK} WHERE external_id = ?", (external_id,))
+        return None if row is None else task_from_row(row)
+
+    async def count_by_state(self) -> dict[TaskState, int]:
+        """How many tasks are in each state (states with none are left out)."""
+        async with self._lock:
+            rows = await self._all("SELECT state, COUNT(*) FROM tasks GROUP BY state")
+        return {TaskState(r[0]): int(r[1]) for r in rows}
+
+    async def ping(self) -> None:
+        """One trivial query: raises if the database can't be read right now."""
+        async with self._lock:
+            await self._one("SELECT 1")
+
     async def task_events(self, task_id: int) -> list[TaskEvent]:
         """A task's history, oldest first; raises TaskNotFound."""
         async with self._lock:

@@ -22,12 +22,14 @@ from typing import Unpack
 
 from bot.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.lifecycle import TaskState
+from bot.logs import TaskLogContext, task_scope
 from bot.omni import OmniClient
 from bot.omni_wire import TaskSnapshot, TaskStatus
-from bot.polling import CompletionModel, PollPolicy, next_poll_delay
+from bot.polling import CompletionModel, PollPolicy, next_poll_delay, safety_net_delay
 from bot.reconcile import Lookup, ReconcileFacts, Step, decide
 from bot.records import TaskEvent, TaskRecord, TaskUpdate
 from bot.store import TaskStore
+from bot.telemetry import NoTelemetry, Noticed, Telemetry
 
 log = logging.getLogger("bot.tracker")
 
@@ -63,6 +65,15 @@ class TrackerSettings:
     reconcile_grace_s: float = 5.0  # let a create that was cut off land before looking it up
     reconcile_attempts: int = 5
     retry_after_error_s: float = 5.0
+    heartbeat_s: float = 5.0  # the loop goes round at least this often (health: it is alive)
+    # Omni callbacks are configured: they say when a task changes, and polling is a sparse
+    # safety net. After this many tasks in a row ended without a single callback, they are
+    # taken to be lost on the way (an unreachable callback_url) and polling is dense again.
+    callbacks: bool = False
+    callback_misses_to_fall_back: int = 3
+    # A callback that claims an end the query does not show yet (the API's views may lag each
+    # other) is asked about again this many times, `min_interval_s` apart.
+    unconfirmed_end_retries: int = 5
 
 
 class QueryPace:
@@ -115,8 +126,10 @@ class Tracker:
         completion: CompletionModel | None = None,
         settings: TrackerSettings = TrackerSettings(),
         pace: QueryPace | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._client = client
         self._clock = clock
         self._on_changed = on_changed
@@ -136,14 +149,54 @@ class Tracker:
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
         self._pace = pace or QueryPace(settings.max_queries_per_s)
         self.queries_sent = 0
+        # Callbacks (hints): what the latest one claimed for a task whose query it asked for.
+        self._hinted: dict[int, TaskStatus | None] = {}
+        self._early_hints: dict[int, TaskStatus | None] = {}  # for tasks not tracked yet
+        self._visiting: set[int] = set()
+        self._rehint: set[int] = set()  # hinted while a query was on its way: ask again
+        self._called_back: set[int] = set()  # tasks that got at least one callback
+        self._unconfirmed: dict[int, int] = {}
+        self.callback_misses = 0
 
     @property
     def live_count(self) -> int:
         """How many tasks the tracker is following."""
         return len(self._scheduled)
 
+    @property
+    def uses_callbacks(self) -> bool:
+        """Whether polling is sparse because callbacks say when tasks change."""
+        settings = self._settings
+        return settings.callbacks and self.callback_misses < settings.callback_misses_to_fall_back
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says this task changed: ask the API about it now, if that is news.
+
+        A hint, never the truth: the query's answer is what the bot acts on. Returns whether a
+        query was asked for (repeats and old news are not).
+        """
+        self._called_back.add(task.id)
+        self.callback_misses = 0
+        if not is_news(task.state, claimed):
+            return False
+        if task.id in self._visiting:
+            self._rehint.add(task.id)  # the query on its way may predate the change
+            self._hinted[task.id] = claimed
+            return True
+        if task.id not in self._scheduled:
+            # The callback beat the create's answer (or its recording): ask as soon as the
+            # task is tracked.
+            self._early_hints[task.id] = claimed
+            return True
+        self._hinted[task.id] = claimed
+        self._schedule(task.id, self._clock())
+        return True
+
     def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
         """Follow a task the API has (or may have): schedule its next question."""
+        if task.id in self._early_hints and task.state in LIVE:
+            self._hinted[task.id] = self._early_hints.pop(task.id)
+            poll_now = True
         if task.state is TaskState.AMBIGUOUS:
             when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
         elif poll_now or task.submitted_at is None:
@@ -158,7 +211,8 @@ class Tracker:
         window = self.completion.window(
             completion_key(task), task.request.mode, task.request.duration_s
         )
-        when = now + timedelta(seconds=next_poll_delay(age_s, window, self.policy))
+        schedule = safety_net_delay if self.uses_callbacks else next_poll_delay
+        when = now + timedelta(seconds=schedule(age_s, window, self.policy))
         return min(when, task.submitted_at + self._settings.task_timeout)
 
     def _schedule(self, task_id: int, when: datetime) -> None:
@@ -197,6 +251,7 @@ class Tracker:
         """Loop until stopped: ask about due tasks, sleep until the next one or a wake-up."""
         while not self._stopping:
             self._wake.clear()
+            self._telemetry.loop_ticked("tracker")
             now = self._clock()
             for task_id in self._pop_due(now):
                 visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
@@ -204,7 +259,9 @@ class Tracker:
                 visit.add_done_callback(self._visits.discard)
                 visit.add_done_callback(_log_crash)
             when = self.next_due()
-            timeout = None if when is None else max(0.0, (when - self._clock()).total_seconds())
+            timeout = self._settings.heartbeat_s
+            if when is not None:
+                timeout = min(timeout, max(0.0, (when - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
@@ -228,17 +285,27 @@ class Tracker:
             return await self._client.query(task_id_at_api)
 
     async def _visit(self, task_id: int) -> None:
+        context = TaskLogContext.of_id(task_id)
+        self._visiting.add(task_id)
         try:
             task = await self._store.get_task(task_id)
-            if task.state is TaskState.AMBIGUOUS:
-                await self._reconcile(task)
-            elif task.state in LIVE:
-                await self._poll(task)
+            context = task.log_context
+            with task_scope(context):  # the queries' lines are about this task
+                if task.state is TaskState.AMBIGUOUS:
+                    await self._reconcile(task)
+                elif task.state in LIVE:
+                    await self._poll(task)
         except Exception:
             # Whatever broke (a bug, the disk), the task must stay on the schedule.
-            log.exception("task_id=%s visit failed; asking again later", task_id)
+            log.exception("visit failed %s; asking again later", context)
             delay = self._settings.retry_after_error_s * self.policy.scale
             self._schedule(task_id, self._clock() + timedelta(seconds=delay))
+        finally:
+            self._visiting.discard(task_id)
+            if task_id in self._rehint:
+                self._rehint.discard(task_id)
+                if task_id in self._scheduled:  # still live: ask again, now
+                    self._schedule(task_id, self._clock())
 
     async def _poll(self, task: TaskRecord) -> None:
         now = self._clock()
@@ -246,6 +313,8 @@ class Tracker:
         # Past the deadline, ask once more before giving up: the video may have finished since
         # the last poll, or while the bot was down for longer than the timeout.
         is_overdue = now - task.submitted_at >= self._settings.task_timeout
+        was_hinted = task.id in self._hinted
+        claimed = self._hinted.pop(task.id, None)
         try:
             snapshot = await self._paced_query(task.api_task_id)
         except ApiError as error:
@@ -258,8 +327,15 @@ class Tracker:
         await self._store.record_poll(
             task.id, now=self._clock(), progress_pct=snapshot.progress_pct
         )
+        if snapshot.status.is_terminal:
+            self._count_callback_miss(task)
+        if snapshot.status.is_terminal and snapshot.finished_at is not None:
+            delay_s = (self._clock() - snapshot.finished_at).total_seconds()
+            via: Noticed = "callback" if was_hinted else "poll"
+            self._telemetry.completion_noticed(max(0.0, delay_s), via)
         if snapshot.status is TaskStatus.SUCCEEDED:
-            self.completion.observe(completion_key(task), _estimated_age_s(task, now))
+            age_s = estimated_age_s(task, now, snapshot.finished_at)
+            self.completion.observe(completion_key(task), age_s)
             await self._finish(
                 task,
                 TaskState.SUCCEEDED,
@@ -278,7 +354,36 @@ class Tracker:
                 task = (
                     await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
                 )
-            self._schedule(task.id, self._next_poll_at(task, self._clock()))
+            self._schedule(task.id, self._after_running_answer(task, claimed, was_hinted))
+
+    def _after_running_answer(
+        self, task: TaskRecord, claimed: TaskStatus | None, was_hinted: bool
+    ) -> datetime:
+        """When to ask next about a task the API says is still running."""
+        now = self._clock()
+        if was_hinted and claimed is not None and claimed.is_terminal:
+            tries = self._unconfirmed.get(task.id, 0) + 1
+            self._unconfirmed[task.id] = tries
+            if tries <= self._settings.unconfirmed_end_retries:
+                # A callback said it ended; the query's view may lag a moment behind.
+                return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
+        return self._next_poll_at(task, now)
+
+    def _count_callback_miss(self, task: TaskRecord) -> None:
+        """A task ended: with callbacks configured, did any callback come for it?"""
+        if not self._settings.callbacks:
+            return
+        if task.id in self._called_back:
+            self.callback_misses = 0
+            return
+        self.callback_misses += 1
+        if self.callback_misses == self._settings.callback_misses_to_fall_back:
+            log.warning(
+                "callbacks are not arriving: %d tasks in a row ended without one, so polling "
+                "is dense again until one comes. Check that omni.callback_url reaches "
+                "[http] listen's /omni/callback from the internet (README: Callbacks).",
+                self.callback_misses,
+            )
 
     async def _time_out(self, task: TaskRecord) -> None:
         minutes = int(self._settings.task_timeout.total_seconds() // 60)
@@ -398,6 +503,9 @@ class Tracker:
         # The task leaves the tracker for good: forget its counters.
         self._not_found.pop(task.id, None)
         self._reconcile_tries.pop(task.id, None)
+        self._hinted.pop(task.id, None)
+        self._unconfirmed.pop(task.id, None)
+        self._called_back.discard(task.id)
         moved = await self._move(task, to, detail=detail, **fields)
         if moved is not None:
             self._on_finished(moved)
@@ -410,20 +518,42 @@ class Tracker:
                 task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
             )
         except IllegalTransition as exc:
-            log.error("task_id=%s could not move to %s: %s", task.id, to.value, exc)
+            log.error("%s could not move to %s: %s", task.log_context, to.value, exc)
             return None
         self._on_changed(moved)
         return moved
 
 
-def _estimated_age_s(task: TaskRecord, noticed_at: datetime) -> float:
-    """When the task most likely finished: midway between the last two polls.
+def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
+    """Whether a callback claiming `claimed` for a task in `state` tells the bot anything new.
+
+    An end is always news (a query confirms it); so is an unreadable status. That a task is
+    queued, or running when the bot knows it runs, is not. A task being reconciled is left to
+    the reconciliation's own pace (its lookups are spaced on purpose).
+    """
+    if state is TaskState.AMBIGUOUS or state.is_terminal:
+        return False
+    if claimed is None or claimed.is_terminal:
+        return True
+    if claimed is TaskStatus.RUNNING:
+        return state in (TaskState.SUBMITTING, TaskState.SUBMITTED)
+    return False
+
+
+def estimated_age_s(
+    task: TaskRecord, noticed_at: datetime, api_finished_at: datetime | None = None
+) -> float:
+    """How long after submission the task finished: the API's own time when it gives one that
+    fits between the last two polls, else midway between them.
 
     Learning the age at which completion was *noticed* would bias every window late by the
-    detection delay, and the schedule would chase its own tail.
+    detection delay, and the schedule would chase its own tail. (With callbacks the last two
+    queries may be a minute apart: the midpoint would be far off, the API's time is not.)
     """
     assert task.submitted_at is not None
     previous = task.last_polled_at or task.submitted_at
+    if api_finished_at is not None and previous <= api_finished_at <= noticed_at:
+        return (api_finished_at - task.submitted_at).total_seconds()
     finished_at = previous + (noticed_at - previous) / 2
     return (finished_at - task.submitted_at).total_seconds()
 

@@ -84,6 +84,7 @@ async def answer_with_ticket(
         # and will likely try again. Don't charge for a task they never heard of.
         await generation.withdraw(ticket.task.id)
         raise
+    interaction.client.note_acknowledged(interaction)
     message_id = response.message_id
     if message_id is not None:
         interaction.client.services.status.posted(ticket.task, message_id)

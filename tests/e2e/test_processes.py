@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import io
+import json
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from bot.engine import UNCONFIRMED_REASON
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment, InteractionHandle
-from bot.fakes.discord.testing import replies_to
+from bot.fakes.discord.testing import replies_to, reply_to
 from bot.fakes.harness import BotProcess, config_toml
 from bot.lifecycle import TaskState
 from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY
 from bot.records import TaskRecord
 from bot.settings import Settings
 from bot.store import SqliteStore
+from tests.helpers.images import png
 
 pytestmark = pytest.mark.slow
 SETTLE_S = 60  # a guard against hangs, not a speed assertion
@@ -92,12 +93,6 @@ async def test_run_stops_cleanly_on_sigterm_and_resumes_without_losing_the_task(
     assert len(fake_comet.accepted_creates()) == 1
     token = bot_settings.discord.token.get_secret_value()
     assert not any(token in line for line in bot_process.output + restarted.output)
-
-
-def png(width: int, height: int) -> bytes:
-    data = io.BytesIO()
-    Image.new("RGB", (width, height), "teal").save(data, format="PNG")
-    return data.getvalue()
 
 
 async def kill_at(
@@ -210,3 +205,41 @@ async def test_a_kill_9_after_the_answer_before_the_release_withdraws_and_forget
     finally:
         assert await restarted.stop() == 0
     assert fake_comet.creates() == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "bot_config",
+    [
+        {
+            "logging": {"format": "json", "level": "info"},
+            "http": {"listen": f"127.0.0.1:{free_port()}"},
+        }
+    ],
+)
+async def test_run_logs_json_and_answers_health_checks(
+    fake_discord: FakeDiscord, bot_settings: Settings, bot_process: BotProcess
+) -> None:
+    gateway = fake_discord.gateway
+    await gateway.wait_for(lambda: gateway.is_connected, timeout_s=SETTLE_S)
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("video", prompt="a lighthouse in a storm")
+    await itx.wait_ack()
+    assert itx.original is not None
+    await reply_to(fake_discord, itx.original.id, timeout_s=SETTLE_S)
+    await bot_process.wait_for_line('"message": "delivered ')
+    health = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "health", "--config", str(bot_process.config)
+    )
+    assert await asyncio.wait_for(health.wait(), SETTLE_S) == 0  # Docker's HEALTHCHECK
+    assert await bot_process.stop() == 0
+    entries = [json.loads(line) for line in "".join(bot_process.output).splitlines() if line]
+    assert {e["level"] for e in entries} <= {"INFO", "WARNING", "ERROR"}
+    [delivered] = [e for e in entries if e["message"].startswith("delivered ")]
+    assert delivered["user_id"] == fake_discord.default.alice.id
+    assert delivered["channel_id"] == fake_discord.default.general.id

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from bot.lifecycle import TaskState
+from bot.records import TaskRecord
+from bot.store_api import TaskStore
+
 HANG_GUARD_S = 30.0  # a guard against hangs, not a speed assertion
 
 
@@ -16,3 +20,19 @@ async def eventually(check: Callable[[], bool], timeout_s: float = HANG_GUARD_S)
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(wait(), timeout_s)
+
+
+async def task_reaches(
+    store: TaskStore, task_id: int, state: TaskState, timeout_s: float = HANG_GUARD_S
+) -> TaskRecord:
+    """Wait until the stored task is in `state` (a result is posted a moment before it is
+    recorded as delivered) and return it."""
+
+    async def wait() -> TaskRecord:
+        while True:
+            task = await store.get_task(task_id)
+            if task.state is state:
+                return task
+            await asyncio.sleep(0.01)
+
+    return await asyncio.wait_for(wait(), timeout_s)

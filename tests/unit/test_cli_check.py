@@ -76,7 +76,7 @@ async def test_check_says_every_problem_at_once(tmp_path: Path) -> None:
         '"https://api.cometapi.com" (the bot adds /kling/v1/… itself).',
         '✗ config.toml: omni.mode = \'fast\' is not allowed: use "std" or "pro".',
         "✗ config.toml: [quota] is not a known section (did you mean [quotas]?): the sections "
-        "are [discord], [omni], [storage], [quotas] and [reruns].",
+        "are [discord], [omni], [storage], [quotas], [reruns], [logging] and [http].",
         "✗ discord.token is empty: set DISCORD_TOKEN or discord.token.",
         "✗ storage.database = data/kling-bot.sqlite3: data is a file, not a directory: choose "
         "another path.",

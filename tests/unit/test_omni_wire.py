@@ -360,6 +360,9 @@ def test_native_processing() -> None:
     )
 
 
+ENDED_AT = datetime(2026, 4, 28, 14, 12, 1, 904000, tzinfo=UTC)  # updated_at 1777385521904 ms
+
+
 def test_native_succeeded() -> None:
     assert normalize_query(json.loads(NATIVE_SUCCEEDED)) == TaskSnapshot(
         task_id="878106484537192522",
@@ -367,12 +370,18 @@ def test_native_succeeded() -> None:
         video_url="https://cdn.klingai.example/bs2/upload-kling-api/output/878106484537192522.mp4",
         video_duration_s=5.041,
         units_billed="5",
+        finished_at=ENDED_AT,
     )
 
 
 def test_native_failed() -> None:
     snapshot = normalize_query(json.loads(NATIVE_FAILED))
-    assert snapshot == TaskSnapshot("878106484537192599", TaskStatus.FAILED, failure_reason=RISK)
+    assert snapshot == TaskSnapshot(
+        "878106484537192599",
+        TaskStatus.FAILED,
+        failure_reason=RISK,
+        finished_at=datetime(2026, 4, 28, 14, 11, 0, tzinfo=UTC),
+    )
     assert snapshot.status.is_terminal
 
 
@@ -384,7 +393,20 @@ def test_wrapper_success() -> None:
         video_url=URL_X,
         progress_pct=100,
         video_duration_s=5.041,
+        finished_at=ENDED_AT,
     )
+
+
+def test_when_the_task_ended_is_read_from_any_shape_and_only_for_an_end() -> None:
+    body = json.loads(WRAPPER_SUCCESS)
+    del body["data"]["data"]["updated_at"]  # then the wrapper's finish_time, in seconds
+    assert normalize_query(body).finished_at == datetime(2026, 4, 28, 14, 12, 2, tzinfo=UTC)
+    running = json.loads(NATIVE_SUCCEEDED)
+    running["data"]["task_status"] = "processing"
+    assert normalize_query(running).finished_at is None
+    for junk in (0, "", "soon", None, True, float("nan")):
+        body["data"]["finish_time"] = junk
+        assert normalize_query(body).finished_at is None
 
 
 def test_wrapper_in_progress_reads_progress_for_display() -> None:
@@ -418,7 +440,11 @@ def test_new_api_quirk_url_in_fail_reason_is_never_a_failure() -> None:
     body["data"]["data"]["task_result"] = {}
     snapshot = normalize_query(body)
     assert snapshot == TaskSnapshot(
-        "878106484537192522", TaskStatus.SUCCEEDED, video_url=URL_X, progress_pct=100
+        "878106484537192522",
+        TaskStatus.SUCCEEDED,
+        video_url=URL_X,
+        progress_pct=100,
+        finished_at=ENDED_AT,
     )
 
 

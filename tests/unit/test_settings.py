@@ -95,6 +95,11 @@ def test_default_file_may_be_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ("omni = 3\n", "omni must be a [omni] table."),
         ("[omni\n", "not valid TOML"),
         ('[reruns]\nallow = "everyone"\n', 'use "requester" or "anyone"'),
+        ('[logging]\nformat = "xml"\n', "logging.format = 'xml' is not allowed: use \"text\" or"),
+        (
+            '[logging]\nlevel = "LOUD"\n',
+            'logging.level = \'LOUD\' is not allowed: use "DEBUG", "INFO", "WARNING" or "ERROR".',
+        ),
     ],
 )
 def test_one_clear_line_per_mistake(tmp_path: Path, text: str, expected: str) -> None:
@@ -267,17 +272,17 @@ def test_a_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
         (
             "[quota]\ndefault_limit = 3\n",
             "[quota] is not a known section (did you mean [quotas]?): the sections are "
-            "[discord], [omni], [storage], [quotas] and [reruns].",
+            "[discord], [omni], [storage], [quotas], [reruns], [logging] and [http].",
         ),
         (
             "[web]\nport = 80\n",
             "[web] is not a known section: the sections are [discord], [omni], [storage], "
-            "[quotas] and [reruns].",
+            "[quotas], [reruns], [logging] and [http].",
         ),
         (
             'mode = "pro"\n',
             "mode is not a known key: settings go in a section: [discord], [omni], [storage], "
-            "[quotas] and [reruns].",
+            "[quotas], [reruns], [logging] and [http].",
         ),
     ],
 )

@@ -4,7 +4,8 @@ Faithful to shared/spec/omni-api.md §7: strict create validation, a concurrency
 computed task states, three query shapes, injectable faults and a served result MP4.
 """
 
-from .config import QUERY_SHAPES, FakeCometConfig, QueryShape
+from .callbacks import CallbackPost
+from .config import QUERY_SHAPES, CallbackShape, FakeCometConfig, QueryShape
 from .faults import RANDOM_MENU, FaultKind, InjectedFault, Route
 from .media import INPUT_MP4, SAMPLE_MP4, SAMPLE_PNG, padded_chunks
 from .schema import unknown_fields
@@ -19,6 +20,8 @@ __all__ = [
     "RANDOM_MENU",
     "SAMPLE_MP4",
     "SAMPLE_PNG",
+    "CallbackPost",
+    "CallbackShape",
     "FakeCometAPI",
     "FakeCometConfig",
     "FakeTask",

@@ -34,6 +34,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--result-size-bytes", type=int, default=None, help="pad results to this")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
+        "--callback-shape",
+        choices=("flat", "wrapped"),
+        default=defaults.callback_shape,
+        help="how callbacks to a create's callback_url look",
+    )
+    parser.add_argument(
+        "--skip-callbacks", action="store_true", help="never deliver callbacks (unreachable URL)"
+    )
+    parser.add_argument(
         "--stop-at-eof", action="store_true", help="also stop when standard input closes"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each request")
@@ -52,6 +61,8 @@ async def serve(args: argparse.Namespace) -> None:
         max_concurrent_tasks=args.max_concurrent_tasks,
         result_size_bytes=args.result_size_bytes,
         seed=args.seed,
+        callback_shape=args.callback_shape,
+        skip_callbacks=args.skip_callbacks,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

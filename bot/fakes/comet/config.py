@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 QueryShape = Literal["native", "wrapper", "wrapper3", "random"]
+CallbackShape = Literal["flat", "wrapped"]
 QUERY_SHAPES: tuple[QueryShape, ...] = ("native", "wrapper", "wrapper3", "random")
 
 
@@ -48,3 +49,9 @@ class FakeCometConfig:
     fetch_videos: bool = True
     # Base of the result URLs; None uses the address the server is bound to.
     public_base_url: str | None = None
+    # Callbacks (§5) to a create's callback_url at each status change: Kling's flat task object,
+    # or the same wrapped in {code, message, request_id, data}; skipped altogether (a URL the
+    # API can't reach); or each one late by callback_delay_s.
+    callback_shape: CallbackShape = "flat"
+    skip_callbacks: bool = False
+    callback_delay_s: float = 0.0

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .book import TaskBook
+from .callbacks import CallbackPoster
 from .clips import VideoFetch, fetch_and_check, video_urls
 from .config import FakeCometConfig
 from .faults import FaultKind, FaultPlan, InjectedFault, Route, drop_connection, fault_response
@@ -77,6 +78,9 @@ class FakeCometAPI:
         self._asset = b""
         self._session: aiohttp.ClientSession | None = None
         self.video_fetches: list[VideoFetch] = []  # every video_url fetched, in order
+        self.callbacks = CallbackPoster(
+            self.config, self._client_session, self.now_mono, lambda: self.files_base_url
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -105,6 +109,7 @@ class FakeCometAPI:
 
     async def stop(self) -> None:
         """Close the listener and every connection; safe to call twice."""
+        await self.callbacks.close()
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
@@ -123,6 +128,10 @@ class FakeCometAPI:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "start() the fake CometAPI first"
+        return self._session
 
     @property
     def base_url(self) -> str:
@@ -200,6 +209,7 @@ class FakeCometAPI:
     def finish(self, task_id: str, outcome: Outcome = "succeed", reason: str | None = None) -> None:
         """End a running task now; `failed` uses `reason` or `config.failure_message`."""
         self._book.finish(task_id, outcome, reason)
+        self.callbacks.wake(task_id)
 
     def set_timings(
         self,
@@ -211,6 +221,7 @@ class FakeCometAPI:
         """Change T1/T2 of one task (from its creation), or the defaults for new tasks."""
         if task_id is not None:
             self._book.set_timings(task_id, submitted_s=submitted_s, processing_s=processing_s)
+            self.callbacks.wake(task_id)
             return
         if submitted_s is not None:
             self.config.submitted_s = submitted_s
@@ -306,6 +317,9 @@ class FakeCometAPI:
             return json_response(kling_error(1201, video_refusal), status=400)
         status, payload, task = self._book.create(body)
         record.task_id = task.task_id if task else None
+        callback_url = body.get("callback_url")
+        if task is not None and isinstance(callback_url, str):
+            self.callbacks.watch(task, callback_url)
         return json_response(payload, status=status)
 
     async def _refuse_videos(self, body: dict[str, object]) -> str | None:
