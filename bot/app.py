@@ -32,13 +32,23 @@ from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
+from bot.reruns import RerunService
+from bot.result_actions import ResultActions
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
 from bot.store import SqliteStore
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.menus", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
+COGS = (
+    "cogs.video",
+    "cogs.menus",
+    "cogs.storyboard",
+    "cogs.reruns",
+    "cogs.results",
+    "cogs.quota",
+    "cogs.tasks",
+)
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -62,6 +72,8 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
+    reruns: RerunService
+    results: ResultActions
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
@@ -196,7 +208,17 @@ class KlingBot(commands.Bot):
             prepare=InputPreparer(media, hosting).prepare,
         )
         generation = GenerationService(engine, settings, media, hosting)
-        self.services = Services(settings, store, session, engine, generation, status, resources)
+        self.services = Services(
+            settings=settings,
+            store=store,
+            session=session,
+            engine=engine,
+            generation=generation,
+            status=status,
+            resources=resources,
+            reruns=RerunService(store, generation, settings),
+            results=ResultActions(store, settings.quotas),
+        )
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()

@@ -20,6 +20,8 @@ LedgerKind = Literal["charge", "refund", "reset"]
 QuotaWindow = Literal["day", "week", "month"]
 OverrideTarget = Literal["member", "role"]
 LinkKind = Literal["status", "result"]
+# How a task was made from its parent's result: Edit with Kling, or the 🎲 Variation button.
+ParentKind = Literal["edit", "variation"]
 # One state or several, wherever tasks are filtered by state.
 StateFilter = TaskState | Collection[TaskState]
 
@@ -41,7 +43,8 @@ class NewTask:
     user_id: int | None = None  # None only for tasks started from the command line
     rerun_of: int | None = None
     external_id: str = field(default_factory=new_external_id)
-    edited_from: int | None = None  # the task whose delivered result this one edits
+    parent_id: int | None = None  # the task whose delivered result this one was made from
+    parent_kind: ParentKind | None = None  # how: set exactly when parent_id is
 
     def __post_init__(self) -> None:
         # These are programming errors, not member input: fail loudly before anything is written.
@@ -52,6 +55,8 @@ class NewTask:
             raise ValueError(f"a {self.origin} task needs guild_id, channel_id and user_id")
         if (self.origin == "rerun") != (self.rerun_of is not None):
             raise ValueError("rerun_of is set exactly when origin is 'rerun'")
+        if (self.parent_id is None) != (self.parent_kind is None):
+            raise ValueError("parent_id and parent_kind are set together")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +146,20 @@ class TaskRecord:
     result_size_bytes: int | None
     status_message_id: int | None
     delivery_message_id: int | None
-    edited_from: int | None = None  # the task whose delivered result this one edits
+    parent_id: int | None = None  # the task whose delivered result this one was made from
+    parent_kind: ParentKind | None = None  # how: "edit" or "variation"
+    result_deleted_by: int | None = None  # who removed the result message (🗑), if anyone
+    result_deleted_at: datetime | None = None
+
+    @property
+    def edited_from(self) -> int | None:
+        """The task whose result this one edits (Edit with Kling), if it is an edit."""
+        return self.parent_id if self.parent_kind == "edit" else None
+
+    @property
+    def varied_from(self) -> int | None:
+        """The task whose result this one is a variation of (🎲), if it is one."""
+        return self.parent_id if self.parent_kind == "variation" else None
 
     @property
     def is_terminal(self) -> bool:

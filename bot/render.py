@@ -25,6 +25,7 @@ FOOTER_MAX_CHARS = 2048
 EMBED_MAX_CHARS = 6000  # title + description + field names and values + footer, together
 
 RERUN_EMOJI = "🔁"
+VARIATION_EMOJI = "🎲"
 LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
 
 COLOUR_WAITING = 0x99AAB5  # grey
@@ -208,6 +209,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
         title = f"{RERUN_EMOJI} {title} · rerun of #{task.rerun_of}"
     elif task.edited_from is not None:
         title = f"{title} · edited from #{task.edited_from}"
+    elif task.varied_from is not None:
+        title = f"{VARIATION_EMOJI} {title} · variation of #{task.varied_from}"
     view = StatusView(
         title=f"🎬 {title}",
         description="",
@@ -236,6 +239,8 @@ def state_text(task: TaskRecord, *, position: int | None) -> str:
     if state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
         return "Finishing up — posting the video"
     if state is TaskState.DELIVERED:
+        if task.result_deleted_by is not None:
+            return f"Done ✅ — the video was removed by <@{task.result_deleted_by}>"
         if task.delivery_message_id is None or task.guild_id is None or task.channel_id is None:
             return "Done ✅"
         link = jump_url(task.guild_id, task.channel_id, task.delivery_message_id)
@@ -343,13 +348,18 @@ def result_text(
     *,
     url: str | None = None,
     link_reason: str | None = None,
+    has_buttons: bool = False,
 ) -> str:
     """The result message's content: ping the requester, name the task, and for a link say
     why it isn't attached (`link_reason` when the bot knows better than the sizes) and that it
     expires. Never the prompt (content pings; it's capped)."""
     ready = f"{_RESULT_PHRASE}! 🎬 {task_marker(task.id)}"
     head = ready[0].upper() + ready[1:] if task.user_id is None else f"<@{task.user_id}> {ready}"
-    hint = f"React with {RERUN_EMOJI} to make another take."
+    hint = (
+        f"Press {RERUN_EMOJI} Rerun (or react with {RERUN_EMOJI}) to make another take."
+        if has_buttons
+        else f"React with {RERUN_EMOJI} to make another take."
+    )
     if form is Form.FILE:
         return f"{head} · {hint}"
     link = url or task.result_url or ""

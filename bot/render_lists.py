@@ -309,14 +309,20 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     base = status_view(task, position=None, now=now)
     extra = [EmbedField("Timings", _timings(task), inline=False), EmbedField("Cost", _cost(task))]
     link = _result_link(task)
-    if link is not None:
+    if task.result_deleted_by is not None:
+        when = (
+            ""
+            if task.result_deleted_at is None
+            else f" {discord_time(task.result_deleted_at, 'R')}"
+        )
+        extra.append(EmbedField("Result", f"Removed by <@{task.result_deleted_by}>{when}"))
+    elif link is not None:
         extra.append(EmbedField("Result", f"[Jump to the video]({link})"))
     elif task.result_url:
         extra.append(EmbedField("Result", f"[Kling's link]({task.result_url}) (it expires)"))
-    if task.edited_from is not None:
-        parent_link = None if detail.parent is None else _result_link(detail.parent)
-        shown = f"[#{task.edited_from}]({parent_link})" if parent_link else f"#{task.edited_from}"
-        extra.append(EmbedField("Edited from", shown))
+    family = _family(detail)
+    if family:
+        extra.append(EmbedField("Family", family, inline=False))
     extra.append(EmbedField("History", _history(detail), inline=False))
     view = replace(base, fields=(*base.fields, *extra))
     # The added fields take room from the prompt, never the other way round.
@@ -324,7 +330,38 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     return replace(view, description=clip(view.description, room))
 
 
+_MADE_AS = {"edit": "an edit", "variation": "a variation"}
+
+
+def _family(detail: TaskDetail) -> str:
+    """`/task`'s family: the task it was made from, and those made from it (linked results)."""
+    task = detail.task
+    lines = []
+    parent_id = task.rerun_of if task.rerun_of is not None else task.parent_id
+    if parent_id is not None:
+        how = "a rerun" if task.rerun_of is not None else _MADE_AS[task.parent_kind or "edit"]
+        lines.append(f"{how.capitalize()} of {_task_ref(parent_id, detail.parent)}")
+    if detail.children:
+        made = [f"{_task_ref(c.id, c)} ({_child_kind(c)})" for c in detail.children]
+        lines.append("Made from it: " + ", ".join(made))
+    return clip("\n".join(lines), FIELD_VALUE_MAX_CHARS)
+
+
+def _child_kind(child: TaskRecord) -> str:
+    if child.rerun_of is not None:
+        return "rerun"
+    return child.parent_kind or "edit"
+
+
+def _task_ref(task_id: int, task: TaskRecord | None) -> str:
+    """`#12`, linked to its result when there is one to jump to."""
+    link = None if task is None else _result_link(task)
+    return f"[#{task_id}]({link})" if link else f"#{task_id}"
+
+
 def _result_link(task: TaskRecord) -> str | None:
+    if task.result_deleted_by is not None:
+        return None
     if task.delivery_message_id is None or task.guild_id is None or task.channel_id is None:
         return None
     return jump_url(task.guild_id, task.channel_id, task.delivery_message_id)

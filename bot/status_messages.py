@@ -105,6 +105,12 @@ class StatusUpdater:
         except Exception:
             log.exception("status update not scheduled for task_id=%s", task.id)
 
+    def refresh(self, task_id: int) -> None:
+        """Show the task again, even when its final state was shown (its result was removed)."""
+        self._finished.pop(task_id, None)
+        self._shown.pop(task_id, None)
+        self._request(task_id, urgent=True)
+
     async def resume(self) -> None:
         """After a start: show the final states left unshown, and every queued task's place."""
         for task_id in await self._store.final_status_pending():

@@ -38,8 +38,8 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at, edited_from) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, parent_id, parent_kind) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -101,12 +101,13 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     at,
                     at,
-                    new.edited_from,
+                    new.parent_id,
+                    new.parent_kind,
                 ),
             )
             task_id = cursor.lastrowid
             assert task_id is not None  # an INSERT into a rowid table always sets it
-            detail = f"rerun of task {new.rerun_of}" if new.rerun_of else f"created ({new.origin})"
+            detail = _creation_detail(new)
             await self._db.execute(
                 _INSERT_EVENT, (task_id, at, None, TaskState.QUEUED.value, detail)
             )
@@ -232,6 +233,30 @@ class SqliteStore(SqliteTaskReads):
             rows = await self._all("SELECT task_id FROM final_status_pending ORDER BY task_id")
         return [int(row["task_id"]) for row in rows]
 
+    async def mark_result_deleted(self, task_id: int, *, by_user_id: int, now: datetime) -> bool:
+        """Record that `by_user_id` removed the task's result message (before it is removed).
+
+        Only a delivered task has a result message. False when it was marked already (a second
+        click): the first who removed it stays on record.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            task = await self._task(task_id)
+            if task.state is not TaskState.DELIVERED or task.delivery_message_id is None:
+                raise IllegalTransition(f"task {task_id} has no posted result to remove")
+            if task.result_deleted_by is not None:
+                return False
+            await self._db.execute(
+                "UPDATE tasks SET result_deleted_by = ?, result_deleted_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (by_user_id, at, at, task_id),
+            )
+            state = TaskState.DELIVERED.value
+            await self._db.execute(
+                _INSERT_EVENT, (task_id, at, state, state, f"result removed by <@{by_user_id}>")
+            )
+            return True
+
     async def link_message(self, message_id: int, task_id: int, kind: LinkKind) -> None:
         """Remember that a bot message shows the task; idempotent, ValueError if another task's."""
         async with self._write():
@@ -299,6 +324,16 @@ class SqliteStore(SqliteTaskReads):
         )
         if row is not None and row["task_id"] != task_id:
             raise ValueError(f"message {message_id} already belongs to task {row['task_id']}")
+
+
+def _creation_detail(new: NewTask) -> str:
+    if new.rerun_of is not None:
+        return f"rerun of task {new.rerun_of}"
+    if new.parent_kind == "variation":
+        return f"variation of task {new.parent_id}"
+    if new.parent_kind == "edit":
+        return f"edit of task {new.parent_id}"
+    return f"created ({new.origin})"
 
 
 def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:

@@ -21,6 +21,7 @@ from bot.store_api import TaskStore
 
 PAGE_SIZE = 10  # tasks per `/tasks` answer: one embed stays readable
 HISTORY_EVENTS = 10  # the latest steps `/task` shows; older ones are counted, not listed
+FAMILY_SHOWN = 10  # the children `/task` lists (the first ones made)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,8 @@ class TaskDetail:
     task: TaskRecord
     events: tuple[TaskEvent, ...]  # at most HISTORY_EVENTS, oldest first
     earlier_events: int  # how many older steps are not shown
-    parent: TaskRecord | None = None  # the task whose result this one edits, if it is visible
+    parent: TaskRecord | None = None  # the task this one was made from (rerun, edit, variation)
+    children: tuple[TaskRecord, ...] = ()  # the tasks made from this one, oldest first
 
 
 def not_found(task_id: int) -> TaskNotFound:
@@ -104,7 +106,9 @@ class TaskQueries:
         events = await self._store.task_events(task_id)
         shown = events[-HISTORY_EVENTS:]
         parent = None
-        if task.edited_from is not None:
+        parent_id = task.rerun_of if task.rerun_of is not None else task.parent_id
+        if parent_id is not None:
             with contextlib.suppress(TaskNotFound):
-                parent = await self._store.get_task(task.edited_from)
-        return TaskDetail(task, tuple(shown), len(events) - len(shown), parent)
+                parent = await self._store.get_task(parent_id)
+        children = await self._store.children_of(task_id, limit=FAMILY_SHOWN)
+        return TaskDetail(task, tuple(shown), len(events) - len(shown), parent, tuple(children))

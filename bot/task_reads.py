@@ -21,7 +21,8 @@ TASK_COLUMNS = (
     "id, external_id, origin, rerun_of, guild_id, channel_id, user_id, request_json, cost, "
     "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
-    "result_path, result_size_bytes, status_message_id, delivery_message_id, edited_from"
+    "result_path, result_size_bytes, status_message_id, delivery_message_id, parent_id, "
+    "parent_kind, result_deleted_by, result_deleted_at"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 
@@ -76,6 +77,16 @@ class SqliteTaskReads(SqliteQuota):
         sql = SELECT_TASK + (" WHERE " + " AND ".join(where) if where else "")
         async with self._lock:
             rows = await self._all(f"{sql} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [task_from_row(r) for r in rows]
+
+    async def children_of(self, task_id: int, *, limit: int = 25) -> list[TaskRecord]:
+        """The tasks made from this one (its reruns, edits and variations), oldest first."""
+        async with self._lock:
+            rows = await self._all(
+                f"{SELECT_TASK} WHERE id IN (SELECT id FROM tasks WHERE rerun_of = ? "
+                "UNION SELECT id FROM tasks WHERE parent_id = ?) ORDER BY id LIMIT ?",
+                (task_id, task_id, limit),
+            )
         return [task_from_row(r) for r in rows]
 
     async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
@@ -162,7 +173,13 @@ def state_clause(states: Iterable[TaskState]) -> tuple[str, list[str]]:
 
 
 _TIME_COLUMNS = ("created_at", "updated_at", "queued_at")
-_OPTIONAL_TIME_COLUMNS = ("submitted_at", "finished_at", "not_before", "last_polled_at")
+_OPTIONAL_TIME_COLUMNS = (
+    "submitted_at",
+    "finished_at",
+    "not_before",
+    "last_polled_at",
+    "result_deleted_at",
+)
 
 
 def task_from_row(row: sqlite3.Row) -> TaskRecord:

@@ -13,7 +13,7 @@ from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError
 from bot.render import status_view
-from bot.reruns import RERUN_EMOJI, Reaction, RerunService
+from bot.reruns import RERUN_EMOJI, Reaction
 from bot.status_messages import status_embed
 
 log = logging.getLogger("cogs.reruns")
@@ -27,7 +27,7 @@ class RerunCog(commands.Cog):
         self.bot = bot
         services = bot.services
         self.generation = services.generation
-        self.reruns = RerunService(services.store, services.generation, services.settings)
+        self.reruns = services.reruns
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:

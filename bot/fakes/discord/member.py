@@ -160,12 +160,20 @@ class InteractionHandle:
 
     def modal_value(self, custom_id: str) -> str | None:
         """The value the bot prefilled in the opened modal's text input ``custom_id``."""
-        modal = self.record.modal or {}
-        for component in _inputs(modal.get("components", [])):
-            if component.get("custom_id") == custom_id:
-                value = component.get("value")
-                return None if value is None else str(value)
-        raise DriverError(f"the modal has no text input {custom_id!r}")
+        fields = self.modal_fields()
+        if custom_id not in fields:
+            raise DriverError(f"the modal has no text input {custom_id!r}")
+        return fields[custom_id]
+
+    def modal_fields(self) -> dict[str, str | None]:
+        """The opened modal's text inputs, in order: custom_id → the value the bot prefilled."""
+        modal = self.record.modal
+        if modal is None:
+            raise DriverError("the bot did not open a modal for this interaction")
+        return {
+            str(c.get("custom_id")): None if c.get("value") is None else str(c["value"])
+            for c in _inputs(modal.get("components", []))
+        }
 
     def describe(self) -> str:
         """A one-paragraph account of the interaction, for failure messages."""
