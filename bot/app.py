@@ -46,6 +46,7 @@ COGS = (
     "cogs.storyboard",
     "cogs.reruns",
     "cogs.results",
+    "cogs.cancel",
     "cogs.quota",
     "cogs.tasks",
 )

@@ -150,6 +150,14 @@ class TaskRecord:
     parent_kind: ParentKind | None = None  # how: "edit" or "variation"
     result_deleted_by: int | None = None  # who removed the result message (🗑), if anyone
     result_deleted_at: datetime | None = None
+    cancel_requested_at: datetime | None = None  # when /cancel was asked for, if it was
+    cancelled_by: int | None = None  # who asked
+    cancel_refund: bool | None = None  # whether a video the API makes anyway is refunded
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        """A cancellation was asked for: the task ends cancelled, never delivered."""
+        return self.cancel_requested_at is not None
 
     @property
     def edited_from(self) -> int | None:

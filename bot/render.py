@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.cancellation import cancellation_refunded
 from bot.delivery import Form
 from bot.lifecycle import TaskState
 from bot.models import InputMode, OmniRequest
@@ -25,6 +26,7 @@ FOOTER_MAX_CHARS = 2048
 EMBED_MAX_CHARS = 6000  # title + description + field names and values + footer, together
 
 RERUN_EMOJI = "🔁"
+CANCEL_EMOJI = "🛑"
 VARIATION_EMOJI = "🎲"
 LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
 
@@ -227,6 +229,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
 def state_text(task: TaskRecord, *, position: int | None) -> str:
     """Where the task is, in the words a member reads (the embed's Status field)."""
     state = task.state
+    if state is TaskState.CANCELLED or (task.is_cancel_requested and not task.is_terminal):
+        return _cancelled_text(task)
     if state is TaskState.QUEUED:
         text = "Waiting in line" if position is None else f"Waiting in line — position {position}"
         if task.attempts:
@@ -250,6 +254,30 @@ def state_text(task: TaskRecord, *, position: int | None) -> str:
     return _failure_text(task)
 
 
+def _cancelled_text(task: TaskRecord) -> str:
+    who = "" if task.cancelled_by is None else f" by <@{task.cancelled_by}>"
+    credits = "Your credit" if task.cost == 1 else f"Your {task.cost} credits"
+    refunded = cancellation_refunded(
+        was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+    )
+    if task.is_terminal:
+        money = f" {credits} {'was' if task.cost == 1 else 'were'} refunded." if refunded else ""
+        return (
+            f"{CANCEL_EMOJI} Cancelled{who}.{money}"
+            if task.cost
+            else f"{CANCEL_EMOJI} Cancelled{who}."
+        )
+    # Still at the API: Kling has no way to stop it, so it keeps its slot until it is done.
+    text = f"{CANCEL_EMOJI} Cancelled{who}: Kling is finishing it, and it won't be posted."
+    if task.cost:
+        text += (
+            f" {credits} will be refunded."
+            if refunded
+            else " The server is billed for it, so its credits stay used."
+        )
+    return text
+
+
 def _failure_text(task: TaskRecord) -> str:
     reason = (task.failure_reason or "").strip() or _FAILURE_DEFAULTS[task.state]
     reason = reason[0].upper() + reason[1:]
@@ -266,6 +294,8 @@ def _failure_text(task: TaskRecord) -> str:
 
 
 def _colour(state: TaskState) -> int:
+    if state is TaskState.CANCELLED:
+        return COLOUR_WAITING
     if state is TaskState.QUEUED:
         return COLOUR_WAITING
     if state is TaskState.AMBIGUOUS:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bot.cancel_service import Cancelled
+from bot.cancellation import CancelStep, cancellation_refunded
 from bot.lifecycle import TaskState
 from bot.quota import Limit, ResolvedLimit
 from bot.quota_service import (
@@ -53,6 +55,7 @@ _BADGES: dict[TaskState, str] = {
     TaskState.TIMED_OUT: "⌛ Timed out",
     TaskState.AMBIGUOUS: "❔ Checking",
     TaskState.UNDELIVERABLE: "⚠️ Not posted",
+    TaskState.CANCELLED: "🛑 Cancelled",
 }
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|[]"})
 LIST_PROMPT_CHARS = 60  # a task's prompt on its `/tasks` line
@@ -410,3 +413,49 @@ def _history(detail: TaskDetail) -> str:
         lines.pop(0)  # the oldest shown step gives way first
         earlier += 1
     return f"{plural(earlier, 'step')}, too long to show"
+
+
+# -- /cancel ---------------------------------------------------------------------------------
+
+CHOICE_NAME_CHARS = 100  # Discord's limit for an autocomplete choice's name
+
+
+def cancel_choice_name(task: TaskRecord) -> str:
+    """An autocomplete choice: `#12 · ⏳ Queued · a paper boat in the rain`."""
+    head = f"#{task.id} · {state_badge(task.state)} · "
+    words = task.request.prompt or " ".join(shot.prompt for shot in task.request.shots)
+    return head + clip(" ".join(words.split()) or "(no prompt)", CHOICE_NAME_CHARS - len(head))
+
+
+def cancel_text(cancelled: Cancelled) -> str:
+    """What the member reads after `/cancel` (or the Cancel button)."""
+    step, task = cancelled.step, cancelled.task
+    number = f"Task #{task.id}"
+    refunded = cancellation_refunded(
+        was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+    )
+    credits = plural(task.cost, "credit")
+    if step is CancelStep.END_NOW:
+        money = f" {credits} refunded." if refunded and task.cost else ""
+        if task.api_task_id is None:
+            return f"Cancelled {number.lower()}: it never reached Kling.{money}"
+        return f"Cancelled {number.lower()}: Kling had made it, and it won't be posted.{money}"
+    if step is CancelStep.MARK:
+        money = (
+            f" Your {credits} will be refunded."
+            if refunded
+            else f" The server is billed for it, so your {credits} stay used."
+        )
+        if not task.cost:
+            money = ""
+        return (
+            f"Cancelled {number.lower()}. Kling is already rendering it and can't be stopped: "
+            f"it won't be posted, and it keeps its place among the videos Kling is making "
+            f"until it is done.{money}"
+        )
+    if step is CancelStep.TOO_LATE:
+        return (
+            f"{number} is being posted right now, too late to cancel. Once it is there, its "
+            "🗑 Delete button removes it."
+        )
+    return f"{number} has already ended ({_state_word(task.state)}): there is nothing to cancel."

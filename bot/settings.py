@@ -121,6 +121,8 @@ class QuotaSettings(BaseModel):
     max_in_flight_per_member: Annotated[int, Field(ge=1, le=100)] = 2
     max_in_flight_per_server: Annotated[int, Field(ge=1, le=1000)] = 10
     moderator_roles: tuple[str | int, ...] = ()
+    # A task cancelled while Kling renders it is still billed to the server: refund it anyway?
+    refund_cancelled_running: bool = False
     cost: CostSettings = CostSettings()
 
     @field_validator("moderator_roles")

@@ -213,6 +213,7 @@ class StatusUpdater:
             task.failure_reason,
             task.delivery_message_id,
             task.status_message_id,
+            task.cancelled_by,
         )
         if self._shown.get(task.id) == shown:
             return task.is_terminal

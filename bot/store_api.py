@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, Unpack
 
+from bot.cancellation import CancelStep
 from bot.lifecycle import TaskState
 from bot.models import OmniRequest
 from bot.records import (
@@ -65,6 +66,9 @@ class TaskStore(Protocol):
     async def save_interaction_token(self, task_id: int, token: InteractionToken) -> None: ...
     async def interaction_token(self, task_id: int) -> InteractionToken | None: ...
     async def final_status_pending(self) -> list[int]: ...
+    async def cancel(
+        self, task_id: int, *, by_user_id: int, refund_running: bool, now: datetime
+    ) -> tuple[CancelStep, TaskRecord]: ...
     async def mark_result_deleted(
         self, task_id: int, *, by_user_id: int, now: datetime
     ) -> bool: ...

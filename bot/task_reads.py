@@ -22,7 +22,8 @@ TASK_COLUMNS = (
     "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
     "result_path, result_size_bytes, status_message_id, delivery_message_id, parent_id, "
-    "parent_kind, result_deleted_by, result_deleted_at"
+    "parent_kind, result_deleted_by, result_deleted_at, cancel_requested_at, cancelled_by, "
+    "cancel_refund"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 
@@ -179,6 +180,7 @@ _OPTIONAL_TIME_COLUMNS = (
     "not_before",
     "last_polled_at",
     "result_deleted_at",
+    "cancel_requested_at",
 )
 
 
@@ -190,6 +192,8 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
         values[key] = from_db_time(values[key])
     for key in _OPTIONAL_TIME_COLUMNS:
         values[key] = from_db_time_or_none(values[key])
+    if values["cancel_refund"] is not None:
+        values["cancel_refund"] = bool(values["cancel_refund"])
     return TaskRecord(**values)
 
 
