@@ -17,7 +17,7 @@ from bot.errors import InvalidInput
 from bot.moderation import MemberFacts, is_moderator, require_moderator
 from bot.quota import Limit, LimitSource, ResolvedLimit, resolve_limit, window_bounds
 from bot.records import GuildSettings, OverrideTarget, QuotaOverride, QuotaWindow
-from bot.settings import QuotaSettings
+from bot.settings import OmniSettings, QuotaSettings
 from bot.store_api import TaskStore
 
 UNLIMITED_OPTION = -1  # what `limit:-1` means in `/quota set` and `/quota default`
@@ -55,6 +55,8 @@ class QuotaStatus:
     resets_at: datetime
     in_flight: int  # the member's unfinished tasks
     max_in_flight: int | None  # the per-member cap; None = no cap
+    video_cost: int | None = None  # credits of a video with the server's defaults
+    cost_varies: bool = False  # whether mode and length change what a video costs
 
     @property
     def remaining(self) -> int | None:
@@ -156,10 +158,12 @@ class QuotaService:
         store: TaskStore,
         quotas: QuotaSettings,
         *,
+        omni: OmniSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
         self._quotas = quotas
+        self._omni = omni or OmniSettings()
         self._clock = clock
 
     async def show(
@@ -255,6 +259,8 @@ class QuotaService:
             resets_at=resets_at,
             in_flight=await self._store.in_flight(guild_id, who.user_id),
             max_in_flight=self._quotas.max_in_flight_per_member,
+            video_cost=self._quotas.cost.credits_for(self._omni.mode, self._omni.duration),
+            cost_varies=self._quotas.cost.per_second > 0 or self._quotas.cost.pro_multiplier != 1,
         )
 
     def _base(self, guild: GuildSettings) -> ResolvedLimit:

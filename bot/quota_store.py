@@ -233,18 +233,21 @@ class SqliteQuota(SqliteDatabase):
             max_in_flight_per_server=quota.max_in_flight_per_server,
         )
 
-    async def _check_quota(self, new: NewTask, quota: QuotaCheck) -> None:
-        """Raise QuotaExceeded when the member may not start `new` now."""
+    async def _check_quota(self, new: NewTask, quota: QuotaCheck) -> int | None:
+        """Raise QuotaExceeded when the member may not start `new` now; else return the credits
+        the member has left once it is charged (None: no limit)."""
         assert new.guild_id is not None and new.user_id is not None  # NewTask ensures it
         if quota.limit == 0:
             raise QuotaExceeded(
                 "You can't make videos on this server: a moderator set your quota to 0 credits."
             )
+        left = None
         if quota.limit is not None:
             start = to_db_time(quota.window_start)
             used = await self._count(_SUM_CREDITS, (new.guild_id, new.user_id, start))
             if used + new.cost > quota.limit:
                 raise QuotaExceeded(credits_refusal(quota, used, new.cost))
+            left = quota.limit - used - new.cost
         member_cap, server_cap = quota.max_in_flight_per_member, quota.max_in_flight_per_server
         if member_cap is not None:
             running = await self._unfinished(new.guild_id, new.user_id)
@@ -260,6 +263,7 @@ class SqliteQuota(SqliteDatabase):
                     f"This server already has {_plural(running, 'video')} in progress; it may "
                     f"have {server_cap} at once. Try again in a few minutes."
                 )
+        return left
 
     async def _charge(self, new: NewTask, task_id: int, at: str) -> None:
         await self._db.execute(
@@ -287,12 +291,18 @@ def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
             f"This video costs {_plural(cost, 'credit')}, more than your whole quota of "
             f"{_plural(quota.limit, 'credit')} {_PER_WINDOW[quota.window]}."
         )
-    resets = quota.resets_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    left = max(quota.limit - used, 0)
     return (
-        f"You have used {used} of your {_plural(quota.limit, 'credit')} "
-        f"{_THIS_WINDOW[quota.window]} and this video costs {cost}. "
-        f"Your quota resets at {resets}."
+        f"This video costs {_plural(cost, 'credit')} and you have {left} left: you have used "
+        f"{used} of your {_plural(quota.limit, 'credit')} {_THIS_WINDOW[quota.window]}. "
+        f"Your quota resets {_when(quota.resets_at)}."
     )
+
+
+def _when(moment: datetime) -> str:
+    """`<t:…:R> (2025-01-16 00:00 UTC)`: relative in the member's client, exact in plain text."""
+    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<t:{int(moment.timestamp())}:R> ({exact})"
 
 
 def _plural(count: int, noun: str) -> str:

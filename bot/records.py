@@ -153,6 +153,8 @@ class TaskRecord:
     cancel_requested_at: datetime | None = None  # when /cancel was asked for, if it was
     cancelled_by: int | None = None  # who asked
     cancel_refund: bool | None = None  # whether a video the API makes anyway is refunded
+    credits_left: int | None = None  # the member's credits left after this task's charge
+    quota_window: QuotaWindow | None = None  # ...in this window (None: no limit applied)
 
     @property
     def is_cancel_requested(self) -> bool:

@@ -190,7 +190,7 @@ def position_worth_an_edit(shown: int | None, current: int) -> bool:
 def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> StatusView:
     """The status embed of a task: prompt, settings, inputs, requester, state, time, id."""
     request = task.request
-    fields = (
+    fields: tuple[EmbedField, ...] = (
         EmbedField(
             "Status", clip(state_text(task, position=position), FIELD_VALUE_MAX_CHARS), False
         ),
@@ -204,6 +204,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
         EmbedField("Inputs", _inputs(request)),
         EmbedField("Took" if task.is_terminal else "Elapsed", _elapsed(task, now)),
     )
+    if task.user_id is not None:
+        fields += (EmbedField("Cost", cost_text(task)),)
     title = _KIND_NAMES[request.input_mode]
     if request.multi_shot and request.shots:
         title += f" · {len(request.shots)} shots"
@@ -291,6 +293,20 @@ def _failure_text(task: TaskRecord) -> str:
             else f" Your {task.cost} credits were refunded."
         )
     return text
+
+
+_LEFT_IN = {"day": "today", "week": "this week", "month": "this month"}
+
+
+def cost_text(task: TaskRecord) -> str:
+    """What the task costs, and what its requester had left once it was charged:
+    `1 credit · 4 left today`; `2 credits · no limit`; `free`."""
+    if task.cost == 0:
+        return "free"
+    cost = f"{task.cost} credit" if task.cost == 1 else f"{task.cost} credits"
+    if task.credits_left is None or task.quota_window is None:
+        return f"{cost} · no limit"
+    return f"{cost} · {task.credits_left} left {_LEFT_IN[task.quota_window]}"
 
 
 def _colour(state: TaskState) -> int:

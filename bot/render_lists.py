@@ -122,6 +122,8 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
             f"{who} {have} used **{status.used} of {plural(status.limit, 'credit')}** {when}: "
             f"**{status.remaining} left**."
         )
+    if status.video_cost is not None and status.limit:
+        summary += f" A video costs {plural(status.video_cost, 'credit')}."
     in_flight = str(status.in_flight)
     if status.max_in_flight is not None:
         in_flight = f"{status.in_flight} of {status.max_in_flight} at once"
@@ -129,6 +131,7 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
         EmbedField("Limit", limit_text(status.limit, status.window)),
         EmbedField("Set by", _source_text(status)),
         EmbedField("In progress", in_flight),
+        *(() if status.video_cost is None else (EmbedField("A video costs", _video_cost(status)),)),
         EmbedField(
             "Window",
             f"{_WINDOW_NAMES[status.window]}; resets {discord_time(status.resets_at, 'R')} "
@@ -144,6 +147,14 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
         colour=COLOUR_FAILED if is_spent else COLOUR_DONE,
         footer="Videos that fail give their credits back.",
     )
+
+
+def _video_cost(status: QuotaStatus) -> str:
+    assert status.video_cost is not None
+    text = plural(status.video_cost, "credit") if status.video_cost else "nothing"
+    if status.cost_varies:
+        text += " with the server's defaults; the mode and the length change it"
+    return text
 
 
 def _source_text(status: QuotaStatus) -> str:
@@ -327,7 +338,9 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     if family:
         extra.append(EmbedField("Family", family, inline=False))
     extra.append(EmbedField("History", _history(detail), inline=False))
-    view = replace(base, fields=(*base.fields, *extra))
+    # The status message's Cost says what was left at the charge; here, what it came to.
+    kept = tuple(f for f in base.fields if f.name != "Cost")
+    view = replace(base, fields=(*kept, *extra))
     # The added fields take room from the prompt, never the other way round.
     room = max(0, min(DESCRIPTION_MAX_CHARS, EMBED_MAX_CHARS - (view.size - len(view.description))))
     return replace(view, description=clip(view.description, room))
@@ -383,7 +396,13 @@ def _timings(task: TaskRecord) -> str:
 
 def _cost(task: TaskRecord) -> str:
     text = plural(task.cost, "credit")
-    return f"{text}, refunded" if task.state.is_refunded and task.cost else text
+    refunded = task.state.is_refunded or (
+        task.state is TaskState.CANCELLED
+        and cancellation_refunded(
+            was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+        )
+    )
+    return f"{text}, refunded" if refunded and task.cost else text
 
 
 def _event_line(event: TaskEvent) -> str:

@@ -39,8 +39,8 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at, parent_id, parent_kind) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, parent_id, parent_kind, "
+    "credits_left, quota_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -88,8 +88,12 @@ class SqliteStore(SqliteTaskReads):
             row = await self._one(f"{SELECT_TASK} WHERE external_id = ?", (new.external_id,))
             if row is not None:
                 return _same_task(task_from_row(row), new)
+            left: int | None = None
+            window: str | None = None
             if quota is not None:
-                await self._check_quota(new, await self._resolve_quota(new, quota, now))
+                check = await self._resolve_quota(new, quota, now)
+                left = await self._check_quota(new, check)
+                window = None if left is None else check.window
             cursor = await self._db.execute(
                 _INSERT_TASK,
                 (
@@ -107,6 +111,8 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     new.parent_id,
                     new.parent_kind,
+                    left,
+                    window,
                 ),
             )
             task_id = cursor.lastrowid

@@ -23,7 +23,7 @@ TASK_COLUMNS = (
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
     "result_path, result_size_bytes, status_message_id, delivery_message_id, parent_id, "
     "parent_kind, result_deleted_by, result_deleted_at, cancel_requested_at, cancelled_by, "
-    "cancel_refund"
+    "cancel_refund, credits_left, quota_window"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 

@@ -84,7 +84,8 @@ class QuotaCog(commands.Cog):
     )
 
     def __init__(self, services: Services) -> None:
-        self.service = QuotaService(services.store, services.settings.quotas)
+        settings = services.settings
+        self.service = QuotaService(services.store, settings.quotas, omni=settings.omni)
 
     @quota.command(name="show", description="Credits used and left, and when they reset")
     @app_commands.describe(member="Someone else's quota (moderators only)")
