@@ -345,6 +345,7 @@ class GenerationService:
             role_ids=who.role_ids,
             max_in_flight_per_member=quotas.max_in_flight_per_member,
             max_in_flight_per_server=quotas.max_in_flight_per_server,
+            config_server_limit=None if quotas.server_limit == "unlimited" else quotas.server_limit,
         )
         new = NewTask(
             origin="rerun" if rerun_of is not None else "discord",

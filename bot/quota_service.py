@@ -15,7 +15,14 @@ from datetime import datetime
 from bot.engine import utc_now
 from bot.errors import InvalidInput
 from bot.moderation import MemberFacts, is_moderator, require_moderator
-from bot.quota import Limit, LimitSource, ResolvedLimit, resolve_limit, window_bounds
+from bot.quota import (
+    Limit,
+    LimitSource,
+    ResolvedLimit,
+    resolve_limit,
+    resolve_server_limit,
+    window_bounds,
+)
 from bot.records import GuildSettings, OverrideTarget, QuotaOverride, QuotaWindow
 from bot.settings import OmniSettings, QuotaSettings
 from bot.store_api import TaskStore
@@ -95,6 +102,28 @@ class OverrideListing:
     def window_of(self, override: QuotaOverride) -> QuotaWindow:
         """The window an override counts in: its own, else the server's."""
         return override.window or self.base.window
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBudget:
+    """The whole server's budget meter: the limit, its use in the window, who spent most."""
+
+    guild_id: int
+    limit: Limit  # None = unlimited, 0 = blocked
+    window: QuotaWindow
+    source: LimitSource  # "server" (set with /quota server) or "config"
+    used: int
+    window_start: datetime
+    resets_at: datetime
+    top: tuple[tuple[int, int], ...]  # (member, credits), most first; empty unless moderator
+
+    @property
+    def remaining(self) -> int | None:
+        """Credits left for the server in this window; None when there is no budget."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+TOP_SPENDERS = 5
 
 
 def parse_limit(value: int) -> Limit:
@@ -206,6 +235,51 @@ class QuotaService:
         )
         await self._store.set_guild_settings(updated, now=self._clock())
         return self._base(updated)
+
+    async def server_budget(
+        self,
+        guild_id: int,
+        actor: MemberFacts,
+        *,
+        limit: int | None = None,
+        window: QuotaWindow | None = None,
+    ) -> ServerBudget:
+        """The server's budget meter; with `limit` (the option: -1 unlimited) or `window`, a
+        moderator sets it first. Who spent most is shown to moderators only."""
+        is_moderator = await is_server_moderator(self._store, self._quotas, guild_id, actor)
+        if limit is not None or window is not None:
+            if not is_moderator:
+                await self._require_moderator(guild_id, actor, "set the server's budget")
+            current = await self._store.get_guild_settings(guild_id)
+            updated = replace(current, server_window=window or current.server_window)
+            if limit is not None:
+                parsed = parse_limit(limit)
+                updated = replace(updated, server_limit="unlimited" if parsed is None else parsed)
+            await self._store.set_guild_settings(updated, now=self._clock())
+        guild = await self._store.get_guild_settings(guild_id)
+        config = self._quotas.server_limit
+        resolved = resolve_server_limit(
+            config_limit=None if config == "unlimited" else config,
+            config_window=self._quotas.window,
+            guild=guild,
+        )
+        now = self._clock()
+        start, resets_at = window_bounds(resolved.window, now)
+        top = (
+            await self._store.top_spenders(guild_id, start, limit=TOP_SPENDERS)
+            if is_moderator
+            else []
+        )
+        return ServerBudget(
+            guild_id=guild_id,
+            limit=resolved.limit,
+            window=resolved.window,
+            source=resolved.source,
+            used=await self._store.server_usage(guild_id, start),
+            window_start=start,
+            resets_at=resets_at,
+            top=tuple(top),
+        )
 
     async def reset(self, guild_id: int, actor: MemberFacts, member: MemberRef) -> ResetResult:
         """Forgive the member's finished use in their current window."""

@@ -85,6 +85,17 @@ class QuotaCheck:
     resets_at: datetime  # told to the member when they are refused
     max_in_flight_per_member: int | None = None  # None = no cap
     max_in_flight_per_server: int | None = None
+    server: ServerBudgetCheck | None = None  # None: the server has no budget
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBudgetCheck:
+    """The whole server's budget, charged with the member's own quota."""
+
+    limit: int  # credits per window for the whole server (0 blocks)
+    window: QuotaWindow
+    window_start: datetime
+    resets_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,7 @@ class QuotaTerms:
     role_ids: tuple[int, ...] = ()
     max_in_flight_per_member: int | None = None  # None = no cap
     max_in_flight_per_server: int | None = None
+    config_server_limit: int | None = None  # `quotas.server_limit`: None = unlimited
 
 
 class TaskUpdate(TypedDict, total=False):
@@ -240,3 +252,5 @@ class GuildSettings:
     default_limit: int | Literal["unlimited"] | None = None  # as the config spells it
     window: QuotaWindow | None = None
     moderator_role_ids: tuple[int, ...] = ()
+    server_limit: int | Literal["unlimited"] | None = None  # the whole server's budget
+    server_window: QuotaWindow | None = None  # None: the server's member window

@@ -21,6 +21,7 @@ from bot.quota_service import (
     OverrideListing,
     QuotaStatus,
     ResetResult,
+    ServerBudget,
 )
 from bot.records import QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
 from bot.render import (
@@ -168,6 +169,43 @@ def _source_text(status: QuotaStatus) -> str:
     if status.source == "server":
         return "the server's default"
     return "the bot's default"
+
+
+def server_budget_view(budget: ServerBudget) -> StatusView:
+    """`/quota server`: the whole server's use against its budget, the reset, who spent most."""
+    when = _THIS_WINDOW[budget.window]
+    if budget.limit is None:
+        summary = (
+            f"This server has used {plural(budget.used, 'credit')} {when}. There's no budget "
+            "for the whole server: each member's own quota is the only limit."
+        )
+    elif budget.limit == 0:
+        summary = "This server's budget is 0 credits: nobody can make videos until it is raised."
+    else:
+        summary = (
+            f"This server has used **{budget.used} of {plural(budget.limit, 'credit')}** "
+            f"{when}: **{budget.remaining} left**."
+        )
+    origin = "set with `/quota server`" if budget.source == "server" else "the bot's default"
+    fields = [
+        EmbedField("Budget", f"{limit_text(budget.limit, budget.window)} ({origin})"),
+        EmbedField(
+            "Window",
+            f"{_WINDOW_NAMES[budget.window]}; resets {discord_time(budget.resets_at, 'R')} "
+            f"({discord_time(budget.resets_at, 'f')})",
+            inline=False,
+        ),
+    ]
+    if budget.top:
+        lines = [f"<@{user}> — {plural(spent, 'credit')}" for user, spent in budget.top]
+        fields.append(EmbedField(f"Most used {when}", "\n".join(lines), inline=False))
+    return StatusView(
+        title="🏦 Server budget",
+        description=summary,
+        fields=tuple(fields),
+        colour=COLOUR_FAILED if budget.remaining == 0 else COLOUR_DONE,
+        footer="Each video is charged to the member's quota and to this budget at once.",
+    )
 
 
 def override_set_text(change: OverrideChange) -> str:

@@ -23,6 +23,7 @@ from bot.render_lists import (
     override_set_text,
     quota_view,
     reset_text,
+    server_budget_view,
 )
 from bot.status_messages import status_embed
 
@@ -136,6 +137,24 @@ class QuotaCog(commands.Cog):
             guild_id_of(interaction), actor_facts(interaction), parse_limit(limit), window
         )
         await answer(interaction, text=default_set_text(base))
+
+    @quota.command(name="server", description="The whole server's budget (moderators set it)")
+    @app_commands.describe(
+        limit="Credits per window for the whole server: 0 blocks, -1 means no budget",
+        window="Per day, week or month",
+    )
+    async def server(
+        self,
+        interaction: discord.Interaction[KlingBot],
+        limit: app_commands.Range[int, -1, MAX_LIMIT] | None = None,
+        window: Window | None = None,
+    ) -> None:
+        """The meter; with a limit or a window, a moderator sets the budget first."""
+        await think_privately(interaction)
+        budget = await self.service.server_budget(
+            guild_id_of(interaction), actor_facts(interaction), limit=limit, window=window
+        )
+        await answer(interaction, view=server_budget_view(budget))
 
     @quota.command(name="reset", description="Forget a member's use this window (moderators)")
     @app_commands.describe(member="Whose use to forget")
