@@ -27,6 +27,7 @@ from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
 from bot.discord_clips import DiscordClipHost
 from bot.discord_delivery import DiscordDeliverer
+from bot.element_library import ElementLibrary
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
@@ -47,6 +48,7 @@ COGS = (
     "cogs.reruns",
     "cogs.results",
     "cogs.cancel",
+    "cogs.elements",
     "cogs.quota",
     "cogs.tasks",
 )
@@ -75,6 +77,7 @@ class Services:
     resources: contextlib.AsyncExitStack
     reruns: RerunService
     results: ResultActions
+    elements: ElementLibrary
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
@@ -208,7 +211,8 @@ class KlingBot(commands.Bot):
             time_scale=self.time_scale,
             prepare=InputPreparer(media, hosting).prepare,
         )
-        generation = GenerationService(engine, settings, media, hosting)
+        elements = ElementLibrary(store, settings.quotas)
+        generation = GenerationService(engine, settings, media, hosting, elements=elements)
         self.services = Services(
             settings=settings,
             store=store,
@@ -219,6 +223,7 @@ class KlingBot(commands.Bot):
             resources=resources,
             reruns=RerunService(store, generation, settings),
             results=ResultActions(store, settings.quotas),
+            elements=elements,
         )
         for extension in COGS:
             await self.load_extension(extension)

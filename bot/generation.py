@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bot.clip_hosting import ClipHosting
 from bot.clips import check_clip_metadata
+from bot.element_library import ElementLibrary
 from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
@@ -288,9 +289,11 @@ class GenerationService:
         media: MediaStore,
         hosting: ClipHosting | None = None,
         *,
+        elements: ElementLibrary | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
+        self._elements = elements
         self._media = media
         self._hosting = hosting
         self._store = engine.store
@@ -301,6 +304,7 @@ class GenerationService:
         self, who: Requester, options: VideoOptions, *, edited_from: int | None = None
     ) -> Ticket:
         """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
+        options = replace(options, elements=await self._element_ids(who, options.elements))
         request = build_video_request(
             options, self._settings.omni, max_clip_bytes=self._media.max_clip_bytes
         )
@@ -320,8 +324,15 @@ class GenerationService:
 
     async def request_storyboard(self, who: Requester, options: StoryboardOptions) -> Ticket:
         """Queue a storyboard, held until `release(ticket)`; a refusal charges nothing."""
+        options = replace(options, elements=await self._element_ids(who, options.elements))
         request = build_storyboard_request(options, self._settings.omni)
         return await self.queue(who, request, held=True)
+
+    async def _element_ids(self, who: Requester, elements: str | None) -> str | None:
+        """`elements` with the server's library names turned into IDs."""
+        if self._elements is None:
+            return elements
+        return await self._elements.resolve(who.guild_id, elements)
 
     async def queue(
         self,

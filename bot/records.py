@@ -254,3 +254,14 @@ class GuildSettings:
     moderator_role_ids: tuple[int, ...] = ()
     server_limit: int | Literal["unlimited"] | None = None  # the whole server's budget
     server_window: QuotaWindow | None = None  # None: the server's member window
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryElement:
+    """A Kling element in a server's library: the name members type, and its ID."""
+
+    guild_id: int
+    name: str
+    element_id: int
+    added_by: int
+    added_at: datetime

@@ -23,7 +23,7 @@ from bot.quota_service import (
     ResetResult,
     ServerBudget,
 )
-from bot.records import QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
+from bot.records import LibraryElement, QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
 from bot.render import (
     COLOUR_DONE,
     COLOUR_FAILED,
@@ -516,3 +516,24 @@ def cancel_text(cancelled: Cancelled) -> str:
             "🗑 Delete button removes it."
         )
     return f"{number} has already ended ({_state_word(task.state)}): there is nothing to cancel."
+
+
+# -- /element --------------------------------------------------------------------------------
+
+
+def element_list_view(elements: list[LibraryElement]) -> StatusView:
+    """`/element list`: the server's library, by name."""
+    if elements:
+        lines = [
+            f"**{_inline(e.name, 40)}** — `{e.element_id}` (added by <@{e.added_by}>)"
+            for e in elements
+        ]
+    else:
+        lines = ["The library is empty. Moderators add elements with `/element add`."]
+    return StatusView(
+        title="📚 Element library",
+        description=_fit_lines(lines, DESCRIPTION_MAX_CHARS),
+        fields=(),
+        colour=COLOUR_WORKING if elements else COLOUR_WAITING,
+        footer="Type a name in the elements option of /video or /storyboard; IDs work too.",
+    )

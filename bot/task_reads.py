@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.database import from_db_time, from_db_time_or_none
+from bot.element_store import SqliteElements
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.models import load_stored_request
@@ -28,7 +29,7 @@ TASK_COLUMNS = (
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
 
 
-class SqliteTaskReads(SqliteQuota):
+class SqliteTaskReads(SqliteQuota, SqliteElements):
     """The task queries of `SqliteStore`."""
 
     async def task_for_message(

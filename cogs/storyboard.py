@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import KlingBot, Services
 from bot.generation import StoryboardOptions
+from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 
 
@@ -31,7 +32,7 @@ class StoryboardCog(commands.Cog):
         image_1="A reference image: <<<image_1>>> in a shot",
         image_2="A second reference image: <<<image_2>>>",
         image_3="A third reference image: <<<image_3>>>",
-        elements="Kling element IDs, separated by commas",
+        elements="Elements from the server's library (names) or Kling element IDs, by commas",
     )
     async def storyboard(
         self,
@@ -56,6 +57,12 @@ class StoryboardCog(commands.Cog):
         generation = self.services.generation
         ticket = await generation.request_storyboard(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, attachments)
+
+    @storyboard.autocomplete("elements")
+    async def _elements(
+        self, interaction: discord.Interaction[KlingBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await suggest_elements(self.services.elements, interaction, current)
 
 
 async def setup(bot: KlingBot) -> None:
