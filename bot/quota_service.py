@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.engine import utc_now
 from bot.errors import InvalidInput
-from bot.moderation import MemberFacts, is_moderator, require_moderator
+from bot.moderation import MemberFacts, is_moderator, require_administrator, require_moderator
 from bot.quota import (
     Limit,
     LimitSource,
@@ -124,6 +124,15 @@ class ServerBudget:
 
 
 TOP_SPENDERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ModeratorRoles:
+    """Who moderates the bot in a server, besides members with Manage Server."""
+
+    role_ids: tuple[int, ...]  # set in the server with /quota moderators
+    config_roles: tuple[str | int, ...]  # `quotas.moderator_roles`, for every server
+    changed: bool = True  # whether the command that produced this changed anything
 
 
 def parse_limit(value: int) -> Limit:
@@ -280,6 +289,44 @@ class QuotaService:
             resets_at=resets_at,
             top=tuple(top),
         )
+
+    async def moderator_roles(self, guild_id: int, actor: MemberFacts) -> ModeratorRoles:
+        """The server's moderator roles and the config's (moderators may look)."""
+        await self._require_moderator(guild_id, actor, "see the moderator roles")
+        guild = await self._store.get_guild_settings(guild_id)
+        return ModeratorRoles(guild.moderator_role_ids, self._quotas.moderator_roles)
+
+    async def add_moderator_role(
+        self, guild_id: int, actor: MemberFacts, role_id: int
+    ) -> ModeratorRoles:
+        """Make a role's members moderators here (administrators)."""
+        require_administrator(actor, action="change who moderates the bot")
+        guild = await self._store.get_guild_settings(guild_id)
+        changed = role_id not in guild.moderator_role_ids
+        if changed:
+            roles = (*guild.moderator_role_ids, role_id)
+            await self._store.set_guild_settings(
+                replace(guild, moderator_role_ids=roles), now=self._clock()
+            )
+        return await self._roles_after(guild_id, changed)
+
+    async def remove_moderator_role(
+        self, guild_id: int, actor: MemberFacts, role_id: int
+    ) -> ModeratorRoles:
+        """Stop a role's members moderating here (administrators)."""
+        require_administrator(actor, action="change who moderates the bot")
+        guild = await self._store.get_guild_settings(guild_id)
+        changed = role_id in guild.moderator_role_ids
+        if changed:
+            roles = tuple(r for r in guild.moderator_role_ids if r != role_id)
+            await self._store.set_guild_settings(
+                replace(guild, moderator_role_ids=roles), now=self._clock()
+            )
+        return await self._roles_after(guild_id, changed)
+
+    async def _roles_after(self, guild_id: int, changed: bool) -> ModeratorRoles:
+        guild = await self._store.get_guild_settings(guild_id)
+        return ModeratorRoles(guild.moderator_role_ids, self._quotas.moderator_roles, changed)
 
     async def reset(self, guild_id: int, actor: MemberFacts, member: MemberRef) -> ResetResult:
         """Forgive the member's finished use in their current window."""

@@ -17,6 +17,7 @@ from bot.lifecycle import TaskState
 from bot.quota import Limit, ResolvedLimit
 from bot.quota_service import (
     LimitTarget,
+    ModeratorRoles,
     OverrideChange,
     OverrideListing,
     QuotaStatus,
@@ -208,6 +209,26 @@ def server_budget_view(budget: ServerBudget) -> StatusView:
     )
 
 
+def moderator_roles_text(roles: ModeratorRoles, *, role_id: int | None = None) -> str:
+    """`/quota moderators …`: what changed, then who moderates the bot here."""
+    lines = []
+    if role_id is not None:
+        mention = f"<@&{role_id}>"
+        if not roles.changed:
+            lines.append(f"Nothing changed for {mention}.")
+        elif role_id in roles.role_ids:
+            lines.append(f"Updated: {mention} is now a moderator role.")
+        else:
+            lines.append(f"Updated: {mention} is no longer a moderator role.")
+    here = ", ".join(f"<@&{r}>" for r in roles.role_ids) or "none yet"
+    lines.append(f"Moderator roles set here: {here}.")
+    if roles.config_roles:
+        named = ", ".join(str(r) for r in roles.config_roles)
+        lines.append(f"From the bot's config (every server): {named}.")
+    lines.append("Members with Manage Server (or Administrator) moderate the bot too.")
+    return "\n".join(lines)
+
+
 def override_set_text(change: OverrideChange) -> str:
     """What a moderator reads after `/quota set`."""
     override = change.override
@@ -334,15 +355,16 @@ def task_list_view(page: TaskPage) -> StatusView:
     kind = "" if page.state is None else f" {_state_word(page.state)}"
     if page.tasks:
         head = "Your" if page.is_own else f"<@{page.user_id}>'s"
-        lines = [f"{head} latest{kind} tasks, newest first:", ""]
+        which = "earlier" if page.has_newer else "latest"
+        lines = [f"{head} {which}{kind} tasks, newest first:", ""]
         lines += [task_line(task) for task in page.tasks]
     else:
         lines = [f"{whose} no{kind} tasks on this server yet."]
         if page.is_own and page.state is None:
             lines.append("Make one with `/video`.")
     footer = "/task id:<number> shows one task in full"
-    if page.has_more:
-        footer += f" · only the latest {len(page.tasks)} are listed"
+    if page.has_more or page.has_newer:
+        footer += f" · #{page.tasks[0].id} to #{page.tasks[-1].id}; the buttons show more"
     return StatusView(
         title="🎬 Your tasks" if page.is_own else "🎬 Tasks",
         description=_fit_lines(lines, DESCRIPTION_MAX_CHARS),

@@ -33,6 +33,7 @@ class TaskPage:
     state: TaskState | None  # the status filter, if any
     tasks: tuple[TaskRecord, ...]
     has_more: bool  # older matching tasks exist beyond this page
+    has_newer: bool = False  # newer matching tasks exist before this page
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,27 +69,37 @@ class TaskQueries:
         member_id: int | None = None,
         state: TaskState | None = None,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> TaskPage:
-        """A member's latest tasks in this server (the viewer's own unless `member_id` says)."""
+        """A member's latest tasks in this server (the viewer's own unless `member_id` says);
+        `before_id` pages to older tasks, `after_id` back to newer ones."""
         user_id = viewer.user_id if member_id is None else member_id
         if user_id != viewer.user_id:
             await require_server_moderator(
                 self._store, self._quotas, guild_id, viewer, action="see another member's tasks"
             )
-        # One more than a page tells whether older tasks exist, without a count query.
+        # One more than a page tells whether more tasks exist that way, without a count query.
         found = await self._store.list_tasks(
             state=state,
             guild_id=guild_id,
             user_id=user_id,
             limit=PAGE_SIZE + 1,
             before_id=before_id,
+            after_id=after_id,
         )
+        if after_id is not None:
+            # Newest first, the extra one (if any) is the newest: drop it, older ones exist.
+            page, newer = found[-PAGE_SIZE:], len(found) > PAGE_SIZE
+            if not page:  # the newer ones are gone (none can be): show the latest instead
+                return await self.recent(guild_id, viewer, member_id=member_id, state=state)
+            return TaskPage(user_id, user_id == viewer.user_id, state, tuple(page), True, newer)
         return TaskPage(
             user_id=user_id,
             is_own=user_id == viewer.user_id,
             state=state,
             tasks=tuple(found[:PAGE_SIZE]),
             has_more=len(found) > PAGE_SIZE,
+            has_newer=before_id is not None,
         )
 
     async def detail(self, guild_id: int, viewer: MemberFacts, task_id: int) -> TaskDetail:

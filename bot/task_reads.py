@@ -58,8 +58,10 @@ class SqliteTaskReads(SqliteQuota, SqliteElements):
         user_id: int | None = None,
         limit: int = 20,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> list[TaskRecord]:
-        """Tasks matching every filter given, newest first; `before_id` pages further back."""
+        """Tasks matching every filter given, newest first; `before_id` pages further back,
+        `after_id` gives the `limit` tasks just after it (still newest first)."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         where: list[str] = []
@@ -72,14 +74,17 @@ class SqliteTaskReads(SqliteQuota, SqliteElements):
             ("guild_id = ?", guild_id),
             ("user_id = ?", user_id),
             ("id < ?", before_id),
+            ("id > ?", after_id),
         ):
             if value is not None:
                 where.append(clause)
                 params.append(value)
         sql = SELECT_TASK + (" WHERE " + " AND ".join(where) if where else "")
+        order = "DESC" if after_id is None else "ASC"  # the ones just after it, then reversed
         async with self._lock:
-            rows = await self._all(f"{sql} ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [task_from_row(r) for r in rows]
+            rows = await self._all(f"{sql} ORDER BY id {order} LIMIT ?", [*params, limit])
+        tasks = [task_from_row(r) for r in rows]
+        return tasks if after_id is None else tasks[::-1]
 
     async def children_of(self, task_id: int, *, limit: int = 25) -> list[TaskRecord]:
         """The tasks made from this one (its reruns, edits and variations), oldest first."""

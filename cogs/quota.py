@@ -19,6 +19,7 @@ from bot.render import StatusView
 from bot.render_lists import (
     cleared_text,
     default_set_text,
+    moderator_roles_text,
     override_list_view,
     override_set_text,
     quota_view,
@@ -67,6 +68,7 @@ async def answer(
     *,
     view: StatusView | None = None,
     text: str | None = None,
+    buttons: discord.ui.View | None = None,
 ) -> None:
     """The private answer to a deferred command: an embed or a sentence, pinging nobody."""
     await interaction.followup.send(
@@ -74,6 +76,7 @@ async def answer(
         embed=discord.utils.MISSING if view is None else status_embed(view),
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
+        view=discord.utils.MISSING if buttons is None else buttons,
     )
 
 
@@ -137,6 +140,43 @@ class QuotaCog(commands.Cog):
             guild_id_of(interaction), actor_facts(interaction), parse_limit(limit), window
         )
         await answer(interaction, text=default_set_text(base))
+
+    moderators = app_commands.Group(
+        name="moderators", description="Roles whose members moderate the bot", parent=quota
+    )
+
+    @moderators.command(name="add", description="Make a role's members moderators (admins)")
+    @app_commands.describe(role="The role")
+    async def add_moderators(
+        self, interaction: discord.Interaction[KlingBot], role: discord.Role
+    ) -> None:
+        """Administrators name a moderator role."""
+        await think_privately(interaction)
+        roles = await self.service.add_moderator_role(
+            guild_id_of(interaction), actor_facts(interaction), role.id
+        )
+        await answer(interaction, text=moderator_roles_text(roles, role_id=role.id))
+
+    @moderators.command(name="remove", description="Stop a role's members moderating (admins)")
+    @app_commands.describe(role="The role")
+    async def remove_moderators(
+        self, interaction: discord.Interaction[KlingBot], role: discord.Role
+    ) -> None:
+        """Administrators take a moderator role away."""
+        await think_privately(interaction)
+        roles = await self.service.remove_moderator_role(
+            guild_id_of(interaction), actor_facts(interaction), role.id
+        )
+        await answer(interaction, text=moderator_roles_text(roles, role_id=role.id))
+
+    @moderators.command(name="list", description="Who moderates the bot here (moderators)")
+    async def list_moderators(self, interaction: discord.Interaction[KlingBot]) -> None:
+        """The server's moderator roles and the config's."""
+        await think_privately(interaction)
+        roles = await self.service.moderator_roles(
+            guild_id_of(interaction), actor_facts(interaction)
+        )
+        await answer(interaction, text=moderator_roles_text(roles))
 
     @quota.command(name="server", description="The whole server's budget (moderators set it)")
     @app_commands.describe(
