@@ -34,7 +34,7 @@ from bot.engine import utc_now
 from bot.lifecycle import TaskState
 from bot.records import InteractionToken, TaskRecord
 from bot.render import RERUN_EMOJI, is_result_text, private_result_text, result_text
-from bot.result_buttons import RESULT_BUTTONS, ButtonSpec, result_custom_id
+from bot.result_buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
 from bot.store import TaskStore
 
 log = logging.getLogger("bot.discord_delivery")
@@ -110,6 +110,24 @@ def result_button(spec: ButtonSpec, task_id: int) -> discord.ui.Button[discord.u
         emoji=spec.emoji,
         custom_id=result_custom_id(spec.action, task_id),
         style=style,
+    )
+
+
+def cancel_view(task_id: int) -> discord.ui.View:
+    """The status message's 🛑 Cancel button, as a plain component (see `result_view`)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(cancel_button(task_id))
+    view.stop()
+    return view
+
+
+def cancel_button(task_id: int) -> discord.ui.Button[discord.ui.View]:
+    """The Cancel button of a task's status message."""
+    return discord.ui.Button(
+        label="Cancel",
+        emoji="🛑",
+        custom_id=cancel_custom_id(task_id),
+        style=discord.ButtonStyle.danger,
     )
 
 

@@ -1,4 +1,5 @@
-"""The buttons under a posted result, and their custom ids (pure).
+"""The buttons under a posted result (and the status message's Cancel), and their custom ids
+(pure).
 
 Each button's `custom_id` names its action and the task (`kob:result:rerun:42`), so any process
 of the bot, started at any time, knows what a press means: nothing about a result's buttons is
@@ -45,3 +46,11 @@ def parse_result_custom_id(custom_id: str) -> tuple[ResultAction, int] | None:
         return None
     action: ResultAction = match["action"]  # type: ignore[assignment]  # the pattern's choices
     return action, int(match["task_id"])
+
+
+CANCEL_ID_TEMPLATE = r"kob:cancel:(?P<task_id>[0-9]{1,19})"
+
+
+def cancel_custom_id(task_id: int) -> str:
+    """The custom id of a status message's Cancel button."""
+    return f"kob:cancel:{task_id}"

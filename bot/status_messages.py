@@ -15,9 +15,11 @@ import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import discord
 
+from bot.cancellation import CancelStep, cancel_step
 from bot.discord_delivery import TRANSIENT_ERRORS
 from bot.engine import utc_now
 from bot.errors import TaskNotFound
@@ -221,7 +223,9 @@ class StatusUpdater:
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)
         try:
-            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
+            # Once there is nothing left to cancel, the Cancel button goes (view=None).
+            extra: dict[str, Any] = {} if _can_cancel(task) else {"view": None}
+            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS, **extra)
         except discord.NotFound:
             log.info("status message gone %s; no more edits", task.log_context)
             await self._store.final_status_shown(task.id)  # nothing left to show it in
@@ -339,3 +343,9 @@ class StatusUpdater:
 
 
 _NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _can_cancel(task: TaskRecord) -> bool:
+    return cancel_step(task.state) in (CancelStep.END_NOW, CancelStep.MARK) and not (
+        task.is_cancel_requested
+    )

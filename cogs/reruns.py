@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from bot.app import KlingBot, member_facts
 from bot.channel_rights import ChannelRights
-from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, channel_rights
+from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, cancel_view, channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError
 from bot.render import status_view
@@ -89,6 +89,7 @@ class RerunCog(commands.Cog):
                 embed=status_embed(view),
                 reference=reference,
                 allowed_mentions=discord.AllowedMentions.none(),
+                view=cancel_view(ticket.task.id),
             )
         except Exception:
             # Refused, timed out or cut off (a network error is not an HTTPException): the

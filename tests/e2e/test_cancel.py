@@ -196,3 +196,44 @@ async def test_a_cancellation_holds_across_a_restart(
         ended = await reaches(bot.services.store, status, TaskState.CANCELLED)
         await eventually(lambda: status_field(status).startswith("🛑 Cancelled"))
     assert ended.delivery_message_id is None and replies_to(fake_discord, status.id) == []
+
+
+def cancel_button_of(message: Message) -> str | None:
+    for row in message.components:
+        for button in row["components"]:
+            if button.get("label") == "Cancel":
+                return str(button["custom_id"])
+    return None
+
+
+@pytest.mark.parametrize("bot_config", [ONE_SLOT])
+async def test_the_status_messages_cancel_button_works_for_the_requester_and_after_a_restart(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, bot_settings: Settings
+) -> None:
+    world = fake_discord.default
+    fake_comet.set_timings(processing_s=float("inf"))
+    async with running_bot(fake_discord, bot_settings) as bot:
+        first = await status_of(fake_discord, world.alice, "a lighthouse")
+        running = await reaches(bot.services.store, first, TaskState.PROCESSING)
+        second = await status_of(fake_discord, world.alice, "a paper boat")
+        queued = await task_of(bot.services.store, second)
+        button = cancel_button_of(second)
+        assert button == f"kob:cancel:{queued.id}"
+
+        refused = await fake_discord.member(world.bob).click(second, button)
+        assert (await private_text(refused)).startswith("Only the member who asked")
+        pressed = await fake_discord.member(world.alice).click(second, button)
+        assert (await private_text(pressed)).startswith(f"Cancelled task #{queued.id}")
+        await eventually(lambda: cancel_button_of(second) is None)  # nothing left to cancel
+        assert status_field(second).startswith("🛑 Cancelled")
+        assert (await bot.services.store.get_task(queued.id)).state is TaskState.CANCELLED
+
+    async with running_bot(fake_discord, bot_settings) as bot:
+        button = cancel_button_of(first)
+        assert button is not None
+        pressed = await fake_discord.member(world.alice).click(first, button)
+        assert "Kling is already rendering it" in await private_text(pressed)
+        await eventually(lambda: cancel_button_of(first) is None)
+        assert running.api_task_id is not None
+        fake_comet.finish(running.api_task_id)
+        await reaches(bot.services.store, first, TaskState.CANCELLED)

@@ -70,6 +70,9 @@ async def test_a_result_has_rerun_variation_and_delete_buttons_and_the_reaction(
     ]
     assert result.reactors("🔁") == [fake_discord.bot_user.id]
     assert "Press 🔁 Rerun" in result.content
+    assert task.status_message_id is not None
+    status = fake_discord.message(task.status_message_id)
+    await eventually(lambda: status.components == [])  # delivered: no Cancel any more
 
 
 async def test_rerun_button_makes_it_again_for_the_requester_and_refuses_others_privately(
