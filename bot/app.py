@@ -33,6 +33,7 @@ from bot.errors import KlingBotError
 from bot.generation import GenerationService
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
+from bot.progress_ticker import ProgressTicker, RenderEstimates
 from bot.reruns import RerunService
 from bot.result_actions import ResultActions
 from bot.settings import DiscordSettings, Settings
@@ -78,10 +79,12 @@ class Services:
     reruns: RerunService
     results: ResultActions
     elements: ElementLibrary
+    ticker: ProgressTicker
 
     async def close(self) -> None:
         """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
         await self.engine.stop()
+        await self.ticker.stop()
         await self.status.close()
         await self.resources.aclose()
 
@@ -191,7 +194,10 @@ class KlingBot(commands.Bot):
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
-        status = StatusUpdater(self, store, positions=self._queue_positions)
+        estimates = RenderEstimates(store)
+        status = StatusUpdater(
+            self, store, positions=self._queue_positions, estimates=estimates.expected_s
+        )
         deliverer = SplitDeliverer(
             DiscordDeliverer(self, store),
             TerminalDeliverer(settings.storage.media_dir / "results"),
@@ -224,12 +230,14 @@ class KlingBot(commands.Bot):
             reruns=RerunService(store, generation, settings),
             results=ResultActions(store, settings.quotas),
             elements=elements,
+            ticker=ProgressTicker(store, status),
         )
         for extension in COGS:
             await self.load_extension(extension)
         found = await engine.start()
         log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
         await status.resume()  # final states a stop left unshown, places in line that moved
+        self.services.ticker.start()  # progress bars of tasks being rendered
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

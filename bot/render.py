@@ -16,6 +16,7 @@ from bot.cancellation import cancellation_refunded
 from bot.delivery import Form
 from bot.lifecycle import TaskState
 from bot.models import InputMode, OmniRequest
+from bot.progress import Progress, progress, progress_text
 from bot.records import TaskRecord
 
 CONTENT_MAX_CHARS = 2000
@@ -187,13 +188,29 @@ def position_worth_an_edit(shown: int | None, current: int) -> bool:
     return abs(shown - current) >= max(3, shown // 4)
 
 
-def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> StatusView:
-    """The status embed of a task: prompt, settings, inputs, requester, state, time, id."""
+def rendering_progress(
+    task: TaskRecord, now: datetime, expected_s: float | None
+) -> Progress | None:
+    """The progress bar of a task at Kling, when there is an estimate to draw it from."""
+    if expected_s is None or task.submitted_at is None:
+        return None
+    if task.state not in (TaskState.SUBMITTED, TaskState.PROCESSING) or task.is_cancel_requested:
+        return None
+    return progress((now - task.submitted_at).total_seconds(), expected_s)
+
+
+def status_view(
+    task: TaskRecord, *, position: int | None, now: datetime, expected_s: float | None = None
+) -> StatusView:
+    """The status embed of a task: prompt, settings, inputs, requester, state, time, id; while
+    Kling renders it, a bar and about how long is left (`expected_s`: a usual render)."""
     request = task.request
+    status = state_text(task, position=position)
+    shown = rendering_progress(task, now, expected_s)
+    if shown is not None:
+        status = f"{status}\n{progress_text(shown)}"
     fields: tuple[EmbedField, ...] = (
-        EmbedField(
-            "Status", clip(state_text(task, position=position), FIELD_VALUE_MAX_CHARS), False
-        ),
+        EmbedField("Status", clip(status, FIELD_VALUE_MAX_CHARS), False),
         EmbedField(
             "Requested by", "the command line" if task.user_id is None else f"<@{task.user_id}>"
         ),

@@ -25,13 +25,14 @@ from bot.engine import utc_now
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
-from bot.render import StatusView, position_worth_an_edit, status_view
+from bot.render import StatusView, position_worth_an_edit, rendering_progress, status_view
 from bot.store import TaskStore
 from bot.submitter import Backoff
 
 log = logging.getLogger("bot.status_messages")
 
 Positions = Callable[[], Awaitable[dict[int, int]]]
+Estimates = Callable[[TaskRecord], Awaitable[float | None]]
 MAX_POSITION_EDITS_PER_PASS = 10  # status edits for "your place in line moved", per pass
 POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
@@ -69,8 +70,10 @@ class StatusUpdater:
         close_timeout_s: float = 10.0,
         backoff: Backoff = FINAL_BACKOFF,
         rng: random.Random | None = None,
+        estimates: Estimates | None = None,
     ) -> None:
         self._client = client
+        self._estimates = estimates  # how long a render takes, for the progress bar
         self._store = store
         self._positions = positions
         self._min_interval_s = min_interval_s
@@ -207,7 +210,9 @@ class StatusUpdater:
         if task.status_message_id is None or task.channel_id is None:
             return task.is_terminal  # no message (yet): the cog posts one and notifies again
         position = await self._position_of(task)
+        expected_s = None if self._estimates is None else await self._estimates(task)
         shown: tuple[object, ...] = (
+            rendering_progress(task, self._now(), expected_s),
             task.state,
             position,
             task.progress_pct,
@@ -219,7 +224,7 @@ class StatusUpdater:
         )
         if self._shown.get(task.id) == shown:
             return task.is_terminal
-        view = status_view(task, position=position, now=self._now())
+        view = status_view(task, position=position, now=self._now(), expected_s=expected_s)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)
         try:

@@ -27,6 +27,7 @@ TASK_COLUMNS = (
     "cancel_refund, credits_left, quota_window"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
+RECENT_TASKS = 5000  # how far back render times are looked for
 
 
 class SqliteTaskReads(SqliteQuota, SqliteElements):
@@ -95,6 +96,27 @@ class SqliteTaskReads(SqliteQuota, SqliteElements):
                 (task_id, task_id, limit),
             )
         return [task_from_row(r) for r in rows]
+
+    async def render_times(
+        self, model: str, mode: str, duration_s: int | None, *, limit: int = 20
+    ) -> list[float]:
+        """Seconds from the create to the finished video of the latest tasks with this model,
+        mode and length (looked for among the last few thousand tasks), newest first."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT t.submitted_at AS started, e.at AS done FROM tasks AS t "
+                "JOIN task_events AS e ON e.task_id = t.id AND e.to_state = 'succeeded' "
+                "WHERE t.id > (SELECT COALESCE(MAX(id), 0) - ? FROM tasks) "
+                "AND t.submitted_at IS NOT NULL "
+                "AND json_extract(t.request_json, '$.model') = ? "
+                "AND json_extract(t.request_json, '$.mode') = ? "
+                "AND json_extract(t.request_json, '$.duration_s') IS ? "
+                "ORDER BY t.id DESC LIMIT ?",
+                (RECENT_TASKS, model, mode, duration_s, limit),
+            )
+        return [
+            (from_db_time(r["done"]) - from_db_time(r["started"])).total_seconds() for r in rows
+        ]
 
     async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
         """Every task in one of `states`, oldest first: what resume and the tracker load."""
