@@ -8,13 +8,11 @@ kept in memory. Discord allows 100 characters; these stay under 40.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 ResultAction = Literal["rerun", "vary", "delete"]
 RESULT_ID_TEMPLATE = r"kob:result:(?P<action>rerun|vary|delete):(?P<task_id>[0-9]{1,19})"
-_RESULT_ID = re.compile(RESULT_ID_TEMPLATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +35,6 @@ RESULT_BUTTONS = (
 def result_custom_id(action: ResultAction, task_id: int) -> str:
     """The custom id of one of a result's buttons."""
     return f"kob:result:{action}:{task_id}"
-
-
-def parse_result_custom_id(custom_id: str) -> tuple[ResultAction, int] | None:
-    """The action and task id a result button's custom id names (None for anything else)."""
-    match = _RESULT_ID.fullmatch(custom_id)
-    if match is None:
-        return None
-    action: ResultAction = match["action"]  # type: ignore[assignment]  # the pattern's choices
-    return action, int(match["task_id"])
 
 
 CANCEL_ID_TEMPLATE = r"kob:cancel:(?P<task_id>[0-9]{1,19})"

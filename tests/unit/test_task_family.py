@@ -3,6 +3,7 @@ custom ids, and variations (the same request with a new prompt or new shots, che
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from bot.lifecycle import TaskState
 from bot.migrate import load_migrations, migrate
 from bot.models import OmniRequest, make_request
 from bot.records import NewTask
-from bot.result_buttons import parse_result_custom_id, result_custom_id
+from bot.result_buttons import RESULT_ID_TEMPLATE, result_custom_id
 from bot.store import SqliteStore
 from bot.storyboard import shots_from_lines
 
@@ -131,12 +132,13 @@ async def test_the_migration_turns_edited_from_into_an_edit_parent(tmp_path: Pat
 def test_result_custom_ids_round_trip_and_fit_discord(action: str) -> None:
     custom_id = result_custom_id(action, 2**63 - 1)  # type: ignore[arg-type]
     assert len(custom_id) <= 100
-    assert parse_result_custom_id(custom_id) == (action, 2**63 - 1)
+    match = re.fullmatch(RESULT_ID_TEMPLATE, custom_id)  # what the dynamic item matches
+    assert match is not None and (match["action"], int(match["task_id"])) == (action, 2**63 - 1)
 
 
 @pytest.mark.parametrize("custom_id", ["kob:result:erase:1", "kob:result:rerun:", "x", ""])
 def test_other_custom_ids_are_not_result_buttons(custom_id: str) -> None:
-    assert parse_result_custom_id(custom_id) is None
+    assert re.fullmatch(RESULT_ID_TEMPLATE, custom_id) is None
 
 
 def test_a_variation_changes_the_prompt_and_keeps_everything_else() -> None:
