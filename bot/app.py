@@ -33,6 +33,7 @@ from bot.discord_delivery import DiscordDeliverer
 from bot.discord_time import DiscordClock, is_too_old_to_answer
 from bot.discord_trace import discord_trace
 from bot.edit_pacing import EditPacer
+from bot.element_library import ElementLibrary
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
 from bot.generation import GenerationService
@@ -44,6 +45,9 @@ from bot.invite import invite_url
 from bot.media import MediaStore
 from bot.moderation import MemberFacts
 from bot.pause_points import PausePoints
+from bot.progress_ticker import ProgressTicker, RenderEstimates
+from bot.reruns import RerunService
+from bot.result_actions import ResultActions
 from bot.retention import MediaRetention
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
@@ -52,7 +56,17 @@ from bot.telemetry import Fanout, Vitals
 
 log = logging.getLogger("bot.app")
 
-COGS = ("cogs.video", "cogs.menus", "cogs.storyboard", "cogs.reruns", "cogs.quota", "cogs.tasks")
+COGS = (
+    "cogs.video",
+    "cogs.menus",
+    "cogs.storyboard",
+    "cogs.reruns",
+    "cogs.results",
+    "cogs.cancel",
+    "cogs.elements",
+    "cogs.quota",
+    "cogs.tasks",
+)
 INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
 
 
@@ -76,6 +90,10 @@ class Services:
     generation: GenerationService
     status: StatusUpdater
     resources: contextlib.AsyncExitStack
+    reruns: RerunService
+    results: ResultActions
+    elements: ElementLibrary
+    ticker: ProgressTicker
     vitals: Vitals
     metrics: PrometheusMetrics
     http: HttpServer | None = None
@@ -91,6 +109,7 @@ class Services:
         if self.retention is not None:
             await self.retention.stop()
         await self.engine.stop()
+        await self.ticker.stop()
         await self.status.close()
         await self.resources.aclose()
 
@@ -262,7 +281,14 @@ class KlingBot(commands.Bot):
         vitals = Vitals()
         metrics = PrometheusMetrics()
         telemetry = Fanout(vitals, metrics)
-        status = StatusUpdater(self, store, positions=self._queue_positions, pacer=self.edit_pacer)
+        estimates = RenderEstimates(store)
+        status = StatusUpdater(
+            self,
+            store,
+            positions=self._queue_positions,
+            pacer=self.edit_pacer,
+            estimates=estimates.expected_s,
+        )
         deliverer = SplitDeliverer(
             DiscordDeliverer(self, store, telemetry),
             TerminalDeliverer(settings.storage.media_dir / "results"),
@@ -290,9 +316,22 @@ class KlingBot(commands.Bot):
             telemetry=telemetry,
             callbacks=callbacks,
         )
-        generation = GenerationService(engine, settings, media, hosting)
+        elements = ElementLibrary(store, settings.quotas)
+        generation = GenerationService(engine, settings, media, hosting, elements=elements)
         self.services = Services(
-            settings, store, session, engine, generation, status, resources, vitals, metrics
+            settings=settings,
+            store=store,
+            session=session,
+            engine=engine,
+            generation=generation,
+            status=status,
+            resources=resources,
+            reruns=RerunService(store, generation, settings),
+            results=ResultActions(store, settings.quotas),
+            elements=elements,
+            ticker=ProgressTicker(store, status),
+            vitals=vitals,
+            metrics=metrics,
         )
         for extension in COGS:
             await self.load_extension(extension)
@@ -305,6 +344,7 @@ class KlingBot(commands.Bot):
             store, settings.storage.media_dir, keep_days=settings.storage.keep_media_days
         )
         self.services.retention.start()
+        self.services.ticker.start()  # progress bars of tasks being rendered
         await self.sync_commands()
         # What start-up made (modules, the command tree, discord.py's caches) lives as long as
         # the bot: out of every later full collection, which would otherwise pause the loop

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol, Unpack
 
 from bot.channel_rights import ChannelRights
-from bot.errors import ApiError, ApiErrorKind
+from bot.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.lifecycle import TaskState
 from bot.logs import TaskLogContext, task_scope
 from bot.omni import OmniClient
@@ -312,7 +312,10 @@ class Courier:
     async def _deliver(self, task: TaskRecord) -> None:
         context = task.log_context
         if task.state is TaskState.SUCCEEDED:
-            task = await self._move(task, TaskState.DELIVERING, detail="delivery started")
+            try:
+                task = await self._move(task, TaskState.DELIVERING, detail="delivery started")
+            except IllegalTransition:
+                return  # cancelled in the meantime: never delivered
         elif task.state is not TaskState.DELIVERING:
             return  # delivered or ended meanwhile
         try:

@@ -34,6 +34,7 @@ from bot.engine import utc_now
 from bot.lifecycle import TaskState
 from bot.records import InteractionToken, TaskRecord
 from bot.render import RERUN_EMOJI, is_result_text, private_result_text, result_text
+from bot.result_buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
 from bot.store import TaskStore
 from bot.telemetry import NoTelemetry, Telemetry
 
@@ -85,6 +86,49 @@ def channel_rights(permissions: discord.Permissions, channel: object) -> Channel
         is_archived=isinstance(channel, discord.Thread) and channel.archived,
         is_locked=isinstance(channel, discord.Thread) and channel.locked,
         manage_threads=permissions.manage_threads,
+    )
+
+
+def result_view(task_id: int) -> discord.ui.View:
+    """🔁 Rerun, 🎲 Variation and 🗑 Delete, as plain components.
+
+    The view is stopped before it is sent, so discord.py keeps nothing about it in memory: a
+    press is handled by the dynamic items registered at start (`cogs.results`), which read the
+    task from the button's custom id, in this process or any later one.
+    """
+    view = discord.ui.View(timeout=None)
+    for spec in RESULT_BUTTONS:
+        view.add_item(result_button(spec, task_id))
+    view.stop()
+    return view
+
+
+def result_button(spec: ButtonSpec, task_id: int) -> discord.ui.Button[discord.ui.View]:
+    """One of a result's buttons, for `task_id`."""
+    style = discord.ButtonStyle.danger if spec.is_danger else discord.ButtonStyle.secondary
+    return discord.ui.Button(
+        label=spec.label,
+        emoji=spec.emoji,
+        custom_id=result_custom_id(spec.action, task_id),
+        style=style,
+    )
+
+
+def cancel_view(task_id: int) -> discord.ui.View:
+    """The status message's 🛑 Cancel button, as a plain component (see `result_view`)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(cancel_button(task_id))
+    view.stop()
+    return view
+
+
+def cancel_button(task_id: int) -> discord.ui.Button[discord.ui.View]:
+    """The Cancel button of a task's status message."""
+    return discord.ui.Button(
+        label="Cancel",
+        emoji="🛑",
+        custom_id=cancel_custom_id(task_id),
+        style=discord.ButtonStyle.danger,
     )
 
 
@@ -286,7 +330,13 @@ class DiscordDeliverer:
         else:
             optional["file"] = file
         content = result_text(
-            task, form, result.size_bytes, upload_limit, url=result.url, link_reason=link_reason
+            task,
+            form,
+            result.size_bytes,
+            upload_limit,
+            url=result.url,
+            link_reason=link_reason,
+            has_buttons=True,
         )
         try:
             # A fixed nonce per task: with it, discord.py 2.7.1 also sends enforce_nonce, so
@@ -295,6 +345,7 @@ class DiscordDeliverer:
                 content,
                 nonce=delivery_nonce(task.external_id),
                 allowed_mentions=requester_only(task.user_id),
+                view=result_view(task.id),
                 **optional,
             )
         except discord.HTTPException as error:

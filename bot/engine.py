@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.cancellation import CancelStep
 from bot.delivery import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
 from bot.errors import IllegalTransition
 from bot.fairness import queue_positions
@@ -199,6 +200,18 @@ class TaskEngine:
         except Exception:
             log.exception("kept inputs of withdrawn task_id=%s not removed", task_id)
         return True
+
+    async def cancel(
+        self, task_id: int, *, by_user_id: int, refund_running: bool
+    ) -> tuple[CancelStep, TaskRecord]:
+        """Cancel a task (see `SqliteStore.cancel`); its status message follows."""
+        step, task = await self.store.cancel(
+            task_id, by_user_id=by_user_id, refund_running=refund_running, now=self._clock()
+        )
+        if step in (CancelStep.END_NOW, CancelStep.MARK):
+            log.info("cancel %s %s by user_id=%s", step.value, task.log_context, by_user_id)
+            self._changed(task)
+        return step, task
 
     async def notify(self, task_id: int) -> None:
         """Tell the observer about a task's current state (e.g. once its status message exists)."""

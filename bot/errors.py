@@ -35,6 +35,10 @@ class NotModerator(KlingBotError):
     """The action needs moderator rights the member does not have."""
 
 
+class NotYours(KlingBotError):
+    """The action is for the member who made the task (or a moderator), and this isn't them."""
+
+
 class QuotaExceeded(KlingBotError):
     """The member has no credits left in the current window, or hit an in-flight cap."""
 

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from bot.clip_hosting import ClipHosting
 from bot.clips import check_clip_metadata
+from bot.element_library import ElementLibrary
 from bot.engine import TaskEngine, utc_now
 from bot.errors import InvalidInput, QuotaExceeded
 from bot.media import VIDEO_SLOT, AttachmentInfo, MediaStore, check_image
-from bot.models import OmniRequest, make_request
-from bot.records import InteractionToken, NewTask, QuotaTerms, TaskRecord
+from bot.models import OmniRequest, Shot, first_problem, make_request
+from bot.records import InteractionToken, NewTask, ParentKind, QuotaTerms, TaskRecord
 from bot.settings import OmniSettings, Settings
 from bot.storyboard import EXAMPLE as SHOTS_EXAMPLE
-from bot.storyboard import parse_shots
+from bot.storyboard import parse_shots, shots_from_lines
 
 _ELEMENT_ID = re.compile(r"[0-9]+")  # ASCII only: \d takes Arabic-Indic digits; range: models
 MAX_ELEMENTS = 7
@@ -257,6 +258,28 @@ def build_storyboard_request(options: StoryboardOptions, defaults: OmniSettings)
     return make_request(fields)
 
 
+def vary_request(request: OmniRequest, text: str) -> OmniRequest:
+    """The same request with a new prompt (or, for your own storyboard shots, new shots, one a
+    line), checked by every rule again: the 🎲 Variation of a result."""
+    if request.shot_type == "customize" and request.shots:
+        shots = tuple(Shot(prompt=p, duration_s=s) for s, p in shots_from_lines(text))
+        update: dict[str, Any] = {"shots": shots, "duration_s": sum(s.duration_s for s in shots)}
+    else:
+        update = {"prompt": text}
+    varied = request.model_copy(update=update)
+    problem = first_problem(varied)
+    if problem is not None:
+        raise InvalidInput(problem)
+    return varied
+
+
+def variation_text(request: OmniRequest) -> str:
+    """What the 🎲 Variation form starts from: the prompt, or the shots one a line."""
+    if request.shot_type == "customize" and request.shots:
+        return "\n".join(f"{shot.duration_s}: {shot.prompt}" for shot in request.shots)
+    return request.prompt
+
+
 class GenerationService:
     """Accepts video requests from members: validate, price, charge, queue."""
 
@@ -267,9 +290,11 @@ class GenerationService:
         media: MediaStore,
         hosting: ClipHosting | None = None,
         *,
+        elements: ElementLibrary | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
+        self._elements = elements
         self._media = media
         self._hosting = hosting
         self._store = engine.store
@@ -280,10 +305,18 @@ class GenerationService:
         self, who: Requester, options: VideoOptions, *, edited_from: int | None = None
     ) -> Ticket:
         """Queue a video, held until `release(ticket)`; a refusal charges nothing."""
+        options = replace(options, elements=await self._element_ids(who, options.elements))
         request = build_video_request(
             options, self._settings.omni, max_clip_bytes=self._media.max_clip_bytes
         )
-        return await self.queue(who, request, held=True, edited_from=edited_from)
+        if edited_from is None:
+            return await self.queue(who, request, held=True)
+        return await self.queue(who, request, held=True, parent=(edited_from, "edit"))
+
+    async def request_variation(self, who: Requester, parent: TaskRecord, text: str) -> Ticket:
+        """Queue a variation of a result (its request with a new prompt), held until released."""
+        request = vary_request(parent.request, text)
+        return await self.queue(who, request, held=True, parent=(parent.id, "variation"))
 
     async def result_task_id(self, guild_id: int, message_id: int) -> int | None:
         """The task whose delivered result is this message, if it is one of the bot's results."""
@@ -292,8 +325,15 @@ class GenerationService:
 
     async def request_storyboard(self, who: Requester, options: StoryboardOptions) -> Ticket:
         """Queue a storyboard, held until `release(ticket)`; a refusal charges nothing."""
+        options = replace(options, elements=await self._element_ids(who, options.elements))
         request = build_storyboard_request(options, self._settings.omni)
         return await self.queue(who, request, held=True)
+
+    async def _element_ids(self, who: Requester, elements: str | None) -> str | None:
+        """`elements` with the server's library names turned into IDs."""
+        if self._elements is None:
+            return elements
+        return await self._elements.resolve(who.guild_id, elements)
 
     async def queue(
         self,
@@ -302,7 +342,7 @@ class GenerationService:
         *,
         rerun_of: int | None = None,
         held: bool = False,
-        edited_from: int | None = None,
+        parent: tuple[int, ParentKind] | None = None,
     ) -> Ticket:
         """Price the request, check the member's quota and caps atomically, and queue it."""
         if rerun_of is not None:
@@ -319,6 +359,7 @@ class GenerationService:
             role_ids=who.role_ids,
             max_in_flight_per_member=quotas.max_in_flight_per_member,
             max_in_flight_per_server=quotas.max_in_flight_per_server,
+            config_server_limit=None if quotas.server_limit == "unlimited" else quotas.server_limit,
         )
         new = NewTask(
             origin="rerun" if rerun_of is not None else "discord",
@@ -328,8 +369,9 @@ class GenerationService:
             channel_id=who.channel_id,
             user_id=who.user_id,
             rerun_of=rerun_of,
-            edited_from=edited_from,
             user_name=who.name,
+            parent_id=None if parent is None else parent[0],
+            parent_kind=None if parent is None else parent[1],
         )
         try:
             task = await self._engine.enqueue(new, quota=terms, held=held)

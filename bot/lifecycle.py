@@ -6,6 +6,9 @@
                  ├→ rejected (the API refused the request: nothing was created)
                  └→ ambiguous (sent, answer unknown) → submitted | queued | failed
 
+    cancelled: from queued at once; from a task at the API (whose cancellation was asked for)
+    when the API has finished it, instead of succeeded or queued again: it is never delivered.
+
 Every transition is written to the store before the side effect it stands for, so a restart reads
 the state and knows what may have happened: `submitting` means a create may have been sent,
 `delivering` means a post may have been made.
@@ -33,6 +36,7 @@ class TaskState(enum.StrEnum):
     TIMED_OUT = "timed_out"  # ran past omni.task_timeout_minutes: refunded
     AMBIGUOUS = "ambiguous"  # a create was sent but its outcome is unknown
     UNDELIVERABLE = "undeliverable"  # succeeded, but the result could not be posted
+    CANCELLED = "cancelled"  # cancelled by the requester or a moderator: never delivered
 
     @property
     def is_terminal(self) -> bool:
@@ -57,10 +61,12 @@ TERMINAL_STATES = frozenset(
         TaskState.REJECTED,
         TaskState.TIMED_OUT,
         TaskState.UNDELIVERABLE,
+        TaskState.CANCELLED,
     }
 )
 # Every ending in which the member got no video gives the credit back, UNDELIVERABLE included:
 # the member never saw a result, so the operator (not the member) carries that cost.
+# CANCELLED is refunded or not by its own rule (`bot.cancellation.refunds_cancellation`).
 REFUNDED_STATES = frozenset(
     {TaskState.FAILED, TaskState.REJECTED, TaskState.TIMED_OUT, TaskState.UNDELIVERABLE}
 )
@@ -70,15 +76,19 @@ AT_API_STATES = frozenset(
 
 _S = TaskState
 TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    _S.QUEUED: frozenset({_S.SUBMITTING, _S.REJECTED, _S.FAILED}),
+    _S.QUEUED: frozenset({_S.SUBMITTING, _S.REJECTED, _S.FAILED, _S.CANCELLED}),
     # Back to QUEUED only when the API said for sure that nothing was created (429, 5xx), or
     # when a resend is refused as a duplicate if it was (504/524: same external_task_id).
-    _S.SUBMITTING: frozenset({_S.SUBMITTED, _S.QUEUED, _S.REJECTED, _S.FAILED, _S.AMBIGUOUS}),
-    _S.SUBMITTED: frozenset({_S.PROCESSING, _S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT}),
-    _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT}),
+    # CANCELLED from a state at the API: the move the API's end would have made (succeeded, or
+    # queued again because nothing was created), for a task whose cancellation was asked for.
+    _S.SUBMITTING: frozenset(
+        {_S.SUBMITTED, _S.QUEUED, _S.REJECTED, _S.FAILED, _S.AMBIGUOUS, _S.CANCELLED}
+    ),
+    _S.SUBMITTED: frozenset({_S.PROCESSING, _S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT, _S.CANCELLED}),
+    _S.PROCESSING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.TIMED_OUT, _S.CANCELLED}),
     # Reconciled: found at the API, proven absent (safe to send again), or given up with a refund.
-    _S.AMBIGUOUS: frozenset({_S.SUBMITTED, _S.QUEUED, _S.FAILED}),
-    _S.SUCCEEDED: frozenset({_S.DELIVERING, _S.UNDELIVERABLE}),
+    _S.AMBIGUOUS: frozenset({_S.SUBMITTED, _S.QUEUED, _S.FAILED, _S.CANCELLED}),
+    _S.SUCCEEDED: frozenset({_S.DELIVERING, _S.UNDELIVERABLE, _S.CANCELLED}),
     # DELIVERING → DELIVERING is a retry of the post after a restart or a passing error.
     _S.DELIVERING: frozenset({_S.DELIVERING, _S.DELIVERED, _S.UNDELIVERABLE}),
     _S.DELIVERED: frozenset(),
@@ -86,6 +96,7 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     _S.REJECTED: frozenset(),
     _S.TIMED_OUT: frozenset(),
     _S.UNDELIVERABLE: frozenset(),
+    _S.CANCELLED: frozenset(),
 }
 
 

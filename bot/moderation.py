@@ -62,3 +62,16 @@ def require_moderator(
         raise NotModerator(
             f"Only moderators can {action}: members with Manage Server or a moderator role."
         )
+
+
+def is_administrator(member: MemberFacts) -> bool:
+    """True for Administrator or the server's owner: who may name the moderator roles."""
+    return member.is_owner or bool(member.permissions & ADMINISTRATOR)
+
+
+def require_administrator(member: MemberFacts, *, action: str) -> None:
+    """Raise `NotModerator` (the sentence names `action`) unless the member is an administrator."""
+    if not is_administrator(member):
+        raise NotModerator(
+            f"Only administrators can {action}: members with the Administrator permission."
+        )

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.records import GuildSettings, QuotaCheck, QuotaOverride, QuotaWindow
+from bot.records import (
+    GuildSettings,
+    QuotaCheck,
+    QuotaOverride,
+    QuotaWindow,
+    ServerBudgetCheck,
+)
 
 Limit = int | None  # None = unlimited, 0 = blocked
 LimitSource = Literal["member", "role", "server", "config"]
@@ -77,15 +83,36 @@ def resolve_limit(
     return ResolvedLimit(config_limit, server_window, "config")
 
 
+def resolve_server_limit(
+    *, config_limit: Limit, config_window: QuotaWindow, guild: GuildSettings | None
+) -> ResolvedLimit:
+    """The whole server's budget: the server's own (`/quota server`) > `quotas.server_limit`.
+
+    Its window is the one set for it, else the server's member window, else the config's.
+    """
+    window = config_window
+    if guild is not None:
+        window = guild.server_window or guild.window or config_window
+    if guild is not None and guild.server_limit is not None:
+        limit = None if guild.server_limit == "unlimited" else guild.server_limit
+        return ResolvedLimit(limit, window, "server")
+    return ResolvedLimit(config_limit, window, "config")
+
+
 def quota_check(
     resolved: ResolvedLimit,
     now: datetime,
     *,
     max_in_flight_per_member: int | None,
     max_in_flight_per_server: int | None,
+    server: ResolvedLimit | None = None,
 ) -> QuotaCheck:
     """What the store enforces atomically when it creates the task."""
     start, resets_at = window_bounds(resolved.window, now)
+    budget = None
+    if server is not None and server.limit is not None:
+        server_start, server_resets_at = window_bounds(server.window, now)
+        budget = ServerBudgetCheck(server.limit, server.window, server_start, server_resets_at)
     return QuotaCheck(
         limit=resolved.limit,
         window=resolved.window,
@@ -93,4 +120,5 @@ def quota_check(
         resets_at=resets_at,
         max_in_flight_per_member=max_in_flight_per_member,
         max_in_flight_per_server=max_in_flight_per_server,
+        server=budget,
     )

@@ -14,10 +14,17 @@ from datetime import datetime
 
 from bot.engine import utc_now
 from bot.errors import InvalidInput
-from bot.moderation import MemberFacts, is_moderator, require_moderator
-from bot.quota import Limit, LimitSource, ResolvedLimit, resolve_limit, window_bounds
+from bot.moderation import MemberFacts, is_moderator, require_administrator, require_moderator
+from bot.quota import (
+    Limit,
+    LimitSource,
+    ResolvedLimit,
+    resolve_limit,
+    resolve_server_limit,
+    window_bounds,
+)
 from bot.records import GuildSettings, OverrideTarget, QuotaOverride, QuotaWindow
-from bot.settings import QuotaSettings
+from bot.settings import OmniSettings, QuotaSettings
 from bot.store_api import TaskStore
 
 UNLIMITED_OPTION = -1  # what `limit:-1` means in `/quota set` and `/quota default`
@@ -55,6 +62,8 @@ class QuotaStatus:
     resets_at: datetime
     in_flight: int  # the member's unfinished tasks
     max_in_flight: int | None  # the per-member cap; None = no cap
+    video_cost: int | None = None  # credits of a video with the server's defaults
+    cost_varies: bool = False  # whether mode and length change what a video costs
 
     @property
     def remaining(self) -> int | None:
@@ -93,6 +102,37 @@ class OverrideListing:
     def window_of(self, override: QuotaOverride) -> QuotaWindow:
         """The window an override counts in: its own, else the server's."""
         return override.window or self.base.window
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBudget:
+    """The whole server's budget meter: the limit, its use in the window, who spent most."""
+
+    guild_id: int
+    limit: Limit  # None = unlimited, 0 = blocked
+    window: QuotaWindow
+    source: LimitSource  # "server" (set with /quota server) or "config"
+    used: int
+    window_start: datetime
+    resets_at: datetime
+    top: tuple[tuple[int, int], ...]  # (member, credits), most first; empty unless moderator
+
+    @property
+    def remaining(self) -> int | None:
+        """Credits left for the server in this window; None when there is no budget."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+TOP_SPENDERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ModeratorRoles:
+    """Who moderates the bot in a server, besides members with Manage Server."""
+
+    role_ids: tuple[int, ...]  # set in the server with /quota moderators
+    config_roles: tuple[str | int, ...]  # `quotas.moderator_roles`, for every server
+    changed: bool = True  # whether the command that produced this changed anything
 
 
 def parse_limit(value: int) -> Limit:
@@ -156,10 +196,12 @@ class QuotaService:
         store: TaskStore,
         quotas: QuotaSettings,
         *,
+        omni: OmniSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
         self._quotas = quotas
+        self._omni = omni or OmniSettings()
         self._clock = clock
 
     async def show(
@@ -202,6 +244,89 @@ class QuotaService:
         )
         await self._store.set_guild_settings(updated, now=self._clock())
         return self._base(updated)
+
+    async def server_budget(
+        self,
+        guild_id: int,
+        actor: MemberFacts,
+        *,
+        limit: int | None = None,
+        window: QuotaWindow | None = None,
+    ) -> ServerBudget:
+        """The server's budget meter; with `limit` (the option: -1 unlimited) or `window`, a
+        moderator sets it first. Who spent most is shown to moderators only."""
+        is_moderator = await is_server_moderator(self._store, self._quotas, guild_id, actor)
+        if limit is not None or window is not None:
+            if not is_moderator:
+                await self._require_moderator(guild_id, actor, "set the server's budget")
+            current = await self._store.get_guild_settings(guild_id)
+            updated = replace(current, server_window=window or current.server_window)
+            if limit is not None:
+                parsed = parse_limit(limit)
+                updated = replace(updated, server_limit="unlimited" if parsed is None else parsed)
+            await self._store.set_guild_settings(updated, now=self._clock())
+        guild = await self._store.get_guild_settings(guild_id)
+        config = self._quotas.server_limit
+        resolved = resolve_server_limit(
+            config_limit=None if config == "unlimited" else config,
+            config_window=self._quotas.window,
+            guild=guild,
+        )
+        now = self._clock()
+        start, resets_at = window_bounds(resolved.window, now)
+        top = (
+            await self._store.top_spenders(guild_id, start, limit=TOP_SPENDERS)
+            if is_moderator
+            else []
+        )
+        return ServerBudget(
+            guild_id=guild_id,
+            limit=resolved.limit,
+            window=resolved.window,
+            source=resolved.source,
+            used=await self._store.server_usage(guild_id, start),
+            window_start=start,
+            resets_at=resets_at,
+            top=tuple(top),
+        )
+
+    async def moderator_roles(self, guild_id: int, actor: MemberFacts) -> ModeratorRoles:
+        """The server's moderator roles and the config's (moderators may look)."""
+        await self._require_moderator(guild_id, actor, "see the moderator roles")
+        guild = await self._store.get_guild_settings(guild_id)
+        return ModeratorRoles(guild.moderator_role_ids, self._quotas.moderator_roles)
+
+    async def add_moderator_role(
+        self, guild_id: int, actor: MemberFacts, role_id: int
+    ) -> ModeratorRoles:
+        """Make a role's members moderators here (administrators)."""
+        require_administrator(actor, action="change who moderates the bot")
+        guild = await self._store.get_guild_settings(guild_id)
+        changed = role_id not in guild.moderator_role_ids
+        if changed:
+            roles = (*guild.moderator_role_ids, role_id)
+            await self._store.set_guild_settings(
+                replace(guild, moderator_role_ids=roles), now=self._clock()
+            )
+        return await self._roles_after(guild_id, changed)
+
+    async def remove_moderator_role(
+        self, guild_id: int, actor: MemberFacts, role_id: int
+    ) -> ModeratorRoles:
+        """Stop a role's members moderating here (administrators)."""
+        require_administrator(actor, action="change who moderates the bot")
+        guild = await self._store.get_guild_settings(guild_id)
+        changed = role_id in guild.moderator_role_ids
+        if changed:
+            roles = tuple(r for r in guild.moderator_role_ids if r != role_id)
+            await self._store.set_guild_settings(
+                replace(guild, moderator_role_ids=roles), now=self._clock()
+            )
+        return await self._roles_after(guild_id, changed)
+
+    async def _roles_after(self, guild_id: int, changed: bool) -> ModeratorRoles:
+        guild = await self._store.get_guild_settings(guild_id)
+        return ModeratorRoles(guild.moderator_role_ids, self._quotas.moderator_roles, changed)
 
     async def reset(self, guild_id: int, actor: MemberFacts, member: MemberRef) -> ResetResult:
         """Forgive the member's finished use in their current window."""
@@ -255,6 +380,8 @@ class QuotaService:
             resets_at=resets_at,
             in_flight=await self._store.in_flight(guild_id, who.user_id),
             max_in_flight=self._quotas.max_in_flight_per_member,
+            video_cost=self._quotas.cost.credits_for(self._omni.mode, self._omni.duration),
+            cost_varies=self._quotas.cost.per_second > 0 or self._quotas.cost.pro_multiplier != 1,
         )
 
     def _base(self, guild: GuildSettings) -> ResolvedLimit:

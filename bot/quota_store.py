@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bot.database import SqliteDatabase, from_db_time, to_db_time
 from bot.errors import QuotaExceeded
-from bot.quota import quota_check, resolve_limit
+from bot.quota import quota_check, resolve_limit, resolve_server_limit
 from bot.records import (
     GuildSettings,
     LedgerEntry,
@@ -24,6 +24,7 @@ from bot.records import (
     QuotaOverride,
     QuotaTerms,
     QuotaWindow,
+    ServerBudgetCheck,
 )
 
 _LEDGER_COLUMNS = "id, guild_id, user_id, task_id, kind, credits, at, counts_at"
@@ -31,6 +32,11 @@ _OVERRIDE_COLUMNS = "guild_id, target_kind, target_id, credit_limit, quota_windo
 _SUM_CREDITS = (
     "SELECT COALESCE(SUM(credits), 0) FROM quota_ledger "
     "WHERE guild_id = ? AND user_id = ? AND counts_at >= ?"
+)
+# The whole server's spending: charges and refunds, not a moderator's reset of one member.
+_SUM_SERVER = (
+    "SELECT COALESCE(SUM(credits), 0) FROM quota_ledger "
+    "WHERE guild_id = ? AND counts_at >= ? AND kind != 'reset'"
 )
 # Charges of tasks still running: they end in a kept charge or a refund, never both.
 _SUM_RESERVED = (
@@ -184,8 +190,8 @@ class SqliteQuota(SqliteDatabase):
 
     async def _guild_settings(self, guild_id: int) -> GuildSettings:
         row = await self._one(
-            "SELECT default_limit, default_unlimited, quota_window, moderator_role_ids "
-            "FROM guild_settings "
+            "SELECT default_limit, default_unlimited, quota_window, moderator_role_ids, "
+            "server_limit, server_unlimited, server_window FROM guild_settings "
             "WHERE guild_id = ?",
             (guild_id,),
         )
@@ -196,27 +202,52 @@ class SqliteQuota(SqliteDatabase):
             default_limit="unlimited" if row["default_unlimited"] else row["default_limit"],
             window=row["quota_window"],
             moderator_role_ids=tuple(int(i) for i in json.loads(row["moderator_role_ids"])),
+            server_limit="unlimited" if row["server_unlimited"] else row["server_limit"],
+            server_window=row["server_window"],
         )
 
     async def set_guild_settings(self, settings: GuildSettings, *, now: datetime) -> None:
         """Create or replace a server's settings as a whole."""
-        limit = settings.default_limit
-        is_unlimited = limit == "unlimited"
-        if isinstance(limit, int) and limit < 0:
-            raise ValueError(f"a limit can't be negative ({limit})")
+        limit, server = settings.default_limit, settings.server_limit
+        for value in (limit, server):
+            if isinstance(value, int) and value < 0:
+                raise ValueError(f"a limit can't be negative ({value})")
         async with self._write():
             await self._db.execute(
                 "INSERT OR REPLACE INTO guild_settings (guild_id, default_limit, default_unlimited,"
-                " quota_window, moderator_role_ids, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " quota_window, moderator_role_ids, server_limit, server_unlimited, server_window,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     settings.guild_id,
-                    None if is_unlimited else limit,
-                    int(is_unlimited),
+                    None if limit == "unlimited" else limit,
+                    int(limit == "unlimited"),
                     settings.window,
                     json.dumps(list(settings.moderator_role_ids)),
+                    None if server == "unlimited" else server,
+                    int(server == "unlimited"),
+                    settings.server_window,
                     to_db_time(now),
                 ),
             )
+
+    async def server_usage(self, guild_id: int, since: datetime) -> int:
+        """Net credits the whole server spent since `since` (charges less refunds; a moderator's
+        reset of a member forgives their quota, not the server's bill)."""
+        async with self._lock:
+            return await self._count(_SUM_SERVER, (guild_id, to_db_time(since)))
+
+    async def top_spenders(
+        self, guild_id: int, since: datetime, *, limit: int = 5
+    ) -> list[tuple[int, int]]:
+        """The members who spent the most of the server's budget since `since`: (user, credits)."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT user_id, SUM(credits) AS spent FROM quota_ledger "
+                "WHERE guild_id = ? AND counts_at >= ? AND kind != 'reset' "
+                "GROUP BY user_id HAVING spent > 0 ORDER BY spent DESC, user_id LIMIT ?",
+                (guild_id, to_db_time(since), limit),
+            )
+        return [(int(r["user_id"]), int(r["spent"])) for r in rows]
 
     # -- used inside the task store's transactions (the write lock is held) -----------------------
 
@@ -227,33 +258,43 @@ class SqliteQuota(SqliteDatabase):
         if isinstance(quota, QuotaCheck):
             return quota
         assert new.guild_id is not None and new.user_id is not None  # NewTask ensures it
+        guild = await self._guild_settings(new.guild_id)
         resolved = resolve_limit(
             config_limit=quota.config_limit,
             config_window=quota.config_window,
-            guild=await self._guild_settings(new.guild_id),
+            guild=guild,
             overrides=await self._overrides(new.guild_id),
             user_id=new.user_id,
             role_ids=quota.role_ids,
+        )
+        server = resolve_server_limit(
+            config_limit=quota.config_server_limit, config_window=quota.config_window, guild=guild
         )
         return quota_check(
             resolved,
             now,
             max_in_flight_per_member=quota.max_in_flight_per_member,
             max_in_flight_per_server=quota.max_in_flight_per_server,
+            server=server,
         )
 
-    async def _check_quota(self, new: NewTask, quota: QuotaCheck) -> None:
-        """Raise QuotaExceeded when the member may not start `new` now."""
+    async def _check_quota(self, new: NewTask, quota: QuotaCheck) -> int | None:
+        """Raise QuotaExceeded when the member may not start `new` now; else return the credits
+        the member has left once it is charged (None: no limit)."""
         assert new.guild_id is not None and new.user_id is not None  # NewTask ensures it
         if quota.limit == 0:
             raise QuotaExceeded(
                 "You can't make videos on this server: a moderator set your quota to 0 credits."
             )
+        left = None
         if quota.limit is not None:
             start = to_db_time(quota.window_start)
             used = await self._count(_SUM_CREDITS, (new.guild_id, new.user_id, start))
             if used + new.cost > quota.limit:
                 raise QuotaExceeded(credits_refusal(quota, used, new.cost))
+            left = quota.limit - used - new.cost
+        if quota.server is not None:
+            await self._check_server_budget(new, quota.server)
         member_cap, server_cap = quota.max_in_flight_per_member, quota.max_in_flight_per_server
         if member_cap is not None:
             running = await self._unfinished(new.guild_id, new.user_id)
@@ -269,6 +310,23 @@ class SqliteQuota(SqliteDatabase):
                     f"This server already has {_plural(running, 'video')} in progress; it may "
                     f"have {server_cap} at once. Try again in a few minutes."
                 )
+        return left
+
+    async def _check_server_budget(self, new: NewTask, budget: ServerBudgetCheck) -> None:
+        """Raise QuotaExceeded when the whole server's budget can't cover `new`."""
+        if budget.limit == 0:
+            raise QuotaExceeded(
+                "This server's video budget is 0 credits: no videos until a moderator raises it "
+                "with `/quota server`."
+            )
+        spent = await self._count(_SUM_SERVER, (new.guild_id, to_db_time(budget.window_start)))
+        if spent + new.cost > budget.limit:
+            raise QuotaExceeded(
+                f"This video costs {_plural(new.cost, 'credit')} and the server has "
+                f"{max(budget.limit - spent, 0)} left: it has used {spent} of its "
+                f"{_plural(budget.limit, 'credit')} {_THIS_WINDOW[budget.window]}. The server's "
+                f"budget resets {_when(budget.resets_at)}."
+            )
 
     async def _charge(self, new: NewTask, task_id: int, at: str) -> None:
         await self._db.execute(
@@ -296,12 +354,18 @@ def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
             f"This video costs {_plural(cost, 'credit')}, more than your whole quota of "
             f"{_plural(quota.limit, 'credit')} {_PER_WINDOW[quota.window]}."
         )
-    resets = quota.resets_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    left = max(quota.limit - used, 0)
     return (
-        f"You have used {used} of your {_plural(quota.limit, 'credit')} "
-        f"{_THIS_WINDOW[quota.window]} and this video costs {cost}. "
-        f"Your quota resets at {resets}."
+        f"This video costs {_plural(cost, 'credit')} and you have {left} left: you have used "
+        f"{used} of your {_plural(quota.limit, 'credit')} {_THIS_WINDOW[quota.window]}. "
+        f"Your quota resets {_when(quota.resets_at)}."
     )
+
+
+def _when(moment: datetime) -> str:
+    """`<t:…:R> (2025-01-16 00:00 UTC)`: relative in the member's client, exact in plain text."""
+    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<t:{int(moment.timestamp())}:R> ({exact})"
 
 
 def _plural(count: int, noun: str) -> str:

@@ -21,6 +21,8 @@ LedgerKind = Literal["charge", "refund", "reset"]
 QuotaWindow = Literal["day", "week", "month"]
 OverrideTarget = Literal["member", "role"]
 LinkKind = Literal["status", "result"]
+# How a task was made from its parent's result: Edit with Kling, or the 🎲 Variation button.
+ParentKind = Literal["edit", "variation"]
 # One state or several, wherever tasks are filtered by state.
 StateFilter = TaskState | Collection[TaskState]
 
@@ -42,7 +44,8 @@ class NewTask:
     user_id: int | None = None  # None only for tasks started from the command line
     rerun_of: int | None = None
     external_id: str = field(default_factory=new_external_id)
-    edited_from: int | None = None  # the task whose delivered result this one edits
+    parent_id: int | None = None  # the task whose delivered result this one was made from
+    parent_kind: ParentKind | None = None  # how: set exactly when parent_id is
     user_name: str | None = None  # the requester's name as Discord showed it, for operators
 
     def __post_init__(self) -> None:
@@ -54,6 +57,8 @@ class NewTask:
             raise ValueError(f"a {self.origin} task needs guild_id, channel_id and user_id")
         if (self.origin == "rerun") != (self.rerun_of is not None):
             raise ValueError("rerun_of is set exactly when origin is 'rerun'")
+        if (self.parent_id is None) != (self.parent_kind is None):
+            raise ValueError("parent_id and parent_kind are set together")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,17 @@ class QuotaCheck:
     resets_at: datetime  # told to the member when they are refused
     max_in_flight_per_member: int | None = None  # None = no cap
     max_in_flight_per_server: int | None = None
+    server: ServerBudgetCheck | None = None  # None: the server has no budget
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBudgetCheck:
+    """The whole server's budget, charged with the member's own quota."""
+
+    limit: int  # credits per window for the whole server (0 blocks)
+    window: QuotaWindow
+    window_start: datetime
+    resets_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +111,7 @@ class QuotaTerms:
     role_ids: tuple[int, ...] = ()
     max_in_flight_per_member: int | None = None  # None = no cap
     max_in_flight_per_server: int | None = None
+    config_server_limit: int | None = None  # `quotas.server_limit`: None = unlimited
 
 
 class TaskUpdate(TypedDict, total=False):
@@ -143,10 +160,33 @@ class TaskRecord:
     result_size_bytes: int | None
     status_message_id: int | None
     delivery_message_id: int | None
-    edited_from: int | None = None  # the task whose delivered result this one edits
+    parent_id: int | None = None  # the task whose delivered result this one was made from
+    parent_kind: ParentKind | None = None  # how: "edit" or "variation"
+    result_deleted_by: int | None = None  # who removed the result message (🗑), if anyone
+    result_deleted_at: datetime | None = None
+    cancel_requested_at: datetime | None = None  # when /cancel was asked for, if it was
+    cancelled_by: int | None = None  # who asked
+    cancel_refund: bool | None = None  # whether a video the API makes anyway is refunded
+    credits_left: int | None = None  # the member's credits left after this task's charge
+    quota_window: QuotaWindow | None = None  # ...in this window (None: no limit applied)
     user_name: str | None = None  # the requester's name when the task was made, if known
     # Queued, but its member has not been answered (or its inputs kept) yet: not to be submitted.
     is_held: bool = False
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        """A cancellation was asked for: the task ends cancelled, never delivered."""
+        return self.cancel_requested_at is not None
+
+    @property
+    def edited_from(self) -> int | None:
+        """The task whose result this one edits (Edit with Kling), if it is an edit."""
+        return self.parent_id if self.parent_kind == "edit" else None
+
+    @property
+    def varied_from(self) -> int | None:
+        """The task whose result this one is a variation of (🎲), if it is one."""
+        return self.parent_id if self.parent_kind == "variation" else None
 
     @property
     def is_terminal(self) -> bool:
@@ -218,3 +258,16 @@ class GuildSettings:
     default_limit: int | Literal["unlimited"] | None = None  # as the config spells it
     window: QuotaWindow | None = None
     moderator_role_ids: tuple[int, ...] = ()
+    server_limit: int | Literal["unlimited"] | None = None  # the whole server's budget
+    server_window: QuotaWindow | None = None  # None: the server's member window
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryElement:
+    """A Kling element in a server's library: the name members type, and its ID."""
+
+    guild_id: int
+    name: str
+    element_id: int
+    added_by: int
+    added_at: datetime

@@ -12,9 +12,11 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.cancellation import cancellation_refunded
 from bot.delivery import Form
 from bot.lifecycle import TaskState
 from bot.models import InputMode, OmniRequest
+from bot.progress import Progress, progress, progress_text
 from bot.records import TaskRecord
 
 CONTENT_MAX_CHARS = 2000
@@ -25,6 +27,8 @@ FOOTER_MAX_CHARS = 2048
 EMBED_MAX_CHARS = 6000  # title + description + field names and values + footer, together
 
 RERUN_EMOJI = "🔁"
+CANCEL_EMOJI = "🛑"
+VARIATION_EMOJI = "🎲"
 LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
 
 COLOUR_WAITING = 0x99AAB5  # grey
@@ -184,13 +188,29 @@ def position_worth_an_edit(shown: int | None, current: int) -> bool:
     return abs(shown - current) >= max(3, shown // 4)
 
 
-def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> StatusView:
-    """The status embed of a task: prompt, settings, inputs, requester, state, time, id."""
+def rendering_progress(
+    task: TaskRecord, now: datetime, expected_s: float | None
+) -> Progress | None:
+    """The progress bar of a task at Kling, when there is an estimate to draw it from."""
+    if expected_s is None or task.submitted_at is None:
+        return None
+    if task.state not in (TaskState.SUBMITTED, TaskState.PROCESSING) or task.is_cancel_requested:
+        return None
+    return progress((now - task.submitted_at).total_seconds(), expected_s)
+
+
+def status_view(
+    task: TaskRecord, *, position: int | None, now: datetime, expected_s: float | None = None
+) -> StatusView:
+    """The status embed of a task: prompt, settings, inputs, requester, state, time, id; while
+    Kling renders it, a bar and about how long is left (`expected_s`: a usual render)."""
     request = task.request
-    fields = (
-        EmbedField(
-            "Status", clip(state_text(task, position=position), FIELD_VALUE_MAX_CHARS), False
-        ),
+    status = state_text(task, position=position)
+    shown = rendering_progress(task, now, expected_s)
+    if shown is not None:
+        status = f"{status}\n{progress_text(shown)}"
+    fields: tuple[EmbedField, ...] = (
+        EmbedField("Status", clip(status, FIELD_VALUE_MAX_CHARS), False),
         EmbedField(
             "Requested by", "the command line" if task.user_id is None else f"<@{task.user_id}>"
         ),
@@ -201,6 +221,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
         EmbedField("Inputs", _inputs(request)),
         EmbedField("Took" if task.is_terminal else "Elapsed", _elapsed(task, now)),
     )
+    if task.user_id is not None:
+        fields += (EmbedField("Cost", cost_text(task)),)
     title = _KIND_NAMES[request.input_mode]
     if request.multi_shot and request.shots:
         title += f" · {len(request.shots)} shots"
@@ -208,6 +230,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
         title = f"{RERUN_EMOJI} {title} · rerun of #{task.rerun_of}"
     elif task.edited_from is not None:
         title = f"{title} · edited from #{task.edited_from}"
+    elif task.varied_from is not None:
+        title = f"{VARIATION_EMOJI} {title} · variation of #{task.varied_from}"
     view = StatusView(
         title=f"🎬 {title}",
         description="",
@@ -224,6 +248,8 @@ def status_view(task: TaskRecord, *, position: int | None, now: datetime) -> Sta
 def state_text(task: TaskRecord, *, position: int | None) -> str:
     """Where the task is, in the words a member reads (the embed's Status field)."""
     state = task.state
+    if state is TaskState.CANCELLED or (task.is_cancel_requested and not task.is_terminal):
+        return _cancelled_text(task)
     if state is TaskState.QUEUED:
         text = "Waiting in line" if position is None else f"Waiting in line — position {position}"
         if task.attempts:
@@ -236,6 +262,8 @@ def state_text(task: TaskRecord, *, position: int | None) -> str:
     if state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
         return "Finishing up — posting the video"
     if state is TaskState.DELIVERED:
+        if task.result_deleted_by is not None:
+            return f"Done ✅ — the video was removed by <@{task.result_deleted_by}>"
         if task.delivery_message_id is None or task.guild_id is None or task.channel_id is None:
             return "Done ✅"
         link = jump_url(task.guild_id, task.channel_id, task.delivery_message_id)
@@ -243,6 +271,30 @@ def state_text(task: TaskRecord, *, position: int | None) -> str:
     if state is TaskState.AMBIGUOUS:
         return "Checking with Kling whether the task was received"
     return _failure_text(task)
+
+
+def _cancelled_text(task: TaskRecord) -> str:
+    who = "" if task.cancelled_by is None else f" by <@{task.cancelled_by}>"
+    credits = "Your credit" if task.cost == 1 else f"Your {task.cost} credits"
+    refunded = cancellation_refunded(
+        was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+    )
+    if task.is_terminal:
+        money = f" {credits} {'was' if task.cost == 1 else 'were'} refunded." if refunded else ""
+        return (
+            f"{CANCEL_EMOJI} Cancelled{who}.{money}"
+            if task.cost
+            else f"{CANCEL_EMOJI} Cancelled{who}."
+        )
+    # Still at the API: Kling has no way to stop it, so it keeps its slot until it is done.
+    text = f"{CANCEL_EMOJI} Cancelled{who}: Kling is finishing it, and it won't be posted."
+    if task.cost:
+        text += (
+            f" {credits} will be refunded."
+            if refunded
+            else " The server is billed for it, so its credits stay used."
+        )
+    return text
 
 
 def _failure_text(task: TaskRecord) -> str:
@@ -260,7 +312,23 @@ def _failure_text(task: TaskRecord) -> str:
     return text
 
 
+_LEFT_IN = {"day": "today", "week": "this week", "month": "this month"}
+
+
+def cost_text(task: TaskRecord) -> str:
+    """What the task costs, and what its requester had left once it was charged:
+    `1 credit · 4 left today`; `2 credits · no limit`; `free`."""
+    if task.cost == 0:
+        return "free"
+    cost = f"{task.cost} credit" if task.cost == 1 else f"{task.cost} credits"
+    if task.credits_left is None or task.quota_window is None:
+        return f"{cost} · no limit"
+    return f"{cost} · {task.credits_left} left {_LEFT_IN[task.quota_window]}"
+
+
 def _colour(state: TaskState) -> int:
+    if state is TaskState.CANCELLED:
+        return COLOUR_WAITING
     if state is TaskState.QUEUED:
         return COLOUR_WAITING
     if state is TaskState.AMBIGUOUS:
@@ -343,13 +411,18 @@ def result_text(
     *,
     url: str | None = None,
     link_reason: str | None = None,
+    has_buttons: bool = False,
 ) -> str:
     """The result message's content: ping the requester, name the task, and for a link say
     why it isn't attached (`link_reason` when the bot knows better than the sizes) and that it
     expires. Never the prompt (content pings; it's capped)."""
     ready = f"{_RESULT_PHRASE}! 🎬 {task_marker(task.id)}"
     head = ready[0].upper() + ready[1:] if task.user_id is None else f"<@{task.user_id}> {ready}"
-    hint = f"React with {RERUN_EMOJI} to make another take."
+    hint = (
+        f"Press {RERUN_EMOJI} Rerun (or react with {RERUN_EMOJI}) to make another take."
+        if has_buttons
+        else f"React with {RERUN_EMOJI} to make another take."
+    )
     if form is Form.FILE:
         return f"{head} · {hint}"
     link = url or task.result_url or ""

@@ -11,16 +11,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bot.cancel_service import Cancelled
+from bot.cancellation import CancelStep, cancellation_refunded
 from bot.lifecycle import TaskState
 from bot.quota import Limit, ResolvedLimit
 from bot.quota_service import (
     LimitTarget,
+    ModeratorRoles,
     OverrideChange,
     OverrideListing,
     QuotaStatus,
     ResetResult,
+    ServerBudget,
 )
-from bot.records import QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
+from bot.records import LibraryElement, QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
 from bot.render import (
     COLOUR_DONE,
     COLOUR_FAILED,
@@ -53,6 +57,7 @@ _BADGES: dict[TaskState, str] = {
     TaskState.TIMED_OUT: "⌛ Timed out",
     TaskState.AMBIGUOUS: "❔ Checking",
     TaskState.UNDELIVERABLE: "⚠️ Not posted",
+    TaskState.CANCELLED: "🛑 Cancelled",
 }
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|[]"})
 LIST_PROMPT_CHARS = 60  # a task's prompt on its `/tasks` line
@@ -119,6 +124,8 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
             f"{who} {have} used **{status.used} of {plural(status.limit, 'credit')}** {when}: "
             f"**{status.remaining} left**."
         )
+    if status.video_cost is not None and status.limit:
+        summary += f" A video costs {plural(status.video_cost, 'credit')}."
     in_flight = str(status.in_flight)
     if status.max_in_flight is not None:
         in_flight = f"{status.in_flight} of {status.max_in_flight} at once"
@@ -126,6 +133,7 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
         EmbedField("Limit", limit_text(status.limit, status.window)),
         EmbedField("Set by", _source_text(status)),
         EmbedField("In progress", in_flight),
+        *(() if status.video_cost is None else (EmbedField("A video costs", _video_cost(status)),)),
         EmbedField(
             "Window",
             f"{_WINDOW_NAMES[status.window]}; resets {discord_time(status.resets_at, 'R')} "
@@ -143,6 +151,14 @@ def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
     )
 
 
+def _video_cost(status: QuotaStatus) -> str:
+    assert status.video_cost is not None
+    text = plural(status.video_cost, "credit") if status.video_cost else "nothing"
+    if status.cost_varies:
+        text += " with the server's defaults; the mode and the length change it"
+    return text
+
+
 def _source_text(status: QuotaStatus) -> str:
     if status.source == "member":
         return "a member override"
@@ -154,6 +170,63 @@ def _source_text(status: QuotaStatus) -> str:
     if status.source == "server":
         return "the server's default"
     return "the bot's default"
+
+
+def server_budget_view(budget: ServerBudget) -> StatusView:
+    """`/quota server`: the whole server's use against its budget, the reset, who spent most."""
+    when = _THIS_WINDOW[budget.window]
+    if budget.limit is None:
+        summary = (
+            f"This server has used {plural(budget.used, 'credit')} {when}. There's no budget "
+            "for the whole server: each member's own quota is the only limit."
+        )
+    elif budget.limit == 0:
+        summary = "This server's budget is 0 credits: nobody can make videos until it is raised."
+    else:
+        summary = (
+            f"This server has used **{budget.used} of {plural(budget.limit, 'credit')}** "
+            f"{when}: **{budget.remaining} left**."
+        )
+    origin = "set with `/quota server`" if budget.source == "server" else "the bot's default"
+    fields = [
+        EmbedField("Budget", f"{limit_text(budget.limit, budget.window)} ({origin})"),
+        EmbedField(
+            "Window",
+            f"{_WINDOW_NAMES[budget.window]}; resets {discord_time(budget.resets_at, 'R')} "
+            f"({discord_time(budget.resets_at, 'f')})",
+            inline=False,
+        ),
+    ]
+    if budget.top:
+        lines = [f"<@{user}> — {plural(spent, 'credit')}" for user, spent in budget.top]
+        fields.append(EmbedField(f"Most used {when}", "\n".join(lines), inline=False))
+    return StatusView(
+        title="🏦 Server budget",
+        description=summary,
+        fields=tuple(fields),
+        colour=COLOUR_FAILED if budget.remaining == 0 else COLOUR_DONE,
+        footer="Each video is charged to the member's quota and to this budget at once.",
+    )
+
+
+def moderator_roles_text(roles: ModeratorRoles, *, role_id: int | None = None) -> str:
+    """`/quota moderators …`: what changed, then who moderates the bot here."""
+    lines = []
+    if role_id is not None:
+        mention = f"<@&{role_id}>"
+        if not roles.changed:
+            lines.append(f"Nothing changed for {mention}.")
+        elif role_id in roles.role_ids:
+            lines.append(f"Updated: {mention} is now a moderator role.")
+        else:
+            lines.append(f"Updated: {mention} is no longer a moderator role.")
+    here = ", ".join(f"<@&{r}>" for r in roles.role_ids) or "none yet"
+    lines.append(f"Moderator roles set here: {here}.")
+    if roles.config_roles:
+        named = ", ".join(str(r) for r in roles.config_roles)
+        lines.append(f"From the bot's config (every server): {named}.")
+    lines.append("Members with Manage Server (or Administrator) moderate the bot too.")
+    return "\n".join(lines)
 
 
 def override_set_text(change: OverrideChange) -> str:
@@ -282,15 +355,16 @@ def task_list_view(page: TaskPage) -> StatusView:
     kind = "" if page.state is None else f" {_state_word(page.state)}"
     if page.tasks:
         head = "Your" if page.is_own else f"<@{page.user_id}>'s"
-        lines = [f"{head} latest{kind} tasks, newest first:", ""]
+        which = "earlier" if page.has_newer else "latest"
+        lines = [f"{head} {which}{kind} tasks, newest first:", ""]
         lines += [task_line(task) for task in page.tasks]
     else:
         lines = [f"{whose} no{kind} tasks on this server yet."]
         if page.is_own and page.state is None:
             lines.append("Make one with `/video`.")
     footer = "/task id:<number> shows one task in full"
-    if page.has_more:
-        footer += f" · only the latest {len(page.tasks)} are listed"
+    if page.has_more or page.has_newer:
+        footer += f" · #{page.tasks[0].id} to #{page.tasks[-1].id}; the buttons show more"
     return StatusView(
         title="🎬 Your tasks" if page.is_own else "🎬 Tasks",
         description=_fit_lines(lines, DESCRIPTION_MAX_CHARS),
@@ -309,22 +383,61 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     base = status_view(task, position=None, now=now)
     extra = [EmbedField("Timings", _timings(task), inline=False), EmbedField("Cost", _cost(task))]
     link = _result_link(task)
-    if link is not None:
+    if task.result_deleted_by is not None:
+        when = (
+            ""
+            if task.result_deleted_at is None
+            else f" {discord_time(task.result_deleted_at, 'R')}"
+        )
+        extra.append(EmbedField("Result", f"Removed by <@{task.result_deleted_by}>{when}"))
+    elif link is not None:
         extra.append(EmbedField("Result", f"[Jump to the video]({link})"))
     elif task.result_url:
         extra.append(EmbedField("Result", f"[Kling's link]({task.result_url}) (it expires)"))
-    if task.edited_from is not None:
-        parent_link = None if detail.parent is None else _result_link(detail.parent)
-        shown = f"[#{task.edited_from}]({parent_link})" if parent_link else f"#{task.edited_from}"
-        extra.append(EmbedField("Edited from", shown))
+    family = _family(detail)
+    if family:
+        extra.append(EmbedField("Family", family, inline=False))
     extra.append(EmbedField("History", _history(detail), inline=False))
-    view = replace(base, fields=(*base.fields, *extra))
+    # The status message's Cost says what was left at the charge; here, what it came to.
+    kept = tuple(f for f in base.fields if f.name != "Cost")
+    view = replace(base, fields=(*kept, *extra))
     # The added fields take room from the prompt, never the other way round.
     room = max(0, min(DESCRIPTION_MAX_CHARS, EMBED_MAX_CHARS - (view.size - len(view.description))))
     return replace(view, description=clip(view.description, room))
 
 
+_MADE_AS = {"edit": "an edit", "variation": "a variation"}
+
+
+def _family(detail: TaskDetail) -> str:
+    """`/task`'s family: the task it was made from, and those made from it (linked results)."""
+    task = detail.task
+    lines = []
+    parent_id = task.rerun_of if task.rerun_of is not None else task.parent_id
+    if parent_id is not None:
+        how = "a rerun" if task.rerun_of is not None else _MADE_AS[task.parent_kind or "edit"]
+        lines.append(f"{how.capitalize()} of {_task_ref(parent_id, detail.parent)}")
+    if detail.children:
+        made = [f"{_task_ref(c.id, c)} ({_child_kind(c)})" for c in detail.children]
+        lines.append("Made from it: " + ", ".join(made))
+    return clip("\n".join(lines), FIELD_VALUE_MAX_CHARS)
+
+
+def _child_kind(child: TaskRecord) -> str:
+    if child.rerun_of is not None:
+        return "rerun"
+    return child.parent_kind or "edit"
+
+
+def _task_ref(task_id: int, task: TaskRecord | None) -> str:
+    """`#12`, linked to its result when there is one to jump to."""
+    link = None if task is None else _result_link(task)
+    return f"[#{task_id}]({link})" if link else f"#{task_id}"
+
+
 def _result_link(task: TaskRecord) -> str | None:
+    if task.result_deleted_by is not None:
+        return None
     if task.delivery_message_id is None or task.guild_id is None or task.channel_id is None:
         return None
     return jump_url(task.guild_id, task.channel_id, task.delivery_message_id)
@@ -343,7 +456,13 @@ def _timings(task: TaskRecord) -> str:
 
 def _cost(task: TaskRecord) -> str:
     text = plural(task.cost, "credit")
-    return f"{text}, refunded" if task.state.is_refunded and task.cost else text
+    refunded = task.state.is_refunded or (
+        task.state is TaskState.CANCELLED
+        and cancellation_refunded(
+            was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+        )
+    )
+    return f"{text}, refunded" if refunded and task.cost else text
 
 
 def _event_line(event: TaskEvent) -> str:
@@ -373,3 +492,70 @@ def _history(detail: TaskDetail) -> str:
         lines.pop(0)  # the oldest shown step gives way first
         earlier += 1
     return f"{plural(earlier, 'step')}, too long to show"
+
+
+# -- /cancel ---------------------------------------------------------------------------------
+
+CHOICE_NAME_CHARS = 100  # Discord's limit for an autocomplete choice's name
+
+
+def cancel_choice_name(task: TaskRecord) -> str:
+    """An autocomplete choice: `#12 · ⏳ Queued · a paper boat in the rain`."""
+    head = f"#{task.id} · {state_badge(task.state)} · "
+    words = task.request.prompt or " ".join(shot.prompt for shot in task.request.shots)
+    return head + clip(" ".join(words.split()) or "(no prompt)", CHOICE_NAME_CHARS - len(head))
+
+
+def cancel_text(cancelled: Cancelled) -> str:
+    """What the member reads after `/cancel` (or the Cancel button)."""
+    step, task = cancelled.step, cancelled.task
+    number = f"Task #{task.id}"
+    refunded = cancellation_refunded(
+        was_created=task.api_task_id is not None, refund_running=task.cancel_refund
+    )
+    credits = plural(task.cost, "credit")
+    if step is CancelStep.END_NOW:
+        money = f" {credits} refunded." if refunded and task.cost else ""
+        if task.api_task_id is None:
+            return f"Cancelled {number.lower()}: it never reached Kling.{money}"
+        return f"Cancelled {number.lower()}: Kling had made it, and it won't be posted.{money}"
+    if step is CancelStep.MARK:
+        money = (
+            f" Your {credits} will be refunded."
+            if refunded
+            else f" The server is billed for it, so your {credits} stay used."
+        )
+        if not task.cost:
+            money = ""
+        return (
+            f"Cancelled {number.lower()}. Kling is already rendering it and can't be stopped: "
+            f"it won't be posted, and it keeps its place among the videos Kling is making "
+            f"until it is done.{money}"
+        )
+    if step is CancelStep.TOO_LATE:
+        return (
+            f"{number} is being posted right now, too late to cancel. Once it is there, its "
+            "🗑 Delete button removes it."
+        )
+    return f"{number} has already ended ({_state_word(task.state)}): there is nothing to cancel."
+
+
+# -- /element --------------------------------------------------------------------------------
+
+
+def element_list_view(elements: list[LibraryElement]) -> StatusView:
+    """`/element list`: the server's library, by name."""
+    if elements:
+        lines = [
+            f"**{_inline(e.name, 40)}** — `{e.element_id}` (added by <@{e.added_by}>)"
+            for e in elements
+        ]
+    else:
+        lines = ["The library is empty. Moderators add elements with `/element add`."]
+    return StatusView(
+        title="📚 Element library",
+        description=_fit_lines(lines, DESCRIPTION_MAX_CHARS),
+        fields=(),
+        colour=COLOUR_WORKING if elements else COLOUR_WAITING,
+        footer="Type a name in the elements option of /video or /storyboard; IDs work too.",
+    )

@@ -181,6 +181,10 @@ class QuotaSettings(BaseModel):
     max_in_flight_per_member: Annotated[int, Field(ge=1, le=100)] = 2
     max_in_flight_per_server: Annotated[int, Field(ge=1, le=1000)] = 10
     moderator_roles: tuple[str | int, ...] = ()
+    # Credits per window for the whole server, charged with each member's own quota.
+    server_limit: Annotated[int, Field(ge=0)] | Literal["unlimited"] = "unlimited"
+    # A task cancelled while Kling renders it is still billed to the server: refund it anyway?
+    refund_cancelled_running: bool = False
     cost: CostSettings = CostSettings()
 
     @field_validator("moderator_roles")
@@ -574,7 +578,7 @@ def _describe(
     is_whole_value = len(key.split(".")) == len(error["loc"])
     if kind in ("string_type", "path_type") and is_whole_value:
         return f'{subject} must be text in quotes, like {key.split(".")[-1]} = "…".'
-    if key == "quotas.default_limit":
+    if key in ("quotas.default_limit", "quotas.server_limit"):
         return f'{subject} is not allowed: use a whole number, 0 or more, or "unlimited".'
     if kind == "literal_error":
         allowed = str(ctx.get("expected", "")).replace("'", '"')

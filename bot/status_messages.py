@@ -18,22 +18,25 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import discord
 
+from bot.cancellation import CancelStep, cancel_step
 from bot.discord_delivery import TRANSIENT_ERRORS
 from bot.edit_pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.engine import utc_now
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.records import TaskRecord
-from bot.render import StatusView, position_worth_an_edit, status_view
+from bot.render import StatusView, position_worth_an_edit, rendering_progress, status_view
 from bot.store import TaskStore
 from bot.submitter import Backoff
 
 log = logging.getLogger("bot.status_messages")
 
 Positions = Callable[[], Awaitable[dict[int, int]]]
+Estimates = Callable[[TaskRecord], Awaitable[float | None]]
 POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short burst
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 EDIT_TRIES = 3  # edits of one passing state that fail before it is left as it is
@@ -75,8 +78,10 @@ class StatusUpdater:
         pacer: EditPacer | None = None,
         backoff: Backoff = FINAL_BACKOFF,
         rng: random.Random | None = None,
+        estimates: Estimates | None = None,
     ) -> None:
         self._client = client
+        self._estimates = estimates  # how long a render takes, for the progress bar
         self._store = store
         self._positions = positions
         self._min_interval_s = min_interval_s
@@ -92,6 +97,7 @@ class StatusUpdater:
         self._last_edit_at: dict[int, float] = {}  # task id → loop time
         self._shown: dict[int, tuple[object, ...]] = {}  # what each message shows now
         self._shown_positions: dict[int, int | None] = {}  # queued tasks, as last shown
+        self._shown_progress: dict[int, object] = {}  # rendering tasks' bars, as last shown
         # What each task's failing edit tried to show, and how often it failed: another state
         # starts its own count, so a passing hiccup never uses up the final state's tries.
         self._failed_edits: dict[int, tuple[tuple[object, ...], int]] = {}
@@ -125,12 +131,21 @@ class StatusUpdater:
                 self._want_positions()
             if task.status_message_id is None:
                 return  # no message yet: the cog posts one, and the store's record follows
-            if self._shown.get(task.id) == _state_key(task) and not task.is_terminal:
+            is_rendering = task.state is TaskState.PROCESSING  # its progress bar may move
+            is_shown = self._shown.get(task.id) == _state_key(task)
+            if is_shown and not task.is_terminal and not is_rendering:
                 return  # the message shows this already (its place in line comes by pass)
             kind = EditKind.FINAL if task.is_terminal else EditKind.STATE
             self._want(task.id, task.channel_id, kind)
         except Exception:
             log.exception("status update not scheduled for task_id=%s", task.id)
+
+    def refresh(self, task: TaskRecord) -> None:
+        """Show the task again, even when its final state was shown (its result was removed)."""
+        self._finished.pop(task.id, None)
+        self._shown.pop(task.id, None)
+        if not self._closed and task.channel_id is not None:
+            self._want(task.id, task.channel_id, EditKind.FINAL)
 
     async def resume(self) -> None:
         """After a start: show the final states left unshown, and every queued task's place."""
@@ -248,16 +263,25 @@ class StatusUpdater:
         if task.status_message_id is None or task.channel_id is None:
             return task.is_terminal  # no message (yet): the cog posts one and notifies again
         position = await self._position_of(task, want)
-        shown = (*_state_key(task), position)
-        if (*self._shown.get(task.id, ()), self._shown_positions.get(task.id)) == shown:
+        expected_s = None if self._estimates is None else await self._estimates(task)
+        progress = rendering_progress(task, self._now(), expected_s)
+        shown = (*_state_key(task), position, progress)
+        was = (
+            *self._shown.get(task.id, ()),
+            self._shown_positions.get(task.id),
+            self._shown_progress.get(task.id),
+        )
+        if was == shown:
             return task.is_terminal
-        view = status_view(task, position=position, now=self._now())
+        view = status_view(task, position=position, now=self._now(), expected_s=expected_s)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)
         loop = asyncio.get_running_loop()
         self.pacer.record(task.channel_id, want.kind, loop.time())
         try:
-            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS)
+            # Once there is nothing left to cancel, the Cancel button goes (view=None).
+            extra: dict[str, Any] = {} if _can_cancel(task) else {"view": None}
+            await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS, **extra)
         except discord.NotFound:
             log.info("status message gone %s; no more edits", task.log_context)
             await self._store.final_status_shown(task.id)  # nothing left to show it in
@@ -272,6 +296,7 @@ class StatusUpdater:
         if task.is_terminal:
             await self._store.final_status_shown(task.id)
         self._shown[task.id] = _state_key(task)
+        self._shown_progress[task.id] = progress
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = position
         else:
@@ -332,6 +357,7 @@ class StatusUpdater:
             self._last_edit_at,
             self._shown,
             self._shown_positions,
+            self._shown_progress,
             self._failed_edits,
             self._channel_of,
         ):
@@ -388,7 +414,14 @@ def _state_key(task: TaskRecord) -> tuple[object, ...]:
         task.failure_reason,
         task.delivery_message_id,
         task.status_message_id,
+        task.cancelled_by,
     )
 
 
 _NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _can_cancel(task: TaskRecord) -> bool:
+    return cancel_step(task.state) in (CancelStep.END_NOW, CancelStep.MARK) and not (
+        task.is_cancel_requested
+    )

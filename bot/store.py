@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Unpack
 
+from bot.cancellation import CancelStep, cancel_step, refunds_cancellation
 from bot.database import from_db_time, to_db_time
 from bot.errors import IllegalTransition, TaskNotFound
 from bot.lifecycle import TaskState, check_move
@@ -38,8 +39,9 @@ from bot.task_reads import (
 
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
-    "request_json, cost, state, created_at, updated_at, queued_at, edited_from, user_name, held) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_json, cost, state, created_at, updated_at, queued_at, parent_id, parent_kind, "
+    "credits_left, quota_window, user_name, held) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -55,6 +57,9 @@ _LINK_MESSAGE = (
     "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
     "WHERE message_links.task_id = excluded.task_id RETURNING task_id"
 )
+# Moves that a task whose cancellation was asked for makes to CANCELLED instead: delivering
+# what the API made, or sending again what it never made.
+_CANCELLED_INSTEAD = frozenset({TaskState.SUCCEEDED, TaskState.QUEUED})
 # The columns a transition may set; names reach SQL only after a check against this set.
 _UPDATABLE = frozenset(TaskUpdate.__annotations__)
 # Setting one of these message ids also links the message to the task (for reaction reruns).
@@ -92,8 +97,12 @@ class SqliteStore(SqliteTaskReads):
             row = await self._one(f"{SELECT_TASK} WHERE external_id = ?", (new.external_id,))
             if row is not None:
                 return _same_task(task_from_row(row), new)
+            left: int | None = None
+            window: str | None = None
             if quota is not None:
-                await self._check_quota(new, await self._resolve_quota(new, quota, now))
+                check = await self._resolve_quota(new, quota, now)
+                left = await self._check_quota(new, check)
+                window = None if left is None else check.window
             cursor = await self._db.execute(
                 _INSERT_TASK,
                 (
@@ -109,14 +118,17 @@ class SqliteStore(SqliteTaskReads):
                     at,
                     at,
                     at,
-                    new.edited_from,
+                    new.parent_id,
+                    new.parent_kind,
+                    left,
+                    window,
                     new.user_name,
                     int(held),
                 ),
             )
             task_id = cursor.lastrowid
             assert task_id is not None  # an INSERT into a rowid table always sets it
-            detail = f"rerun of task {new.rerun_of}" if new.rerun_of else f"created ({new.origin})"
+            detail = _creation_detail(new)
             await self._db.execute(
                 _INSERT_EVENT, (task_id, at, None, TaskState.QUEUED.value, detail)
             )
@@ -139,6 +151,9 @@ class SqliteStore(SqliteTaskReads):
         Raises IllegalTransition when the lifecycle forbids the move or the task is not in
         `expect` (someone else moved it). Also writes the event, submitted_at/finished_at, the
         refund when `to` is refunded, and message links for status/delivery message ids.
+
+        A task whose cancellation was asked for goes to CANCELLED instead of SUCCEEDED (and
+        of QUEUED, see `requeue`), without the fields: the returned record says so.
         """
         return await self._move(task_id, to, now=now, expect=expect, detail=detail, fields=fields)
 
@@ -149,6 +164,7 @@ class SqliteStore(SqliteTaskReads):
         sending it again is refused as a duplicate if it did (a 504/524 on a create).
 
         The task keeps its place in the queue (queued_at is unchanged) but waits for `not_before`.
+        A task whose cancellation was asked for ends CANCELLED (refunded) instead.
         """
         return await self._move(
             task_id,
@@ -268,6 +284,68 @@ class SqliteStore(SqliteTaskReads):
             rows = await self._all("SELECT task_id FROM final_status_pending ORDER BY task_id")
         return [int(row["task_id"]) for row in rows]
 
+    async def cancel(
+        self, task_id: int, *, by_user_id: int, refund_running: bool, now: datetime
+    ) -> tuple[CancelStep, TaskRecord]:
+        """Cancel a task as `bot.cancellation` says for its state, in one transaction.
+
+        Queued (or made and not yet posted): it ends CANCELLED now. At the API: the request is
+        written, and the task ends CANCELLED when the API finishes it (see `transition`).
+        Being posted, or ended: nothing changes. `refund_running` decides whether a video the
+        API made anyway is refunded. Returns the step taken and the task as it is now.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            current = await self._task(task_id)
+            step = cancel_step(current.state)
+            if step is CancelStep.MARK and current.is_cancel_requested:
+                return step, current  # asked already: the first request stands
+            if step not in (CancelStep.END_NOW, CancelStep.MARK):
+                return step, current
+            request = {
+                "cancel_requested_at": at,
+                "cancelled_by": by_user_id,
+                "cancel_refund": int(refund_running),
+            }
+            if step is CancelStep.END_NOW:
+                detail = f"cancelled by <@{by_user_id}>"
+                return step, await self._apply_move(
+                    current, TaskState.CANCELLED, at, detail, request
+                )
+            assignments = ", ".join(f"{column} = ?" for column in request)
+            await self._db.execute(
+                f"UPDATE tasks SET {assignments}, updated_at = ? WHERE id = ?",
+                [*request.values(), at, task_id],
+            )
+            state = current.state.value
+            detail = f"cancellation asked by <@{by_user_id}>: it ends when Kling is done"
+            await self._db.execute(_INSERT_EVENT, (task_id, at, state, state, detail))
+            return step, await self._task(task_id)
+
+    async def mark_result_deleted(self, task_id: int, *, by_user_id: int, now: datetime) -> bool:
+        """Record that `by_user_id` removed the task's result message (before it is removed).
+
+        Only a delivered task has a result message. False when it was marked already (a second
+        click): the first who removed it stays on record.
+        """
+        at = to_db_time(now)
+        async with self._write():
+            task = await self._task(task_id)
+            if task.state is not TaskState.DELIVERED or task.delivery_message_id is None:
+                raise IllegalTransition(f"task {task_id} has no posted result to remove")
+            if task.result_deleted_by is not None:
+                return False
+            await self._db.execute(
+                "UPDATE tasks SET result_deleted_by = ?, result_deleted_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (by_user_id, at, at, task_id),
+            )
+            state = TaskState.DELIVERED.value
+            await self._db.execute(
+                _INSERT_EVENT, (task_id, at, state, state, f"result removed by <@{by_user_id}>")
+            )
+            return True
+
     async def link_message(self, message_id: int, task_id: int, kind: LinkKind) -> None:
         """Remember that a bot message shows the task; idempotent, ValueError if another task's."""
         async with self._write():
@@ -298,41 +376,59 @@ class SqliteStore(SqliteTaskReads):
                     f"task {task_id} is {current.state.value}, not {wanted}: "
                     f"it can't go to {to.value} from here"
                 )
-            check_move(current.state, to)
-            if current.is_held and to is TaskState.SUBMITTING:
-                raise IllegalTransition(
-                    f"task {task_id} is held: its member has not been answered yet"
-                )
-            values: dict[str, Any] = {
-                k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()
-            }
-            if is_attempt:
-                values["attempts"] = current.attempts + 1
-            values.update(state=to.value, updated_at=at)
-            if to is not TaskState.QUEUED:
-                values["held"] = 0  # only a queued task is held (withdrawn: the hold is moot)
-            if to is TaskState.SUBMITTED:
-                values["submitted_at"] = at
-            if to.is_terminal:
-                values["finished_at"] = at
-            assignments = ", ".join(f"{column} = ?" for column in values)
-            await self._db.execute(
-                f"UPDATE tasks SET {assignments} WHERE id = ?", [*values.values(), task_id]
-            )
-            await self._db.execute(
-                _INSERT_EVENT, (task_id, at, current.state.value, to.value, detail)
-            )
-            if to.is_refunded:
-                await self._refund(task_id, at)
-            if to.is_terminal:
-                await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
-                await self._db.execute(
-                    "DELETE FROM interaction_tokens WHERE task_id = ?", (task_id,)
-                )
-            for column, kind in _LINKED_COLUMNS:
-                if values.get(column) is not None:
-                    await self._link(values[column], task_id, kind)
-            return await self._task(task_id)
+            if current.is_cancel_requested and to in _CANCELLED_INSTEAD:
+                # Cancelled while at the API: what the API made is never delivered, and what it
+                # never made is not sent again. Decided here, under the write lock, so a
+                # cancellation that lands during a poll or a create can't be missed.
+                to, detail = TaskState.CANCELLED, f"{detail}; cancelled".lstrip("; ")
+                fields = {}
+            return await self._apply_move(current, to, at, detail, fields, is_attempt=is_attempt)
+
+    async def _apply_move(
+        self,
+        current: TaskRecord,
+        to: TaskState,
+        at: str,
+        detail: str,
+        fields: TaskUpdate | dict[str, Any],
+        *,
+        is_attempt: bool = False,
+    ) -> TaskRecord:
+        """The move itself, inside the caller's write transaction."""
+        task_id = current.id
+        check_move(current.state, to)
+        if current.is_held and to is TaskState.SUBMITTING:
+            raise IllegalTransition(f"task {task_id} is held: its member has not been answered yet")
+        values: dict[str, Any] = {
+            k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()
+        }
+        if is_attempt:
+            values["attempts"] = current.attempts + 1
+        values.update(state=to.value, updated_at=at)
+        if to is not TaskState.QUEUED:
+            values["held"] = 0  # only a queued task is held (withdrawn: the hold is moot)
+        if to is TaskState.SUBMITTED:
+            values["submitted_at"] = at
+        if to.is_terminal:
+            values["finished_at"] = at
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        await self._db.execute(
+            f"UPDATE tasks SET {assignments} WHERE id = ?", [*values.values(), task_id]
+        )
+        await self._db.execute(_INSERT_EVENT, (task_id, at, current.state.value, to.value, detail))
+        refund_running = bool(values.get("cancel_refund", current.cancel_refund))
+        if to.is_refunded or (
+            to is TaskState.CANCELLED
+            and refunds_cancellation(current.state, refund_running=refund_running)
+        ):
+            await self._refund(task_id, at)
+        if to.is_terminal:
+            await self._db.execute(_FINAL_STATUS_PENDING, (task_id,))
+            await self._db.execute("DELETE FROM interaction_tokens WHERE task_id = ?", (task_id,))
+        for column, kind in _LINKED_COLUMNS:
+            if values.get(column) is not None:
+                await self._link(values[column], task_id, kind)
+        return await self._task(task_id)
 
     async def _link(self, message_id: int, task_id: int, kind: LinkKind) -> None:
         if await self._all(_LINK_MESSAGE, (message_id, task_id, kind)):
@@ -342,6 +438,16 @@ class SqliteStore(SqliteTaskReads):
         )
         owner = "another task" if row is None else f"task {row['task_id']}"
         raise ValueError(f"message {message_id} already belongs to {owner}")
+
+
+def _creation_detail(new: NewTask) -> str:
+    if new.rerun_of is not None:
+        return f"rerun of task {new.rerun_of}"
+    if new.parent_kind == "variation":
+        return f"variation of task {new.parent_id}"
+    if new.parent_kind == "edit":
+        return f"edit of task {new.parent_id}"
+    return f"created ({new.origin})"
 
 
 def _same_task(stored: TaskRecord, new: NewTask) -> TaskRecord:

@@ -15,6 +15,7 @@ _SHOT = re.compile(
     r"^\s*(\d{1,2})\s*(?:s|sec|seconds?)?\s*:\s*(.*?)\s*$", re.IGNORECASE | re.DOTALL
 )
 EXAMPLE = "`2: a dog by the sea | 3: it runs along the beach`"
+LINES_EXAMPLE = "`2: a dog by the sea` and `3: it runs along the beach` on the next line"
 
 
 def parse_shots(text: str) -> list[tuple[int, str]]:
@@ -35,3 +36,14 @@ def parse_shots(text: str) -> list[tuple[int, str]]:
             )
         shots.append((int(match.group(1)), match.group(2)))
     return shots
+
+
+def shots_from_lines(text: str) -> list[tuple[int, str]]:
+    """Shots written one a line (`3: it runs`), as the storyboard form takes them; `|` works too.
+
+    Blank lines are skipped, so a form's trailing newline is not an empty shot.
+    """
+    lines = [line for part in text.splitlines() for line in part.split("|") if line.strip()]
+    if not lines:
+        raise InvalidInput(f"Write at least one shot, one a line, like {LINES_EXAMPLE}.")
+    return parse_shots(" | ".join(lines))

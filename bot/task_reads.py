@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.database import from_db_time, from_db_time_or_none
+from bot.element_store import SqliteElements
 from bot.errors import TaskNotFound
 from bot.lifecycle import TaskState
 from bot.models import load_stored_request
@@ -21,13 +22,15 @@ TASK_COLUMNS = (
     "id, external_id, origin, rerun_of, guild_id, channel_id, user_id, request_json, cost, "
     "state, api_task_id, created_at, updated_at, queued_at, submitted_at, finished_at, attempts, "
     "not_before, last_polled_at, poll_count, progress_pct, failure_reason, result_url, "
-    "result_path, result_size_bytes, status_message_id, delivery_message_id, edited_from, "
-    "user_name, held"
+    "result_path, result_size_bytes, status_message_id, delivery_message_id, parent_id, "
+    "parent_kind, result_deleted_by, result_deleted_at, cancel_requested_at, cancelled_by, "
+    "cancel_refund, credits_left, quota_window, user_name, held"
 )
 SELECT_TASK = f"SELECT {TASK_COLUMNS} FROM tasks"
+RECENT_TASKS = 5000  # how far back render times are looked for
 
 
-class SqliteTaskReads(SqliteQuota):
+class SqliteTaskReads(SqliteQuota, SqliteElements):
     """The task queries of `SqliteStore`."""
 
     async def task_for_message(
@@ -56,8 +59,10 @@ class SqliteTaskReads(SqliteQuota):
         user_id: int | None = None,
         limit: int = 20,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> list[TaskRecord]:
-        """Tasks matching every filter given, newest first; `before_id` pages further back."""
+        """Tasks matching every filter given, newest first; `before_id` pages further back,
+        `after_id` gives the `limit` tasks just after it (still newest first)."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         where: list[str] = []
@@ -70,14 +75,48 @@ class SqliteTaskReads(SqliteQuota):
             ("guild_id = ?", guild_id),
             ("user_id = ?", user_id),
             ("id < ?", before_id),
+            ("id > ?", after_id),
         ):
             if value is not None:
                 where.append(clause)
                 params.append(value)
         sql = SELECT_TASK + (" WHERE " + " AND ".join(where) if where else "")
+        order = "DESC" if after_id is None else "ASC"  # the ones just after it, then reversed
         async with self._lock:
-            rows = await self._all(f"{sql} ORDER BY id DESC LIMIT ?", [*params, limit])
+            rows = await self._all(f"{sql} ORDER BY id {order} LIMIT ?", [*params, limit])
+        tasks = [task_from_row(r) for r in rows]
+        return tasks if after_id is None else tasks[::-1]
+
+    async def children_of(self, task_id: int, *, limit: int = 25) -> list[TaskRecord]:
+        """The tasks made from this one (its reruns, edits and variations), oldest first."""
+        async with self._lock:
+            rows = await self._all(
+                f"{SELECT_TASK} WHERE id IN (SELECT id FROM tasks WHERE rerun_of = ? "
+                "UNION SELECT id FROM tasks WHERE parent_id = ?) ORDER BY id LIMIT ?",
+                (task_id, task_id, limit),
+            )
         return [task_from_row(r) for r in rows]
+
+    async def render_times(
+        self, model: str, mode: str, duration_s: int | None, *, limit: int = 20
+    ) -> list[float]:
+        """Seconds from the create to the finished video of the latest tasks with this model,
+        mode and length (looked for among the last few thousand tasks), newest first."""
+        async with self._lock:
+            rows = await self._all(
+                "SELECT t.submitted_at AS started, e.at AS done FROM tasks AS t "
+                "JOIN task_events AS e ON e.task_id = t.id AND e.to_state = 'succeeded' "
+                "WHERE t.id > (SELECT COALESCE(MAX(id), 0) - ? FROM tasks) "
+                "AND t.submitted_at IS NOT NULL "
+                "AND json_extract(t.request_json, '$.model') = ? "
+                "AND json_extract(t.request_json, '$.mode') = ? "
+                "AND json_extract(t.request_json, '$.duration_s') IS ? "
+                "ORDER BY t.id DESC LIMIT ?",
+                (RECENT_TASKS, model, mode, duration_s, limit),
+            )
+        return [
+            (from_db_time(r["done"]) - from_db_time(r["started"])).total_seconds() for r in rows
+        ]
 
     async def tasks_in_states(self, states: Iterable[TaskState]) -> list[TaskRecord]:
         """Every task in one of `states`, oldest first: what resume and the tracker load."""
@@ -181,7 +220,14 @@ def state_clause(states: Iterable[TaskState]) -> tuple[str, list[str]]:
 
 
 _TIME_COLUMNS = ("created_at", "updated_at", "queued_at")
-_OPTIONAL_TIME_COLUMNS = ("submitted_at", "finished_at", "not_before", "last_polled_at")
+_OPTIONAL_TIME_COLUMNS = (
+    "submitted_at",
+    "finished_at",
+    "not_before",
+    "last_polled_at",
+    "result_deleted_at",
+    "cancel_requested_at",
+)
 
 
 def task_from_row(row: sqlite3.Row) -> TaskRecord:
@@ -193,6 +239,8 @@ def task_from_row(row: sqlite3.Row) -> TaskRecord:
         values[key] = from_db_time(values[key])
     for key in _OPTIONAL_TIME_COLUMNS:
         values[key] = from_db_time_or_none(values[key])
+    if values["cancel_refund"] is not None:
+        values["cancel_refund"] = bool(values["cancel_refund"])
     return TaskRecord(**values)
 
 

@@ -19,10 +19,12 @@ from bot.render import StatusView
 from bot.render_lists import (
     cleared_text,
     default_set_text,
+    moderator_roles_text,
     override_list_view,
     override_set_text,
     quota_view,
     reset_text,
+    server_budget_view,
 )
 from bot.status_messages import status_embed
 
@@ -66,6 +68,7 @@ async def answer(
     *,
     view: StatusView | None = None,
     text: str | None = None,
+    buttons: discord.ui.View | None = None,
 ) -> None:
     """The private answer to a deferred command: an embed or a sentence, pinging nobody."""
     await interaction.followup.send(
@@ -73,6 +76,7 @@ async def answer(
         embed=discord.utils.MISSING if view is None else status_embed(view),
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
+        view=discord.utils.MISSING if buttons is None else buttons,
     )
 
 
@@ -84,7 +88,8 @@ class QuotaCog(commands.Cog):
     )
 
     def __init__(self, services: Services) -> None:
-        self.service = QuotaService(services.store, services.settings.quotas)
+        settings = services.settings
+        self.service = QuotaService(services.store, settings.quotas, omni=settings.omni)
 
     @quota.command(name="show", description="Credits used and left, and when they reset")
     @app_commands.describe(member="Someone else's quota (moderators only)")
@@ -135,6 +140,61 @@ class QuotaCog(commands.Cog):
             guild_id_of(interaction), actor_facts(interaction), parse_limit(limit), window
         )
         await answer(interaction, text=default_set_text(base))
+
+    moderators = app_commands.Group(
+        name="moderators", description="Roles whose members moderate the bot", parent=quota
+    )
+
+    @moderators.command(name="add", description="Make a role's members moderators (admins)")
+    @app_commands.describe(role="The role")
+    async def add_moderators(
+        self, interaction: discord.Interaction[KlingBot], role: discord.Role
+    ) -> None:
+        """Administrators name a moderator role."""
+        await think_privately(interaction)
+        roles = await self.service.add_moderator_role(
+            guild_id_of(interaction), actor_facts(interaction), role.id
+        )
+        await answer(interaction, text=moderator_roles_text(roles, role_id=role.id))
+
+    @moderators.command(name="remove", description="Stop a role's members moderating (admins)")
+    @app_commands.describe(role="The role")
+    async def remove_moderators(
+        self, interaction: discord.Interaction[KlingBot], role: discord.Role
+    ) -> None:
+        """Administrators take a moderator role away."""
+        await think_privately(interaction)
+        roles = await self.service.remove_moderator_role(
+            guild_id_of(interaction), actor_facts(interaction), role.id
+        )
+        await answer(interaction, text=moderator_roles_text(roles, role_id=role.id))
+
+    @moderators.command(name="list", description="Who moderates the bot here (moderators)")
+    async def list_moderators(self, interaction: discord.Interaction[KlingBot]) -> None:
+        """The server's moderator roles and the config's."""
+        await think_privately(interaction)
+        roles = await self.service.moderator_roles(
+            guild_id_of(interaction), actor_facts(interaction)
+        )
+        await answer(interaction, text=moderator_roles_text(roles))
+
+    @quota.command(name="server", description="The whole server's budget (moderators set it)")
+    @app_commands.describe(
+        limit="Credits per window for the whole server: 0 blocks, -1 means no budget",
+        window="Per day, week or month",
+    )
+    async def server(
+        self,
+        interaction: discord.Interaction[KlingBot],
+        limit: app_commands.Range[int, -1, MAX_LIMIT] | None = None,
+        window: Window | None = None,
+    ) -> None:
+        """The meter; with a limit or a window, a moderator sets the budget first."""
+        await think_privately(interaction)
+        budget = await self.service.server_budget(
+            guild_id_of(interaction), actor_facts(interaction), limit=limit, window=window
+        )
+        await answer(interaction, view=server_budget_view(budget))
 
     @quota.command(name="reset", description="Forget a member's use this window (moderators)")
     @app_commands.describe(member="Whose use to forget")

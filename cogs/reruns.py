@@ -9,11 +9,11 @@ from discord.ext import commands
 
 from bot.app import KlingBot, member_facts
 from bot.channel_rights import ChannelRights
-from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, channel_rights
+from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, cancel_view, channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError
 from bot.render import status_view
-from bot.reruns import RERUN_EMOJI, Reaction, RerunService
+from bot.reruns import RERUN_EMOJI, Reaction
 from bot.status_messages import status_embed
 
 log = logging.getLogger("cogs.reruns")
@@ -27,7 +27,7 @@ class RerunCog(commands.Cog):
         self.bot = bot
         services = bot.services
         self.generation = services.generation
-        self.reruns = RerunService(services.store, services.generation, services.settings)
+        self.reruns = services.reruns
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
@@ -90,6 +90,7 @@ class RerunCog(commands.Cog):
                 embed=status_embed(view),
                 reference=reference,
                 allowed_mentions=discord.AllowedMentions.none(),
+                view=cancel_view(ticket.task.id),
             )
         except Exception:
             # Refused, timed out or cut off (a network error is not an HTTPException): the

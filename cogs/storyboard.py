@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services
+from bot.app import KlingBot, Services, explain_failure
 from bot.generation import StoryboardOptions
+from bot.storyboard import shots_from_lines
+from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
+
+
+class ShotsModal(discord.ui.Modal, title="Storyboard"):
+    """The shots, one a line, for a `/storyboard` typed without them; the other options wait."""
+
+    shots: discord.ui.TextInput[ShotsModal] = discord.ui.TextInput(
+        label="One shot a line — seconds: what happens",
+        style=discord.TextStyle.paragraph,
+        placeholder="2: a dog stands by the sea\n3: it runs along the beach",
+        min_length=1,
+        max_length=4000,
+    )
+
+    def __init__(self, services: Services, options: StoryboardOptions) -> None:
+        super().__init__()
+        self.services = services
+        self.options = options
+
+    async def on_submit(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
+        """Checked like the `shots` option, then queued and answered like it."""
+        lines = " | ".join(f"{s}: {text}" for s, text in shots_from_lines(self.shots.value))
+        options = replace(self.options, shots=lines)
+        generation = self.services.generation
+        ticket = await generation.request_storyboard(requester_of(interaction), options)
+        await answer_with_ticket(interaction, generation, ticket, options.attachments)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[KlingBot], error: Exception
+    ) -> None:
+        """The same private sentences as every command."""
+        await explain_failure(interaction, error, "the storyboard form")
 
 
 class StoryboardCog(commands.Cog):
@@ -22,7 +56,7 @@ class StoryboardCog(commands.Cog):
     @app_commands.command(name="storyboard", description="Make a multi-shot video (kling-v3-omni)")
     @app_commands.guild_only()
     @app_commands.describe(
-        shots="Your shots, seconds first: 2: a dog by the sea | 3: it runs along the beach",
+        shots="Your shots, seconds first: 2: a dog by the sea | 3: it runs (leave out for a form)",
         prompt="Or one description, and Kling plans the shots",
         duration="Total seconds, 3 to 15 (with shots: their sum)",
         mode="std: 720p, faster and cheaper · pro: 1080p",
@@ -31,7 +65,7 @@ class StoryboardCog(commands.Cog):
         image_1="A reference image: <<<image_1>>> in a shot",
         image_2="A second reference image: <<<image_2>>>",
         image_3="A third reference image: <<<image_3>>>",
-        elements="Kling element IDs, separated by commas",
+        elements="Elements from the server's library (names) or Kling element IDs, by commas",
     )
     async def storyboard(
         self,
@@ -47,7 +81,8 @@ class StoryboardCog(commands.Cog):
         image_3: discord.Attachment | None = None,
         elements: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
-        """Validate and queue a storyboard, then answer like `/video`."""
+        """Validate and queue a storyboard, then answer like `/video`; with neither shots nor a
+        prompt, ask for the shots in a form first."""
         require_video_rights(interaction)
         attachments = attachment_infos(image_1=image_1, image_2=image_2, image_3=image_3)
         options = StoryboardOptions(
@@ -60,9 +95,18 @@ class StoryboardCog(commands.Cog):
             elements=elements,
             attachments=attachments,
         )
+        if shots is None and prompt is None:
+            await interaction.response.send_modal(ShotsModal(self.services, options))
+            return
         generation = self.services.generation
         ticket = await generation.request_storyboard(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, attachments)
+
+    @storyboard.autocomplete("elements")
+    async def _elements(
+        self, interaction: discord.Interaction[KlingBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await suggest_elements(self.services.elements, interaction, current)
 
 
 async def setup(bot: KlingBot) -> None:

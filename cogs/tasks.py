@@ -6,15 +6,18 @@ the results into embeds.
 
 from __future__ import annotations
 
+import re
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services
+from bot.app import KlingBot, explain_failure
 from bot.engine import utc_now
 from bot.lifecycle import TaskState
 from bot.render_lists import task_detail_view, task_list_view
-from bot.task_queries import TaskQueries
+from bot.status_messages import status_embed
+from bot.task_queries import TaskPage, TaskQueries
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
 
 # Discord takes integer options up to 2**53 - 1; task numbers never get near it.
@@ -25,11 +28,87 @@ STATUS_CHOICES = [
 ]
 
 
+PAGE_ID_TEMPLATE = (
+    r"kob:tasks:(?P<member>[0-9]{1,20}):(?P<state>[a-z_]{1,20}):(?P<way>newer|older):"
+    r"(?P<anchor>[0-9]{1,20})"
+)
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_ID_TEMPLATE
+):
+    """◀ Newer / Older ▶ under `/tasks`: the page to show is in the custom id, so the buttons
+    work as long as the answer exists, across restarts."""
+
+    def __init__(
+        self, member_id: int, state: TaskState | None, way: str, anchor: int, *, enabled: bool
+    ) -> None:
+        state_key = "all" if state is None else state.value
+        super().__init__(
+            discord.ui.Button(
+                label="◀ Newer" if way == "newer" else "Older ▶",
+                custom_id=f"kob:tasks:{member_id}:{state_key}:{way}:{anchor}",
+                disabled=not enabled,
+            )
+        )
+        self.member_id, self.state, self.way, self.anchor = member_id, state, way, anchor
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction[KlingBot],
+        item: discord.ui.Button[discord.ui.View],
+        match: re.Match[str],
+    ) -> PageButton:
+        """The page a press asks for."""
+        state = None if match["state"] == "all" else TaskState(match["state"])
+        return cls(int(match["member"]), state, match["way"], int(match["anchor"]), enabled=True)
+
+    async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
+        """Show the page in place of the one the button is under."""
+        cog = interaction.client.get_cog(TasksCog.__cog_name__)
+        assert isinstance(cog, TasksCog)
+        try:
+            page = await cog.queries.recent(
+                guild_id_of(interaction),
+                actor_facts(interaction),
+                member_id=self.member_id,
+                state=self.state,
+                before_id=self.anchor if self.way == "older" else None,
+                after_id=self.anchor if self.way == "newer" else None,
+            )
+            await interaction.response.edit_message(
+                embed=status_embed(task_list_view(page)), view=page_buttons(page)
+            )
+        except Exception as error:
+            await explain_failure(interaction, error, "the /tasks pages")
+
+
+def page_buttons(page: TaskPage) -> discord.ui.View | None:
+    """The paging buttons of a `/tasks` answer (none when everything fits on one page)."""
+    if not page.tasks or not (page.has_more or page.has_newer):
+        return None
+    view = discord.ui.View(timeout=None)
+    newest, oldest = page.tasks[0].id, page.tasks[-1].id
+    view.add_item(PageButton(page.user_id, page.state, "newer", newest, enabled=page.has_newer))
+    view.add_item(PageButton(page.user_id, page.state, "older", oldest, enabled=page.has_more))
+    return view
+
+
 class TasksCog(commands.Cog):
     """Look back at tasks."""
 
-    def __init__(self, services: Services) -> None:
-        self.queries = TaskQueries(services.store, services.settings.quotas)
+    def __init__(self, bot: KlingBot) -> None:
+        self.bot = bot
+        self.queries = TaskQueries(bot.services.store, bot.services.settings.quotas)
+
+    async def cog_load(self) -> None:
+        """Handle presses on the paging buttons, of this process's answers or older ones."""
+        self.bot.add_dynamic_items(PageButton)
+
+    async def cog_unload(self) -> None:
+        """Stop handling them with the cog."""
+        self.bot.remove_dynamic_items(PageButton)
 
     @app_commands.command(name="tasks", description="Your latest videos, newest first")
     @app_commands.guild_only()
@@ -51,7 +130,7 @@ class TasksCog(commands.Cog):
             member_id=None if member is None else member.id,
             state=None if status is None else TaskState(status.value),
         )
-        await answer(interaction, view=task_list_view(page))
+        await answer(interaction, view=task_list_view(page), buttons=page_buttons(page))
 
     @app_commands.command(name="task", description="One task in full: status, timings, history")
     @app_commands.guild_only()
@@ -72,4 +151,4 @@ class TasksCog(commands.Cog):
 
 async def setup(bot: KlingBot) -> None:
     """discord.py extension entry point."""
-    await bot.add_cog(TasksCog(bot.services))
+    await bot.add_cog(TasksCog(bot))

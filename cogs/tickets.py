@@ -6,7 +6,7 @@ import discord
 
 from bot.app import KlingBot
 from bot.channel_rights import clip_refusal, video_refusal
-from bot.discord_delivery import channel_rights
+from bot.discord_delivery import cancel_view, channel_rights
 from bot.engine import utc_now
 from bot.errors import KlingBotError, MissingPermissions
 from bot.generation import GenerationService, Requester, Ticket
@@ -77,7 +77,9 @@ async def answer_with_ticket(
     view = status_view(ticket.task, position=None, now=utc_now())
     try:
         response = await interaction.response.send_message(
-            embed=status_embed(view), allowed_mentions=discord.AllowedMentions.none()
+            embed=status_embed(view),
+            allowed_mentions=discord.AllowedMentions.none(),
+            view=cancel_view(ticket.task.id),
         )
     except Exception:
         # Refused, timed out or cut off: the member saw "the application did not respond"

@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import KlingBot, Services
 from bot.generation import VideoOptions
+from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 
 
@@ -34,7 +35,7 @@ class VideoCog(commands.Cog):
         image_2="A second reference image: <<<image_2>>>",
         image_3="A third reference image: <<<image_3>>>",
         image_4="A fourth reference image: <<<image_4>>>",
-        elements="Kling element IDs, separated by commas",
+        elements="Elements from the server's library (names) or Kling element IDs, by commas",
         video="A clip to edit or follow (MP4/MOV, 3-10 s, 720-2160 px, 24-60 fps): <<<video_1>>>",
         video_use="edit: change the clip itself (default) · reference: follow its style or motion",
         keep_sound="Keep the clip's own sound (default: off)",
@@ -92,6 +93,12 @@ class VideoCog(commands.Cog):
         generation = self.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, attachments)
+
+    @video.autocomplete("elements")
+    async def _elements(
+        self, interaction: discord.Interaction[KlingBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await suggest_elements(self.services.elements, interaction, current)
 
 
 async def setup(bot: KlingBot) -> None:

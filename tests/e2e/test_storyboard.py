@@ -64,3 +64,47 @@ async def test_shots_of_invisible_characters_are_refused_privately(
     assert answer.is_ephemeral and "Shot 2 has no description" in answer.content
     assert fake_comet.creates() == []
     assert await kling_bot.services.store.list_tasks() == []
+
+
+async def test_without_shots_or_a_prompt_a_form_asks_for_the_shots_one_a_line(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("storyboard", mode="pro", aspect_ratio="9:16")
+    assert (await itx.wait_ack()).type == 9
+    [(field_id, prefilled)] = itx.modal_fields().items()
+    assert prefilled is None
+    submitted = await itx.submit_modal({field_id: "2: a dog by the sea\n\n3: it runs away\n"})
+    [status] = await submitted.wait_response()
+    assert not status.is_ephemeral
+    await asyncio.wait_for(_created(fake_comet), SETTLE_S)
+    (create,) = fake_comet.accepted_creates()
+    assert isinstance(create.body, dict)
+    assert (create.body["mode"], create.body["aspect_ratio"], create.body["duration"]) == (
+        "pro",
+        "9:16",
+        "5",
+    )
+    assert [(p["duration"], p["prompt"]) for p in create.body["multi_prompt"]] == [
+        ("2", "a dog by the sea"),
+        ("3", "it runs away"),
+    ]
+
+
+async def test_the_form_is_checked_like_the_shots_option(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = fake_discord.member(fake_discord.default.alice)
+    itx = await alice.run("storyboard")
+    await itx.wait_ack()
+    [field_id] = itx.modal_fields()
+    submitted = await itx.submit_modal({field_id: "a dog by the sea"})
+    [answer] = await submitted.wait_response()
+    assert answer.is_ephemeral and "needs its length first" in answer.content
+    assert fake_comet.creates() == []
+    assert await kling_bot.services.store.list_tasks() == []
+
+
+async def _created(comet: FakeCometAPI) -> None:
+    while not comet.accepted_creates():
+        await asyncio.sleep(0.02)

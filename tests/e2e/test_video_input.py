@@ -241,9 +241,9 @@ async def test_edit_with_kling_on_a_result_makes_an_edit_that_remembers_its_pare
     assert made.state in (TaskState.DELIVERING, TaskState.DELIVERED)  # its result is posted
     details = await alice.run("task", id=made.id)
     (shown, *_) = await details.wait_response()
-    edited = [f for f in shown.embeds[0]["fields"] if f["name"] == "Edited from"]
-    assert edited and f"#{parent.id}" in edited[0]["value"]
-    assert f"/{result.id})" in edited[0]["value"]  # the parent's result, linked
+    family = [f for f in shown.embeds[0]["fields"] if f["name"] == "Family"]
+    assert family and f"An edit of [#{parent.id}]" in family[0]["value"]
+    assert f"/{result.id})" in family[0]["value"]  # the parent's result, linked
 
 
 async def test_edit_with_kling_on_a_message_without_a_clip_says_so(

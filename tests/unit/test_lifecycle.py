@@ -46,6 +46,14 @@ EXPECTED_MOVES = {
     (S.DELIVERING, S.DELIVERING),
     (S.DELIVERING, S.DELIVERED),
     (S.DELIVERING, S.UNDELIVERABLE),
+    # Cancelled: from the queue at once; from the API when it is done (instead of succeeded or
+    # queued again); a made video not yet posted at once.
+    (S.QUEUED, S.CANCELLED),
+    (S.SUBMITTING, S.CANCELLED),
+    (S.SUBMITTED, S.CANCELLED),
+    (S.PROCESSING, S.CANCELLED),
+    (S.AMBIGUOUS, S.CANCELLED),
+    (S.SUCCEEDED, S.CANCELLED),
 }
 
 

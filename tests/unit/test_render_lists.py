@@ -260,7 +260,9 @@ def test_a_page_of_tasks() -> None:
     lines = view.description.splitlines()
     assert lines[0] == "Your latest tasks, newest first:"
     assert lines[2].startswith("`#42`") and lines[3].startswith("`#41`")
-    assert "only the latest 2" in view.footer
+    assert view.footer.endswith(" · #42 to #41; the buttons show more")
+    older = task_list_view(TaskPage(USER, True, None, (make_task(id=3),), False, has_newer=True))
+    assert older.description.splitlines()[0] == "Your earlier tasks, newest first:"
 
 
 def test_another_members_empty_filtered_page() -> None:

@@ -138,8 +138,8 @@ async def test_the_refusal_says_what_was_used_and_when_it_resets(store: SqliteSt
     with pytest.raises(QuotaExceeded) as refused:
         await store.create_task(member_task(cost=2), now=NOW, quota=daily(4))
     assert refused.value.member_message == (
-        "You have used 3 of your 4 credits today and this video costs 2. "
-        "Your quota resets at 2025-01-16 00:00 UTC."
+        "This video costs 2 credits and you have 1 left: you have used 3 of your 4 credits "
+        "today. Your quota resets <t:1736985600:R> (2025-01-16 00:00 UTC)."
     )
     # One credit is still there for a cheaper video.
     await store.create_task(member_task(cost=1), now=NOW, quota=daily(4))

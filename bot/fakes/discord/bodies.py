@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from bot.fakes.discord.components import validate_components
 from bot.fakes.discord.models import JSON
 from bot.fakes.discord.wire import DiscordError, invalid_form
 
@@ -126,6 +127,7 @@ def validate_message(payload: JSON, *, file_count: int, require_content: bool) -
     if total > MAX_EMBED_TOTAL_CHARS:
         raise invalid_form("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size")
     _validate_allowed_mentions(payload.get("allowed_mentions"))
+    validate_components(payload.get("components"), flags=int(payload.get("flags") or 0))
     has_something = bool(content) or bool(embeds) or file_count > 0
     has_something = has_something or bool(payload.get("components")) or "poll" in payload
     if require_content and not has_something:

@@ -34,6 +34,8 @@ class Control:
         router.add_get("/_fake/interactions/{interaction_id}", self.interaction)
         router.add_post("/_fake/interactions/{interaction_id}/wait", self.wait)
         router.add_post("/_fake/react", self.react)
+        router.add_post("/_fake/click", self.click)
+        router.add_post("/_fake/interactions/{interaction_id}/modal", self.submit_modal)
         router.add_get("/_fake/channels/{channel_id}/messages", self.messages)
         router.add_get("/_fake/requests", self.requests)
         router.add_post("/_fake/inject", self.inject)
@@ -121,6 +123,29 @@ class Control:
         except DriverError as error:
             return json_response({"error": str(error)}, status=400)
         return web.Response(status=204)
+
+    async def click(self, request: web.Request) -> web.Response:
+        """``{"user_id", "message_id", "custom_id"}``: click a button; describes the interaction."""
+        body = await request.json()
+        try:
+            handle = await self.fake.member(int(body["user_id"])).click(
+                int(body["message_id"]), str(body["custom_id"])
+            )
+        except DriverError as error:
+            return json_response({"error": str(error)}, status=400)
+        return json_response(_describe(handle))
+
+    async def submit_modal(self, request: web.Request) -> web.Response:
+        """``{"values": {custom_id: text}}``: submit the modal the bot opened."""
+        handle = self._handle(request)
+        body = await request.json()
+        try:
+            submitted = await handle.submit_modal(
+                {str(k): str(v) for k, v in (body.get("values") or {}).items()}
+            )
+        except DriverError as error:
+            return json_response({"error": str(error)}, status=400)
+        return json_response(_describe(submitted))
 
     async def messages(self, request: web.Request) -> web.Response:
         """What everyone in the channel sees."""

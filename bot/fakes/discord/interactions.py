@@ -14,6 +14,7 @@ ACK_DEADLINE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60
 
 APPLICATION_COMMAND = 2
+MESSAGE_COMPONENT = 3
 AUTOCOMPLETE = 4
 MODAL_SUBMIT = 5
 
@@ -26,6 +27,16 @@ CALLBACK_MODAL = 9
 # Which callback types Discord accepts for each interaction type.
 ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
     APPLICATION_COMMAND: frozenset({CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_MODAL}),
+    # A click may answer anew (4, 5), acknowledge or edit the clicked message (6, 7), or ask (9).
+    MESSAGE_COMPONENT: frozenset(
+        {
+            CALLBACK_MESSAGE,
+            CALLBACK_DEFERRED,
+            CALLBACK_DEFERRED_UPDATE,
+            CALLBACK_UPDATE,
+            CALLBACK_MODAL,
+        }
+    ),
     AUTOCOMPLETE: frozenset({CALLBACK_AUTOCOMPLETE}),
     MODAL_SUBMIT: frozenset({CALLBACK_MESSAGE, CALLBACK_DEFERRED, CALLBACK_DEFERRED_UPDATE}),
 }
@@ -59,6 +70,8 @@ class InteractionRecord:
     modal: JSON | None = None
     choices: list[JSON] | None = None
     token_revoked: bool = False
+    # The message a component was clicked on (also for a modal opened from that click).
+    message: Message | None = None
     errors: list[DiscordError] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -84,7 +97,10 @@ def check_callback(record: InteractionRecord, callback_type: int, now: float) ->
         raise DiscordError(400, 40060)
     if now - record.dispatched_at > ACK_DEADLINE_S:
         raise DiscordError(404, 10062)
-    if callback_type not in ALLOWED_CALLBACKS.get(record.type, frozenset()):
+    allowed = ALLOWED_CALLBACKS.get(record.type, frozenset())
+    if record.type == MODAL_SUBMIT and record.message is not None:
+        allowed = allowed | {CALLBACK_UPDATE}  # a modal opened from a button may edit its message
+    if callback_type not in allowed:
         raise DiscordError(400, 50035, f"Invalid interaction callback type {callback_type}")
 
 
@@ -113,11 +129,12 @@ def interaction_payload(
     app_permissions: int,
     attachment_size_limit: int,
     data: JSON,
+    message: JSON | None = None,
 ) -> JSON:
     """INTERACTION_CREATE's ``d``, with every key discord.py 2.7.1 requires."""
     channel_payload = channel.payload()
     channel_payload["permissions"] = str(member_permissions)
-    return {
+    payload: JSON = {
         "id": str(interaction_id),
         "application_id": str(application_id),
         "type": interaction_type,
@@ -138,3 +155,6 @@ def interaction_payload(
         "context": 0,
         "attachment_size_limit": attachment_size_limit,
     }
+    if message is not None:
+        payload["message"] = message  # components and modals opened from them
+    return payload

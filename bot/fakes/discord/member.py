@@ -19,10 +19,12 @@ from bot.fakes.discord.commands import (
     DriverError,
     build_options,
 )
+from bot.fakes.discord.components import BUTTON, find_component
 from bot.fakes.discord.interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     CALLBACK_DEFERRED,
+    MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     Ack,
     InteractionRecord,
@@ -138,7 +140,10 @@ class InteractionHandle:
         return self.errors
 
     async def submit_modal(self, values: dict[str, str]) -> InteractionHandle:
-        """Fill in the modal the bot opened and submit it (a type-5 interaction)."""
+        """Fill in the modal the bot opened and submit it (a type-5 interaction).
+
+        A modal opened from a button carries that button's message, as Discord sends it.
+        """
         modal = self.record.modal
         if modal is None:
             raise DriverError("the bot did not open a modal for this interaction")
@@ -149,8 +154,26 @@ class InteractionHandle:
             interaction_type=MODAL_SUBMIT,
             name=str(modal["custom_id"]),
             data={"custom_id": modal["custom_id"], "components": components},
+            message=self.record.message,
         )
         return InteractionHandle(self._state, record)
+
+    def modal_value(self, custom_id: str) -> str | None:
+        """The value the bot prefilled in the opened modal's text input ``custom_id``."""
+        fields = self.modal_fields()
+        if custom_id not in fields:
+            raise DriverError(f"the modal has no text input {custom_id!r}")
+        return fields[custom_id]
+
+    def modal_fields(self) -> dict[str, str | None]:
+        """The opened modal's text inputs, in order: custom_id → the value the bot prefilled."""
+        modal = self.record.modal
+        if modal is None:
+            raise DriverError("the bot did not open a modal for this interaction")
+        return {
+            str(c.get("custom_id")): None if c.get("value") is None else str(c["value"])
+            for c in _inputs(modal.get("components", []))
+        }
 
     def describe(self) -> str:
         """A one-paragraph account of the interaction, for failure messages."""
@@ -160,6 +183,19 @@ class InteractionHandle:
         ]
         errors = [f"{e.status}/{e.code}" for e in record.errors]
         return f"/{record.name} ack={record.ack} messages={shown} errors={errors}"
+
+
+def _inputs(components: list[JSON]) -> list[JSON]:
+    """The text inputs of a modal, wherever they sit (in a label or an action row)."""
+    found: list[JSON] = []
+    for component in components:
+        if component.get("type") == 1:
+            found += _inputs(component.get("components", []))
+        elif component.get("type") == 18:
+            found += _inputs([component["component"]])
+        else:
+            found.append(component)
+    return found
 
 
 def _submitted(component: JSON, values: dict[str, str]) -> JSON:
@@ -279,6 +315,50 @@ class MemberDriver:
             self.member, self.channel, interaction_type=AUTOCOMPLETE, name=command, data=data
         )
         return InteractionHandle(self._state, record)
+
+    async def click(self, message: Message | int, custom_id: str) -> InteractionHandle:
+        """Click a button on a message, as the Discord client allows it (else DriverError).
+
+        Any message the member sees may be clicked, their own ephemeral answers included; the
+        button must be there and enabled. The bot gets a MESSAGE_COMPONENT interaction carrying
+        the message and the button's ``custom_id``.
+        """
+        target = self._clickable_message(message)
+        component = find_component(target.components, custom_id)
+        if component is None:
+            shown = [c.get("custom_id") for c in _buttons(target.components)]
+            raise DriverError(f"message {target.id} has no button {custom_id!r} (it has {shown})")
+        if component.get("type") != BUTTON:
+            raise DriverError(f"{custom_id!r} is a select menu, not a button")
+        if component.get("disabled"):
+            raise DriverError(f"the button {custom_id!r} is disabled")
+        guild, channel = self._state.channel(target.channel_id)
+        if not channel_permissions(guild, channel, self.member) & Perm.VIEW_CHANNEL:
+            raise DriverError(f"{self.member.user.username} can't see #{channel.name}")
+        record = self._state.dispatch_interaction(
+            self.member,
+            channel,
+            interaction_type=MESSAGE_COMPONENT,
+            name=custom_id,
+            data={"custom_id": custom_id, "component_type": BUTTON},
+            message=target,
+        )
+        return InteractionHandle(self._state, record)
+
+    def buttons(self, message: Message | int) -> list[JSON]:
+        """The buttons this member sees on a message, in order."""
+        return _buttons(self._clickable_message(message).components)
+
+    def _clickable_message(self, message: Message | int) -> Message:
+        message_id = message if isinstance(message, int) else message.id
+        target = self._state.messages.get(message_id)
+        if target is None or target.deleted:
+            raise DriverError(f"message {message_id} is not visible in any channel")
+        if target.is_ephemeral:
+            owner = target.interaction_user
+            if owner is None or owner.id != self.member.id:
+                raise DriverError(f"message {message_id} is someone else's private answer")
+        return target
 
     async def say(self, content: str) -> Message:
         """Type an ordinary message in the channel (MESSAGE_CREATE), as the client allows it."""
@@ -412,3 +492,10 @@ class MemberDriver:
         if kind == ATTACHMENT and value in self._state.cdn.files:
             return self._state.cdn.files[value]
         return value
+
+
+def _buttons(components: list[JSON]) -> list[JSON]:
+    found: list[JSON] = []
+    for row in components:
+        found += [c for c in row.get("components", []) if c.get("type") == BUTTON]
+    return found

@@ -112,6 +112,8 @@ class Message:
     history: list[MessageVersion] = field(default_factory=list)
     interaction_id: int | None = None
     interaction_user: User | None = None
+    interaction_type: int = 2  # the interaction that made it: a command (2), a click (3) …
+    interacted_message_id: int | None = None  # for a click: the message that was clicked
     application_id: int | None = None
     # Kept only to answer a repeat within the nonce window; Discord doesn't store it long term.
     nonce: str | int | None = None
@@ -199,6 +201,7 @@ class Message:
             "deleted": self.deleted,
             "edits": len(self.history),
             "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
+            "components": self.components,
         }
 
     def payload(
@@ -261,10 +264,14 @@ class Message:
             data["webhook_id"] = str(self.application_id)
             data["interaction_metadata"] = {
                 "id": str(self.interaction_id),
-                "type": 2,
+                "type": self.interaction_type,
                 "user": self.interaction_user.payload(),
                 "authorizing_integration_owners": {"0": str(self.guild_id)},
             }
+            if self.interacted_message_id is not None:
+                data["interaction_metadata"]["interacted_message_id"] = str(
+                    self.interacted_message_id
+                )
         return data
 
 

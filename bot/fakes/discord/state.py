@@ -234,6 +234,9 @@ class FakeState:
         if interaction is not None:
             message.interaction_id = interaction.id
             message.interaction_user = interaction.member.user
+            message.interaction_type = interaction.type
+            if interaction.message is not None:
+                message.interacted_message_id = interaction.message.id
             message.application_id = self.world.app_id
         self.messages[message.id] = message
         if nonce is not None:
@@ -369,8 +372,13 @@ class FakeState:
         name: str,
         data: JSON,
         backdate_s: float = 0.0,
+        message: Message | None = None,
     ) -> InteractionRecord:
-        """Mint an interaction (optionally with an old snowflake) and send INTERACTION_CREATE."""
+        """Mint an interaction (optionally with an old snowflake) and send INTERACTION_CREATE.
+
+        ``message``: the message a component was clicked on (sent as the interaction's
+        ``message``, as Discord does for components and modals opened from them).
+        """
         if not self.gateway.sessions or not any(s.is_valid for s in self.gateway.sessions.values()):
             raise DriverError("the bot has no gateway session: start it before running commands")
         guild = self.world.guilds[channel.guild_id]
@@ -390,6 +398,7 @@ class FakeState:
             app_permissions=0 if bot is None else channel_permissions(guild, channel, bot),
             attachment_size_limit=self.upload_limit(guild),
             data=data,
+            message=None if message is None else self.message_payload(message),
         )
         record = InteractionRecord(
             id=interaction_id,
@@ -401,6 +410,7 @@ class FakeState:
             name=name,
             payload=payload,
             dispatched_at=now,
+            message=message,
         )
         self.interactions[interaction_id] = record
         self.interactions_by_token[token] = record

@@ -8,8 +8,10 @@ from bot.fakes.discord.bodies import Body, read_body, validate_message
 from bot.fakes.discord.interactions import (
     CALLBACK_AUTOCOMPLETE,
     CALLBACK_DEFERRED,
+    CALLBACK_DEFERRED_UPDATE,
     CALLBACK_MESSAGE,
     CALLBACK_MODAL,
+    CALLBACK_UPDATE,
     Ack,
     InteractionRecord,
     check_callback,
@@ -65,7 +67,7 @@ class Webhooks:
         answer: dict[str, object] = {
             "interaction": {"id": str(record.id), "type": record.type},
         }
-        if record.original is not None:
+        if record.original is not None and callback_type != CALLBACK_DEFERRED_UPDATE:
             answer["interaction"] = {
                 "id": str(record.id),
                 "type": record.type,
@@ -90,6 +92,14 @@ class Webhooks:
             record.original = self._post(
                 record, Body(), FLAG_LOADING | response_flags(data), validate=False
             )
+        elif callback_type in (CALLBACK_DEFERRED_UPDATE, CALLBACK_UPDATE):
+            # A component's interaction: its `@original` is the message that was clicked.
+            clicked = record.message
+            if clicked is None or clicked.deleted:
+                raise DiscordError(404, 10008)
+            if callback_type == CALLBACK_UPDATE:
+                self.state.edit_message(clicked, body)
+            record.original = clicked
         elif callback_type == CALLBACK_MODAL:
             _validate_modal(data)
             record.modal = data

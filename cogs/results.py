@@ -1,0 +1,169 @@
+"""The buttons under a result: 🔁 Rerun, 🎲 Variation (a form with the prompt), 🗑 Delete.
+
+They are dynamic items registered when the cog loads (in `setup_hook`): the task is read from
+the button's custom id, so a result posted days ago, before any number of restarts, still works.
+Who may do what is decided by the services (`bot.reruns`, `bot.result_actions`); this translates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import discord
+from discord.ext import commands
+
+from bot.app import KlingBot, Services, explain_failure, member_facts
+from bot.discord_delivery import channel_rights, result_button
+from bot.errors import NotYours
+from bot.generation import variation_text
+from bot.moderation import MemberFacts
+from bot.records import TaskRecord
+from bot.render import VARIATION_EMOJI
+from bot.reruns import NOT_YOURS, ButtonPress
+from bot.result_buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
+from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
+
+_SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
+
+
+def _bot(interaction: discord.Interaction[discord.Client]) -> KlingBot:
+    bot = interaction.client
+    assert isinstance(bot, KlingBot)
+    return bot
+
+
+def _facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
+    user = interaction.user
+    if not isinstance(user, discord.Member):
+        return MemberFacts(user.id, 0)
+    return member_facts(user)
+
+
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=RESULT_ID_TEMPLATE
+):
+    """A result's button, rebuilt from its custom id whenever it is pressed."""
+
+    def __init__(self, action: ResultAction, task_id: int) -> None:
+        super().__init__(result_button(_SPECS[action], task_id))
+        self.action: ResultAction = action
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction[KlingBot],
+        item: discord.ui.Button[discord.ui.View],
+        match: re.Match[str],
+    ) -> ResultButton:
+        """The button a press names."""
+        action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
+        return cls(action, int(match["task_id"]))
+
+    async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
+        """Do what the button says; a refusal is said privately."""
+        services = _bot(interaction).services
+        try:
+            if self.action == "rerun":
+                await self._rerun(interaction, services)
+            elif self.action == "vary":
+                await self._vary(interaction, services)
+            else:
+                await self._delete(interaction, services)
+        except Exception as error:
+            await explain_failure(interaction, error, f"the {_SPECS[self.action].label} button")
+
+    def _press(self, interaction: discord.Interaction[KlingBot]) -> ButtonPress:
+        assert interaction.guild_id is not None and interaction.channel_id is not None
+        assert interaction.message is not None  # a button is always on a message
+        return ButtonPress(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            message_id=interaction.message.id,
+            task_id=self.task_id,
+            member=_facts(interaction),
+            channel_rights=channel_rights(interaction.app_permissions, interaction.channel),
+        )
+
+    async def _rerun(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        ticket = await services.reruns.on_button(self._press(interaction))
+        await answer_with_ticket(interaction, services.generation, ticket, ())
+
+    async def _vary(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        press = self._press(interaction)
+        task = await services.reruns.result_task(press.guild_id, press.task_id)
+        if not await services.reruns.allows(task, press.member):
+            raise NotYours(NOT_YOURS)
+        require_video_rights(interaction)  # before the form: its answer would be charged
+        await interaction.response.send_modal(VariationModal(services, task))
+
+    async def _delete(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        press = self._press(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        task = await services.reruns.result_task(press.guild_id, press.task_id)
+        task = await services.results.remove(task, press.member)  # recorded first
+        if task.channel_id is not None and task.delivery_message_id is not None:
+            channel = _bot(interaction).get_partial_messageable(
+                task.channel_id, guild_id=task.guild_id
+            )
+            # Gone already (someone with Manage Messages): the record still says who asked.
+            with contextlib.suppress(discord.NotFound):
+                await channel.get_partial_message(task.delivery_message_id).delete()
+        services.status.refresh(task)
+        await interaction.followup.send(
+            f"Removed the video of task #{task.id}. `/task id:{task.id}` still shows the task.",
+            ephemeral=True,
+        )
+
+
+class VariationModal(discord.ui.Modal):
+    """The result's prompt (or shots), to change one thing; submitted, it is a new task."""
+
+    def __init__(self, services: Services, parent: TaskRecord) -> None:
+        super().__init__(title=f"{VARIATION_EMOJI} Variation of task #{parent.id}"[:45])
+        self.services = services
+        self.parent = parent
+        is_shots = parent.request.shot_type == "customize" and bool(parent.request.shots)
+        self.text: discord.ui.TextInput[VariationModal] = discord.ui.TextInput(
+            label="Shots, one a line: seconds: what happens" if is_shots else "Prompt",
+            style=discord.TextStyle.paragraph,
+            default=variation_text(parent.request),
+            min_length=1,
+            max_length=4000 if is_shots else 2500,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
+        """Queue the variation and answer with its status message."""
+        generation = self.services.generation
+        ticket = await generation.request_variation(
+            requester_of(interaction), self.parent, self.text.value
+        )
+        await answer_with_ticket(interaction, generation, ticket, ())
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[KlingBot], error: Exception
+    ) -> None:
+        """The same private sentences as every command."""
+        await explain_failure(interaction, error, "the Variation form")
+
+
+class ResultsCog(commands.Cog):
+    """Registers the result buttons, so that presses on any result are handled."""
+
+    def __init__(self, bot: KlingBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Handle presses from now on (this runs in `setup_hook`, before the gateway)."""
+        self.bot.add_dynamic_items(ResultButton)
+
+    async def cog_unload(self) -> None:
+        """Stop handling presses with the cog."""
+        self.bot.remove_dynamic_items(ResultButton)
+
+
+async def setup(bot: KlingBot) -> None:
+    """discord.py extension entry point."""
+    await bot.add_cog(ResultsCog(bot))
