@@ -55,10 +55,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bench.fake_host import FakeHost
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.logs import setup_logging
 from bot.fakes.comet import FakeCometConfig
 from bot.fakes.discord.testing import running_client
-from bot.logs import setup_logging
 from bot.settings import Settings
 
 NEVER_S = 24 * 3600.0  # fake CometAPI timings: no task leaves the queue during a run

@@ -53,7 +53,7 @@ from bench.workload import (
     run_engine,
     run_naive,
 )
-from bot.polling import CompletionModel, PollPolicy, next_poll_delay, prior_window
+from bot.domain.polling import CompletionModel, PollPolicy, next_poll_delay, prior_window
 
 NAIVE_INTERVALS_S = (5.0, 10.0)
 

@@ -33,7 +33,7 @@ from bench.common import MIB, Report, Target, base_parser, log, read_proc_status
 from bench.fake_host import FakeHost
 from bench.workload import bench_request
 from bot.fakes.comet import FakeCometConfig
-from bot.omni import OmniClient, TaskStatus
+from bot.omni.client import OmniClient, TaskStatus
 
 VARIANTS = ("streamed", "naive")
 _CHILD_TIMEOUT_S = 120

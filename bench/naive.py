@@ -12,8 +12,8 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from bot.models import OmniRequest
-from bot.omni import OmniClient, TaskSnapshot
+from bot.domain.request import OmniRequest
+from bot.omni.client import OmniClient, TaskSnapshot
 
 
 class NaivePoller:

@@ -35,14 +35,14 @@ import aiohttp
 from bench.common import Report, Target, base_parser, log, setup_logging, summary
 from bench.fake_host import FakeHost
 from bench.workload import bench_request, engine_settings
-from bot.database import to_db_time
-from bot.delivery import FileDeliverer
-from bot.engine import TaskEngine
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask, TaskRecord
+from bot.engine.courier import FileDeliverer
+from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometConfig
-from bot.lifecycle import TaskState
-from bot.omni import OmniClient
-from bot.records import NewTask, TaskRecord
-from bot.store import SqliteStore
+from bot.omni.client import OmniClient
+from bot.store.database import to_db_time
+from bot.store.sqlite import SqliteStore
 
 API_KEY = FakeCometConfig().api_key
 PROBE_SLEEP_S = 0.010

@@ -27,19 +27,19 @@ import aiohttp
 from aiohttp import web
 
 from bench.naive import NaivePoller
-from bot.callback_tokens import CallbackSigner
-from bot.delivery import FileDeliverer
-from bot.engine import EngineSettings, TaskEngine
+from bot.domain.callback_tokens import CallbackSigner
+from bot.domain.lifecycle import TaskState
+from bot.domain.polling import PollPolicy
+from bot.domain.records import NewTask, TaskRecord
+from bot.domain.request import OmniRequest, make_request
+from bot.engine.courier import FileDeliverer
+from bot.engine.submitter import Backoff
+from bot.engine.task_engine import EngineSettings, TaskEngine
+from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
 from bot.http.callbacks import CALLBACK_PATH, CallbackReceiver
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest, make_request
-from bot.omni import OmniClient
-from bot.polling import PollPolicy
-from bot.records import NewTask, TaskRecord
-from bot.store import SqliteStore
-from bot.submitter import Backoff
-from bot.tracker import TrackerSettings
+from bot.omni.client import OmniClient
+from bot.store.sqlite import SqliteStore
 
 log = logging.getLogger("bench")
 

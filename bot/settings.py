@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from bot.credentials import looks_like_credential, mask_passwords
-from bot.errors import ConfigError
-from bot.models import (
+from bot.domain.credentials import looks_like_credential, mask_passwords
+from bot.domain.errors import ConfigError
+from bot.domain.request import (
     AspectRatio,
     InputMode,
     Mode,

@@ -13,11 +13,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, explain_failure
-from bot.cancel_service import CancelService
-from bot.discord_delivery import cancel_button
-from bot.render_lists import cancel_choice_name, cancel_text
-from bot.result_buttons import CANCEL_ID_TEMPLATE
+from bot.discord.buttons import CANCEL_ID_TEMPLATE
+from bot.discord.client import KlingBot, explain_failure
+from bot.discord.delivery import cancel_button
+from bot.features.cancel import CancelService
+from bot.features.render_lists import cancel_choice_name, cancel_text
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
 from cogs.tasks import MAX_TASK_ID
 

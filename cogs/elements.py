@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services
-from bot.element_library import NAME_MAX_CHARS, ElementLibrary
-from bot.render_lists import element_list_view
+from bot.discord.client import KlingBot, Services
+from bot.features.elements import NAME_MAX_CHARS, ElementLibrary
+from bot.features.render_lists import element_list_view
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
 
 

@@ -16,10 +16,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services, explain_failure
-from bot.clips import CLIP_TYPES
-from bot.generation import VideoOptions
-from bot.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
+from bot.discord.client import KlingBot, Services, explain_failure
+from bot.features.clips import CLIP_TYPES
+from bot.features.generation import VideoOptions
+from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
 from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 
 EDIT_MENU = "Edit with Kling"

@@ -12,11 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services, member_facts
-from bot.moderation import MemberFacts
-from bot.quota_service import MAX_LIMIT, LimitTarget, MemberRef, QuotaService, parse_limit
-from bot.render import StatusView
-from bot.render_lists import (
+from bot.discord.client import KlingBot, Services, member_facts
+from bot.discord.status import status_embed
+from bot.domain.moderation import MemberFacts
+from bot.features.quotas import MAX_LIMIT, LimitTarget, MemberRef, QuotaService, parse_limit
+from bot.features.render import StatusView
+from bot.features.render_lists import (
     cleared_text,
     default_set_text,
     moderator_roles_text,
@@ -26,7 +27,6 @@ from bot.render_lists import (
     reset_text,
     server_budget_view,
 )
-from bot.status_messages import status_embed
 
 Window = Literal["day", "week", "month"]
 LIMIT_HELP = "Credits per window: 0 blocks, -1 means no limit"

@@ -7,14 +7,14 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.app import KlingBot, member_facts
-from bot.channel_rights import ChannelRights
-from bot.discord_delivery import TRANSIENT_ERRORS, PostChannel, cancel_view, channel_rights
-from bot.engine import utc_now
-from bot.errors import KlingBotError
-from bot.render import status_view
-from bot.reruns import RERUN_EMOJI, Reaction
-from bot.status_messages import status_embed
+from bot.discord.client import KlingBot, member_facts
+from bot.discord.delivery import TRANSIENT_ERRORS, PostChannel, cancel_view, channel_rights
+from bot.discord.status import status_embed
+from bot.domain.channel_rights import ChannelRights
+from bot.domain.errors import KlingBotError
+from bot.engine.task_engine import utc_now
+from bot.features.render import status_view
+from bot.features.reruns import RERUN_EMOJI, Reaction
 
 log = logging.getLogger("cogs.reruns")
 NOTICE_LIFETIME_S = 20  # a refusal has no private channel here: say it briefly, then tidy up

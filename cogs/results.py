@@ -2,7 +2,8 @@
 
 They are dynamic items registered when the cog loads (in `setup_hook`): the task is read from
 the button's custom id, so a result posted days ago, before any number of restarts, still works.
-Who may do what is decided by the services (`bot.reruns`, `bot.result_actions`); this translates.
+Who may do what is decided by the services (`bot.features.reruns`, `bot.features.results`);
+this translates.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ import re
 import discord
 from discord.ext import commands
 
-from bot.app import KlingBot, Services, explain_failure, member_facts
-from bot.discord_delivery import channel_rights, result_button
-from bot.errors import NotYours
-from bot.generation import variation_text
-from bot.moderation import MemberFacts
-from bot.records import TaskRecord
-from bot.render import VARIATION_EMOJI
-from bot.reruns import NOT_YOURS, ButtonPress
-from bot.result_buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
+from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
+from bot.discord.client import KlingBot, Services, explain_failure, member_facts
+from bot.discord.delivery import channel_rights, result_button
+from bot.domain.errors import NotYours
+from bot.domain.moderation import MemberFacts
+from bot.domain.records import TaskRecord
+from bot.features.generation import variation_text
+from bot.features.render import VARIATION_EMOJI
+from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 
 _SPECS = {spec.action: spec for spec in RESULT_BUTTONS}

@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services, explain_failure
-from bot.generation import StoryboardOptions
-from bot.storyboard import shots_from_lines
+from bot.discord.client import KlingBot, Services, explain_failure
+from bot.domain.storyboard import shots_from_lines
+from bot.features.generation import StoryboardOptions
 from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 

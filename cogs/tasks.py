@@ -1,7 +1,7 @@
 """`/tasks` and `/task`: a member's recent videos and one task in full, privately.
 
-Who may see what is decided by `bot/task_queries.py`; this cog turns options into plain data and
-the results into embeds.
+Who may see what is decided by `bot/features/task_history.py`; this cog turns options into
+plain data and the results into embeds.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, explain_failure
-from bot.engine import utc_now
-from bot.lifecycle import TaskState
-from bot.render_lists import task_detail_view, task_list_view
-from bot.status_messages import status_embed
-from bot.task_queries import TaskPage, TaskQueries
+from bot.discord.client import KlingBot, explain_failure
+from bot.discord.status import status_embed
+from bot.domain.lifecycle import TaskState
+from bot.engine.task_engine import utc_now
+from bot.features.render_lists import task_detail_view, task_list_view
+from bot.features.task_history import TaskPage, TaskQueries
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
 
 # Discord takes integer options up to 2**53 - 1; task numbers never get near it.

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import discord
 
-from bot.app import KlingBot
-from bot.channel_rights import clip_refusal, video_refusal
-from bot.discord_delivery import cancel_view, channel_rights
-from bot.engine import utc_now
-from bot.errors import KlingBotError, MissingPermissions
-from bot.generation import GenerationService, Requester, Ticket
-from bot.media import AttachmentInfo
-from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
-from bot.records import InteractionToken
-from bot.render import status_view
-from bot.status_messages import status_embed
+from bot.discord.client import KlingBot
+from bot.discord.delivery import cancel_view, channel_rights
+from bot.discord.status import status_embed
+from bot.domain.channel_rights import clip_refusal, video_refusal
+from bot.domain.errors import KlingBotError, MissingPermissions
+from bot.domain.records import InteractionToken
+from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
+from bot.engine.task_engine import utc_now
+from bot.features.generation import GenerationService, Requester, Ticket
+from bot.features.media import AttachmentInfo
+from bot.features.render import status_view
 
 
 def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:

@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import KlingBot, Services
-from bot.generation import VideoOptions
+from bot.discord.client import KlingBot, Services
+from bot.features.generation import VideoOptions
 from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 

@@ -1,9 +1,9 @@
 """`POST /omni/callback/<token>`: Kling (through CometAPI) says a task changed.
 
 Every answer is fast and changes nothing by itself. A callback is a hint: the token must be one
-the bot handed out (an HMAC of the task's external id, `bot.callback_tokens`), the body must not
-name another task, and the task must still be live; then the tracker asks the API about that
-task at once and acts on the query's answer, never on the callback's. Anything else is refused
+the bot handed out (an HMAC of the task's external id, `bot.domain.callback_tokens`), the body
+must not name another task, and the task must still be live; then the tracker asks the API about
+that task at once and acts on the query's answer, never on the callback's. Anything else is refused
 (403: forged or replayed; 400: not a task at all). Repeats, callbacks out of order and lost ones
 are harmless: a repeat brings no news, an old status is no news, and polling stays as a sparse
 safety net for the lost.
@@ -16,12 +16,12 @@ import logging
 
 from aiohttp import web
 
-from bot.callback_tokens import CallbackSigner
-from bot.engine import TaskEngine
-from bot.lifecycle import TaskState
-from bot.logs import task_scope
-from bot.omni_wire import CallbackHint, parse_callback
-from bot.records import TaskRecord
+from bot.domain.callback_tokens import CallbackSigner
+from bot.domain.lifecycle import TaskState
+from bot.domain.logs import task_scope
+from bot.domain.records import TaskRecord
+from bot.engine.task_engine import TaskEngine
+from bot.omni.wire import CallbackHint, parse_callback
 
 log = logging.getLogger(__name__)
 

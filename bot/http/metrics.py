@@ -1,8 +1,8 @@
 """`/metrics`: what the bot did, in the Prometheus text format (prometheus-client).
 
-Events come in through the `Telemetry` interface (`bot/telemetry.py`), which the engine and the
-client call without knowing about Prometheus. What the database already knows (tasks by state,
-the queue, tasks at the API, refunds) is read from the store at each scrape, so it is right
+Events come in through the `Telemetry` interface (`bot/domain/telemetry.py`), which the engine
+and the client call without knowing about Prometheus. What the database already knows (tasks by
+state, the queue, tasks at the API, refunds) is read from the store at each scrape, so it is right
 after a restart too: the refund counters are totals over the database's whole history.
 """
 
@@ -24,9 +24,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from bot.lifecycle import AT_API_STATES, TaskState
-from bot.store_api import TaskStore
-from bot.telemetry import ApiOperation, Noticed
+from bot.domain.lifecycle import AT_API_STATES, TaskState
+from bot.domain.telemetry import ApiOperation, Noticed
+from bot.store import TaskStore
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Completion → noticed: a callback lands in well under a second, a poll within seconds.

@@ -13,9 +13,9 @@ from typing import Self
 
 from aiohttp import web
 
-from bot.health import HealthFacts, assess
+from bot.features.health import HealthFacts, assess
 from bot.http.metrics import CONTENT_TYPE, PrometheusMetrics
-from bot.store_api import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
     python -m tests.crash.runner --config PATH --tasks N --out DIR --tag TAG [--time-scale S]
 
 The tasks have fixed external ids, and creating one is idempotent in the store, so a restart after
-kill -9 finds them (charged once) and only resumes. The engine is the one `bot.runner` builds for
-the terminal and the bot. Prints `ready` once the engine runs, `<task id> <state>` after every
-state change, and `settled` when every task has ended.
+kill -9 finds them (charged once) and only resumes. The engine is the one `bot.cli.submit`
+builds for the terminal and the bot. Prints `ready` once the engine runs, `<task id> <state>` after
+every state change, and `settled` when every task has ended.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.build import build_engine, engine_lock
-from bot.delivery import FileDeliverer
-from bot.engine import utc_now
-from bot.logs import setup_logging
-from bot.models import make_request
-from bot.records import NewTask, QuotaCheck, TaskRecord
+from bot.domain.logs import setup_logging
+from bot.domain.records import NewTask, QuotaCheck, TaskRecord
+from bot.domain.request import make_request
+from bot.engine.assembly import build_engine, engine_lock
+from bot.engine.courier import FileDeliverer
+from bot.engine.task_engine import utc_now
 from bot.settings import load_settings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 GUILD_ID = 1
 CHANNEL_ID = 2

@@ -1,10 +1,11 @@
 """kill -9 at random moments: every paid task still ends once, is created once and charged once.
 
 A fake CometAPI runs in the test process. The subject is a real process (`tests/crash/runner.py`:
-the engine `bot.runner` builds, a SQLite file, a directory of delivered videos) that queues eight
-tasks for three members and runs them to the end. It is killed with SIGKILL and restarted, again
-and again, at seeded random moments: during start-up, at any time, or a random few milliseconds
-after a chosen kind of state change, so that kills land inside creates, polls, downloads and
+the engine `bot.cli.submit` builds, a SQLite file, a directory of delivered videos) that queues
+eight tasks for three members and runs them to the end. It is killed with SIGKILL and restarted,
+again and again, at seeded random moments: during start-up, at any time, or a random few
+milliseconds after a chosen kind of state change, so that kills land inside creates, polls,
+downloads and
 deliveries rather than only in idle waits. The restart that is not killed runs to the end. A
 scenario is that whole life on a fresh database and a fresh fake; scenarios repeat until at least
 `MIN_KILLS` kills have landed. After each scenario:
@@ -34,9 +35,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind, Route
-from bot.lifecycle import TaskState
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 from tests.crash.runner import FAILING, MODERATED
 from tests.unit.test_engine import creates_per_task
 

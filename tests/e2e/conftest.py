@@ -15,7 +15,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import running_client

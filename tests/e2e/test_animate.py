@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.testing import private_text, reply_to, result_of
-from bot.lifecycle import TaskState
 from tests.helpers.images import cut_short, noise_image, one_bit_png, png
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import assert_pings, reply_to
-from bot.lifecycle import TaskState
 from tests.helpers.waits import eventually
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, InteractionHandle
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.ratelimits import DISCORD_RULES, BucketRule, RateLimits
 from bot.fakes.discord.recording import RequestRecord
-from bot.lifecycle import TaskState
 
 SETTLE_S = 60  # a guard against hangs, not a speed assertion
 EDIT_ROUTE = "/channels/{channel_id}/messages/{message_id}"

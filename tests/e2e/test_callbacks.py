@@ -16,14 +16,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import KlingBot
+from bot.cli.online_check import check_callback_url
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import reply_to
 from bot.fakes.harness import running_bot, settings_for
-from bot.lifecycle import TaskState
-from bot.online_check import check_callback_url
-from bot.records import TaskRecord
 from tests.helpers.waits import task_reaches
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion

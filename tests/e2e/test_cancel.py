@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Member, Message
 from bot.fakes.discord.testing import private_text, replies_to, reply_to
 from bot.fakes.harness import running_bot
-from bot.lifecycle import TaskState
-from bot.records import TaskRecord
 from bot.settings import Settings
-from bot.store import TaskStore
+from bot.store.sqlite import TaskStore
 from tests.helpers.waits import eventually
 
 ONE_SLOT: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.member import MemberDriver

@@ -8,7 +8,7 @@ import asyncio
 import discord
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Perm
 from bot.fakes.discord.testing import reply_to

@@ -9,12 +9,12 @@ from collections.abc import Callable
 import discord
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Message, Perm
 from bot.fakes.discord.member import InteractionHandle
-from bot.lifecycle import TaskState
-from bot.records import TaskRecord
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 

@@ -13,19 +13,19 @@ from typing import Any
 import discord
 import pytest
 
-from bot.delivery import DeliveryError, ResultFile, delivery_nonce
-from bot.discord_delivery import DiscordDeliverer
-from bot.engine import utc_now
+from bot.discord.delivery import DiscordDeliverer
+from bot.discord.status import FINAL_EDIT_TRIES, StatusUpdater, status_embed
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask, TaskRecord
+from bot.domain.request import make_request
+from bot.engine.courier import DeliveryError, ResultFile, delivery_nonce
+from bot.engine.submitter import Backoff
+from bot.engine.task_engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask, TaskRecord
-from bot.render import is_result_text, status_view
-from bot.status_messages import FINAL_EDIT_TRIES, StatusUpdater, status_embed
-from bot.store import SqliteStore
-from bot.submitter import Backoff
+from bot.features.render import is_result_text, status_view
+from bot.store.sqlite import SqliteStore
 
 MiB = 1024 * 1024
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "fakes" / "assets" / "sample_320x180_5s.mp4"

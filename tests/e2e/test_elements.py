@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Member
 from bot.fakes.discord.testing import private_text

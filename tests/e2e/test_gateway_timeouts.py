@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI, FaultKind
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import reply_to
-from bot.lifecycle import TaskState
 
 
 @pytest.mark.parametrize(

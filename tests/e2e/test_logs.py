@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.logs import QUIETER, log_handler, secrets_of
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import reply_to
-from bot.lifecycle import TaskState
-from bot.logs import QUIETER, log_handler, secrets_of
 from bot.settings import Settings
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion

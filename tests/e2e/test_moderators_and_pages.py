@@ -3,17 +3,17 @@ with buttons, through the real bot on the fake Discord, the buttons also after a
 
 from __future__ import annotations
 
-from bot.app import KlingBot
-from bot.engine import utc_now
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask
+from bot.domain.request import OmniRequest
+from bot.engine.task_engine import utc_now
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Member, Message, Perm
 from bot.fakes.discord.testing import private_text
 from bot.fakes.harness import running_bot
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.records import NewTask
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 
 async def said(fake: FakeDiscord, who: Member, *path: str, **options: object) -> str:

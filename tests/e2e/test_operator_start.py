@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.about import bot_version
+from bot.domain.about import bot_version
+from bot.domain.invite import invite_url
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.harness import BotProcess
-from bot.invite import invite_url
 from bot.settings import Settings
 
 pytestmark = pytest.mark.slow

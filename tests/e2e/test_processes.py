@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import UNCONFIRMED_REASON
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
+from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY
+from bot.engine.task_engine import UNCONFIRMED_REASON
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment, InteractionHandle
 from bot.fakes.discord.testing import replies_to, reply_to
 from bot.fakes.harness import BotProcess, config_toml
-from bot.lifecycle import TaskState
-from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY
-from bot.records import TaskRecord
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 from tests.helpers.images import png
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ async def test_the_demo_runs_offline_and_writes_a_playable_mp4(
     demo = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.cli.main",
         "demo",
         "--out",
         str(out),
@@ -234,7 +234,7 @@ async def test_run_logs_json_and_answers_health_checks(
     await reply_to(fake_discord, itx.original.id, timeout_s=SETTLE_S)
     await bot_process.wait_for_line('"message": "delivered ')
     health = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "health", "--config", str(bot_process.config)
+        sys.executable, "-m", "bot.cli.main", "health", "--config", str(bot_process.config)
     )
     assert await asyncio.wait_for(health.wait(), SETTLE_S) == 0  # Docker's HEALTHCHECK
     assert await bot_process.stop() == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.discord import FakeDiscord, InteractionHandle, Member, Message, Perm, Role
 from bot.fakes.discord.testing import assert_pings
 from bot.fakes.discord.world import MODERATORS_DEFAULT

@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 import discord
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import assert_pings, reply_to, result_of
-from bot.lifecycle import TaskState
-from bot.records import TaskRecord
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 

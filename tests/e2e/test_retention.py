@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.testing import assert_pings, reply_to
-from bot.lifecycle import TaskState
 from tests.helpers.waits import task_reaches
 
 

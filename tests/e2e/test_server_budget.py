@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Member, Message
 from bot.fakes.discord.testing import assert_pings, private_text

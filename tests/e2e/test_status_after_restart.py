@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.engine import utc_now
+from bot.domain.lifecycle import TaskState
+from bot.engine.task_engine import utc_now
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.harness import running_bot
-from bot.lifecycle import TaskState
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 

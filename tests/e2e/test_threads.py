@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.models import Channel
 from bot.fakes.discord.testing import reply_to
-from bot.lifecycle import TaskState
-from bot.records import TaskRecord
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from bot.app import KlingBot
+from bot.discord.client import KlingBot
+from bot.domain.lifecycle import TaskState
 from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Perm
 from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.testing import private_text, reply_to, result_of
-from bot.lifecycle import TaskState
 from tests.helpers.images import png
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion

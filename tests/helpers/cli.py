@@ -12,7 +12,7 @@ from pathlib import Path
 
 # Imported here, by the test's own user: after the fork's switch of users, the standard library
 # may be out of reach (it is, when Python lives under /root).
-from bot.cli import main
+from bot.cli.main import main
 
 KLING_BOT = str(Path(sys.executable).with_name("kling-bot"))
 PROCESS_TIMEOUT_S = 120  # a guard against hangs, not a speed assertion

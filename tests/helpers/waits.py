@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.lifecycle import TaskState
-from bot.records import TaskRecord
-from bot.store_api import TaskStore
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
+from bot.store import TaskStore
 
 HANG_GUARD_S = 30.0  # a guard against hangs, not a speed assertion
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.backup import BackupError, backup_database
-from bot.cli import main
-from bot.models import make_request
-from bot.records import NewTask
-from bot.store import SqliteStore
+from bot.cli.main import main
+from bot.domain.records import NewTask
+from bot.domain.request import make_request
+from bot.store.backup import BackupError, backup_database
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 REQUEST = make_request(

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
-from bot.errors import ConfigError
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.omni_wire import TaskStatus, build_create_body, parse_callback
-from bot.polling import PollPolicy, Window, safety_net_delay
-from bot.records import TaskRecord
+from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
+from bot.domain.errors import ConfigError
+from bot.domain.lifecycle import TaskState
+from bot.domain.polling import PollPolicy, Window, safety_net_delay
+from bot.domain.records import TaskRecord
+from bot.domain.request import make_request
+from bot.engine.tracker import estimated_age_s, is_news
+from bot.omni.wire import TaskStatus, build_create_body, parse_callback
 from bot.settings import load_settings
-from bot.tracker import estimated_age_s, is_news
 
 KEY = b"k" * 32
 SIGNER = CallbackSigner(KEY, "https://bot.example.org/omni/callback/")

@@ -11,12 +11,12 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.cancellation import CancelStep, cancel_step, refunds_cancellation
-from bot.lifecycle import AT_API_STATES, TaskState
-from bot.migrate import load_migrations, migrate
-from bot.models import OmniRequest
-from bot.records import NewTask, QuotaCheck
-from bot.store import SqliteStore
+from bot.domain.cancellation import CancelStep, cancel_step, refunds_cancellation
+from bot.domain.lifecycle import AT_API_STATES, TaskState
+from bot.domain.records import NewTask, QuotaCheck
+from bot.domain.request import OmniRequest
+from bot.store.migrate import load_migrations, migrate
+from bot.store.sqlite import SqliteStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channel_rights import ChannelRights, missing_for_a_video, video_refusal
+from bot.domain.channel_rights import ChannelRights, missing_for_a_video, video_refusal
 
 ALL = ChannelRights(
     view_channel=True,

@@ -19,24 +19,24 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.build import EngineBusy, build_engine, engine_lock
-from bot.cli import main
-from bot.delivery import FileDeliverer
-from bot.errors import InvalidInput
-from bot.fakes.comet import SAMPLE_PNG, FakeCometAPI, FakeCometConfig
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask
-from bot.runner import (
+from bot.cli.main import main
+from bot.cli.submit import (
     SubmitOptions,
     build_request,
     out_path,
     request_fields,
     run_submit,
 )
+from bot.cli.table import progress_line, render_tasks
+from bot.domain.errors import InvalidInput
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask
+from bot.domain.request import make_request
+from bot.engine.assembly import EngineBusy, build_engine, engine_lock
+from bot.engine.courier import FileDeliverer
+from bot.fakes.comet import SAMPLE_PNG, FakeCometAPI, FakeCometConfig
 from bot.settings import OmniSettings, Settings
-from bot.store import SqliteStore
-from bot.table import progress_line, render_tasks
+from bot.store.sqlite import SqliteStore
 from tests.helpers.images import cut_short, noise_image, one_bit_png
 from tests.unit.test_engine import creates_per_task
 from tests.unit.test_render import CREATED, make_task

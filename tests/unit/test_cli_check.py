@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.about import bot_version
+from bot.domain.about import bot_version
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from tests.helpers.cli import kling_bot, operator_env, run_main_as
 

@@ -9,10 +9,10 @@ from typing import Unpack
 
 import pytest
 
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask, TaskRecord, TaskUpdate
-from bot.store import SqliteStore
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask, TaskRecord, TaskUpdate
+from bot.domain.request import make_request
+from bot.store.sqlite import SqliteStore
 from tests.helpers.cli import kling_bot
 
 pytestmark = pytest.mark.slow

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.clips import (
+from bot.domain.errors import InvalidInput
+from bot.fakes.clip_maker import make_clip
+from bot.features.clips import (
     ClipFacts,
     check_clip_facts,
     check_clip_metadata,
     probe_clip,
     sizes_apart,
 )
-from bot.errors import InvalidInput
-from bot.fakes.clip_maker import make_clip
-from bot.generation import VideoOptions, build_video_request
-from bot.media import AttachmentInfo
+from bot.features.generation import VideoOptions, build_video_request
+from bot.features.media import AttachmentInfo
 from bot.settings import OmniSettings
 
 GOOD = ClipFacts(duration_s=5.0, width=1280, height=720, fps=30.0, codec="h264", has_audio=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channel_rights import ChannelRights
-from bot.delivery import NONCE_MAX_CHARS, ChannelPost, Form, channel_posts, delivery_nonce
-from bot.records import new_external_id
+from bot.domain.channel_rights import ChannelRights
+from bot.domain.records import new_external_id
+from bot.engine.courier import NONCE_MAX_CHARS, ChannelPost, Form, channel_posts, delivery_nonce
 
 
 def test_the_nonce_fits_discord_and_is_unique_per_external_id() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from bot.discord_time import ANSWER_DEADLINE_S, CLOCK_MARGIN_S, DiscordClock, is_too_old_to_answer
+from bot.discord.time import ANSWER_DEADLINE_S, CLOCK_MARGIN_S, DiscordClock, is_too_old_to_answer
 
 
 def date_header(epoch_s: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.edit_pacing import (
+from bot.discord.pacing import (
     DEFAULT_BUDGET,
     SAFETY_S,
     Announcement,

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.element_library import (
+from bot.domain.errors import InvalidInput, NotModerator
+from bot.domain.moderation import MANAGE_GUILD, MemberFacts
+from bot.features.elements import (
     ElementLibrary,
     check_element_id,
     check_name,
     complete,
     split_elements,
 )
-from bot.errors import InvalidInput, NotModerator
-from bot.moderation import MANAGE_GUILD, MemberFacts
 from bot.settings import QuotaSettings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 MOD = MemberFacts(1, MANAGE_GUILD)

@@ -16,18 +16,24 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.delivery import CourierSettings, Deliverer, FileDeliverer
-from bot.engine import UNCONFIRMED_REASON, EngineSettings, ForgetInputs, TaskEngine, utc_now
-from bot.errors import ApiError
+from bot.domain.errors import ApiError
+from bot.domain.lifecycle import TaskState
+from bot.domain.polling import PollPolicy
+from bot.domain.records import NewTask, QuotaCheck, TaskRecord
+from bot.domain.request import OmniRequest, make_request
+from bot.engine.courier import CourierSettings, Deliverer, FileDeliverer
+from bot.engine.submitter import Backoff, Prepare
+from bot.engine.task_engine import (
+    UNCONFIRMED_REASON,
+    EngineSettings,
+    ForgetInputs,
+    TaskEngine,
+    utc_now,
+)
+from bot.engine.tracker import QueryPace, Tracker, TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest, make_request
-from bot.omni import OmniClient, RetryPolicy
-from bot.polling import PollPolicy
-from bot.records import NewTask, QuotaCheck, TaskRecord
-from bot.store import SqliteStore
-from bot.submitter import Backoff, Prepare
-from bot.tracker import QueryPace, Tracker, TrackerSettings
+from bot.omni.client import OmniClient, RetryPolicy
+from bot.store.sqlite import SqliteStore
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
 UNLIMITED = QuotaCheck(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.fairness import Waiting, choose_next, next_wakeup, queue_positions
+from bot.domain.fairness import Waiting, choose_next, next_wakeup, queue_positions
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.delivery import FileDeliverer
-from bot.engine import EngineSettings, TaskEngine
-from bot.errors import QuotaExceeded
-from bot.generation import GenerationService, Requester
-from bot.media import MediaStore
-from bot.models import OmniRequest
-from bot.omni import OmniClient
-from bot.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
+from bot.domain.errors import QuotaExceeded
+from bot.domain.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
+from bot.domain.request import OmniRequest
+from bot.engine.courier import FileDeliverer
+from bot.engine.task_engine import EngineSettings, TaskEngine
+from bot.features.generation import GenerationService, Requester
+from bot.features.media import MediaStore
+from bot.omni.client import OmniClient
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 GUILD, CHANNEL, ALICE = 10, 20, 30
 REQUEST = OmniRequest(prompt="a lighthouse in a storm", aspect_ratio="9:16")

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.health import (
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask
+from bot.domain.request import make_request
+from bot.domain.telemetry import Vitals
+from bot.features.health import (
     HealthFacts,
     HealthFile,
     assess,
@@ -16,12 +20,8 @@ from bot.health import (
     judge_health_file,
     probe_url,
 )
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask
 from bot.settings import Settings
-from bot.store import SqliteStore
-from bot.telemetry import Vitals
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

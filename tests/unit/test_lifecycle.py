@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from bot.errors import IllegalTransition
-from bot.lifecycle import (
+from bot.domain.errors import IllegalTransition
+from bot.domain.lifecycle import (
     AT_API_STATES,
     REFUNDED_STATES,
     TERMINAL_STATES,

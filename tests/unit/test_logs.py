@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import TaskLogContext, log_handler, secrets_of, task_context, task_scope
+from bot.domain.logs import TaskLogContext, log_handler, secrets_of, task_context, task_scope
 from bot.settings import Settings
 
 TOKEN = "discord-token.abcdefgh"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask, QuotaTerms
+from bot.domain.request import make_request
+from bot.domain.telemetry import Fanout, Vitals
 from bot.http.metrics import PrometheusMetrics
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask, QuotaTerms
-from bot.store import SqliteStore
-from bot.telemetry import Fanout, Vitals
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidInput
-from bot.models import (
+from bot.domain.errors import InvalidInput
+from bot.domain.request import (
     InputMode,
     allowed_durations,
     describe_durations,

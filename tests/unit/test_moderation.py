@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import NotModerator
-from bot.moderation import ADMINISTRATOR, MANAGE_GUILD, MemberFacts, is_moderator, require_moderator
+from bot.domain.errors import NotModerator
+from bot.domain.moderation import (
+    ADMINISTRATOR,
+    MANAGE_GUILD,
+    MemberFacts,
+    is_moderator,
+    require_moderator,
+)
 
 PLAIN = MemberFacts(user_id=1, permissions=0, role_ids=(10,), role_names=("Members",))
 

@@ -18,17 +18,17 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.errors import ApiError, ApiErrorKind
-from bot.models import OmniRequest, make_request
-from bot.omni import (
+from bot.domain.errors import ApiError, ApiErrorKind
+from bot.domain.request import OmniRequest, make_request
+from bot.omni.client import (
     OMNI_PATH,
     OmniClient,
     ResultTooLarge,
     RetryPolicy,
     TaskStatus,
 )
-from bot.omni_errors import BASE_URL_HINT
-from bot.omni_wire import build_create_body
+from bot.omni.errors import BASE_URL_HINT
+from bot.omni.wire import build_create_body
 
 API_KEY = "sk-test-0123456789abcdef"
 A = ApiErrorKind
@@ -503,7 +503,7 @@ async def test_the_api_key_appears_in_no_error_repr_or_log(
 ) -> None:
     echo = json.dumps({"error": {"message": f"Invalid token {API_KEY}"}})
     server.then(Reply(status=401, body=echo))
-    caplog.set_level(logging.DEBUG, logger="bot.omni")
+    caplog.set_level(logging.DEBUG, logger="bot.omni.client")
     with pytest.raises(ApiError) as caught:
         await client.create(REQUEST)
     texts = [str(caught.value), caught.value.detail, caught.value.log_line(), repr(client)]

@@ -10,11 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.errors import ApiError, ApiErrorKind
+from bot.domain.errors import ApiError, ApiErrorKind
+from bot.domain.request import OmniRequest, make_request
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind, Route
-from bot.models import OmniRequest, make_request
-from bot.omni import CreatedTask, OmniClient, RetryPolicy, TaskSnapshot, TaskStatus
-from bot.omni_wire import NO_URL_REASON
+from bot.omni.client import CreatedTask, OmniClient, RetryPolicy, TaskSnapshot, TaskStatus
+from bot.omni.wire import NO_URL_REASON
 
 A = ApiErrorKind
 KEY = "sk-fake-key"

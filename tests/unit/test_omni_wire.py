@@ -1,4 +1,4 @@
-"""Pure JSON ↔ typed tests of bot.omni_wire, against the examples of omni-api.md §1-§4."""
+"""Pure JSON ↔ typed tests of bot.omni.wire, against the examples of omni-api.md §1-§4."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ApiError, ApiErrorKind, InvalidInput
+from bot.domain.errors import ApiError, ApiErrorKind, InvalidInput
+from bot.domain.request import MODEL_NAMES, OmniRequest, make_request
 from bot.fakes.comet import validate_create_body
-from bot.models import MODEL_NAMES, OmniRequest, make_request
-from bot.omni_errors import BASE_URL_HINT, classify_error, parse_retry_after, redact
-from bot.omni_wire import (
+from bot.omni.errors import BASE_URL_HINT, classify_error, parse_retry_after, redact
+from bot.omni.wire import (
     NO_REASON,
     NO_URL_REASON,
     CreatedTask,
@@ -241,7 +241,7 @@ def omni_requests(draw: st.DrawFn) -> OmniRequest:
 def test_every_valid_request_builds_a_body_the_fake_accepts(
     request: OmniRequest, external_id: str | None
 ) -> None:
-    """The fake reads §1.5 independently of bot.models: the two readings must agree."""
+    """The fake reads §1.5 independently of bot.domain.request: the two readings must agree."""
     body = build_create_body(request, external_id)
     assert validate_create_body(json.loads(json.dumps(body))) is None
     assert body["model_name"] == request.model

@@ -13,16 +13,16 @@ from urllib.parse import parse_qs, urlparse
 import discord
 import pytest
 
-from bot.build import engine_lock
-from bot.cli import main
+from bot.cli.main import main
+from bot.cli.online_check import CheckResult, check_online, client_id_from_token
+from bot.domain.invite import invite_url
+from bot.engine.assembly import engine_lock
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.harness import config_toml, settings_for
-from bot.invite import invite_url
-from bot.migrate import load_migrations
-from bot.online_check import CheckResult, check_online, client_id_from_token
 from bot.settings import Settings
-from bot.store import SqliteStore
+from bot.store.migrate import load_migrations
+from bot.store.sqlite import SqliteStore
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import NotModerator
-from bot.models import OmniRequest
-from bot.moderation import ADMINISTRATOR, MANAGE_GUILD, MemberFacts, is_moderator
-from bot.quota_service import QuotaService
-from bot.records import NewTask
+from bot.domain.errors import NotModerator
+from bot.domain.moderation import ADMINISTRATOR, MANAGE_GUILD, MemberFacts, is_moderator
+from bot.domain.records import NewTask
+from bot.domain.request import OmniRequest
+from bot.features.quotas import QuotaService
+from bot.features.task_history import PAGE_SIZE, TaskQueries
 from bot.settings import QuotaSettings
-from bot.store import SqliteStore
-from bot.task_queries import PAGE_SIZE, TaskQueries
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 GUILD, USER = 10, 30

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY, PausePoints
+from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE, ENVIRONMENT_KEY, PausePoints
 
 
 async def test_nothing_pauses_without_the_environment_variable() -> None:

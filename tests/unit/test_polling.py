@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from bot.polling import CompletionModel, PollPolicy, Window, next_poll_delay, prior_window
+from bot.domain.polling import CompletionModel, PollPolicy, Window, next_poll_delay, prior_window
 
 POLICY = PollPolicy()
 WINDOW = Window(early_s=60, late_s=240)

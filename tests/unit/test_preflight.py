@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.preflight import storage_problems
+from bot.cli.preflight import storage_problems
 from bot.settings import StorageSettings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 
 def storage(database: Path, media_dir: Path) -> StorageSettings:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.progress import BAR_CELLS, Progress, expected_render_s, progress, progress_text
-from bot.progress_ticker import RenderEstimates
-from bot.records import NewTask
-from bot.render import status_view
-from bot.store import SqliteStore
+from bot.domain.lifecycle import TaskState
+from bot.domain.progress import BAR_CELLS, Progress, expected_render_s, progress, progress_text
+from bot.domain.records import NewTask
+from bot.domain.request import OmniRequest
+from bot.engine.progress_ticker import RenderEstimates
+from bot.features.render import status_view
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.quota import ResolvedLimit, quota_check, resolve_limit, window_bounds
-from bot.records import GuildSettings, QuotaOverride
+from bot.domain.quota import ResolvedLimit, quota_check, resolve_limit, window_bounds
+from bot.domain.records import GuildSettings, QuotaOverride
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # a Wednesday
 GUILD, ALICE, HELPERS, VIPS = 1, 10, 100, 200

@@ -8,21 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import InvalidInput, NotModerator
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.moderation import MANAGE_GUILD, MemberFacts
-from bot.quota import ResolvedLimit
-from bot.quota_service import (
+from bot.domain.errors import InvalidInput, NotModerator
+from bot.domain.lifecycle import TaskState
+from bot.domain.moderation import MANAGE_GUILD, MemberFacts
+from bot.domain.quota import ResolvedLimit
+from bot.domain.records import GuildSettings, NewTask, QuotaCheck, QuotaOverride
+from bot.domain.request import OmniRequest
+from bot.features.quotas import (
     LimitTarget,
     MemberRef,
     QuotaService,
     deciding_role,
     parse_limit,
 )
-from bot.records import GuildSettings, NewTask, QuotaCheck, QuotaOverride
 from bot.settings import QuotaSettings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)  # a Wednesday

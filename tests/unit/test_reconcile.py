@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ApiErrorKind
-from bot.reconcile import (
+from bot.domain.errors import ApiErrorKind
+from bot.domain.reconcile import (
     MADE_BUT_NOT_FOUND,
     NEVER_CONFIRMED,
     NOT_SENT_AGAIN,

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import Form
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import TaskRecord
-from bot.render import (
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
+from bot.domain.request import make_request
+from bot.engine.courier import Form
+from bot.features.render import (
     CONTENT_MAX_CHARS,
     DESCRIPTION_MAX_CHARS,
     EMBED_MAX_CHARS,

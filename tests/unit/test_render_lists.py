@@ -8,24 +8,24 @@ from typing import Any
 
 import pytest
 
-from bot.lifecycle import TaskState
-from bot.quota import ResolvedLimit
-from bot.quota_service import (
+from bot.domain.lifecycle import TaskState
+from bot.domain.quota import ResolvedLimit
+from bot.domain.records import QuotaOverride, TaskEvent, TaskRecord
+from bot.features.quotas import (
     LimitTarget,
     OverrideChange,
     OverrideListing,
     QuotaStatus,
     ResetResult,
 )
-from bot.records import QuotaOverride, TaskEvent, TaskRecord
-from bot.render import (
+from bot.features.render import (
     DESCRIPTION_MAX_CHARS,
     EMBED_MAX_CHARS,
     FIELD_VALUE_MAX_CHARS,
     StatusView,
     jump_url,
 )
-from bot.render_lists import (
+from bot.features.render_lists import (
     cleared_text,
     default_set_text,
     limit_text,
@@ -39,7 +39,7 @@ from bot.render_lists import (
     task_line,
     task_list_view,
 )
-from bot.task_queries import TaskDetail, TaskPage
+from bot.features.task_history import TaskDetail, TaskPage
 from tests.unit.test_render import CHANNEL, CREATED, GUILD, USER, make_task
 
 S = TaskState

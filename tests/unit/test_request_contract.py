@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import InvalidInput
+from bot.domain.errors import InvalidInput
+from bot.domain.request import make_request
 from bot.fakes.comet import validate_create_body
-from bot.models import make_request
-from bot.omni_wire import build_create_body
+from bot.omni.wire import build_create_body
 
 prompts = st.sampled_from(
     [

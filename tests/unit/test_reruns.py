@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.reruns import NOTICE_WINDOW, notice_due
+from bot.features.reruns import NOTICE_WINDOW, notice_due
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

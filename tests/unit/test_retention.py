@@ -9,11 +9,17 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from bot.lifecycle import TaskState
-from bot.models import make_request
-from bot.records import NewTask
-from bot.retention import MediaEntry, MediaRetention, expired_media, media_owners, scan_media
-from bot.store import SqliteStore
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask
+from bot.domain.request import make_request
+from bot.features.retention import (
+    MediaEntry,
+    MediaRetention,
+    expired_media,
+    media_owners,
+    scan_media,
+)
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -14,15 +14,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from bot.delivery import DeliveryError, FileDeliverer, ResultFile
-from bot.engine import TaskEngine
-from bot.errors import ApiError, ApiErrorKind
+from bot.domain.errors import ApiError, ApiErrorKind
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
+from bot.domain.request import OmniRequest
+from bot.engine.courier import DeliveryError, FileDeliverer, ResultFile
+from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.omni import CreatedTask, OmniClient, TaskSnapshot
-from bot.records import TaskRecord
-from bot.store import SqliteStore
+from bot.omni.client import CreatedTask, OmniClient, TaskSnapshot
+from bot.store.sqlite import SqliteStore
 from tests.unit.test_engine import UNLIMITED, creates_per_task, new_task, running_engine
 
 SETTLE_S = 15  # a safety net against hangs, not a performance assertion
@@ -182,7 +182,7 @@ async def test_a_minute_without_discord_does_not_lose_a_finished_video(
     assert outage.calls > 2
 
 
-# -- submitter (reported: bot/submitter.py is being edited by the lead) --------------------------
+# -- submitter -------------------------------------------------------------------------------
 
 
 async def settled_in_time(engine: TaskEngine, task: TaskRecord) -> TaskRecord:

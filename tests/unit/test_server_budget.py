@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import NotModerator, QuotaExceeded
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.moderation import MANAGE_GUILD, MemberFacts
-from bot.quota import resolve_server_limit
-from bot.quota_service import QuotaService
-from bot.records import GuildSettings, NewTask, QuotaTerms
-from bot.render_lists import server_budget_view
+from bot.domain.errors import NotModerator, QuotaExceeded
+from bot.domain.lifecycle import TaskState
+from bot.domain.moderation import MANAGE_GUILD, MemberFacts
+from bot.domain.quota import resolve_server_limit
+from bot.domain.records import GuildSettings, NewTask, QuotaTerms
+from bot.domain.request import OmniRequest
+from bot.features.quotas import QuotaService
+from bot.features.render_lists import server_budget_view
 from bot.settings import QuotaSettings
-from bot.store import SqliteStore
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2025, 1, 15, tzinfo=UTC)

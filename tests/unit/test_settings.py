@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
+from bot.domain.errors import ConfigError
 from bot.settings import (
     ConfigReport,
     describe_settings,

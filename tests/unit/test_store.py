@@ -12,12 +12,12 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.errors import IllegalTransition, TaskNotFound
-from bot.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
-from bot.migrate import Migration, load_migrations, migrate, split_statements, user_version
-from bot.models import OmniRequest, make_request
-from bot.records import InteractionToken, NewTask, QueueEntry, QuotaCheck
-from bot.store import SqliteStore, TaskStore
+from bot.domain.errors import IllegalTransition, TaskNotFound
+from bot.domain.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
+from bot.domain.records import InteractionToken, NewTask, QueueEntry, QuotaCheck
+from bot.domain.request import OmniRequest, make_request
+from bot.store.migrate import Migration, load_migrations, migrate, split_statements, user_version
+from bot.store.sqlite import SqliteStore, TaskStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -332,7 +332,7 @@ async def test_compare_and_set_lets_exactly_one_of_two_racers_win(
         await second.close()
 
 
-# CANCELLED has its own rule (bot.cancellation), tested in test_cancellation.py.
+# CANCELLED has its own rule (bot.domain.cancellation), tested in test_cancellation.py.
 @pytest.mark.parametrize("ending", sorted(TERMINAL_STATES - {TaskState.CANCELLED}), ids=str)
 async def test_each_ending_refunds_exactly_when_the_lifecycle_says(
     store: SqliteStore, ending: TaskState

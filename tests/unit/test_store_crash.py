@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.lifecycle import TaskState, can_move
-from bot.models import OmniRequest
-from bot.records import NewTask, QuotaCheck
-from bot.store import SqliteStore
+from bot.domain.lifecycle import TaskState, can_move
+from bot.domain.records import NewTask, QuotaCheck
+from bot.domain.request import OmniRequest
+from bot.store.sqlite import SqliteStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -153,10 +153,10 @@ _CHILD_PRELUDE = """
 import asyncio, random, sys, time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from bot.lifecycle import TaskState as S
-from bot.models import OmniRequest
-from bot.records import NewTask, QuotaCheck
-from bot.store import SqliteStore
+from bot.domain.lifecycle import TaskState as S
+from bot.domain.request import OmniRequest
+from bot.domain.records import NewTask, QuotaCheck
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2025, 1, 15, tzinfo=UTC)

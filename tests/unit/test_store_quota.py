@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import QuotaExceeded
-from bot.lifecycle import TaskState
-from bot.migrate import load_migrations
-from bot.models import OmniRequest
-from bot.records import GuildSettings, NewTask, QuotaCheck, QuotaTerms
-from bot.store import SqliteStore
+from bot.domain.errors import QuotaExceeded
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import GuildSettings, NewTask, QuotaCheck, QuotaTerms
+from bot.domain.request import OmniRequest
+from bot.store.migrate import load_migrations
+from bot.store.sqlite import SqliteStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import InvalidInput
-from bot.generation import StoryboardOptions, build_storyboard_request
+from bot.domain.errors import InvalidInput
+from bot.domain.storyboard import parse_shots
+from bot.features.generation import StoryboardOptions, build_storyboard_request
 from bot.settings import OmniSettings
-from bot.storyboard import parse_shots
 
 DEFAULTS = OmniSettings()
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.errors import IllegalTransition, InvalidInput
-from bot.generation import variation_text, vary_request
-from bot.lifecycle import TaskState
-from bot.migrate import load_migrations, migrate
-from bot.models import OmniRequest, make_request
-from bot.records import NewTask
-from bot.result_buttons import RESULT_ID_TEMPLATE, result_custom_id
-from bot.store import SqliteStore
-from bot.storyboard import shots_from_lines
+from bot.discord.buttons import RESULT_ID_TEMPLATE, result_custom_id
+from bot.domain.errors import IllegalTransition, InvalidInput
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import NewTask
+from bot.domain.request import OmniRequest, make_request
+from bot.domain.storyboard import shots_from_lines
+from bot.features.generation import variation_text, vary_request
+from bot.store.migrate import load_migrations, migrate
+from bot.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 T = "2025-01-15T12:00:00.000000Z"

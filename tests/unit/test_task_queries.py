@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import NotModerator, TaskNotFound
-from bot.lifecycle import TaskState
-from bot.models import OmniRequest
-from bot.moderation import MANAGE_GUILD, MemberFacts
-from bot.records import NewTask
+from bot.domain.errors import NotModerator, TaskNotFound
+from bot.domain.lifecycle import TaskState
+from bot.domain.moderation import MANAGE_GUILD, MemberFacts
+from bot.domain.records import NewTask
+from bot.domain.request import OmniRequest
+from bot.features.task_history import HISTORY_EVENTS, PAGE_SIZE, TaskQueries
 from bot.settings import QuotaSettings
-from bot.store import SqliteStore
-from bot.task_queries import HISTORY_EVENTS, PAGE_SIZE, TaskQueries
+from bot.store.sqlite import SqliteStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ Kling takes a video only by URL (omni-api.md §1.3) and refuses one it cannot do
 or that breaks the rules: MP4 or MOV, 3 to 10 s, each side 720 to 2160 px, 24 to 60 fps, at most
 200 MB. So a test whose bot sends an expired or unusable URL fails here, as it would in
 production. The fake fetches loopback URLs only (tests never touch the network); any other host
-counts as unreachable. The measuring is shared with the bot (`bot.clips.probe_clip`: PyAV); the
-rules below are this file's own reading of the spec.
+counts as unreachable. The measuring is shared with the bot (`bot.features.clips.probe_clip`:
+PyAV); the rules below are this file's own reading of the spec.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
-from bot.clips import ClipFacts, probe_clip
-from bot.errors import InvalidInput
+from bot.domain.errors import InvalidInput
+from bot.features.clips import ClipFacts, probe_clip
 
 MAX_BYTES = 200 * 1000 * 1000
 FORMATS = (".mp4", ".mov")

@@ -1,8 +1,8 @@
 """Create-body rules of omni-api.md §1.2-§1.5, read straight from raw JSON.
 
-Deliberately independent of `bot.models`: property tests compare the client's model with this
-second reading of the spec, so the two must not share code. A JSON `null` counts as absent,
-as in Kling's Java and CometAPI's Go decoders.
+Deliberately independent of `bot.domain.request`: property tests compare the client's model
+with this second reading of the spec, so the two must not share code. A JSON `null` counts as
+absent, as in Kling's Java and CometAPI's Go decoders.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""`kling-bot`: run | check | demo | submit | tasks | task | db | health | invite."""

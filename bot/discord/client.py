@@ -1,0 +1,456 @@
+"""Builds everything: settings → store → API client → engine → services → the discord.py bot.
+
+One aiohttp session, one store, one client, passed in; no globals. `KlingBot.setup_hook` opens
+them, loads the cogs, resumes every unfinished task and syncs the commands; `close()` stops the
+engine first (creates in flight get a grace period), so every task stays resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord.clips import DiscordClipHost
+from bot.discord.delivery import DiscordDeliverer
+from bot.discord.pacing import EditPacer
+from bot.discord.status import StatusUpdater
+from bot.discord.time import DiscordClock, is_too_old_to_answer
+from bot.discord.trace import discord_trace
+from bot.domain.about import NAME, bot_version
+from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
+from bot.domain.errors import KlingBotError
+from bot.domain.invite import invite_url
+from bot.domain.moderation import MemberFacts
+from bot.domain.telemetry import Fanout, Vitals
+from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
+from bot.engine.courier import SplitDeliverer
+from bot.engine.pause_points import PausePoints
+from bot.engine.progress_ticker import ProgressTicker, RenderEstimates
+from bot.engine.task_engine import TaskEngine
+from bot.features.clip_hosting import ClipHosting, InputPreparer
+from bot.features.elements import ElementLibrary
+from bot.features.generation import GenerationService
+from bot.features.health import HealthFacts, HealthFile, gather_facts, health_file_for
+from bot.features.media import MediaStore
+from bot.features.reruns import RerunService
+from bot.features.results import ResultActions
+from bot.features.retention import MediaRetention
+from bot.http.callbacks import CallbackReceiver
+from bot.http.metrics import PrometheusMetrics
+from bot.http.server import HttpServer
+from bot.settings import DiscordSettings, Settings
+from bot.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+COGS = (
+    "cogs.video",
+    "cogs.menus",
+    "cogs.storyboard",
+    "cogs.reruns",
+    "cogs.results",
+    "cogs.cancel",
+    "cogs.elements",
+    "cogs.quota",
+    "cogs.tasks",
+)
+INTENTS = discord.Intents(guilds=True, guild_reactions=True)  # nothing privileged
+
+
+def point_discord_py(settings: DiscordSettings) -> None:
+    """Send discord.py to another Discord-compatible server, only where the config says so."""
+    defaults = DiscordSettings()
+    if settings.api_base != defaults.api_base:
+        discord.http.Route.BASE = settings.api_base
+    if settings.gateway_url != defaults.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+@dataclass
+class Services:
+    """What the cogs use; built once in `setup_hook`."""
+
+    settings: Settings
+    store: SqliteStore
+    session: aiohttp.ClientSession
+    engine: TaskEngine
+    generation: GenerationService
+    status: StatusUpdater
+    resources: contextlib.AsyncExitStack
+    reruns: RerunService
+    results: ResultActions
+    elements: ElementLibrary
+    ticker: ProgressTicker
+    vitals: Vitals
+    metrics: PrometheusMetrics
+    http: HttpServer | None = None
+    health_file: HealthFile | None = None
+    retention: MediaRetention | None = None
+
+    async def close(self) -> None:
+        """Stop the engine (tasks stay resumable), flush status edits, close I/O, unlock."""
+        if self.http is not None:
+            await self.http.stop()
+        if self.health_file is not None:
+            await self.health_file.stop()
+        if self.retention is not None:
+            await self.retention.stop()
+        await self.engine.stop()
+        await self.ticker.stop()
+        await self.status.close()
+        await self.resources.aclose()
+
+
+class KlingTree(app_commands.CommandTree["KlingBot"]):
+    """The command tree with the one error handler: members read sentences, never tracebacks."""
+
+    async def interaction_check(self, interaction: discord.Interaction[KlingBot], /) -> bool:
+        """Skip, before anything is charged or sent, an interaction too old to be answered
+        (replayed after a long outage): Discord would refuse the answer anyway."""
+        created_at_s = interaction.created_at.timestamp()
+        if not is_too_old_to_answer(created_at_s, interaction.client.discord_clock.now()):
+            return True
+        log.warning(
+            "skipped interaction %s (%s) guild_id=%s user_id=%s: created %.1f s ago, past "
+            "Discord's time to answer",
+            interaction.id,
+            interaction.data.get("name", "?") if interaction.data else "?",
+            interaction.guild_id,
+            interaction.user.id,
+            interaction.client.discord_clock.now() - created_at_s,
+        )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        what = interaction.command.qualified_name if interaction.command else "?"
+        await explain_failure(interaction, cause, what)
+
+
+async def explain_failure(
+    interaction: discord.Interaction[KlingBot], cause: BaseException, what: str
+) -> None:
+    """Tell the member privately what went wrong: our sentence, or a logged reference."""
+    if isinstance(cause, KlingBotError):
+        text = cause.member_message
+    elif isinstance(cause, app_commands.TransformerError):
+        # e.g. a member option naming someone who has left the server since
+        text = (
+            f"{cause.value!r} can't be used here: that member, role or file could not be "
+            "found. Pick it again from the list."
+        )
+    elif isinstance(cause, app_commands.NoPrivateMessage):
+        text = "This command only works in a server channel."
+    elif isinstance(cause, app_commands.CheckFailure):
+        text = str(cause) or "You can't use this command here."
+    else:
+        reference = uuid.uuid4().hex[:8]
+        log.error(
+            "command %s failed ref=%s guild_id=%s user_id=%s",
+            what,
+            reference,
+            interaction.guild_id,
+            interaction.user.id,
+            exc_info=cause,
+        )
+        text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
+    await reply_privately(interaction, text)
+
+
+def member_facts(member: discord.Member) -> MemberFacts:
+    """What the moderator rule needs to know about a member, as plain data."""
+    return MemberFacts(
+        user_id=member.id,
+        permissions=member.guild_permissions.value,
+        role_ids=tuple(role.id for role in member.roles),
+        role_names=tuple(role.name for role in member.roles),
+        is_owner=member.guild.owner_id == member.id,
+    )
+
+
+async def reply_privately(interaction: discord.Interaction[KlingBot], text: str) -> None:
+    """An ephemeral answer, whether or not the interaction was already acknowledged."""
+    none = discord.AllowedMentions.none()
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
+        else:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
+    except discord.HTTPException:
+        log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+
+class KlingBot(commands.Bot):
+    """The bot: guilds + guild_reactions intents only, slash commands, the task engine."""
+
+    services: Services
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        time_scale: float = 1.0,
+        config_source: str = "",
+        pause_points: PausePoints | None = None,
+        **options: object,
+    ) -> None:
+        # The bot has no voice: discord.py's warnings that voice libraries are missing (PyNaCl,
+        # davey) would only send operators after packages they don't need.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        # Discord's answers tell its time and each channel's edit budget in their headers: the
+        # clock and the pacer of status edits learn them from discord.py's own session.
+        self.edit_pacer = EditPacer()
+        self.discord_clock = DiscordClock()
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=INTENTS,
+            help_command=None,
+            tree_cls=KlingTree,
+            http_trace=discord_trace(self.discord_clock, self.edit_pacer),
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.time_scale = time_scale
+        self.config_source = config_source  # the config file read, for the start-up line
+        self._has_said_ready = False
+        self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
+        self.is_gateway_connected = False
+        self.add_listener(self._gateway_up, "on_connect")
+        self.add_listener(self._gateway_up, "on_resumed")
+        self.add_listener(self._gateway_down, "on_disconnect")
+
+    async def _gateway_up(self) -> None:
+        self.is_gateway_connected = True
+
+    async def _gateway_down(self) -> None:
+        self.is_gateway_connected = False
+
+    def note_acknowledged(self, interaction: discord.Interaction[KlingBot]) -> None:
+        """Count how long after Discord made it this interaction was answered."""
+        latency_s = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        self.services.engine.telemetry.acknowledged(max(0.0, latency_s))
+
+    async def health_facts(self) -> HealthFacts:
+        """What `/healthz` and the health file report."""
+        services = self.services
+        return await gather_facts(
+            services.store, services.vitals, lambda: self.is_gateway_connected
+        )
+
+    async def _queue_positions(self) -> dict[int, int]:
+        return await self.services.engine.queue_positions()
+
+    async def setup_hook(self) -> None:
+        """Open everything, load the cogs, resume tasks, sync; on failure close what was opened."""
+        resources = contextlib.AsyncExitStack()
+        try:
+            await self._set_up(resources)
+        except BaseException:
+            services = getattr(self, "services", None)
+            if services is not None:
+                await services.close()
+            else:
+                await resources.aclose()
+            raise
+
+    async def _set_up(self, resources: contextlib.AsyncExitStack) -> None:
+        settings = self.settings
+        # One process per database: `kling-bot submit` next to the bot would resume the bot's
+        # creates in flight as crashed ones.
+        await resources.enter_async_context(engine_lock(settings.storage.database))
+        store = await SqliteStore.open(settings.storage.database)
+        resources.push_async_callback(store.close)
+        session = aiohttp.ClientSession()
+        resources.push_async_callback(session.close)
+        vitals = Vitals()
+        metrics = PrometheusMetrics()
+        telemetry = Fanout(vitals, metrics)
+        estimates = RenderEstimates(store)
+        status = StatusUpdater(
+            self,
+            store,
+            positions=self._queue_positions,
+            pacer=self.edit_pacer,
+            estimates=estimates.expected_s,
+        )
+        deliverer = SplitDeliverer(
+            DiscordDeliverer(self, store, telemetry),
+            TerminalDeliverer(settings.storage.media_dir / "results"),
+        )
+        media = MediaStore(
+            settings.storage.media_dir,
+            session,
+            max_clip_bytes=settings.storage.max_video_mb * 1000 * 1000,
+        )
+        hosting = ClipHosting(store, media, DiscordClipHost(self))
+        callbacks = None
+        if settings.omni.callback_url:  # settings make sure [http] listen is set too
+            key_file = callback_key_path(settings.storage.database)
+            key = await asyncio.to_thread(load_or_create_key, key_file)
+            callbacks = CallbackSigner(key, settings.omni.callback_url)
+        engine = build_engine(
+            settings,
+            session,
+            store,
+            deliverer,
+            status,
+            time_scale=self.time_scale,
+            prepare=InputPreparer(media, hosting).prepare,
+            forget_inputs=media.forget,
+            telemetry=telemetry,
+            callbacks=callbacks,
+        )
+        elements = ElementLibrary(store, settings.quotas)
+        generation = GenerationService(engine, settings, media, hosting, elements=elements)
+        self.services = Services(
+            settings=settings,
+            store=store,
+            session=session,
+            engine=engine,
+            generation=generation,
+            status=status,
+            resources=resources,
+            reruns=RerunService(store, generation, settings),
+            results=ResultActions(store, settings.quotas),
+            elements=elements,
+            ticker=ProgressTicker(store, status),
+            vitals=vitals,
+            metrics=metrics,
+        )
+        for extension in COGS:
+            await self.load_extension(extension)
+        # Listening before the first create: its callbacks must find the route.
+        await self._start_health_reporting(callbacks)
+        found = await engine.start()
+        log.info("engine started; resumed %s unfinished tasks", sum(found.values()))
+        await status.resume()  # final states a stop left unshown, places in line that moved
+        self.services.retention = MediaRetention(
+            store, settings.storage.media_dir, keep_days=settings.storage.keep_media_days
+        )
+        self.services.retention.start()
+        self.services.ticker.start()  # progress bars of tasks being rendered
+        await self.sync_commands()
+        # What start-up made (modules, the command tree, discord.py's caches) lives as long as
+        # the bot: out of every later full collection, which would otherwise pause the loop
+        # for tens of milliseconds in the middle of a burst of commands.
+        gc.freeze()
+
+    async def _start_health_reporting(self, callbacks: CallbackSigner | None) -> None:
+        """`/healthz`, `/metrics` and the callback route on `[http] listen`, else the health
+        file."""
+        services = self.services
+        address = self.settings.http.address
+        if address is None:
+            services.health_file = HealthFile(
+                health_file_for(self.settings.storage.database), self.health_facts
+            )
+            services.health_file.start()
+            return
+        receiver = None if callbacks is None else CallbackReceiver(callbacks, services.engine)
+        services.http = HttpServer(
+            address,
+            facts=self.health_facts,
+            metrics=services.metrics,
+            store=services.store,
+            add_routes=None if receiver is None else receiver.add_routes,
+        )
+        await services.http.start()
+
+    async def sync_commands(self) -> None:
+        """Sync to the configured servers (instant), or globally when none are configured.
+
+        A server that refuses (a wrong ID in `discord.guild_ids`, or the bot was never invited
+        there) is named with the invite link; the others are synced and the bot runs.
+        """
+        guild_ids = self.settings.discord.guild_ids
+        if not guild_ids:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+            return
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except (discord.NotFound, discord.Forbidden) as error:
+                log.error(
+                    "discord.guild_ids has %s, but the bot is not in that server (Discord "
+                    "answered %s %s): invite it with %s (the invite also grants the "
+                    "applications.commands scope), or remove that ID; a server's ID is under "
+                    "right-click on its icon → Copy Server ID, not a channel's",
+                    guild_id,
+                    error.status,
+                    error.text or error.code,
+                    self.invite_link,
+                )
+                continue
+            log.info("synced %d commands to guild_id=%s", len(synced), guild_id)
+
+    @property
+    def invite_link(self) -> str:
+        """The link that adds this bot to a server with the permissions it needs."""
+        if self.application_id is None:
+            return "(unknown until the bot has logged in)"
+        return invite_url(self.application_id)
+
+    async def on_ready(self) -> None:
+        """Say once, in one line, who the bot is, where it is, and what it runs on."""
+        if self._has_said_ready:
+            return  # on_ready comes again after every reconnect
+        self._has_said_ready = True
+        log.info(
+            "%s %s ready as %s (id %s) in %d server(s); config %s; database %s; invite %s",
+            NAME,
+            bot_version(),
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            self.config_source or "(given in code)",
+            self.settings.storage.database.absolute(),
+            self.invite_link,
+        )
+
+    async def close(self) -> None:
+        """Stop the engine before the gateway, so nothing is cut off mid-write."""
+        services = getattr(self, "services", None)
+        if services is not None:
+            await services.close()
+        await super().close()
+
+
+async def run_bot(
+    settings: Settings, *, config_source: str = "", pause_points: PausePoints | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM, then shut down cleanly."""
+    point_discord_py(settings.discord)
+    bot = KlingBot(settings, config_source=config_source, pause_points=pause_points)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        runner = asyncio.create_task(bot.start(settings.discord.token.get_secret_value()))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stopping: finishing writes, every task stays resumable")
+            await bot.close()
+        stopper.cancel()
+        await runner

@@ -1,0 +1,597 @@
+"""The discord.py adapters: post a finished video to its channel, keep status messages current.
+
+Both talk to Discord with the bot token through the channel: the interaction token dies after
+15 minutes and a video can take longer (discord.md §1.1). It serves only as the last way but one
+to give a member their video when the channel refuses it. The decisions (what the embed says,
+which post to try, the words of the result message) live in `bot.features.render`,
+`bot.engine.courier` and `bot.domain.channel_rights`; this module only does the I/O and maps
+Discord's errors onto `DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.discord.buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
+from bot.domain.channel_rights import VIEW_CHANNEL, ChannelRights, missing_to_post
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import InteractionToken, TaskRecord
+from bot.domain.telemetry import NoTelemetry, Telemetry
+from bot.engine.courier import (
+    ChannelPost,
+    DeliveryError,
+    Form,
+    ResultFile,
+    channel_posts,
+    choose_form,
+    delivery_nonce,
+)
+from bot.engine.task_engine import utc_now
+from bot.features.render import RERUN_EMOJI, is_result_text, private_result_text, result_text
+from bot.store.sqlite import TaskStore
+
+log = logging.getLogger(__name__)
+
+# Channels a result can be posted in: they can send, read history and tell the bot's permissions.
+PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
+Positions = Callable[[], Awaitable[dict[int, int]]]
+
+CLOCK_SKEW = timedelta(minutes=1)  # our clock vs Discord's snowflake clock, when searching
+# Failures of the network or of Discord's side: trying again later may work. (discord.py lets
+# OSError through from its HTTP loop; TimeoutError is one.)
+TRANSIENT_ERRORS = (discord.RateLimited, aiohttp.ClientError, OSError)
+_UPLOAD_TOO_LARGE = 40005
+_MISSING_ACCESS = 50001
+_MISSING_PERMISSIONS = 50013
+_ARCHIVED_THREAD = 50083
+# A bot's uploads in a direct message (no server boosts there), and where the server is unknown.
+PRIVATE_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+_TOKEN_ATTEMPT = "posting in private through the command's token"
+_FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
+_POSTED_MEMORY = 1_000
+
+
+class _RefusedAsTooLarge(Exception):
+    """Discord refused the upload as too large (413/40005): post the link instead."""
+
+
+class _Refused(Exception):
+    """Discord refused a post for a permission (or an archived thread): try a smaller one."""
+
+    def __init__(self, error: discord.HTTPException) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+def channel_rights(permissions: discord.Permissions, channel: object) -> ChannelRights:
+    """discord.py's view of the bot's permissions in a channel or thread, as plain data."""
+    is_thread = isinstance(channel, discord.Thread)
+    return ChannelRights(
+        view_channel=permissions.view_channel,
+        send_messages=(
+            permissions.send_messages_in_threads if is_thread else permissions.send_messages
+        ),
+        embed_links=permissions.embed_links,
+        attach_files=permissions.attach_files,
+        read_message_history=permissions.read_message_history,
+        is_thread=is_thread,
+        is_archived=isinstance(channel, discord.Thread) and channel.archived,
+        is_locked=isinstance(channel, discord.Thread) and channel.locked,
+        manage_threads=permissions.manage_threads,
+    )
+
+
+def result_view(task_id: int) -> discord.ui.View:
+    """🔁 Rerun, 🎲 Variation and 🗑 Delete, as plain components.
+
+    The view is stopped before it is sent, so discord.py keeps nothing about it in memory: a
+    press is handled by the dynamic items registered at start (`cogs.results`), which read the
+    task from the button's custom id, in this process or any later one.
+    """
+    view = discord.ui.View(timeout=None)
+    for spec in RESULT_BUTTONS:
+        view.add_item(result_button(spec, task_id))
+    view.stop()
+    return view
+
+
+def result_button(spec: ButtonSpec, task_id: int) -> discord.ui.Button[discord.ui.View]:
+    """One of a result's buttons, for `task_id`."""
+    style = discord.ButtonStyle.danger if spec.is_danger else discord.ButtonStyle.secondary
+    return discord.ui.Button(
+        label=spec.label,
+        emoji=spec.emoji,
+        custom_id=result_custom_id(spec.action, task_id),
+        style=style,
+    )
+
+
+def cancel_view(task_id: int) -> discord.ui.View:
+    """The status message's 🛑 Cancel button, as a plain component (see `result_view`)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(cancel_button(task_id))
+    view.stop()
+    return view
+
+
+def cancel_button(task_id: int) -> discord.ui.Button[discord.ui.View]:
+    """The Cancel button of a task's status message."""
+    return discord.ui.Button(
+        label="Cancel",
+        emoji="🛑",
+        custom_id=cancel_custom_id(task_id),
+        style=discord.ButtonStyle.danger,
+    )
+
+
+def requester_only(user_id: int | None) -> discord.AllowedMentions:
+    """Mentions that ping the requester and no one else, whatever the text says."""
+    if user_id is None:
+        return discord.AllowedMentions.none()
+    # Every flag is spelled out: AllowedMentions(users=[…]) alone leaves everyone/roles True,
+    # and the client-wide defaults are merged into whatever is left unset.
+    return discord.AllowedMentions(
+        everyone=False, users=[discord.Object(id=user_id)], roles=False, replied_user=False
+    )
+
+
+class DiscordDeliverer:
+    """Posts a task's video in the task's channel, exactly once, replying to its status message.
+
+    When the channel refuses it (a permission removed while the video rendered, a deleted
+    channel, a locked thread), the video still reaches the member: without the reply, as a
+    link, then privately through the command's token while it lives, else in a direct
+    message. Only when all of these fail is it undeliverable (and refunded).
+    """
+
+    def __init__(
+        self,
+        client: discord.Client,
+        store: TaskStore,
+        telemetry: Telemetry | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
+        self._clock = clock
+        # Posts made by this process (None: in private): a retry after an error while
+        # recording needs no history.
+        self._posted: OrderedDict[int, int | None] = OrderedDict()
+
+    async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
+        """Post the result once (a repeat finds the earlier post); return the message id, or
+        None when it went to the member in private."""
+        if task.delivery_message_id is not None:
+            return task.delivery_message_id  # recorded as delivered already
+        if task.id in self._posted:
+            # Posted (and reacted to) by this process; only recording it failed last time.
+            posted = self._posted[task.id]
+            if posted is not None:
+                await self._store.link_message(posted, task.id, "result")
+            return posted
+        if task.channel_id is None:
+            raise DeliveryError("the task has no Discord channel to post in", permanent=True)
+        try:
+            message = await self._to_channel(task, task.channel_id, result)
+        except DeliveryError as refused:
+            if not refused.permanent or task.user_id is None:
+                raise
+            log.warning("channel refused %s: %s; trying in private", task.log_context, refused)
+            await self._to_member(task, task.user_id, result, refused.reason)
+            self._telemetry.delivered("private")
+            self._remember(task.id, None)
+            return None
+        self._remember(task.id, message.id)
+        await self._finish(message, task)
+        return message.id
+
+    def _remember(self, task_id: int, message_id: int | None) -> None:
+        self._posted[task_id] = message_id
+        while len(self._posted) > _POSTED_MEMORY:
+            self._posted.popitem(last=False)  # a retry comes within minutes, not thousands later
+
+    # -- in the channel ---------------------------------------------------------------------
+
+    async def _to_channel(
+        self, task: TaskRecord, channel_id: int, result: ResultFile
+    ) -> discord.Message:
+        """The result in its channel: an earlier post of it, or the best post Discord takes."""
+        channel = await self._channel(channel_id)
+        earlier = await self._earlier_post(channel, task)
+        if earlier is not None:
+            log.info("already posted %s message_id=%s", task.log_context, earlier.id)
+            return earlier
+        limit = channel.guild.filesize_limit
+        rights = _rights_in(channel)
+        form = choose_form(result, limit)
+        refusal: discord.HTTPException | None = None
+        for post in channel_posts(form, rights, has_status=task.status_message_id is not None):
+            link_reason = None
+            if form is Form.FILE and post.form is Form.LINK:
+                link_reason = "The bot may not attach files here"
+            try:
+                try:
+                    message = await self._post(channel, task, result, post, limit, link_reason)
+                except _RefusedAsTooLarge:
+                    # Our size table lags Discord's real limit sometimes (discord.py#10083).
+                    log.info("upload refused as too large %s; posting the link", task.log_context)
+                    post = ChannelPost(Form.LINK, post.is_reply)
+                    message = await self._post(channel, task, result, post, limit, None)
+                self._telemetry.delivered(post.form.value)
+                return message
+            except _Refused as refused:
+                refusal = refused.error
+                log.info("post refused %s (%s)", task.log_context, refused.error.code)
+                if refusal.code != _MISSING_PERMISSIONS:
+                    break  # not a permission a smaller post could do without
+        raise DeliveryError(_channel_problem(channel, rights, refusal), permanent=True)
+
+    async def _channel(self, channel_id: int) -> PostChannel:
+        channel = self._client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(channel_id)
+            except discord.NotFound as error:
+                raise DeliveryError(
+                    f"the channel <#{channel_id}> no longer exists", permanent=True
+                ) from error
+            except discord.Forbidden as error:
+                raise DeliveryError(
+                    f"the bot can't see the channel <#{channel_id}>: grant View Channel",
+                    permanent=True,
+                ) from error
+            except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+                raise DeliveryError(
+                    f"Discord could not be asked about the channel ({error})", permanent=False
+                ) from error
+        if not isinstance(channel, PostChannel):
+            raise DeliveryError(
+                f"<#{channel_id}> is not a channel the bot can post videos in", permanent=True
+            )
+        return channel
+
+    async def _earlier_post(
+        self, channel: PostChannel | discord.DMChannel, task: TaskRecord
+    ) -> discord.Message | None:
+        """The result message an earlier attempt posted (before a crash or an error), if any.
+
+        The nonce makes Discord itself drop a repeat, but only for a few minutes; the history
+        covers a restart that took longer. Every message since the delivery started is looked
+        at, however busy the channel (discord.py pages 100 at a time, oldest first: the post
+        came soon after the start, so it is usually on the first page).
+        """
+        me = self._client.user
+        if me is None:
+            raise DeliveryError("the bot is not logged in to Discord", permanent=False)
+        since = await self._delivery_started_at(task) - CLOCK_SKEW
+        where = _where(channel)
+        try:
+            async for message in channel.history(limit=None, after=since, oldest_first=True):
+                if (
+                    message.author.id == me.id
+                    and message.interaction_metadata is None
+                    and is_result_text(message.content, task.id)
+                    and _replies_to_status_or_nothing(message, task)
+                ):
+                    return message
+        except discord.Forbidden:
+            # Without Read Message History only the nonce protects against a double post.
+            log.warning("can't read the history of %s %s", where, task.log_context)
+            return None
+        except discord.NotFound as error:
+            raise DeliveryError(f"{where} no longer exists", permanent=True) from error
+        except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+            # Posting blind could post twice: try again later instead.
+            raise DeliveryError(
+                f"Discord could not show the history of {where} ({error})", permanent=False
+            ) from error
+        return None
+
+    async def _delivery_started_at(self, task: TaskRecord) -> datetime:
+        """When the task first entered `delivering`: no post of it can be older."""
+        events = await self._store.task_events(task.id)
+        started = [e.at for e in events if e.to_state is TaskState.DELIVERING]
+        return min(started, default=task.created_at)
+
+    async def _post(
+        self,
+        channel: PostChannel,
+        task: TaskRecord,
+        result: ResultFile,
+        post: ChannelPost,
+        upload_limit: int,
+        link_reason: str | None,
+    ) -> discord.Message:
+        """One post; `_Refused` for a missing permission, `DeliveryError` for anything else."""
+        # discord.py's overloads don't admit None for these two, though send() does.
+        optional: dict[str, Any] = {}
+        if post.is_reply and task.status_message_id is not None:
+            # fail_if_not_exists=False: a deleted status message must not stop the delivery.
+            optional["reference"] = discord.MessageReference(
+                message_id=task.status_message_id,
+                channel_id=channel.id,
+                guild_id=channel.guild.id,
+                fail_if_not_exists=False,
+            )
+        form = post.form
+        file = await _open_video(task, result) if form is Form.FILE else None
+        if file is None:
+            form = Form.LINK
+        else:
+            optional["file"] = file
+        content = result_text(
+            task,
+            form,
+            result.size_bytes,
+            upload_limit,
+            url=result.url,
+            link_reason=link_reason,
+            has_buttons=True,
+        )
+        try:
+            # A fixed nonce per task: with it, discord.py 2.7.1 also sends enforce_nonce, so
+            # Discord answers a repeat with the first message instead of posting a second.
+            return await channel.send(
+                content,
+                nonce=delivery_nonce(task.external_id),
+                allowed_mentions=requester_only(task.user_id),
+                view=result_view(task.id),
+                **optional,
+            )
+        except discord.HTTPException as error:
+            if form is Form.FILE and (error.status == 413 or error.code == _UPLOAD_TOO_LARGE):
+                raise _RefusedAsTooLarge from error
+            if error.status == 403 or error.code == _ARCHIVED_THREAD:
+                raise _Refused(error) from error
+            raise _explain(error, _where(channel)) from error
+        except TRANSIENT_ERRORS as error:
+            raise DeliveryError(
+                f"Discord could not be reached ({type(error).__name__})", permanent=False
+            ) from error
+        finally:
+            if file is not None:
+                file.close()
+
+    async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
+        """Link the message to its task, then add the rerun reaction (once).
+
+        Linked first: a member's 🔁 may come while the bot's own reaction waits for its rate
+        limit bucket (one reaction per 250 ms in a channel), and must find the task.
+        """
+        await self._store.link_message(message.id, task.id, "result")
+        has_reaction = any(r.me and str(r.emoji) == RERUN_EMOJI for r in message.reactions)
+        if not has_reaction:
+            try:
+                await message.add_reaction(RERUN_EMOJI)
+            except (discord.HTTPException, *TRANSIENT_ERRORS):
+                # The video is posted; only the shortcut is missing, and 🔁 still works.
+                log.warning(
+                    "could not add %s to message_id=%s %s",
+                    RERUN_EMOJI,
+                    message.id,
+                    task.log_context,
+                    exc_info=True,
+                )
+
+    # -- to the member, in private ----------------------------------------------------------
+
+    async def _to_member(
+        self, task: TaskRecord, user_id: int, result: ResultFile, channel_problem: str
+    ) -> None:
+        """The result privately: a followup through the command's token while it lives (the
+        member sees it where they asked), else a direct message."""
+        token = await self._store.interaction_token(task.id)
+        if token is not None and token.is_alive(self._clock()):
+            if await self._token_tried(task):
+                # It may have been sent before a crash: a followup can't be looked for, a
+                # direct message can. Twice in two places beats never.
+                log.info("followup tried before %s; sending a direct message", task.log_context)
+            else:
+                try:
+                    await self._followup(token, task, result, channel_problem)
+                    return
+                except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+                    # Never the token, nor discord.py's text of the request: the error's name.
+                    log.warning("followup failed %s (%s)", task.log_context, type(error).__name__)
+        await self._direct_message(task, user_id, result, channel_problem)
+
+    async def _token_tried(self, task: TaskRecord) -> bool:
+        events = await self._store.task_events(task.id)
+        return any(event.detail == _TOKEN_ATTEMPT for event in events)
+
+    async def _followup(
+        self, token: InteractionToken, task: TaskRecord, result: ResultFile, channel_problem: str
+    ) -> None:
+        """An ephemeral followup: only the member sees it, and no channel permission is used."""
+        guild = self._client.get_guild(task.guild_id) if task.guild_id is not None else None
+        limit = guild.filesize_limit if guild is not None else PRIVATE_UPLOAD_LIMIT
+        # Written before the send: after a crash, the next attempt knows it may have landed.
+        await self._store.transition(
+            task.id,
+            TaskState.DELIVERING,
+            now=self._clock(),
+            expect=TaskState.DELIVERING,
+            detail=_TOKEN_ATTEMPT,
+        )
+        data: dict[str, Any] = {"id": token.application_id, "type": 3, "token": token.token}
+        # How discord.py builds `Interaction.followup`; the state is the client's own.
+        webhook = discord.Webhook.from_state(data=data, state=self._client._connection)  # type: ignore[arg-type]
+
+        async def send(form: Form) -> None:
+            file = await _open_video(task, result) if form is Form.FILE else None
+            text = private_result_text(
+                task,
+                Form.FILE if file is not None else Form.LINK,
+                result.size_bytes,
+                limit,
+                url=result.url,
+                channel_problem=channel_problem,
+            )
+            try:
+                if file is None:
+                    await webhook.send(text, ephemeral=True, allowed_mentions=_NO_MENTIONS)
+                else:
+                    await webhook.send(
+                        text, file=file, ephemeral=True, allowed_mentions=_NO_MENTIONS
+                    )
+            finally:
+                if file is not None:
+                    file.close()
+
+        form = choose_form(result, limit)
+        try:
+            await send(form)
+        except discord.HTTPException as error:
+            if form is Form.FILE and (error.status == 413 or error.code == _UPLOAD_TOO_LARGE):
+                await send(Form.LINK)
+                return
+            raise
+        log.info("delivered through the command's token %s", task.log_context)
+
+    async def _direct_message(
+        self, task: TaskRecord, user_id: int, result: ResultFile, channel_problem: str
+    ) -> None:
+        """The result in a direct message (once: an earlier one is looked for first)."""
+        try:
+            user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
+            dm = user.dm_channel or await user.create_dm()
+        except discord.NotFound as error:
+            raise DeliveryError(
+                f"{channel_problem}, and the member's account is gone", permanent=True
+            ) from error
+        except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
+            raise DeliveryError(
+                f"Discord could not open a direct message ({type(error).__name__})",
+                permanent=False,
+            ) from error
+        if await self._earlier_post(dm, task) is not None:
+            log.info("already sent in a direct message %s", task.log_context)
+            return
+        form = choose_form(result, PRIVATE_UPLOAD_LIMIT)
+        for attempt in (form, Form.LINK) if form is Form.FILE else (Form.LINK,):
+            file = await _open_video(task, result) if attempt is Form.FILE else None
+            text = private_result_text(
+                task,
+                Form.FILE if file is not None else Form.LINK,
+                result.size_bytes,
+                PRIVATE_UPLOAD_LIMIT,
+                url=result.url,
+                channel_problem=channel_problem,
+            )
+            optional: dict[str, Any] = {} if file is None else {"file": file}
+            try:
+                await dm.send(
+                    text,
+                    nonce=delivery_nonce(task.external_id),
+                    allowed_mentions=_NO_MENTIONS,
+                    **optional,
+                )
+                log.info("delivered in a direct message %s", task.log_context)
+                return
+            except discord.HTTPException as error:
+                too_large = error.status == 413 or error.code == _UPLOAD_TOO_LARGE
+                if attempt is Form.FILE and too_large:
+                    continue
+                if error.status == 403:
+                    raise DeliveryError(
+                        f"{channel_problem}, and the member takes no direct messages",
+                        permanent=True,
+                    ) from error
+                raise _explain(error, "a direct message") from error
+            except TRANSIENT_ERRORS as error:
+                raise DeliveryError(
+                    f"Discord could not be reached ({type(error).__name__})", permanent=False
+                ) from error
+            finally:
+                if file is not None:
+                    file.close()
+        raise DeliveryError(f"{channel_problem}, and no direct message was taken", permanent=True)
+
+
+async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | None:
+    """The MP4 as an upload, by path: discord.py streams it and re-reads it on a retry."""
+    if result.path is None:
+        return None
+    try:
+        # Opening touches the disk: keep it off the event loop.
+        return await asyncio.to_thread(
+            discord.File,
+            result.path,
+            filename=f"kling-{task.id}.mp4",
+            description=f"Kling video for task #{task.id}",
+        )
+    except OSError:
+        log.warning("downloaded video unreadable %s; posting the link", task.log_context)
+        return None
+
+
+def _replies_to_status_or_nothing(message: discord.Message, task: TaskRecord) -> bool:
+    """A reply to another status message is another task's result (a reset database reuses
+    task numbers; status message ids are unique)."""
+    reference = message.reference
+    if reference is None or reference.message_id is None or task.status_message_id is None:
+        return True
+    return reference.message_id == task.status_message_id
+
+
+def _where(channel: PostChannel | discord.DMChannel) -> str:
+    return "a direct message" if isinstance(channel, discord.DMChannel) else f"#{channel.name}"
+
+
+def _rights_in(channel: PostChannel) -> ChannelRights | None:
+    """The bot's permissions in the channel as the cache has them (None if it doesn't)."""
+    me = channel.guild.me
+    return None if me is None else channel_rights(channel.permissions_for(me), channel)
+
+
+def _channel_problem(
+    channel: PostChannel, rights: ChannelRights | None, refusal: discord.HTTPException | None
+) -> str:
+    """Why no post could be made in the channel, as an admin can act on it: the permission
+    that is the cause, never one Discord only implies (Attach Files without Send Messages)."""
+    where = _where(channel)
+    if refusal is not None and refusal.code == _MISSING_ACCESS:
+        return f"the bot can't see {where}: grant View Channel"
+    if (refusal is not None and refusal.code == _ARCHIVED_THREAD) or (
+        rights is not None and rights.is_archived and rights.is_locked and not rights.can_post
+    ):
+        return f"{where} is an archived, locked thread the bot can't reopen"
+    missing = () if rights is None else missing_to_post(rights)
+    if missing == (VIEW_CHANNEL,):
+        return f"the bot can't see {where}: grant View Channel"
+    if missing:
+        return f"the bot may not post in {where}: grant {', '.join(missing)}"
+    if refusal is not None:
+        return f"the bot lacks a permission in {where} (Discord said: {refusal.text})"
+    return f"the bot may not post in {where}"
+
+
+def _explain(error: discord.HTTPException, where: str) -> DeliveryError:
+    """Discord's refusal (other than a permission), and whether trying again could help."""
+    if error.status == 404:
+        return DeliveryError(
+            f"{where} no longer exists, or the bot left the server", permanent=True
+        )
+    if error.status == 429 or error.status >= 500:
+        return DeliveryError(
+            f"Discord is busy or failing ({error.status}); trying again later", permanent=False
+        )
+    if error.status == 401:
+        return DeliveryError("Discord refused the bot's token", permanent=False)
+    return DeliveryError(
+        f"Discord refused the message in {where} ({error.status}/{error.code}: {error.text})",
+        permanent=True,
+    )
+
+
+_NO_MENTIONS = discord.AllowedMentions.none()

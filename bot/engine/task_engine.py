@@ -1,0 +1,320 @@
+"""The task engine: the submitter, the tracker and the couriers, started and resumed as one.
+
+Everything it knows is in the store, so `resume()` after any crash puts every task back where it
+was: queued tasks wait their turn, tasks at the API are tracked, a create that was cut off is
+reconciled (never re-sent blindly), and finished tasks that were not delivered are delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.domain.cancellation import CancelStep
+from bot.domain.errors import IllegalTransition
+from bot.domain.fairness import queue_positions
+from bot.domain.lifecycle import TaskState
+from bot.domain.logs import task_context
+from bot.domain.polling import PollPolicy
+from bot.domain.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
+from bot.domain.telemetry import NoTelemetry, Telemetry
+from bot.engine.courier import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
+from bot.engine.submitter import Backoff, Prepare, Submitter, waiting_of
+from bot.engine.tracker import Tracker, TrackerSettings
+from bot.omni.client import OmniClient, TaskStatus
+from bot.store.sqlite import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+# Which tasks an engine takes care of, by (external id, user id): the bot takes all of them;
+# `kling-bot submit` only those started from the command line (members' tasks wait for the bot).
+PicksUp = Callable[[str, int | None], bool]
+
+
+# Kept inputs of a withdrawn task are removed (the bot's media store; nothing for the terminal).
+ForgetInputs = Callable[[int], Awaitable[None]]
+UNCONFIRMED_REASON = (
+    "The bot restarted before it had finished accepting this task, so it was withdrawn. "
+    "Please run the command again."
+)
+
+
+async def _forget_nothing(task_id: int) -> None:
+    return None
+
+
+def everything(external_id: str, user_id: int | None) -> bool:
+    """The bot's scope: every task in the database."""
+    return True
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What the engine needs from the configuration."""
+
+    max_concurrent_tasks: int
+    results_dir: Path
+    max_result_bytes: int
+    task_timeout: timedelta = timedelta(minutes=30)
+    poll_policy: PollPolicy = field(default_factory=PollPolicy)
+    tracker: TrackerSettings | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    stop_grace_s: float = 10.0
+
+
+class TaskEngine:
+    """Queue → API → result → destination, for every task, across restarts."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        deliverer: Deliverer,
+        settings: EngineSettings,
+        *,
+        observer: TaskObserver | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+        picks_up: PicksUp | None = None,
+        prepare: Prepare | None = None,
+        forget_inputs: ForgetInputs | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.store = store
+        self._forget_inputs = forget_inputs or _forget_nothing
+        self.telemetry: Telemetry = telemetry or NoTelemetry()
+        self._picks_up = picks_up or everything
+        self.settings = settings
+        self._observer = observer or NoObserver()
+        self._clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        tracker_settings = settings.tracker or TrackerSettings(task_timeout=settings.task_timeout)
+        self.courier = Courier(
+            store,
+            client,
+            deliverer,
+            CourierSettings(settings.results_dir, settings.max_result_bytes),
+            clock=clock,
+            on_changed=self._changed,
+            scale=settings.poll_policy.scale,
+        )
+        self.tracker = Tracker(
+            store,
+            client,
+            clock=clock,
+            on_changed=self._changed,
+            on_finished=self._finished,
+            policy=settings.poll_policy,
+            settings=tracker_settings,
+            telemetry=self.telemetry,
+        )
+        self.submitter = Submitter(
+            store,
+            client,
+            slots=settings.max_concurrent_tasks,
+            clock=clock,
+            on_at_api=self._at_api,
+            on_changed=self._changed,
+            backoff=settings.backoff,
+            rng=rng,
+            picks_up=self._picks_up,
+            prepare=prepare,
+            telemetry=self.telemetry,
+            heartbeat_s=tracker_settings.heartbeat_s,
+        )
+
+    # -- what callers use -------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        new: NewTask,
+        *,
+        quota: QuotaCheck | QuotaTerms | None = None,
+        held: bool = False,
+    ) -> TaskRecord:
+        """Store a task (charging its credits atomically when `quota` is given) and queue it.
+
+        `held` keeps it from the API until `release(task.id)`: the caller has still to tell the
+        member, and may have to `withdraw` it if it can't. The hold is stored with the charge, so
+        a task whose member was never answered is withdrawn at the next start, not submitted.
+        """
+        task = await self.store.create_task(new, now=self._clock(), quota=quota, held=held)
+        log.info("queued %s cost=%s held=%s", task.log_context, task.cost, held)
+        self._changed(task)
+        if not held:
+            self.submitter.wake()
+        return task
+
+    async def queue_positions(self) -> dict[int, int]:
+        """Each queued task's place in line (1 = next), as the fair queue would serve them."""
+        entries = await self.store.queue_entries()
+        waiting = waiting_of([e for e in entries if self._picks_up(e.external_id, e.user_id)])
+        return queue_positions(waiting, self.submitter.served_turns)
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says the task changed: the tracker asks the API now if that is news."""
+        return self.tracker.hint(task, claimed)
+
+    async def release(self, task_id: int, *, status_message_id: int | None = None) -> None:
+        """End the hold of a task enqueued with `held=True`: it may go to the API now.
+
+        `status_message_id`: the message that answered the member, stored with the release.
+        """
+        task = await self.store.release_task(
+            task_id, now=self._clock(), status_message_id=status_message_id
+        )
+        if task is not None:
+            self._changed(task)
+            self.submitter.wake()
+
+    async def withdraw(self, task_id: int, reason: str) -> bool:
+        """Take a task out of the queue with a refund, if it has not left it yet; its kept
+        inputs are forgotten."""
+        try:
+            task = await self.store.transition(
+                task_id,
+                TaskState.REJECTED,
+                now=self._clock(),
+                expect=TaskState.QUEUED,
+                detail="withdrawn",
+                failure_reason=reason,
+            )
+        except IllegalTransition:
+            return False  # already on its way: it will be delivered like any other
+        self._changed(task)
+        try:
+            await self._forget_inputs(task_id)
+        except Exception:
+            log.exception("kept inputs of withdrawn task_id=%s not removed", task_id)
+        return True
+
+    async def cancel(
+        self, task_id: int, *, by_user_id: int, refund_running: bool
+    ) -> tuple[CancelStep, TaskRecord]:
+        """Cancel a task (see `SqliteStore.cancel`); its status message follows."""
+        step, task = await self.store.cancel(
+            task_id, by_user_id=by_user_id, refund_running=refund_running, now=self._clock()
+        )
+        if step in (CancelStep.END_NOW, CancelStep.MARK):
+            log.info("cancel %s %s by user_id=%s", step.value, task.log_context, by_user_id)
+            self._changed(task)
+        return step, task
+
+    async def notify(self, task_id: int) -> None:
+        """Tell the observer about a task's current state (e.g. once its status message exists)."""
+        self._changed(await self.store.get_task(task_id))
+
+    async def resume(self) -> dict[TaskState, int]:
+        """Put every unfinished task back on its path; return how many were found per state.
+
+        A task still held was accepted by a process that died before its member was answered
+        or its inputs kept: it is withdrawn with a refund, never submitted.
+        """
+        await self._withdraw_unconfirmed()
+        now = self._clock()
+        found: dict[TaskState, int] = {}
+        unfinished = await self.store.tasks_in_states(
+            [s for s in TaskState if not s.is_terminal and s is not TaskState.QUEUED]
+        )
+        for task in unfinished:
+            if not self._picks_up(task.external_id, task.user_id):
+                continue
+            found[task.state] = found.get(task.state, 0) + 1
+            if task.state is TaskState.SUBMITTING:
+                # The create may or may not have left before the stop: find out, don't resend.
+                task = await self.store.transition(
+                    task.id,
+                    TaskState.AMBIGUOUS,
+                    now=now,
+                    expect=TaskState.SUBMITTING,
+                    detail="restarted while submitting",
+                )
+                self._changed(task)
+            if task.state in (TaskState.SUBMITTED, TaskState.PROCESSING, TaskState.AMBIGUOUS):
+                self.tracker.track(task)
+            elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
+                self.courier.enqueue(task.id)
+        self.submitter.wake()
+        if found:
+            log.info("resumed %s", ", ".join(f"{n} {s.value}" for s, n in sorted(found.items())))
+        return found
+
+    async def _withdraw_unconfirmed(self) -> None:
+        for task in await self.store.tasks_in_states([TaskState.QUEUED]):
+            if task.is_held and self._picks_up(task.external_id, task.user_id):
+                log.warning("withdrawing unconfirmed %s: the bot stopped before", task.log_context)
+                await self.withdraw(task.id, UNCONFIRMED_REASON)
+
+    async def start(self) -> dict[TaskState, int]:
+        """Resume, then run the loops in the background until `stop()`; return what resumed."""
+        found = await self.resume()
+        self._loops = [
+            asyncio.create_task(self.submitter.run(), name="submitter"),
+            asyncio.create_task(self.tracker.run(), name="tracker"),
+            asyncio.create_task(self.courier.run(), name="courier"),
+        ]
+        return found
+
+    async def stop(self) -> None:
+        """Stop cleanly: creates in flight get a grace period; every task stays resumable."""
+        self.tracker.stop()
+        await self.submitter.stop(self.settings.stop_grace_s)
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        self._loops = []
+        await self.tracker.wait_stopped()  # no poll may touch the store or session after stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def run_once(self) -> None:
+        """One pass of every loop, for tests: submit, ask about due tasks, deliver."""
+        await self.submitter.run_once()
+        await self.submitter.drain()
+        await self.tracker.run_once()
+        await self.courier.run_once()
+
+    async def wait_until_settled(self, task_ids: list[int], *, poll_s: float = 0.05) -> None:
+        """Wait (while the loops run) until all these tasks are terminal."""
+        while True:
+            tasks = [await self.store.get_task(task_id) for task_id in task_ids]
+            if all(task.is_terminal for task in tasks):
+                return
+            await asyncio.sleep(poll_s)
+
+    # -- wiring between the loops --------------------------------------------------------------
+
+    def _changed(self, task: TaskRecord) -> None:
+        # The observer's lines (and the jobs it starts) are about this task.
+        job = asyncio.create_task(self._tell_observer(task), context=task_context(task.log_context))
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _tell_observer(self, task: TaskRecord) -> None:
+        try:
+            await self._observer.task_changed(task)
+        except Exception:
+            log.exception("observer failed %s", task.log_context)
+
+    def _at_api(self, task: TaskRecord) -> None:
+        self.tracker.track(task)
+
+    def _finished(self, task: TaskRecord) -> None:
+        self.submitter.wake()  # a slot is free
+        if task.state is TaskState.SUCCEEDED:
+            self.courier.enqueue(task.id)

@@ -1,0 +1,563 @@
+"""The tracker: polls every live task on its own schedule until it ends, and reconciles the unsure.
+
+`polling.py` decides when; this loop asks. Tasks past `omni.task_timeout_minutes` are ended and
+refunded. A create whose outcome is unknown (`ambiguous`) is looked up by its external id: found
+means adopted, proven absent means safe to send again, and anything else ends it with a refund,
+because sending it blindly could bill the account twice. A create refused as a duplicate is
+known to exist: it is adopted if the lookup finds it, else ended with a refund, never resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Unpack
+
+from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
+from bot.domain.lifecycle import TaskState
+from bot.domain.logs import TaskLogContext, task_scope
+from bot.domain.polling import CompletionModel, PollPolicy, next_poll_delay, safety_net_delay
+from bot.domain.reconcile import Lookup, ReconcileFacts, Step, decide
+from bot.domain.records import TaskEvent, TaskRecord, TaskUpdate
+from bot.domain.telemetry import NoTelemetry, Noticed, Telemetry
+from bot.omni.client import OmniClient
+from bot.omni.wire import TaskSnapshot, TaskStatus
+from bot.store.sqlite import TaskStore
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
+NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+# How the move to `ambiguous` after a duplicate refusal begins: the API has the task (an earlier
+# send landed), so reconciling it may adopt it or give up, but never sends it again.
+PROVEN_CREATED = "create refused as a duplicate: an earlier send made the task"
+
+
+def resends_of(events: Iterable[TaskEvent]) -> int:
+    """How often the task was proven absent and sent again (in this or an earlier run)."""
+    return sum(
+        1 for e in events if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
+    )
+
+
+def was_proven_created(events: Iterable[TaskEvent]) -> bool:
+    """Whether a create of this task was refused as a duplicate (so the API has the task)."""
+    return any(
+        e.to_state is TaskState.AMBIGUOUS and e.detail.startswith(PROVEN_CREATED) for e in events
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """Timeouts and rates of the tracker."""
+
+    task_timeout: timedelta = timedelta(minutes=30)
+    max_queries_per_s: float = 10.0
+    max_parallel_queries: int = 8
+    reconcile_grace_s: float = 5.0  # let a create that was cut off land before looking it up
+    reconcile_attempts: int = 5
+    retry_after_error_s: float = 5.0
+    heartbeat_s: float = 5.0  # the loop goes round at least this often (health: it is alive)
+    # Omni callbacks are configured: they say when a task changes, and polling is a sparse
+    # safety net. After this many tasks in a row ended without a single callback, they are
+    # taken to be lost on the way (an unreachable callback_url) and polling is dense again.
+    callbacks: bool = False
+    callback_misses_to_fall_back: int = 3
+    # A callback that claims an end the query does not show yet (the API's views may lag each
+    # other) is asked about again this many times, `min_interval_s` apart.
+    unconfirmed_end_retries: int = 5
+
+
+class QueryPace:
+    """Queries leave at most `per_s` a second, however many tasks are due at once.
+
+    Each query reserves the next free slot (no await between reading and writing it, so no
+    lock), then sleeps until it: queries leave `1 / per_s` apart, instead of that plus the
+    loop's overhead when the waiting happens under a lock. Time and sleep come in, for tests.
+    """
+
+    def __init__(
+        self,
+        per_s: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._spacing_s = 1.0 / per_s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next_slot = 0.0
+
+    async def wait_turn(self) -> None:
+        """Return at this caller's slot of the pace."""
+        now = self._monotonic()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._spacing_s
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
+    """Tasks that take about as long as each other share a key."""
+    request = task.request
+    return (request.model, request.mode, request.duration_s)
+
+
+class Tracker:
+    """Owns every task at the API; asks about each when its schedule says so."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        client: OmniClient,
+        *,
+        clock: Clock,
+        on_changed: Callable[[TaskRecord], None],
+        on_finished: Callable[[TaskRecord], None],
+        policy: PollPolicy | None = None,
+        completion: CompletionModel | None = None,
+        settings: TrackerSettings = TrackerSettings(),
+        pace: QueryPace | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self._store = store
+        self._telemetry: Telemetry = telemetry or NoTelemetry()
+        self._client = client
+        self._clock = clock
+        self._on_changed = on_changed
+        self._on_finished = on_finished
+        self.policy = policy or PollPolicy()
+        self.completion = completion or CompletionModel(self.policy)
+        self._settings = settings
+        self._due: list[tuple[datetime, int, int]] = []  # (when, tie-breaker, task id)
+        self._scheduled: dict[int, datetime] = {}
+        self._seq = itertools.count()
+        self._not_found: dict[int, int] = {}
+        self._reconcile_tries: dict[int, int] = {}
+        self._lookup_supported: bool | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._visits: set[asyncio.Task[None]] = set()  # polls in flight, started by run()
+        self._gate = asyncio.Semaphore(settings.max_parallel_queries)
+        self._pace = pace or QueryPace(settings.max_queries_per_s)
+        self.queries_sent = 0
+        # Callbacks (hints): what the latest one claimed for a task whose query it asked for.
+        self._hinted: dict[int, TaskStatus | None] = {}
+        self._early_hints: dict[int, TaskStatus | None] = {}  # for tasks not tracked yet
+        self._visiting: set[int] = set()
+        self._rehint: set[int] = set()  # hinted while a query was on its way: ask again
+        self._called_back: set[int] = set()  # tasks that got at least one callback
+        self._unconfirmed: dict[int, int] = {}
+        self.callback_misses = 0
+
+    @property
+    def live_count(self) -> int:
+        """How many tasks the tracker is following."""
+        return len(self._scheduled)
+
+    @property
+    def uses_callbacks(self) -> bool:
+        """Whether polling is sparse because callbacks say when tasks change."""
+        settings = self._settings
+        return settings.callbacks and self.callback_misses < settings.callback_misses_to_fall_back
+
+    def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
+        """A callback says this task changed: ask the API about it now, if that is news.
+
+        A hint, never the truth: the query's answer is what the bot acts on. Returns whether a
+        query was asked for (repeats and old news are not).
+        """
+        self._called_back.add(task.id)
+        self.callback_misses = 0
+        if not is_news(task.state, claimed):
+            return False
+        if task.id in self._visiting:
+            self._rehint.add(task.id)  # the query on its way may predate the change
+            self._hinted[task.id] = claimed
+            return True
+        if task.id not in self._scheduled:
+            # The callback beat the create's answer (or its recording): ask as soon as the
+            # task is tracked.
+            self._early_hints[task.id] = claimed
+            return True
+        self._hinted[task.id] = claimed
+        self._schedule(task.id, self._clock())
+        return True
+
+    def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
+        """Follow a task the API has (or may have): schedule its next question."""
+        if task.id in self._early_hints and task.state in LIVE:
+            self._hinted[task.id] = self._early_hints.pop(task.id)
+            poll_now = True
+        if task.state is TaskState.AMBIGUOUS:
+            when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
+        elif poll_now or task.submitted_at is None:
+            when = self._clock()
+        else:
+            when = self._next_poll_at(task, self._clock())
+        self._schedule(task.id, when)
+
+    def _next_poll_at(self, task: TaskRecord, now: datetime) -> datetime:
+        assert task.submitted_at is not None
+        age_s = (now - task.submitted_at).total_seconds()
+        window = self.completion.window(
+            completion_key(task), task.request.mode, task.request.duration_s
+        )
+        schedule = safety_net_delay if self.uses_callbacks else next_poll_delay
+        when = now + timedelta(seconds=schedule(age_s, window, self.policy))
+        return min(when, task.submitted_at + self._settings.task_timeout)
+
+    def _schedule(self, task_id: int, when: datetime) -> None:
+        self._scheduled[task_id] = when
+        heapq.heappush(self._due, (when, next(self._seq), task_id))
+        self._wake.set()
+
+    def _pop_due(self, now: datetime) -> list[int]:
+        due = []
+        while self._due and self._due[0][0] <= now:
+            when, _, task_id = heapq.heappop(self._due)
+            if self._scheduled.get(task_id) == when:  # skip entries replaced by a later schedule
+                del self._scheduled[task_id]
+                due.append(task_id)
+        return due
+
+    def next_due(self) -> datetime | None:
+        """When the tracker next has something to ask."""
+        while self._due and self._scheduled.get(self._due[0][2]) != self._due[0][0]:
+            heapq.heappop(self._due)
+        return self._due[0][0] if self._due else None
+
+    async def run_once(self, *, everything: bool = False) -> int:
+        """Ask about every task that is due (or every task); return how many were asked about."""
+        now = self._clock()
+        if everything:
+            ids = list(self._scheduled)
+            self._scheduled.clear()
+            self._due.clear()
+        else:
+            ids = self._pop_due(now)
+        await asyncio.gather(*(self._visit(task_id) for task_id in ids))
+        return len(ids)
+
+    async def run(self) -> None:
+        """Loop until stopped: ask about due tasks, sleep until the next one or a wake-up."""
+        while not self._stopping:
+            self._wake.clear()
+            self._telemetry.loop_ticked("tracker")
+            now = self._clock()
+            for task_id in self._pop_due(now):
+                visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
+                self._visits.add(visit)
+                visit.add_done_callback(self._visits.discard)
+                visit.add_done_callback(_log_crash)
+            when = self.next_due()
+            timeout = self._settings.heartbeat_s
+            if when is not None:
+                timeout = min(timeout, max(0.0, (when - self._clock()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop asking; cancel the polls in flight (nothing is lost: states are in the store)."""
+        self._stopping = True
+        self._wake.set()
+        for visit in self._visits:
+            visit.cancel()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the polls cancelled by `stop()` have ended (before the store is closed)."""
+        while self._visits:
+            await asyncio.gather(*set(self._visits), return_exceptions=True)
+
+    async def _paced_query(self, task_id_at_api: str) -> TaskSnapshot:
+        # A global pace keeps us under the API's query rate however many tasks are live.
+        async with self._gate:
+            await self._pace.wait_turn()
+            self.queries_sent += 1
+            return await self._client.query(task_id_at_api)
+
+    async def _visit(self, task_id: int) -> None:
+        context = TaskLogContext.of_id(task_id)
+        self._visiting.add(task_id)
+        try:
+            task = await self._store.get_task(task_id)
+            context = task.log_context
+            with task_scope(context):  # the queries' lines are about this task
+                if task.state is TaskState.AMBIGUOUS:
+                    await self._reconcile(task)
+                elif task.state in LIVE:
+                    await self._poll(task)
+        except Exception:
+            # Whatever broke (a bug, the disk), the task must stay on the schedule.
+            log.exception("visit failed %s; asking again later", context)
+            delay = self._settings.retry_after_error_s * self.policy.scale
+            self._schedule(task_id, self._clock() + timedelta(seconds=delay))
+        finally:
+            self._visiting.discard(task_id)
+            if task_id in self._rehint:
+                self._rehint.discard(task_id)
+                if task_id in self._scheduled:  # still live: ask again, now
+                    self._schedule(task_id, self._clock())
+
+    async def _poll(self, task: TaskRecord) -> None:
+        now = self._clock()
+        assert task.api_task_id is not None and task.submitted_at is not None
+        # Past the deadline, ask once more before giving up: the video may have finished since
+        # the last poll, or while the bot was down for longer than the timeout.
+        is_overdue = now - task.submitted_at >= self._settings.task_timeout
+        was_hinted = task.id in self._hinted
+        claimed = self._hinted.pop(task.id, None)
+        try:
+            snapshot = await self._paced_query(task.api_task_id)
+        except ApiError as error:
+            if is_overdue:
+                await self._time_out(task)
+            else:
+                await self._after_query_error(task, error)
+            return
+        self._not_found.pop(task.id, None)
+        await self._store.record_poll(
+            task.id, now=self._clock(), progress_pct=snapshot.progress_pct
+        )
+        if snapshot.status.is_terminal:
+            self._count_callback_miss(task)
+        if snapshot.status.is_terminal and snapshot.finished_at is not None:
+            delay_s = (self._clock() - snapshot.finished_at).total_seconds()
+            via: Noticed = "callback" if was_hinted else "poll"
+            self._telemetry.completion_noticed(max(0.0, delay_s), via)
+        if snapshot.status is TaskStatus.SUCCEEDED:
+            age_s = estimated_age_s(task, now, snapshot.finished_at)
+            self.completion.observe(completion_key(task), age_s)
+            await self._finish(
+                task,
+                TaskState.SUCCEEDED,
+                None,
+                detail="the API has the video",
+                result_url=snapshot.video_url,
+            )
+        elif snapshot.status is TaskStatus.FAILED:
+            await self._finish(
+                task, TaskState.FAILED, snapshot.failure_reason, detail="API: failed"
+            )
+        elif is_overdue:
+            await self._time_out(task)
+        else:
+            if snapshot.status is TaskStatus.RUNNING and task.state is TaskState.SUBMITTED:
+                task = (
+                    await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
+                )
+            self._schedule(task.id, self._after_running_answer(task, claimed, was_hinted))
+
+    def _after_running_answer(
+        self, task: TaskRecord, claimed: TaskStatus | None, was_hinted: bool
+    ) -> datetime:
+        """When to ask next about a task the API says is still running."""
+        now = self._clock()
+        if was_hinted and claimed is not None and claimed.is_terminal:
+            tries = self._unconfirmed.get(task.id, 0) + 1
+            self._unconfirmed[task.id] = tries
+            if tries <= self._settings.unconfirmed_end_retries:
+                # A callback said it ended; the query's view may lag a moment behind.
+                return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
+        return self._next_poll_at(task, now)
+
+    def _count_callback_miss(self, task: TaskRecord) -> None:
+        """A task ended: with callbacks configured, did any callback come for it?"""
+        if not self._settings.callbacks:
+            return
+        if task.id in self._called_back:
+            self.callback_misses = 0
+            return
+        self.callback_misses += 1
+        if self.callback_misses == self._settings.callback_misses_to_fall_back:
+            log.warning(
+                "callbacks are not arriving: %d tasks in a row ended without one, so polling "
+                "is dense again until one comes. Check that omni.callback_url reaches "
+                "[http] listen's /omni/callback from the internet (README: Callbacks).",
+                self.callback_misses,
+            )
+
+    async def _time_out(self, task: TaskRecord) -> None:
+        minutes = int(self._settings.task_timeout.total_seconds() // 60)
+        reason = f"The video was not ready after {minutes} minutes, so the bot stopped waiting."
+        await self._finish(task, TaskState.TIMED_OUT, reason, detail="local timeout")
+
+    async def _after_query_error(self, task: TaskRecord, error: ApiError) -> None:
+        context = task.log_context
+        if error.kind is ApiErrorKind.NOT_FOUND:
+            count = self._not_found.get(task.id, 0) + 1
+            self._not_found[task.id] = count
+            if count >= NOT_FOUND_LIMIT:
+                reason = "The video service lost track of the task."
+                await self._finish(task, TaskState.FAILED, reason, detail=error.log_line())
+                return
+        log.warning("query failed %s: %s", context, error.log_line())
+        delay = error.retry_after_s or self._settings.retry_after_error_s * self.policy.scale
+        self._schedule(task.id, self._clock() + timedelta(seconds=delay))
+
+    async def _reconcile(self, task: TaskRecord) -> None:
+        """Look an unconfirmed create up and act on `reconcile.decide`'s verdict."""
+        context = task.log_context
+        tries = self._reconcile_tries.get(task.id, 0) + 1
+        self._reconcile_tries[task.id] = tries
+        snapshot = None
+        error: ApiError | None = None
+        try:
+            snapshot = await self._paced_query(task.external_id)
+        except ApiError as failure:
+            error = failure
+        events = await self._store.task_events(task.id)
+        proven_created = was_proven_created(events)
+        lookup = Lookup.FOUND
+        lookups_work = self._lookup_supported
+        if error is not None:
+            lookup = Lookup.MISSED if error.kind is ApiErrorKind.NOT_FOUND else Lookup.FAILED
+            if lookup is Lookup.MISSED and not proven_created:
+                lookups_work = await self._lookup_works()
+        verdict = decide(
+            ReconcileFacts(
+                lookup=lookup,
+                tries=tries,
+                max_tries=self._settings.reconcile_attempts,
+                proven_created=proven_created,
+                lookups_work=lookups_work,
+                resends=resends_of(events),
+            )
+        )
+        if verdict.step is Step.LOOK_AGAIN:
+            self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
+            return
+        self._reconcile_tries.pop(task.id, None)
+        if verdict.step is Step.GIVE_UP:
+            log.warning("create %s %s: given up", verdict.detail, context)
+            detail = verdict.detail if error is None else f"{verdict.detail}: {error.log_line()}"
+            await self._finish(task, TaskState.FAILED, verdict.reason, detail=detail)
+        elif verdict.step is Step.RESEND:
+            log.info("create proven absent %s: sending it again", context)
+            moved = await self._store.requeue(
+                task.id,
+                not_before=None,
+                now=self._clock(),
+                detail="reconciled: the API never got it",
+            )
+            self._on_changed(moved)
+            self._on_finished(moved)  # a slot is free again
+        elif snapshot is not None:
+            log.info("create reconciled %s api_task_id=%s", context, snapshot.task_id)
+            adopted = await self._move(
+                task,
+                TaskState.SUBMITTED,
+                detail="reconciled: found at the API",
+                api_task_id=snapshot.task_id or task.external_id,
+            )
+            if adopted is not None:
+                self.track(adopted, poll_now=True)
+
+    def _backoff(self, tries: int) -> float:
+        return min(60.0, 2.0 * 2.0**tries) * self.policy.scale
+
+    async def _lookup_works(self) -> bool:
+        """Whether the API finds tasks by external id: asked once, of a task known to exist."""
+        if self._lookup_supported is not None:
+            return self._lookup_supported
+        known = await self._store.list_tasks(
+            state=[
+                TaskState.SUBMITTED,
+                TaskState.PROCESSING,
+                TaskState.SUCCEEDED,
+                TaskState.DELIVERING,
+                TaskState.DELIVERED,
+            ],
+            limit=1,
+        )
+        if not known:
+            return False  # nothing to test with: stay careful, decide again later
+        try:
+            await self._paced_query(known[0].external_id)
+        except ApiError as error:
+            if error.kind is ApiErrorKind.NOT_FOUND:
+                self._lookup_supported = False
+            return False
+        self._lookup_supported = True
+        return True
+
+    async def _finish(
+        self,
+        task: TaskRecord,
+        to: TaskState,
+        reason: str | None,
+        *,
+        detail: str,
+        **fields: Unpack[TaskUpdate],
+    ) -> None:
+        if reason is not None:
+            fields["failure_reason"] = reason
+        # The task leaves the tracker for good: forget its counters.
+        self._not_found.pop(task.id, None)
+        self._reconcile_tries.pop(task.id, None)
+        self._hinted.pop(task.id, None)
+        self._unconfirmed.pop(task.id, None)
+        self._called_back.discard(task.id)
+        moved = await self._move(task, to, detail=detail, **fields)
+        if moved is not None:
+            self._on_finished(moved)
+
+    async def _move(
+        self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
+    ) -> TaskRecord | None:
+        try:
+            moved = await self._store.transition(
+                task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
+            )
+        except IllegalTransition as exc:
+            log.error("%s could not move to %s: %s", task.log_context, to.value, exc)
+            return None
+        self._on_changed(moved)
+        return moved
+
+
+def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
+    """Whether a callback claiming `claimed` for a task in `state` tells the bot anything new.
+
+    An end is always news (a query confirms it); so is an unreadable status. That a task is
+    queued, or running when the bot knows it runs, is not. A task being reconciled is left to
+    the reconciliation's own pace (its lookups are spaced on purpose).
+    """
+    if state is TaskState.AMBIGUOUS or state.is_terminal:
+        return False
+    if claimed is None or claimed.is_terminal:
+        return True
+    if claimed is TaskStatus.RUNNING:
+        return state in (TaskState.SUBMITTING, TaskState.SUBMITTED)
+    return False
+
+
+def estimated_age_s(
+    task: TaskRecord, noticed_at: datetime, api_finished_at: datetime | None = None
+) -> float:
+    """How long after submission the task finished: the API's own time when it gives one that
+    fits between the last two polls, else midway between them.
+
+    Learning the age at which completion was *noticed* would bias every window late by the
+    detection delay, and the schedule would chase its own tail. (With callbacks the last two
+    queries may be a minute apart: the midpoint would be far off, the API's time is not.)
+    """
+    assert task.submitted_at is not None
+    previous = task.last_polled_at or task.submitted_at
+    if api_finished_at is not None and previous <= api_finished_at <= noticed_at:
+        return (api_finished_at - task.submitted_at).total_seconds()
+    finished_at = previous + (noticed_at - previous) / 2
+    return (finished_at - task.submitted_at).total_seconds()
+
+
+def _log_crash(job: asyncio.Task[None]) -> None:
+    if not job.cancelled() and job.exception() is not None:
+        log.error("poll crashed", exc_info=job.exception())

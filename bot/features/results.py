@@ -1,0 +1,55 @@
+"""What a member may do with a posted result besides 🔁: remove it (🗑).
+
+Knows nothing about discord.py. The requester or a moderator may remove a result; the record
+stays (`/task` says who removed it and when), and it is written before the message is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.domain.errors import IllegalTransition, InvalidInput, NotYours
+from bot.domain.moderation import MemberFacts
+from bot.domain.records import TaskRecord
+from bot.engine.task_engine import utc_now
+from bot.features.quotas import is_server_moderator
+from bot.features.reruns import NOT_YOURS
+from bot.settings import QuotaSettings
+from bot.store import TaskStore
+
+
+class ResultActions:
+    """Removing results, with the rule of who may."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        quotas: QuotaSettings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._quotas = quotas
+        self._clock = clock
+
+    async def remove(self, task: TaskRecord, member: MemberFacts) -> TaskRecord:
+        """Record that `member` removes the task's result; the caller then deletes the message.
+
+        Raises NotYours unless the member asked for the video or is a moderator.
+        """
+        assert task.guild_id is not None
+        is_own = task.user_id == member.user_id
+        if not is_own and not await is_server_moderator(
+            self._store, self._quotas, task.guild_id, member
+        ):
+            raise NotYours(NOT_YOURS)
+        try:
+            await self._store.mark_result_deleted(
+                task.id, by_user_id=member.user_id, now=self._clock()
+            )
+        except IllegalTransition:
+            raise InvalidInput(
+                f"Task #{task.id}'s video is still being posted; try again in a moment."
+            ) from None
+        return await self._store.get_task(task.id)
