@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.discord.buttons import CANCEL_ID_TEMPLATE
 from bot.discord.client import KlingBot, explain_failure
-from bot.discord.delivery import cancel_button
+from bot.discord.translate import cancel_button
 from bot.features.cancel import CancelService
 from bot.features.render_lists import cancel_choice_name, cancel_text
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately

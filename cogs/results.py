@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
 from bot.discord.client import KlingBot, Services, explain_failure, member_facts
-from bot.discord.delivery import channel_rights, result_button
+from bot.discord.translate import channel_rights, result_button
 from bot.domain.errors import NotYours
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord

@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 
 from bot.discord.client import KlingBot
-from bot.discord.delivery import cancel_view, channel_rights
 from bot.discord.status import status_embed
+from bot.discord.translate import cancel_view, channel_rights
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
 from bot.domain.records import InteractionToken

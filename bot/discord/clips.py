@@ -14,7 +14,7 @@ from pathlib import Path
 
 import discord
 
-from bot.discord.delivery import TRANSIENT_ERRORS
+from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.errors import ApiError, ApiErrorKind, InvalidInput
 from bot.features.clip_hosting import ClipPlace
 

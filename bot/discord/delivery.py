@@ -10,22 +10,24 @@ Discord's errors onto `DeliveryError`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
 import discord
 
-from bot.discord.buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
+from bot.discord.private_delivery import PrivateDelivery
+from bot.discord.translate import channel_rights, requester_only, result_view
+from bot.discord.uploads import (
+    TRANSIENT_ERRORS,
+    UPLOAD_TOO_LARGE,
+    explain,
+    open_video,
+)
 from bot.domain.channel_rights import VIEW_CHANNEL, ChannelRights, missing_to_post
-from bot.domain.lifecycle import TaskState
-from bot.domain.records import InteractionToken, TaskRecord
-from bot.domain.telemetry import NoTelemetry, Telemetry
-from bot.engine.courier import (
+from bot.domain.delivery import (
     ChannelPost,
     DeliveryError,
     Form,
@@ -34,8 +36,11 @@ from bot.engine.courier import (
     choose_form,
     delivery_nonce,
 )
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskRecord
+from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.task_engine import utc_now
-from bot.features.render import RERUN_EMOJI, is_result_text, private_result_text, result_text
+from bot.features.render import RERUN_EMOJI, is_result_text, result_text
 from bot.store.sqlite import TaskStore
 
 log = logging.getLogger(__name__)
@@ -45,16 +50,9 @@ PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel 
 Positions = Callable[[], Awaitable[dict[int, int]]]
 
 CLOCK_SKEW = timedelta(minutes=1)  # our clock vs Discord's snowflake clock, when searching
-# Failures of the network or of Discord's side: trying again later may work. (discord.py lets
-# OSError through from its HTTP loop; TimeoutError is one.)
-TRANSIENT_ERRORS = (discord.RateLimited, aiohttp.ClientError, OSError)
-_UPLOAD_TOO_LARGE = 40005
 _MISSING_ACCESS = 50001
 _MISSING_PERMISSIONS = 50013
 _ARCHIVED_THREAD = 50083
-# A bot's uploads in a direct message (no server boosts there), and where the server is unknown.
-PRIVATE_UPLOAD_LIMIT = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-_TOKEN_ATTEMPT = "posting in private through the command's token"
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 _POSTED_MEMORY = 1_000
 
@@ -69,78 +67,6 @@ class _Refused(Exception):
     def __init__(self, error: discord.HTTPException) -> None:
         super().__init__(error.code)
         self.error = error
-
-
-def channel_rights(permissions: discord.Permissions, channel: object) -> ChannelRights:
-    """discord.py's view of the bot's permissions in a channel or thread, as plain data."""
-    is_thread = isinstance(channel, discord.Thread)
-    return ChannelRights(
-        view_channel=permissions.view_channel,
-        send_messages=(
-            permissions.send_messages_in_threads if is_thread else permissions.send_messages
-        ),
-        embed_links=permissions.embed_links,
-        attach_files=permissions.attach_files,
-        read_message_history=permissions.read_message_history,
-        is_thread=is_thread,
-        is_archived=isinstance(channel, discord.Thread) and channel.archived,
-        is_locked=isinstance(channel, discord.Thread) and channel.locked,
-        manage_threads=permissions.manage_threads,
-    )
-
-
-def result_view(task_id: int) -> discord.ui.View:
-    """🔁 Rerun, 🎲 Variation and 🗑 Delete, as plain components.
-
-    The view is stopped before it is sent, so discord.py keeps nothing about it in memory: a
-    press is handled by the dynamic items registered at start (`cogs.results`), which read the
-    task from the button's custom id, in this process or any later one.
-    """
-    view = discord.ui.View(timeout=None)
-    for spec in RESULT_BUTTONS:
-        view.add_item(result_button(spec, task_id))
-    view.stop()
-    return view
-
-
-def result_button(spec: ButtonSpec, task_id: int) -> discord.ui.Button[discord.ui.View]:
-    """One of a result's buttons, for `task_id`."""
-    style = discord.ButtonStyle.danger if spec.is_danger else discord.ButtonStyle.secondary
-    return discord.ui.Button(
-        label=spec.label,
-        emoji=spec.emoji,
-        custom_id=result_custom_id(spec.action, task_id),
-        style=style,
-    )
-
-
-def cancel_view(task_id: int) -> discord.ui.View:
-    """The status message's 🛑 Cancel button, as a plain component (see `result_view`)."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(cancel_button(task_id))
-    view.stop()
-    return view
-
-
-def cancel_button(task_id: int) -> discord.ui.Button[discord.ui.View]:
-    """The Cancel button of a task's status message."""
-    return discord.ui.Button(
-        label="Cancel",
-        emoji="🛑",
-        custom_id=cancel_custom_id(task_id),
-        style=discord.ButtonStyle.danger,
-    )
-
-
-def requester_only(user_id: int | None) -> discord.AllowedMentions:
-    """Mentions that ping the requester and no one else, whatever the text says."""
-    if user_id is None:
-        return discord.AllowedMentions.none()
-    # Every flag is spelled out: AllowedMentions(users=[…]) alone leaves everyone/roles True,
-    # and the client-wide defaults are merged into whatever is left unset.
-    return discord.AllowedMentions(
-        everyone=False, users=[discord.Object(id=user_id)], roles=False, replied_user=False
-    )
 
 
 class DiscordDeliverer:
@@ -164,6 +90,7 @@ class DiscordDeliverer:
         self._store = store
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._clock = clock
+        self._private = PrivateDelivery(client, store, clock, self._earlier_post)
         # Posts made by this process (None: in private): a retry after an error while
         # recording needs no history.
         self._posted: OrderedDict[int, int | None] = OrderedDict()
@@ -187,7 +114,7 @@ class DiscordDeliverer:
             if not refused.permanent or task.user_id is None:
                 raise
             log.warning("channel refused %s: %s; trying in private", task.log_context, refused)
-            await self._to_member(task, task.user_id, result, refused.reason)
+            await self._private.to_member(task, task.user_id, result, refused.reason)
             self._telemetry.delivered("private")
             self._remember(task.id, None)
             return None
@@ -324,7 +251,7 @@ class DiscordDeliverer:
                 fail_if_not_exists=False,
             )
         form = post.form
-        file = await _open_video(task, result) if form is Form.FILE else None
+        file = await open_video(task, result) if form is Form.FILE else None
         if file is None:
             form = Form.LINK
         else:
@@ -349,11 +276,11 @@ class DiscordDeliverer:
                 **optional,
             )
         except discord.HTTPException as error:
-            if form is Form.FILE and (error.status == 413 or error.code == _UPLOAD_TOO_LARGE):
+            if form is Form.FILE and (error.status == 413 or error.code == UPLOAD_TOO_LARGE):
                 raise _RefusedAsTooLarge from error
             if error.status == 403 or error.code == _ARCHIVED_THREAD:
                 raise _Refused(error) from error
-            raise _explain(error, _where(channel)) from error
+            raise explain(error, _where(channel)) from error
         except TRANSIENT_ERRORS as error:
             raise DeliveryError(
                 f"Discord could not be reached ({type(error).__name__})", permanent=False
@@ -382,157 +309,6 @@ class DiscordDeliverer:
                     task.log_context,
                     exc_info=True,
                 )
-
-    # -- to the member, in private ----------------------------------------------------------
-
-    async def _to_member(
-        self, task: TaskRecord, user_id: int, result: ResultFile, channel_problem: str
-    ) -> None:
-        """The result privately: a followup through the command's token while it lives (the
-        member sees it where they asked), else a direct message."""
-        token = await self._store.interaction_token(task.id)
-        if token is not None and token.is_alive(self._clock()):
-            if await self._token_tried(task):
-                # It may have been sent before a crash: a followup can't be looked for, a
-                # direct message can. Twice in two places beats never.
-                log.info("followup tried before %s; sending a direct message", task.log_context)
-            else:
-                try:
-                    await self._followup(token, task, result, channel_problem)
-                    return
-                except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
-                    # Never the token, nor discord.py's text of the request: the error's name.
-                    log.warning("followup failed %s (%s)", task.log_context, type(error).__name__)
-        await self._direct_message(task, user_id, result, channel_problem)
-
-    async def _token_tried(self, task: TaskRecord) -> bool:
-        events = await self._store.task_events(task.id)
-        return any(event.detail == _TOKEN_ATTEMPT for event in events)
-
-    async def _followup(
-        self, token: InteractionToken, task: TaskRecord, result: ResultFile, channel_problem: str
-    ) -> None:
-        """An ephemeral followup: only the member sees it, and no channel permission is used."""
-        guild = self._client.get_guild(task.guild_id) if task.guild_id is not None else None
-        limit = guild.filesize_limit if guild is not None else PRIVATE_UPLOAD_LIMIT
-        # Written before the send: after a crash, the next attempt knows it may have landed.
-        await self._store.transition(
-            task.id,
-            TaskState.DELIVERING,
-            now=self._clock(),
-            expect=TaskState.DELIVERING,
-            detail=_TOKEN_ATTEMPT,
-        )
-        data: dict[str, Any] = {"id": token.application_id, "type": 3, "token": token.token}
-        # How discord.py builds `Interaction.followup`; the state is the client's own.
-        webhook = discord.Webhook.from_state(data=data, state=self._client._connection)  # type: ignore[arg-type]
-
-        async def send(form: Form) -> None:
-            file = await _open_video(task, result) if form is Form.FILE else None
-            text = private_result_text(
-                task,
-                Form.FILE if file is not None else Form.LINK,
-                result.size_bytes,
-                limit,
-                url=result.url,
-                channel_problem=channel_problem,
-            )
-            try:
-                if file is None:
-                    await webhook.send(text, ephemeral=True, allowed_mentions=_NO_MENTIONS)
-                else:
-                    await webhook.send(
-                        text, file=file, ephemeral=True, allowed_mentions=_NO_MENTIONS
-                    )
-            finally:
-                if file is not None:
-                    file.close()
-
-        form = choose_form(result, limit)
-        try:
-            await send(form)
-        except discord.HTTPException as error:
-            if form is Form.FILE and (error.status == 413 or error.code == _UPLOAD_TOO_LARGE):
-                await send(Form.LINK)
-                return
-            raise
-        log.info("delivered through the command's token %s", task.log_context)
-
-    async def _direct_message(
-        self, task: TaskRecord, user_id: int, result: ResultFile, channel_problem: str
-    ) -> None:
-        """The result in a direct message (once: an earlier one is looked for first)."""
-        try:
-            user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-            dm = user.dm_channel or await user.create_dm()
-        except discord.NotFound as error:
-            raise DeliveryError(
-                f"{channel_problem}, and the member's account is gone", permanent=True
-            ) from error
-        except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
-            raise DeliveryError(
-                f"Discord could not open a direct message ({type(error).__name__})",
-                permanent=False,
-            ) from error
-        if await self._earlier_post(dm, task) is not None:
-            log.info("already sent in a direct message %s", task.log_context)
-            return
-        form = choose_form(result, PRIVATE_UPLOAD_LIMIT)
-        for attempt in (form, Form.LINK) if form is Form.FILE else (Form.LINK,):
-            file = await _open_video(task, result) if attempt is Form.FILE else None
-            text = private_result_text(
-                task,
-                Form.FILE if file is not None else Form.LINK,
-                result.size_bytes,
-                PRIVATE_UPLOAD_LIMIT,
-                url=result.url,
-                channel_problem=channel_problem,
-            )
-            optional: dict[str, Any] = {} if file is None else {"file": file}
-            try:
-                await dm.send(
-                    text,
-                    nonce=delivery_nonce(task.external_id),
-                    allowed_mentions=_NO_MENTIONS,
-                    **optional,
-                )
-                log.info("delivered in a direct message %s", task.log_context)
-                return
-            except discord.HTTPException as error:
-                too_large = error.status == 413 or error.code == _UPLOAD_TOO_LARGE
-                if attempt is Form.FILE and too_large:
-                    continue
-                if error.status == 403:
-                    raise DeliveryError(
-                        f"{channel_problem}, and the member takes no direct messages",
-                        permanent=True,
-                    ) from error
-                raise _explain(error, "a direct message") from error
-            except TRANSIENT_ERRORS as error:
-                raise DeliveryError(
-                    f"Discord could not be reached ({type(error).__name__})", permanent=False
-                ) from error
-            finally:
-                if file is not None:
-                    file.close()
-        raise DeliveryError(f"{channel_problem}, and no direct message was taken", permanent=True)
-
-
-async def _open_video(task: TaskRecord, result: ResultFile) -> discord.File | None:
-    """The MP4 as an upload, by path: discord.py streams it and re-reads it on a retry."""
-    if result.path is None:
-        return None
-    try:
-        # Opening touches the disk: keep it off the event loop.
-        return await asyncio.to_thread(
-            discord.File,
-            result.path,
-            filename=f"kling-{task.id}.mp4",
-            description=f"Kling video for task #{task.id}",
-        )
-    except OSError:
-        log.warning("downloaded video unreadable %s; posting the link", task.log_context)
-        return None
 
 
 def _replies_to_status_or_nothing(message: discord.Message, task: TaskRecord) -> bool:
@@ -574,24 +350,3 @@ def _channel_problem(
     if refusal is not None:
         return f"the bot lacks a permission in {where} (Discord said: {refusal.text})"
     return f"the bot may not post in {where}"
-
-
-def _explain(error: discord.HTTPException, where: str) -> DeliveryError:
-    """Discord's refusal (other than a permission), and whether trying again could help."""
-    if error.status == 404:
-        return DeliveryError(
-            f"{where} no longer exists, or the bot left the server", permanent=True
-        )
-    if error.status == 429 or error.status >= 500:
-        return DeliveryError(
-            f"Discord is busy or failing ({error.status}); trying again later", permanent=False
-        )
-    if error.status == 401:
-        return DeliveryError("Discord refused the bot's token", permanent=False)
-    return DeliveryError(
-        f"Discord refused the message in {where} ({error.status}/{error.code}: {error.text})",
-        permanent=True,
-    )
-
-
-_NO_MENTIONS = discord.AllowedMentions.none()

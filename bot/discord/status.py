@@ -22,8 +22,8 @@ from typing import Any
 
 import discord
 
-from bot.discord.delivery import TRANSIENT_ERRORS
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
+from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.cancellation import CancelStep, cancel_step
 from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState

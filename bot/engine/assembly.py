@@ -17,11 +17,12 @@ from typing import IO
 import aiohttp
 
 from bot.domain.callback_tokens import CallbackSigner
+from bot.domain.delivery import DeliveryError, ResultFile
 from bot.domain.errors import KlingBotError
 from bot.domain.polling import PollPolicy
 from bot.domain.records import TaskRecord
 from bot.domain.telemetry import Telemetry
-from bot.engine.courier import Deliverer, DeliveryError, FileDeliverer, ResultFile, TaskObserver
+from bot.engine.courier import Deliverer, FileDeliverer, TaskObserver
 from bot.engine.submitter import Backoff, Prepare
 from bot.engine.task_engine import EngineSettings, ForgetInputs, PicksUp, TaskEngine
 from bot.engine.tracker import TrackerSettings

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.cancellation import cancellation_refunded
+from bot.domain.delivery import Form
 from bot.domain.lifecycle import TaskState
 from bot.domain.progress import Progress, progress, progress_text
 from bot.domain.records import TaskRecord
 from bot.domain.request import InputMode, OmniRequest
-from bot.engine.courier import Form
 
 CONTENT_MAX_CHARS = 2000
 TITLE_MAX_CHARS = 256

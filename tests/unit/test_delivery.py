@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.channel_rights import ChannelRights
+from bot.domain.delivery import NONCE_MAX_CHARS, ChannelPost, Form, channel_posts, delivery_nonce
 from bot.domain.records import new_external_id
-from bot.engine.courier import NONCE_MAX_CHARS, ChannelPost, Form, channel_posts, delivery_nonce
 
 
 def test_the_nonce_fits_discord_and_is_unique_per_external_id() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from bot.domain.delivery import Form
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
-from bot.engine.courier import Form
 from bot.features.render import (
     CONTENT_MAX_CHARS,
     DESCRIPTION_MAX_CHARS,

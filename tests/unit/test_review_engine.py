@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 
 import pytest
 
+from bot.domain.delivery import DeliveryError, ResultFile
 from bot.domain.errors import ApiError, ApiErrorKind
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.request import OmniRequest
-from bot.engine.courier import DeliveryError, FileDeliverer, ResultFile
+from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import CreatedTask, OmniClient, TaskSnapshot
