@@ -13,6 +13,9 @@ import statistics
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain.records import TaskRecord
 
 ClassKey = Hashable
 
@@ -120,3 +123,27 @@ class CompletionModel:
         # Keep a margin so that a task a little faster or slower than all seen is still caught.
         spread = max(late - early, self.policy.scaled(self.policy.min_interval_s))
         return Window(max(0.0, early - 0.1 * spread), late + 0.1 * spread)
+
+
+def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
+    """Tasks that take about as long as each other share a key."""
+    request = task.request
+    return (request.model, request.mode, request.duration_s)
+
+
+def estimated_age_s(
+    task: TaskRecord, noticed_at: datetime, api_finished_at: datetime | None = None
+) -> float:
+    """How long after submission the task finished: the API's own time when it gives one that
+    fits between the last two polls, else midway between them.
+
+    Learning the age at which completion was *noticed* would bias every window late by the
+    detection delay, and the schedule would chase its own tail. (With callbacks the last two
+    queries may be a minute apart: the midpoint would be far off, the API's time is not.)
+    """
+    assert task.submitted_at is not None
+    previous = task.last_polled_at or task.submitted_at
+    if api_finished_at is not None and previous <= api_finished_at <= noticed_at:
+        return (api_finished_at - task.submitted_at).total_seconds()
+    finished_at = previous + (noticed_at - previous) / 2
+    return (finished_at - task.submitted_at).total_seconds()

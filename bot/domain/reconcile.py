@@ -16,9 +16,12 @@ A send is repeated at most once, and never when the API is known to have the tas
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.errors import ApiErrorKind
+from bot.domain.lifecycle import TaskState
+from bot.domain.records import TaskEvent
 
 ABSENCE_CONFIRMATIONS = 2  # lookups, a backoff apart, that must miss a create to resend it
 MAX_RESENDS = 1  # a create proven absent is sent again once, then given up
@@ -122,3 +125,22 @@ def after_refused_create(kind: ApiErrorKind) -> RefusalVerdict:
         paused = kind is ApiErrorKind.RATE_LIMITED
         return RefusalVerdict(AfterRefusal.RETRY_LATER, pauses_every_create=paused)
     return RefusalVerdict(AfterRefusal.REJECT)
+
+
+# How the move to `ambiguous` after a duplicate refusal begins: the API has the task (an earlier
+# send landed), so reconciling it may adopt it or give up, but never sends it again.
+PROVEN_CREATED = "create refused as a duplicate: an earlier send made the task"
+
+
+def resends_of(events: Iterable[TaskEvent]) -> int:
+    """How often the task was proven absent and sent again (in this or an earlier run)."""
+    return sum(
+        1 for e in events if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
+    )
+
+
+def was_proven_created(events: Iterable[TaskEvent]) -> bool:
+    """Whether a create of this task was refused as a duplicate (so the API has the task)."""
+    return any(
+        e.to_state is TaskState.AMBIGUOUS and e.detail.startswith(PROVEN_CREATED) for e in events
+    )

@@ -20,11 +20,10 @@ from bot.domain.errors import ApiError, IllegalTransition, KlingBotError
 from bot.domain.fairness import Waiting, choose_next, next_wakeup
 from bot.domain.lifecycle import AT_API_STATES, TaskState
 from bot.domain.logs import task_context
-from bot.domain.reconcile import AfterRefusal, after_refused_create
+from bot.domain.reconcile import PROVEN_CREATED, AfterRefusal, after_refused_create
 from bot.domain.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.domain.request import OmniRequest
 from bot.domain.telemetry import NoTelemetry, Telemetry
-from bot.engine.tracker import PROVEN_CREATED
 from bot.omni.client import OmniClient
 from bot.store.sqlite import TaskStore
 

@@ -14,8 +14,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
@@ -23,10 +22,25 @@ from typing import Unpack
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.domain.lifecycle import TaskState
 from bot.domain.logs import TaskLogContext, task_scope
-from bot.domain.polling import CompletionModel, PollPolicy, next_poll_delay, safety_net_delay
-from bot.domain.reconcile import Lookup, ReconcileFacts, Step, decide
-from bot.domain.records import TaskEvent, TaskRecord, TaskUpdate
+from bot.domain.polling import (
+    CompletionModel,
+    PollPolicy,
+    completion_key,
+    estimated_age_s,
+    next_poll_delay,
+    safety_net_delay,
+)
+from bot.domain.reconcile import (
+    Lookup,
+    ReconcileFacts,
+    Step,
+    decide,
+    resends_of,
+    was_proven_created,
+)
+from bot.domain.records import TaskRecord, TaskUpdate
 from bot.domain.telemetry import NoTelemetry, Noticed, Telemetry
+from bot.engine.pace import QueryPace
 from bot.omni.client import OmniClient
 from bot.omni.wire import TaskSnapshot, TaskStatus
 from bot.store.sqlite import TaskStore
@@ -36,23 +50,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
-# How the move to `ambiguous` after a duplicate refusal begins: the API has the task (an earlier
-# send landed), so reconciling it may adopt it or give up, but never sends it again.
-PROVEN_CREATED = "create refused as a duplicate: an earlier send made the task"
-
-
-def resends_of(events: Iterable[TaskEvent]) -> int:
-    """How often the task was proven absent and sent again (in this or an earlier run)."""
-    return sum(
-        1 for e in events if e.from_state is TaskState.AMBIGUOUS and e.to_state is TaskState.QUEUED
-    )
-
-
-def was_proven_created(events: Iterable[TaskEvent]) -> bool:
-    """Whether a create of this task was refused as a duplicate (so the API has the task)."""
-    return any(
-        e.to_state is TaskState.AMBIGUOUS and e.detail.startswith(PROVEN_CREATED) for e in events
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,41 +71,6 @@ class TrackerSettings:
     # A callback that claims an end the query does not show yet (the API's views may lag each
     # other) is asked about again this many times, `min_interval_s` apart.
     unconfirmed_end_retries: int = 5
-
-
-class QueryPace:
-    """Queries leave at most `per_s` a second, however many tasks are due at once.
-
-    Each query reserves the next free slot (no await between reading and writing it, so no
-    lock), then sleeps until it: queries leave `1 / per_s` apart, instead of that plus the
-    loop's overhead when the waiting happens under a lock. Time and sleep come in, for tests.
-    """
-
-    def __init__(
-        self,
-        per_s: float,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._spacing_s = 1.0 / per_s
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._next_slot = 0.0
-
-    async def wait_turn(self) -> None:
-        """Return at this caller's slot of the pace."""
-        now = self._monotonic()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self._spacing_s
-        if slot > now:
-            await self._sleep(slot - now)
-
-
-def completion_key(task: TaskRecord) -> tuple[str, str, int | None]:
-    """Tasks that take about as long as each other share a key."""
-    request = task.request
-    return (request.model, request.mode, request.duration_s)
 
 
 class Tracker:
@@ -538,24 +500,6 @@ def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
     if claimed is TaskStatus.RUNNING:
         return state in (TaskState.SUBMITTING, TaskState.SUBMITTED)
     return False
-
-
-def estimated_age_s(
-    task: TaskRecord, noticed_at: datetime, api_finished_at: datetime | None = None
-) -> float:
-    """How long after submission the task finished: the API's own time when it gives one that
-    fits between the last two polls, else midway between them.
-
-    Learning the age at which completion was *noticed* would bias every window late by the
-    detection delay, and the schedule would chase its own tail. (With callbacks the last two
-    queries may be a minute apart: the midpoint would be far off, the API's time is not.)
-    """
-    assert task.submitted_at is not None
-    previous = task.last_polled_at or task.submitted_at
-    if api_finished_at is not None and previous <= api_finished_at <= noticed_at:
-        return (api_finished_at - task.submitted_at).total_seconds()
-    finished_at = previous + (noticed_at - previous) / 2
-    return (finished_at - task.submitted_at).total_seconds()
 
 
 def _log_crash(job: asyncio.Task[None]) -> None:

@@ -12,10 +12,10 @@ import pytest
 from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
 from bot.domain.errors import ConfigError
 from bot.domain.lifecycle import TaskState
-from bot.domain.polling import PollPolicy, Window, safety_net_delay
+from bot.domain.polling import PollPolicy, Window, estimated_age_s, safety_net_delay
 from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
-from bot.engine.tracker import estimated_age_s, is_news
+from bot.engine.tracker import is_news
 from bot.omni.wire import TaskStatus, build_create_body, parse_callback
 from bot.settings import load_settings
 

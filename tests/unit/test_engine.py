@@ -22,6 +22,7 @@ from bot.domain.polling import PollPolicy
 from bot.domain.records import NewTask, QuotaCheck, TaskRecord
 from bot.domain.request import OmniRequest, make_request
 from bot.engine.courier import CourierSettings, Deliverer, FileDeliverer
+from bot.engine.pace import QueryPace
 from bot.engine.submitter import Backoff, Prepare
 from bot.engine.task_engine import (
     UNCONFIRMED_REASON,
@@ -30,7 +31,7 @@ from bot.engine.task_engine import (
     TaskEngine,
     utc_now,
 )
-from bot.engine.tracker import QueryPace, Tracker, TrackerSettings
+from bot.engine.tracker import Tracker, TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import OmniClient, RetryPolicy
 from bot.store.sqlite import SqliteStore
