@@ -18,8 +18,8 @@ from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services, explain_failure
 from bot.features.clips import CLIP_TYPES
-from bot.features.generation import VideoOptions
 from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
+from bot.features.requests import VideoOptions
 from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 
 EDIT_MENU = "Edit with Kling"

@@ -20,8 +20,8 @@ from bot.discord.translate import channel_rights, result_button
 from bot.domain.errors import NotYours
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
-from bot.features.generation import variation_text
 from bot.features.render import VARIATION_EMOJI
+from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 

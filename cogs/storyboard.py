@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services, explain_failure
 from bot.domain.storyboard import shots_from_lines
-from bot.features.generation import StoryboardOptions
+from bot.features.requests import StoryboardOptions
 from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 

@@ -12,9 +12,10 @@ from bot.domain.errors import KlingBotError, MissingPermissions
 from bot.domain.records import InteractionToken
 from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
 from bot.engine.task_engine import utc_now
-from bot.features.generation import GenerationService, Requester, Ticket
+from bot.features.generation import GenerationService, Ticket
 from bot.features.media import AttachmentInfo
 from bot.features.render import status_view
+from bot.features.requests import Requester
 
 
 def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
-from bot.features.generation import VideoOptions
+from bot.features.requests import VideoOptions
 from cogs.elements import suggest_elements
 from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
 

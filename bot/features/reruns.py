@@ -23,7 +23,8 @@ from bot.domain.errors import (
 from bot.domain.moderation import MemberFacts, is_moderator
 from bot.domain.records import TaskRecord
 from bot.engine.task_engine import utc_now
-from bot.features.generation import GenerationService, Requester, Ticket
+from bot.features.generation import GenerationService, Ticket
+from bot.features.requests import Requester
 from bot.settings import Settings
 from bot.store.sqlite import TaskStore
 

@@ -15,8 +15,8 @@ from bot.features.clips import (
     probe_clip,
     sizes_apart,
 )
-from bot.features.generation import VideoOptions, build_video_request
 from bot.features.media import AttachmentInfo
+from bot.features.requests import VideoOptions, build_video_request
 from bot.settings import OmniSettings
 
 GOOD = ClipFacts(duration_s=5.0, width=1280, height=720, fps=30.0, codec="h264", has_audio=True)

@@ -14,8 +14,9 @@ from bot.domain.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.domain.request import OmniRequest
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import EngineSettings, TaskEngine
-from bot.features.generation import GenerationService, Requester
+from bot.features.generation import GenerationService
 from bot.features.media import MediaStore
+from bot.features.requests import Requester
 from bot.omni.client import OmniClient
 from bot.settings import Settings
 from bot.store.sqlite import SqliteStore

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from bot.domain.errors import InvalidInput
-from bot.features.generation import VideoOptions, build_video_request, image_fields
 from bot.features.media import AttachmentInfo, MediaStore, check_image, check_image_file
+from bot.features.requests import VideoOptions, build_video_request, image_fields
 from bot.settings import OmniSettings
 from tests.helpers.images import cut_short, noise_image, one_bit_png
 

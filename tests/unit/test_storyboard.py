@@ -6,7 +6,7 @@ import pytest
 
 from bot.domain.errors import InvalidInput
 from bot.domain.storyboard import parse_shots
-from bot.features.generation import StoryboardOptions, build_storyboard_request
+from bot.features.requests import StoryboardOptions, build_storyboard_request
 from bot.settings import OmniSettings
 
 DEFAULTS = OmniSettings()

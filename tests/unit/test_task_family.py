@@ -18,7 +18,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask
 from bot.domain.request import OmniRequest, make_request
 from bot.domain.storyboard import shots_from_lines
-from bot.features.generation import variation_text, vary_request
+from bot.features.requests import variation_text, vary_request
 from bot.store.migrate import load_migrations, migrate
 from bot.store.sqlite import SqliteStore
 
