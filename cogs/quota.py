@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services, member_facts
-from bot.discord.status import status_embed
+from bot.discord.translate import status_embed
 from bot.domain.moderation import MemberFacts
 from bot.features.quotas import MAX_LIMIT, LimitTarget, MemberRef, QuotaService, parse_limit
 from bot.features.render import StatusView

@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, explain_failure
-from bot.discord.status import status_embed
+from bot.discord.translate import status_embed
 from bot.domain.lifecycle import TaskState
 from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view

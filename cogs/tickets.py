@@ -5,8 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.discord.client import KlingBot
-from bot.discord.status import status_embed
-from bot.discord.translate import cancel_view, channel_rights
+from bot.discord.translate import cancel_view, channel_rights, status_embed
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
 from bot.domain.records import InteractionToken

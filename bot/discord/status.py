@@ -23,14 +23,20 @@ from typing import Any
 import discord
 
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
+from bot.discord.translate import status_embed
 from bot.discord.uploads import TRANSIENT_ERRORS
-from bot.domain.cancellation import CancelStep, cancel_step
+from bot.domain.cancellation import can_still_cancel
 from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.engine.submitter import Backoff
 from bot.engine.task_engine import utc_now
-from bot.features.render import StatusView, position_worth_an_edit, rendering_progress, status_view
+from bot.features.render import (
+    position_worth_an_edit,
+    rendering_progress,
+    shown_state,
+    status_view,
+)
 from bot.store.sqlite import TaskStore
 
 log = logging.getLogger(__name__)
@@ -42,20 +48,6 @@ _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to out
 EDIT_TRIES = 3  # edits of one passing state that fail before it is left as it is
 FINAL_EDIT_TRIES = 12  # a final state: about half an hour of tries, then again at the next start
 FINAL_BACKOFF = Backoff(initial_s=5.0, max_s=300.0)
-
-
-def status_embed(view: StatusView) -> discord.Embed:
-    """The discord.py embed for a rendered status view."""
-    embed = discord.Embed(
-        title=view.title,
-        description=view.description or None,
-        colour=discord.Colour(view.colour),
-        timestamp=view.timestamp,
-    )
-    for field in view.fields:
-        embed.add_field(name=field.name, value=field.value, inline=field.inline)
-    embed.set_footer(text=view.footer)
-    return embed
 
 
 class StatusUpdater:
@@ -115,7 +107,7 @@ class StatusUpdater:
         """
         if self._closed or task.channel_id is None:
             return
-        self._shown[task.id] = _state_key(replace(task, status_message_id=message_id))
+        self._shown[task.id] = shown_state(replace(task, status_message_id=message_id))
         self._channel_of[task.id] = task.channel_id
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = None
@@ -132,7 +124,7 @@ class StatusUpdater:
             if task.status_message_id is None:
                 return  # no message yet: the cog posts one, and the store's record follows
             is_rendering = task.state is TaskState.PROCESSING  # its progress bar may move
-            is_shown = self._shown.get(task.id) == _state_key(task)
+            is_shown = self._shown.get(task.id) == shown_state(task)
             if is_shown and not task.is_terminal and not is_rendering:
                 return  # the message shows this already (its place in line comes by pass)
             kind = EditKind.FINAL if task.is_terminal else EditKind.STATE
@@ -265,7 +257,7 @@ class StatusUpdater:
         position = await self._position_of(task, want)
         expected_s = None if self._estimates is None else await self._estimates(task)
         progress = rendering_progress(task, self._now(), expected_s)
-        shown = (*_state_key(task), position, progress)
+        shown = (*shown_state(task), position, progress)
         was = (
             *self._shown.get(task.id, ()),
             self._shown_positions.get(task.id),
@@ -280,7 +272,7 @@ class StatusUpdater:
         self.pacer.record(task.channel_id, want.kind, loop.time())
         try:
             # Once there is nothing left to cancel, the Cancel button goes (view=None).
-            extra: dict[str, Any] = {} if _can_cancel(task) else {"view": None}
+            extra: dict[str, Any] = {} if can_still_cancel(task) else {"view": None}
             await message.edit(embed=status_embed(view), allowed_mentions=_NO_MENTIONS, **extra)
         except discord.NotFound:
             log.info("status message gone %s; no more edits", task.log_context)
@@ -295,7 +287,7 @@ class StatusUpdater:
         self._failed_edits.pop(task.id, None)
         if task.is_terminal:
             await self._store.final_status_shown(task.id)
-        self._shown[task.id] = _state_key(task)
+        self._shown[task.id] = shown_state(task)
         self._shown_progress[task.id] = progress
         if task.state is TaskState.QUEUED:
             self._shown_positions[task.id] = position
@@ -405,23 +397,4 @@ class StatusUpdater:
             del wanted[task_id]
 
 
-def _state_key(task: TaskRecord) -> tuple[object, ...]:
-    """What a status message shows of its task, its place in line aside."""
-    return (
-        task.state,
-        task.progress_pct,
-        task.attempts,
-        task.failure_reason,
-        task.delivery_message_id,
-        task.status_message_id,
-        task.cancelled_by,
-    )
-
-
 _NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def _can_cancel(task: TaskRecord) -> bool:
-    return cancel_step(task.state) in (CancelStep.END_NOW, CancelStep.MARK) and not (
-        task.is_cancel_requested
-    )

@@ -9,6 +9,7 @@ import discord
 
 from bot.discord.buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
 from bot.domain.channel_rights import ChannelRights
+from bot.features.render import StatusView
 
 
 def channel_rights(permissions: discord.Permissions, channel: object) -> ChannelRights:
@@ -81,3 +82,17 @@ def requester_only(user_id: int | None) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False, users=[discord.Object(id=user_id)], roles=False, replied_user=False
     )
+
+
+def status_embed(view: StatusView) -> discord.Embed:
+    """The discord.py embed for a rendered status view."""
+    embed = discord.Embed(
+        title=view.title,
+        description=view.description or None,
+        colour=discord.Colour(view.colour),
+        timestamp=view.timestamp,
+    )
+    for field in view.fields:
+        embed.add_field(name=field.name, value=field.value, inline=field.inline)
+    embed.set_footer(text=view.footer)
+    return embed

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 
 from bot.domain.lifecycle import AT_API_STATES, TaskState
+from bot.domain.records import TaskRecord
 
 
 class CancelStep(enum.Enum):
@@ -51,3 +52,9 @@ def cancellation_refunded(*, was_created: bool, refund_running: bool | None) -> 
     """Whether a cancelled task's credits are (or will be) given back: always when the API
     never made it, else as the operator chose when the cancellation was asked for."""
     return not was_created or bool(refund_running)
+
+
+def can_still_cancel(task: TaskRecord) -> bool:
+    """Whether a Cancel button still has something to cancel (its status message keeps it)."""
+    steps = (CancelStep.END_NOW, CancelStep.MARK)
+    return cancel_step(task.state) in steps and not task.is_cancel_requested

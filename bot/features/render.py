@@ -463,3 +463,17 @@ def private_result_text(
         if len(text) <= CONTENT_MAX_CHARS
         else result_text(task, form, size_bytes, upload_limit, url=url)
     )
+
+
+def shown_state(task: TaskRecord) -> tuple[object, ...]:
+    """What a status message shows of its task, its place in line and progress bar aside: the
+    status messages edit one only when this changes."""
+    return (
+        task.state,
+        task.progress_pct,
+        task.attempts,
+        task.failure_reason,
+        task.delivery_message_id,
+        task.status_message_id,
+        task.cancelled_by,
+    )

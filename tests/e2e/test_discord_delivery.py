@@ -14,7 +14,8 @@ import discord
 import pytest
 
 from bot.discord.delivery import DiscordDeliverer
-from bot.discord.status import FINAL_EDIT_TRIES, StatusUpdater, status_embed
+from bot.discord.status import FINAL_EDIT_TRIES, StatusUpdater
+from bot.discord.translate import status_embed
 from bot.domain.delivery import DeliveryError, ResultFile, delivery_nonce
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord
