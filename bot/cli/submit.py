@@ -26,11 +26,11 @@ from bot.domain.errors import InvalidInput
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord
 from bot.domain.request import OmniRequest, make_request
+from bot.domain.wording import human_size
 from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
 from bot.engine.task_engine import PicksUp, utc_now
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.features.media import check_image_file
-from bot.features.render import human_size
 from bot.settings import OmniSettings, Settings
 from bot.store.sqlite import SqliteStore, TaskStore
 

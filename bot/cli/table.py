@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskEvent, TaskRecord
-from bot.features.render import clip, human_duration, human_size
+from bot.domain.wording import clip, human_duration, human_size
 
 NO_TASKS = "No tasks yet."
 RESULT_MAX_CHARS = 48

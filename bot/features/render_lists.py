@@ -15,6 +15,7 @@ from bot.domain.cancellation import CancelStep, cancellation_refunded
 from bot.domain.lifecycle import TaskState
 from bot.domain.quota import Limit, ResolvedLimit
 from bot.domain.records import LibraryElement, QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
+from bot.domain.wording import clip, jump_url, plural
 from bot.features.cancel import Cancelled
 from bot.features.quotas import (
     LimitTarget,
@@ -35,8 +36,6 @@ from bot.features.render import (
     FIELD_VALUE_MAX_CHARS,
     EmbedField,
     StatusView,
-    clip,
-    jump_url,
     status_view,
 )
 from bot.features.task_history import TaskDetail, TaskPage
@@ -71,11 +70,6 @@ EVENT_DETAIL_CHARS = 90  # an event's detail in `/task`'s history
 def discord_time(moment: datetime, style: str) -> str:
     """`<t:epoch:style>`: shown in each reader's own time zone (R relative, f full, T time)."""
     return f"<t:{int(moment.timestamp())}:{style}>"
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 credit`, `2 credits`."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def limit_text(limit: Limit, window: QuotaWindow) -> str:

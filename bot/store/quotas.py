@@ -25,6 +25,7 @@ from bot.domain.records import (
     QuotaWindow,
     ServerBudgetCheck,
 )
+from bot.domain.wording import plural
 from bot.store.database import SqliteDatabase, from_db_time, to_db_time
 
 _LEDGER_COLUMNS = "id, guild_id, user_id, task_id, kind, credits, at, counts_at"
@@ -300,14 +301,14 @@ class SqliteQuota(SqliteDatabase):
             running = await self._unfinished(new.guild_id, new.user_id)
             if running >= member_cap:
                 raise QuotaExceeded(
-                    f"You already have {_plural(running, 'video')} in progress; a member may have "
+                    f"You already have {plural(running, 'video')} in progress; a member may have "
                     f"{member_cap} at once. Try again when one has finished."
                 )
         if server_cap is not None:
             running = await self._unfinished(new.guild_id, None)
             if running >= server_cap:
                 raise QuotaExceeded(
-                    f"This server already has {_plural(running, 'video')} in progress; it may "
+                    f"This server already has {plural(running, 'video')} in progress; it may "
                     f"have {server_cap} at once. Try again in a few minutes."
                 )
         return left
@@ -322,9 +323,9 @@ class SqliteQuota(SqliteDatabase):
         spent = await self._count(_SUM_SERVER, (new.guild_id, to_db_time(budget.window_start)))
         if spent + new.cost > budget.limit:
             raise QuotaExceeded(
-                f"This video costs {_plural(new.cost, 'credit')} and the server has "
+                f"This video costs {plural(new.cost, 'credit')} and the server has "
                 f"{max(budget.limit - spent, 0)} left: it has used {spent} of its "
-                f"{_plural(budget.limit, 'credit')} {_THIS_WINDOW[budget.window]}. The server's "
+                f"{plural(budget.limit, 'credit')} {_THIS_WINDOW[budget.window]}. The server's "
                 f"budget resets {_when(budget.resets_at)}."
             )
 
@@ -351,13 +352,13 @@ def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
     assert quota.limit is not None
     if cost > quota.limit:
         return (
-            f"This video costs {_plural(cost, 'credit')}, more than your whole quota of "
-            f"{_plural(quota.limit, 'credit')} {_PER_WINDOW[quota.window]}."
+            f"This video costs {plural(cost, 'credit')}, more than your whole quota of "
+            f"{plural(quota.limit, 'credit')} {_PER_WINDOW[quota.window]}."
         )
     left = max(quota.limit - used, 0)
     return (
-        f"This video costs {_plural(cost, 'credit')} and you have {left} left: you have used "
-        f"{used} of your {_plural(quota.limit, 'credit')} {_THIS_WINDOW[quota.window]}. "
+        f"This video costs {plural(cost, 'credit')} and you have {left} left: you have used "
+        f"{used} of your {plural(quota.limit, 'credit')} {_THIS_WINDOW[quota.window]}. "
         f"Your quota resets {_when(quota.resets_at)}."
     )
 
@@ -366,7 +367,3 @@ def _when(moment: datetime) -> str:
     """`<t:…:R> (2025-01-16 00:00 UTC)`: relative in the member's client, exact in plain text."""
     exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<t:{int(moment.timestamp())}:R> ({exact})"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

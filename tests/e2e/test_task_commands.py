@@ -10,10 +10,10 @@ import pytest
 from bot.discord.client import KlingBot
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
+from bot.domain.wording import jump_url
 from bot.fakes.discord import FakeDiscord, Member, Message, Perm
 from bot.fakes.discord.testing import assert_pings
 from bot.fakes.discord.world import MODERATORS_DEFAULT
-from bot.features.render import jump_url
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 

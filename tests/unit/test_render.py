@@ -12,17 +12,13 @@ from bot.domain.delivery import Form
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
+from bot.domain.wording import clip, human_duration, human_size, human_sizes_apart, jump_url
 from bot.features.render import (
     CONTENT_MAX_CHARS,
     DESCRIPTION_MAX_CHARS,
     EMBED_MAX_CHARS,
     FIELD_VALUE_MAX_CHARS,
-    clip,
-    human_duration,
-    human_size,
-    human_sizes_apart,
     is_result_text,
-    jump_url,
     position_worth_an_edit,
     result_text,
     state_text,

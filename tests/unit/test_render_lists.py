@@ -11,6 +11,7 @@ import pytest
 from bot.domain.lifecycle import TaskState
 from bot.domain.quota import ResolvedLimit
 from bot.domain.records import QuotaOverride, TaskEvent, TaskRecord
+from bot.domain.wording import jump_url
 from bot.features.quotas import (
     LimitTarget,
     OverrideChange,
@@ -23,7 +24,6 @@ from bot.features.render import (
     EMBED_MAX_CHARS,
     FIELD_VALUE_MAX_CHARS,
     StatusView,
-    jump_url,
 )
 from bot.features.render_lists import (
     cleared_text,
