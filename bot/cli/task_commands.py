@@ -1,0 +1,87 @@
+"""`kling-bot tasks` and `kling-bot task N`: the tracked tasks, read from the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+
+from bot.cli.common import fail, load
+from bot.cli.stored_tasks import list_stored, one_stored
+from bot.cli.table import render_task, render_tasks
+from bot.domain.lifecycle import TaskState
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    """List the tracked tasks in the database as a table, newest first."""
+    settings = load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    try:
+        listing = asyncio.run(list_stored(database, states=args.status, limit=args.limit))
+    except sqlite3.DatabaseError as exc:
+        fail(f"{database} can't be read as a kling-bot database: {exc}")
+        return 2
+    if listing is None:
+        print(
+            f"No tasks: there is no database at {database.absolute()} (storage.database) yet; "
+            "the bot or `kling-bot submit` creates it. Another config? Give --config PATH."
+        )
+        return 0
+    if listing.tasks:
+        print(render_tasks(listing.tasks, now=datetime.now(UTC)))
+    elif args.status:
+        states = " or ".join(s.value for s in args.status)
+        print(f"No tasks in state {states} in {database.absolute()}.")
+    else:
+        print(f"No tasks yet in {database.absolute()}.")
+    if listing.other_endings:
+        counts = ", ".join(f"{n} {state.value}" for state, n in listing.other_endings.items())
+        every = ",".join(s.value for s in (*args.status, *listing.other_endings))
+        print(f"Also ended without a video: {counts} (--status {every} lists them too).")
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    """One task in full, with its history."""
+    settings = load(args)
+    if settings is None:
+        return 2
+    database = settings.storage.database
+    try:
+        found = asyncio.run(one_stored(database, args.id))
+    except sqlite3.DatabaseError as exc:
+        fail(f"{database} can't be read as a kling-bot database: {exc}")
+        return 2
+    if found is None:
+        fail(f"There is no task {args.id} in {database.absolute()}.")
+        return 1
+    task, events = found
+    print(render_task(task, events, now=datetime.now(UTC)))
+    return 0
+
+
+def task_states(text: str) -> list[TaskState]:
+    """`--status failed,rejected` → states; a clear refusal listing the states otherwise."""
+    states = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            states.append(TaskState(part))
+        except ValueError:
+            allowed = ", ".join(s.value for s in TaskState)
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not a task state: use one of {allowed} (or several, comma-separated)"
+            ) from None
+    return states
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
