@@ -15,7 +15,8 @@ from discord.ext import commands
 from bot.discord.client import KlingBot, Services, member_facts
 from bot.discord.translate import status_embed
 from bot.domain.moderation import MemberFacts
-from bot.features.quotas import MAX_LIMIT, LimitTarget, MemberRef, QuotaService, parse_limit
+from bot.features.quota_records import LimitTarget, MemberRef
+from bot.features.quotas import MAX_LIMIT, QuotaService, parse_limit
 from bot.features.render import StatusView
 from bot.features.render_lists import (
     cleared_text,

@@ -17,7 +17,7 @@ from bot.domain.quota import Limit, ResolvedLimit
 from bot.domain.records import LibraryElement, QuotaOverride, QuotaWindow, TaskEvent, TaskRecord
 from bot.domain.wording import clip, jump_url, plural
 from bot.features.cancel import Cancelled
-from bot.features.quotas import (
+from bot.features.quota_records import (
     LimitTarget,
     ModeratorRoles,
     OverrideChange,

@@ -14,13 +14,8 @@ from bot.domain.moderation import MANAGE_GUILD, MemberFacts
 from bot.domain.quota import ResolvedLimit
 from bot.domain.records import GuildSettings, NewTask, QuotaCheck, QuotaOverride
 from bot.domain.request import OmniRequest
-from bot.features.quotas import (
-    LimitTarget,
-    MemberRef,
-    QuotaService,
-    deciding_role,
-    parse_limit,
-)
+from bot.features.quota_records import LimitTarget, MemberRef
+from bot.features.quotas import QuotaService, deciding_role, parse_limit
 from bot.settings import QuotaSettings
 from bot.store.sqlite import SqliteStore
 

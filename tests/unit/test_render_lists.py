@@ -12,7 +12,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.quota import ResolvedLimit
 from bot.domain.records import QuotaOverride, TaskEvent, TaskRecord
 from bot.domain.wording import jump_url
-from bot.features.quotas import (
+from bot.features.quota_records import (
     LimitTarget,
     OverrideChange,
     OverrideListing,
