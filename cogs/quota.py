@@ -18,7 +18,7 @@ from bot.domain.moderation import MemberFacts
 from bot.features.quota_records import LimitTarget, MemberRef
 from bot.features.quotas import MAX_LIMIT, QuotaService, parse_limit
 from bot.features.render import StatusView
-from bot.features.render_lists import (
+from bot.features.render_quotas import (
     cleared_text,
     default_set_text,
     moderator_roles_text,

@@ -26,18 +26,20 @@ from bot.features.render import (
     StatusView,
 )
 from bot.features.render_lists import (
-    cleared_text,
-    default_set_text,
     limit_text,
-    override_list_view,
-    override_set_text,
-    quota_view,
-    reset_text,
     state_badge,
     target_mention,
     task_detail_view,
     task_line,
     task_list_view,
+)
+from bot.features.render_quotas import (
+    cleared_text,
+    default_set_text,
+    override_list_view,
+    override_set_text,
+    quota_view,
+    reset_text,
 )
 from bot.features.task_history import TaskDetail, TaskPage
 from tests.unit.test_render import CHANNEL, CREATED, GUILD, USER, make_task

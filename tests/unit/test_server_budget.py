@@ -18,7 +18,7 @@ from bot.domain.quota import resolve_server_limit
 from bot.domain.records import GuildSettings, NewTask, QuotaTerms
 from bot.domain.request import OmniRequest
 from bot.features.quotas import QuotaService
-from bot.features.render_lists import server_budget_view
+from bot.features.render_quotas import server_budget_view
 from bot.settings import QuotaSettings
 from bot.store.sqlite import SqliteStore
 
