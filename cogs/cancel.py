@@ -13,8 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.answers import explain_failure
 from bot.discord.buttons import CANCEL_ID_TEMPLATE
-from bot.discord.client import KlingBot, explain_failure
+from bot.discord.client import KlingBot
 from bot.discord.translate import cancel_button
 from bot.features.cancel import CancelService
 from bot.features.render_lists import cancel_choice_name, cancel_text

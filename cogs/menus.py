@@ -16,7 +16,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import KlingBot, Services, explain_failure
+from bot.discord.answers import explain_failure
+from bot.discord.client import KlingBot, Services
 from bot.features.clips import CLIP_TYPES
 from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
 from bot.features.requests import VideoOptions

@@ -12,8 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import KlingBot, Services, member_facts
-from bot.discord.translate import status_embed
+from bot.discord.client import KlingBot, Services
+from bot.discord.translate import member_facts, status_embed
 from bot.domain.moderation import MemberFacts
 from bot.features.quota_records import LimitTarget, MemberRef
 from bot.features.quotas import MAX_LIMIT, QuotaService, parse_limit

@@ -7,9 +7,9 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.discord.client import KlingBot, member_facts
+from bot.discord.client import KlingBot
 from bot.discord.delivery import PostChannel
-from bot.discord.translate import cancel_view, channel_rights, status_embed
+from bot.discord.translate import cancel_view, channel_rights, member_facts, status_embed
 from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.channel_rights import ChannelRights
 from bot.domain.errors import KlingBotError

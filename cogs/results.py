@@ -14,9 +14,10 @@ import re
 import discord
 from discord.ext import commands
 
+from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
-from bot.discord.client import KlingBot, Services, explain_failure, member_facts
-from bot.discord.translate import channel_rights, result_button
+from bot.discord.client import KlingBot, Services
+from bot.discord.translate import channel_rights, member_facts, result_button
 from bot.domain.errors import NotYours
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord

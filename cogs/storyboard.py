@@ -9,7 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import KlingBot, Services, explain_failure
+from bot.discord.answers import explain_failure
+from bot.discord.client import KlingBot, Services
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import StoryboardOptions
 from cogs.elements import suggest_elements

@@ -12,7 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.client import KlingBot, explain_failure
+from bot.discord.answers import explain_failure
+from bot.discord.client import KlingBot
 from bot.discord.translate import status_embed
 from bot.domain.lifecycle import TaskState
 from bot.engine.task_engine import utc_now

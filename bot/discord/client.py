@@ -12,7 +12,6 @@ import contextlib
 import gc
 import logging
 import signal
-import uuid
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,20 +19,18 @@ import discord
 import discord.gateway
 import discord.http
 import yarl
-from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.answers import KlingTree
 from bot.discord.clips import DiscordClipHost
 from bot.discord.delivery import DiscordDeliverer
 from bot.discord.pacing import EditPacer
 from bot.discord.status import StatusUpdater
-from bot.discord.time import DiscordClock, is_too_old_to_answer
+from bot.discord.time import DiscordClock
 from bot.discord.trace import discord_trace
 from bot.domain.about import NAME, bot_version
 from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
-from bot.domain.errors import KlingBotError
 from bot.domain.invite import invite_url
-from bot.domain.moderation import MemberFacts
 from bot.domain.telemetry import Fanout, Vitals
 from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
 from bot.engine.courier import SplitDeliverer
@@ -112,87 +109,6 @@ class Services:
         await self.ticker.stop()
         await self.status.close()
         await self.resources.aclose()
-
-
-class KlingTree(app_commands.CommandTree["KlingBot"]):
-    """The command tree with the one error handler: members read sentences, never tracebacks."""
-
-    async def interaction_check(self, interaction: discord.Interaction[KlingBot], /) -> bool:
-        """Skip, before anything is charged or sent, an interaction too old to be answered
-        (replayed after a long outage): Discord would refuse the answer anyway."""
-        created_at_s = interaction.created_at.timestamp()
-        if not is_too_old_to_answer(created_at_s, interaction.client.discord_clock.now()):
-            return True
-        log.warning(
-            "skipped interaction %s (%s) guild_id=%s user_id=%s: created %.1f s ago, past "
-            "Discord's time to answer",
-            interaction.id,
-            interaction.data.get("name", "?") if interaction.data else "?",
-            interaction.guild_id,
-            interaction.user.id,
-            interaction.client.discord_clock.now() - created_at_s,
-        )
-        return False
-
-    async def on_error(
-        self, interaction: discord.Interaction[KlingBot], error: app_commands.AppCommandError
-    ) -> None:
-        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        what = interaction.command.qualified_name if interaction.command else "?"
-        await explain_failure(interaction, cause, what)
-
-
-async def explain_failure(
-    interaction: discord.Interaction[KlingBot], cause: BaseException, what: str
-) -> None:
-    """Tell the member privately what went wrong: our sentence, or a logged reference."""
-    if isinstance(cause, KlingBotError):
-        text = cause.member_message
-    elif isinstance(cause, app_commands.TransformerError):
-        # e.g. a member option naming someone who has left the server since
-        text = (
-            f"{cause.value!r} can't be used here: that member, role or file could not be "
-            "found. Pick it again from the list."
-        )
-    elif isinstance(cause, app_commands.NoPrivateMessage):
-        text = "This command only works in a server channel."
-    elif isinstance(cause, app_commands.CheckFailure):
-        text = str(cause) or "You can't use this command here."
-    else:
-        reference = uuid.uuid4().hex[:8]
-        log.error(
-            "command %s failed ref=%s guild_id=%s user_id=%s",
-            what,
-            reference,
-            interaction.guild_id,
-            interaction.user.id,
-            exc_info=cause,
-        )
-        text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
-    await reply_privately(interaction, text)
-
-
-def member_facts(member: discord.Member) -> MemberFacts:
-    """What the moderator rule needs to know about a member, as plain data."""
-    return MemberFacts(
-        user_id=member.id,
-        permissions=member.guild_permissions.value,
-        role_ids=tuple(role.id for role in member.roles),
-        role_names=tuple(role.name for role in member.roles),
-        is_owner=member.guild.owner_id == member.id,
-    )
-
-
-async def reply_privately(interaction: discord.Interaction[KlingBot], text: str) -> None:
-    """An ephemeral answer, whether or not the interaction was already acknowledged."""
-    none = discord.AllowedMentions.none()
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=none)
-        else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=none)
-    except discord.HTTPException:
-        log.warning("could not answer interaction %s", interaction.id, exc_info=True)
 
 
 class KlingBot(commands.Bot):

@@ -9,6 +9,7 @@ import discord
 
 from bot.discord.buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
 from bot.domain.channel_rights import ChannelRights
+from bot.domain.moderation import MemberFacts
 from bot.features.render import StatusView
 
 
@@ -96,3 +97,14 @@ def status_embed(view: StatusView) -> discord.Embed:
         embed.add_field(name=field.name, value=field.value, inline=field.inline)
     embed.set_footer(text=view.footer)
     return embed
+
+
+def member_facts(member: discord.Member) -> MemberFacts:
+    """What the moderator rule needs to know about a member, as plain data."""
+    return MemberFacts(
+        user_id=member.id,
+        permissions=member.guild_permissions.value,
+        role_ids=tuple(role.id for role in member.roles),
+        role_names=tuple(role.name for role in member.roles),
+        is_owner=member.guild.owner_id == member.id,
+    )
