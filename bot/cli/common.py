@@ -8,12 +8,8 @@ import os
 import sys
 
 from bot.domain.errors import ConfigError
-from bot.settings import (
-    ConfigReport,
-    Settings,
-    load_settings,
-    read_config,
-)
+from bot.settings import Settings
+from bot.settings.reading import ConfigReport, load_settings, read_config
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

@@ -27,10 +27,8 @@ from bot.domain.invite import PERMISSIONS, SCOPES, invite_url
 from bot.domain.logs import secrets_of, setup_logging
 from bot.engine.assembly import EngineBusy
 from bot.features.health import health_file_for, judge_health_file, probe_http, probe_url
-from bot.settings import (
-    Settings,
-    describe_settings,
-)
+from bot.settings import Settings
+from bot.settings.mistakes import describe_settings
 from bot.store.backup import BackupError, backup_database
 
 

@@ -13,13 +13,8 @@ import tempfile
 from pathlib import Path
 
 from bot.domain.credentials import looks_like_credential
-from bot.settings import (
-    ConfigReport,
-    DiscordSettings,
-    OmniSettings,
-    StorageSettings,
-    missing_secrets,
-)
+from bot.settings import DiscordSettings, OmniSettings, StorageSettings
+from bot.settings.reading import ConfigReport, missing_secrets
 
 DATABASE_KEY = "storage.database"
 MEDIA_KEY = "storage.media_dir"

@@ -15,10 +15,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.logs import secrets_of, setup_logging
 from bot.domain.request import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
 from bot.engine.assembly import EngineBusy
-from bot.settings import (
-    COMETAPI_KEY_ENV,
-    Settings,
-)
+from bot.settings import COMETAPI_KEY_ENV, Settings
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 

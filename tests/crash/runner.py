@@ -25,7 +25,7 @@ from bot.domain.request import make_request
 from bot.engine.assembly import build_engine, engine_lock
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import utc_now
-from bot.settings import load_settings
+from bot.settings.reading import load_settings
 from bot.store.sqlite import SqliteStore
 
 GUILD_ID = 1

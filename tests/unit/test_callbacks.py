@@ -17,7 +17,7 @@ from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
 from bot.engine.tracker import is_news
 from bot.omni.wire import TaskStatus, build_create_body, parse_callback
-from bot.settings import load_settings
+from bot.settings.reading import load_settings
 
 KEY = b"k" * 32
 SIGNER = CallbackSigner(KEY, "https://bot.example.org/omni/callback/")

@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain.errors import ConfigError
-from bot.settings import (
-    ConfigReport,
-    describe_settings,
-    load_settings,
-    problems_for_running,
-    read_config,
-)
+from bot.settings.mistakes import describe_settings
+from bot.settings.reading import ConfigReport, load_settings, problems_for_running, read_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
