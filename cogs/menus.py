@@ -199,12 +199,10 @@ class MenusCog(commands.Cog):
         self, interaction: discord.Interaction[KlingBot], message: discord.Message
     ) -> None:
         """Animate the message's picture at once, with the server's defaults."""
-        image = first_attachment(message.attachments, set(IMAGE_TYPES))
-        if image is None or interaction.guild_id is None:
-            await interaction.response.send_message(NO_IMAGE, ephemeral=True)
+        picture = await self._picture(interaction, message)
+        if picture is None:
             return
-        require_video_rights(interaction)
-        options = VideoOptions(prompt=AUTO_PROMPT, attachments=(info_of("first_frame", image),))
+        options = VideoOptions(prompt=AUTO_PROMPT, attachments=(picture,))
         generation = self.bot.services.generation
         ticket = await generation.request_video(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, options.attachments)
@@ -213,15 +211,21 @@ class MenusCog(commands.Cog):
         self, interaction: discord.Interaction[KlingBot], message: discord.Message
     ) -> None:
         """Open the animate modal for the message's picture."""
+        picture = await self._picture(interaction, message)
+        if picture is not None:
+            modal = AnimateModal(self.bot.services, picture, None, ANIMATE_MANUAL_MENU)
+            await interaction.response.send_modal(modal)
+
+    async def _picture(
+        self, interaction: discord.Interaction[KlingBot], message: discord.Message
+    ) -> AttachmentInfo | None:
+        """The message's picture as a first frame, or None once the member was told why not."""
         image = first_attachment(message.attachments, set(IMAGE_TYPES))
         if image is None or interaction.guild_id is None:
             await interaction.response.send_message(NO_IMAGE, ephemeral=True)
-            return
+            return None
         require_video_rights(interaction)
-        modal = AnimateModal(
-            self.bot.services, info_of("first_frame", image), None, ANIMATE_MANUAL_MENU
-        )
-        await interaction.response.send_modal(modal)
+        return info_of("first_frame", image)
 
 
 async def setup(bot: KlingBot) -> None:
