@@ -26,6 +26,7 @@ from discord.ext import commands
 from bot.about import NAME, bot_version
 from bot.build import TerminalDeliverer, build_engine, engine_lock
 from bot.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
+from bot.chain_post import ChainPost
 from bot.clip_hosting import ClipHosting, InputPreparer
 from bot.delivery import SplitDeliverer
 from bot.discord_clips import DiscordClipHost
@@ -36,6 +37,7 @@ from bot.edit_pacing import EditPacer
 from bot.element_library import ElementLibrary
 from bot.engine import TaskEngine
 from bot.errors import KlingBotError
+from bot.extend_service import ExtensionService
 from bot.generation import GenerationService
 from bot.health import HealthFacts, HealthFile, gather_facts, health_file_for
 from bot.http.callbacks import CallbackReceiver
@@ -48,6 +50,7 @@ from bot.pause_points import PausePoints
 from bot.progress_ticker import ProgressTicker, RenderEstimates
 from bot.reruns import RerunService
 from bot.result_actions import ResultActions
+from bot.result_gifs import ResultGifs
 from bot.retention import MediaRetention
 from bot.settings import DiscordSettings, Settings
 from bot.status_messages import StatusUpdater
@@ -62,6 +65,7 @@ COGS = (
     "cogs.storyboard",
     "cogs.reruns",
     "cogs.results",
+    "cogs.result_verbs",
     "cogs.cancel",
     "cogs.elements",
     "cogs.quota",
@@ -92,6 +96,8 @@ class Services:
     resources: contextlib.AsyncExitStack
     reruns: RerunService
     results: ResultActions
+    extensions: ExtensionService
+    gifs: ResultGifs
     elements: ElementLibrary
     ticker: ProgressTicker
     vitals: Vitals
@@ -289,9 +295,10 @@ class KlingBot(commands.Bot):
             pacer=self.edit_pacer,
             estimates=estimates.expected_s,
         )
+        results_dir = settings.storage.media_dir / "results"
         deliverer = SplitDeliverer(
-            DiscordDeliverer(self, store, telemetry),
-            TerminalDeliverer(settings.storage.media_dir / "results"),
+            DiscordDeliverer(self, store, telemetry, extras=ChainPost(store, results_dir)),
+            TerminalDeliverer(results_dir),
         )
         media = MediaStore(
             settings.storage.media_dir,
@@ -318,6 +325,7 @@ class KlingBot(commands.Bot):
         )
         elements = ElementLibrary(store, settings.quotas)
         generation = GenerationService(engine, settings, media, hosting, elements=elements)
+        reruns = RerunService(store, generation, settings)
         self.services = Services(
             settings=settings,
             store=store,
@@ -326,8 +334,10 @@ class KlingBot(commands.Bot):
             generation=generation,
             status=status,
             resources=resources,
-            reruns=RerunService(store, generation, settings),
+            reruns=reruns,
             results=ResultActions(store, settings.quotas),
+            extensions=ExtensionService(store, generation, reruns, settings),
+            gifs=ResultGifs(reruns, session, results_dir),
             elements=elements,
             ticker=ProgressTicker(store, status),
             vitals=vitals,
