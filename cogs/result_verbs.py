@@ -27,6 +27,10 @@ from bot.result_gifs import GifPress
 from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
 
 _SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
+NO_GIF_HERE = (
+    f"The bot can't post a GIF here: it needs **{ATTACH_FILES}** (and to send messages) in this "
+    "channel. Ask a server admin for it."
+)
 
 
 def _facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
@@ -111,10 +115,7 @@ class VerbButton(
         assert interaction.guild_id is not None and interaction.channel_id is not None
         rights = channel_rights(interaction.app_permissions, interaction.channel)
         if not rights.can_post or not rights.attach_files:
-            raise MissingPermissions(
-                f"The bot can't post a GIF here: it needs **{ATTACH_FILES}** (and to send "
-                "messages) in this channel. Ask a server admin for it."
-            )
+            raise MissingPermissions(NO_GIF_HERE)
         attachment = _result_attachment(interaction, self.task_id)
         press = GifPress(
             guild_id=interaction.guild_id,
@@ -146,6 +147,8 @@ class VerbButton(
                     reference=reference,  # type: ignore[arg-type]  # None is accepted
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
+            except discord.Forbidden:
+                raise MissingPermissions(NO_GIF_HERE) from None
             finally:
                 file.close()
         await interaction.followup.send(

@@ -21,7 +21,7 @@ from bot.clips import probe_clip
 from bot.extend import NEXT_SHOT
 from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI
-from bot.fakes.discord import FakeDiscord, Member, Message
+from bot.fakes.discord import FakeDiscord, Member, Message, Perm
 from bot.fakes.discord.testing import private_text, replies_to, reply_to
 from bot.fakes.harness import running_bot
 from bot.lifecycle import TaskState
@@ -341,3 +341,14 @@ async def test_gif_of_a_result_the_bot_no_longer_keeps_is_made_from_its_attachme
     assert attachment.id in fake_discord.state.cdn.downloads
     [gif_message] = replies_to(fake_discord, first.id)
     assert gif_message.attachments[0].filename == f"kling-{task.id}.gif"
+
+
+async def test_gif_where_the_bot_may_not_attach_files_is_refused_privately(
+    fake_discord: FakeDiscord, kling_bot: KlingBot
+) -> None:
+    world = fake_discord.default
+    first = await video(fake_discord, kling_bot, world.alice, "a paper boat")
+    fake_discord.set_overwrite(world.general, world.bot_member, deny=Perm.ATTACH_FILES)
+    pressed = await press(fake_discord, world.alice, first, "GIF")
+    assert "needs **Attach Files**" in await private_text(pressed)
+    assert replies_to(fake_discord, first.id) == []
