@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ResultAction = Literal["rerun", "vary", "delete"]
+ResultAction = Literal["rerun", "vary", "extend", "extend_form", "gif", "delete"]
 RESULT_ID_TEMPLATE = r"kob:result:(?P<action>rerun|vary|delete):(?P<task_id>[0-9]{1,19})"
+# ▶ Extend, ✏️ Extend… and GIF: handled by their own cog (cogs/result_verbs.py).
+VERB_ID_TEMPLATE = r"kob:result:(?P<action>extend|extend_form|gif):(?P<task_id>[0-9]{1,19})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +27,13 @@ class ButtonSpec:
     is_danger: bool = False
 
 
+# Five a row: the first row holds what makes something of the result, Delete goes below.
 RESULT_BUTTONS = (
     ButtonSpec("rerun", "Rerun", "🔁"),
     ButtonSpec("vary", "Variation", "🎲"),
+    ButtonSpec("extend", "Extend", "▶️"),
+    ButtonSpec("extend_form", "Extend…", "✏️"),
+    ButtonSpec("gif", "GIF", "🎞️"),
     ButtonSpec("delete", "Delete", "🗑️", is_danger=True),
 )
 

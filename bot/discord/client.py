@@ -37,12 +37,15 @@ from bot.engine.courier import SplitDeliverer
 from bot.engine.pause_points import PausePoints
 from bot.engine.progress_ticker import ProgressTicker, RenderEstimates
 from bot.engine.task_engine import TaskEngine
+from bot.features.chain_post import ChainPost
 from bot.features.clip_hosting import ClipHosting, InputPreparer
 from bot.features.elements import ElementLibrary
+from bot.features.extensions import ExtensionService
 from bot.features.generation import GenerationService
 from bot.features.health import HealthFacts, HealthFile, gather_facts, health_file_for
 from bot.features.media import MediaStore
 from bot.features.reruns import RerunService
+from bot.features.result_gifs import ResultGifs
 from bot.features.results import ResultActions
 from bot.features.retention import MediaRetention
 from bot.http.callbacks import CallbackReceiver
@@ -59,6 +62,7 @@ COGS = (
     "cogs.storyboard",
     "cogs.reruns",
     "cogs.results",
+    "cogs.result_verbs",
     "cogs.cancel",
     "cogs.elements",
     "cogs.quota",
@@ -89,6 +93,8 @@ class Services:
     resources: contextlib.AsyncExitStack
     reruns: RerunService
     results: ResultActions
+    extensions: ExtensionService
+    gifs: ResultGifs
     elements: ElementLibrary
     ticker: ProgressTicker
     vitals: Vitals
@@ -205,9 +211,10 @@ class KlingBot(commands.Bot):
             pacer=self.edit_pacer,
             estimates=estimates.expected_s,
         )
+        results_dir = settings.storage.media_dir / "results"
         deliverer = SplitDeliverer(
-            DiscordDeliverer(self, store, telemetry),
-            TerminalDeliverer(settings.storage.media_dir / "results"),
+            DiscordDeliverer(self, store, telemetry, extras=ChainPost(store, results_dir)),
+            TerminalDeliverer(results_dir),
         )
         media = MediaStore(
             settings.storage.media_dir,
@@ -234,6 +241,7 @@ class KlingBot(commands.Bot):
         )
         elements = ElementLibrary(store, settings.quotas)
         generation = GenerationService(engine, settings, media, hosting, elements=elements)
+        reruns = RerunService(store, generation, settings)
         self.services = Services(
             settings=settings,
             store=store,
@@ -242,8 +250,10 @@ class KlingBot(commands.Bot):
             generation=generation,
             status=status,
             resources=resources,
-            reruns=RerunService(store, generation, settings),
+            reruns=reruns,
             results=ResultActions(store, settings.quotas),
+            extensions=ExtensionService(store, generation, reruns, settings),
+            gifs=ResultGifs(reruns, session, results_dir),
             elements=elements,
             ticker=ProgressTicker(store, status),
             vitals=vitals,

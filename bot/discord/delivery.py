@@ -10,6 +10,7 @@ Discord's errors onto `DeliveryError`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,8 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.task_engine import utc_now
-from bot.features.render import RERUN_EMOJI, is_result_text, result_text
+from bot.features.chain_post import ExtraFile, PostExtras, ResultExtras
+from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI, is_result_text, result_text
 from bot.store.sqlite import TaskStore
 
 log = logging.getLogger(__name__)
@@ -85,12 +87,14 @@ class DiscordDeliverer:
         telemetry: Telemetry | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
+        extras: ResultExtras | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._clock = clock
         self._private = PrivateDelivery(client, store, clock, self._earlier_post)
+        self._extras = extras  # what a result message adds (an extension's joined chain)
         # Posts made by this process (None: in private): a retry after an error while
         # recording needs no history.
         self._posted: OrderedDict[int, int | None] = OrderedDict()
@@ -141,6 +145,7 @@ class DiscordDeliverer:
         limit = channel.guild.filesize_limit
         rights = _rights_in(channel)
         form = choose_form(result, limit)
+        extras = PostExtras() if self._extras is None else await self._extras.extras(task, limit)
         refusal: discord.HTTPException | None = None
         for post in channel_posts(form, rights, has_status=task.status_message_id is not None):
             link_reason = None
@@ -148,12 +153,14 @@ class DiscordDeliverer:
                 link_reason = "The bot may not attach files here"
             try:
                 try:
-                    message = await self._post(channel, task, result, post, limit, link_reason)
+                    message = await self._post(
+                        channel, task, result, post, limit, link_reason, extras
+                    )
                 except _RefusedAsTooLarge:
                     # Our size table lags Discord's real limit sometimes (discord.py#10083).
                     log.info("upload refused as too large %s; posting the link", task.log_context)
                     post = ChannelPost(Form.LINK, post.is_reply)
-                    message = await self._post(channel, task, result, post, limit, None)
+                    message = await self._post(channel, task, result, post, limit, None, extras)
                 self._telemetry.delivered(post.form.value)
                 return message
             except _Refused as refused:
@@ -238,6 +245,7 @@ class DiscordDeliverer:
         post: ChannelPost,
         upload_limit: int,
         link_reason: str | None,
+        extras: PostExtras,
     ) -> discord.Message:
         """One post; `_Refused` for a missing permission, `DeliveryError` for anything else."""
         # discord.py's overloads don't admit None for these two, though send() does.
@@ -252,18 +260,24 @@ class DiscordDeliverer:
             )
         form = post.form
         file = await open_video(task, result) if form is Form.FILE else None
+        files = [] if file is None else [file]
         if file is None:
             form = Form.LINK
-        else:
-            optional["file"] = file
-        content = result_text(
-            task,
-            form,
-            result.size_bytes,
-            upload_limit,
-            url=result.url,
-            link_reason=link_reason,
-            has_buttons=True,
+        elif extras.file is not None and (extra := await _open_extra(extras.file)) is not None:
+            files.append(extra)
+        if files:
+            optional["files"] = files
+        content = _with_lines(
+            result_text(
+                task,
+                form,
+                result.size_bytes,
+                upload_limit,
+                url=result.url,
+                link_reason=link_reason,
+                has_buttons=True,
+            ),
+            extras.text(is_attached=len(files) > 1),
         )
         try:
             # A fixed nonce per task: with it, discord.py 2.7.1 also sends enforce_nonce, so
@@ -286,8 +300,8 @@ class DiscordDeliverer:
                 f"Discord could not be reached ({type(error).__name__})", permanent=False
             ) from error
         finally:
-            if file is not None:
-                file.close()
+            for opened in files:
+                opened.close()
 
     async def _finish(self, message: discord.Message, task: TaskRecord) -> None:
         """Link the message to its task, then add the rerun reaction (once).
@@ -309,6 +323,25 @@ class DiscordDeliverer:
                     task.log_context,
                     exc_info=True,
                 )
+
+
+async def _open_extra(extra: ExtraFile) -> discord.File | None:
+    """A file posted beside the result (an extension's joined chain), if it can be read."""
+    try:
+        return await asyncio.to_thread(
+            discord.File, extra.path, filename=extra.filename, description=extra.description
+        )
+    except OSError:
+        log.warning("could not open %s to post it beside a result", extra.path.name)
+        return None
+
+
+def _with_lines(content: str, lines: str) -> str:
+    """The result's text and the extras' lines, when both fit in one message."""
+    if not lines:
+        return content
+    joined = f"{content}\n{lines}"
+    return joined if len(joined) <= CONTENT_MAX_CHARS else content
 
 
 def _replies_to_status_or_nothing(message: discord.Message, task: TaskRecord) -> bool:

@@ -10,7 +10,7 @@ import logging
 import aiohttp
 import discord
 
-from bot.domain.delivery import DeliveryError, ResultFile
+from bot.domain.delivery import DeliveryError, ResultFile, result_filename
 from bot.domain.records import TaskRecord
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def open_video(task: TaskRecord, result: ResultFile) -> discord.File | Non
         return await asyncio.to_thread(
             discord.File,
             result.path,
-            filename=f"kling-{task.id}.mp4",
+            filename=result_filename(task.id),
             description=f"Kling video for task #{task.id}",
         )
     except OSError:

@@ -40,6 +40,16 @@ class Form(enum.Enum):
     LINK = "link"  # an embed with the link and a note that it expires
 
 
+def kept_result(results_dir: Path, task_id: int) -> Path:
+    """Where a task's video is downloaded to (and kept, until retention removes it)."""
+    return results_dir / f"task-{task_id}.mp4"
+
+
+def result_filename(task_id: int) -> str:
+    """The name a task's video carries as an attachment (▶ Extend finds it by this name)."""
+    return f"kling-{task_id}.mp4"
+
+
 def choose_form(result: ResultFile, upload_limit_bytes: int) -> Form:
     """Attach the MP4 when we have it and it fits the channel's upload limit, else link it."""
     if result.path is None or result.size_bytes is None:

@@ -21,8 +21,9 @@ LedgerKind = Literal["charge", "refund", "reset"]
 QuotaWindow = Literal["day", "week", "month"]
 OverrideTarget = Literal["member", "role"]
 LinkKind = Literal["status", "result"]
-# How a task was made from its parent's result: Edit with Kling, or the 🎲 Variation button.
-ParentKind = Literal["edit", "variation"]
+# How a task was made from its parent's result: Edit with Kling, the 🎲 Variation button, or
+# ▶ Extend (the result is the previous shot, this task the next).
+ParentKind = Literal["edit", "variation", "extension"]
 # One state or several, wherever tasks are filtered by state.
 StateFilter = TaskState | Collection[TaskState]
 
@@ -161,7 +162,7 @@ class TaskRecord:
     status_message_id: int | None
     delivery_message_id: int | None
     parent_id: int | None = None  # the task whose delivered result this one was made from
-    parent_kind: ParentKind | None = None  # how: "edit" or "variation"
+    parent_kind: ParentKind | None = None  # how: "edit", "variation" or "extension"
     result_deleted_by: int | None = None  # who removed the result message (🗑), if anyone
     result_deleted_at: datetime | None = None
     cancel_requested_at: datetime | None = None  # when /cancel was asked for, if it was
@@ -187,6 +188,11 @@ class TaskRecord:
     def varied_from(self) -> int | None:
         """The task whose result this one is a variation of (🎲), if it is one."""
         return self.parent_id if self.parent_kind == "variation" else None
+
+    @property
+    def extends(self) -> int | None:
+        """The task whose result this one continues (▶ Extend), if it is an extension."""
+        return self.parent_id if self.parent_kind == "extension" else None
 
     @property
     def is_terminal(self) -> bool:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, Unpack
 
-from bot.domain.delivery import DeliveryError, ResultFile
+from bot.domain.delivery import DeliveryError, ResultFile, kept_result
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.domain.lifecycle import TaskState
 from bot.domain.logs import TaskLogContext, task_scope
@@ -279,7 +279,7 @@ class Courier:
     async def _fetch(self, task: TaskRecord) -> ResultFile:
         if task.result_url is None:
             raise DeliveryError("the video service gave no video URL", permanent=True)
-        target = self._settings.results_dir / f"task-{task.id}.mp4"
+        target = kept_result(self._settings.results_dir, task.id)
         if task.result_path is not None and task.result_size_bytes is not None:
             kept = Path(task.result_path)
             size = await asyncio.to_thread(_size_or_none, kept)

@@ -10,6 +10,10 @@ message that holds the clip and sends the freshly signed URL. If that message wa
 bot attaches its kept copy (under `storage.media_dir`) to the new task's status message and sends
 that URL instead.
 
+A result continued with ▶ Extend is such a clip too (`media:results/task-<id>.mp4`): it is on
+Discord already, attached to its result message, which serves as the place the API fetches it
+from; only if that message is gone is the kept copy lent on the new task's status message.
+
 The Discord side is a `ClipHost` (`discord_clips.py`); this module decides, it does not talk.
 """
 
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bot.domain.delivery import result_filename
 from bot.domain.errors import InvalidInput, TaskNotFound
 from bot.domain.records import TaskRecord
 from bot.domain.request import OmniRequest, VideoInput
@@ -31,6 +36,7 @@ from bot.store import TaskStore
 log = logging.getLogger(__name__)
 
 _OWNER = re.compile(r"^inputs/(\d+)/")
+_RESULT = re.compile(r"^results/task-(\d+)\.mp4$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +58,23 @@ class ClipHost(Protocol):
         """A freshly signed URL of the attachment `filename` there; None if it is gone."""
 
 
+def result_reference(task_id: int) -> str:
+    """A task's downloaded result, as a request refers to it when it continues it."""
+    return f"{MEDIA_REF}results/task-{task_id}.mp4"
+
+
+def result_owner(reference: str) -> int | None:
+    """The task whose result the reference is (`media:results/task-<id>.mp4`), if it is one."""
+    match = _RESULT.match(reference.removeprefix(MEDIA_REF))
+    return int(match.group(1)) if match else None
+
+
 def clip_filename(reference: str) -> str:
-    """The name a kept clip carries on Discord: one per original task, whatever reruns it."""
+    """The name a kept clip carries on Discord: one per original task, whatever reruns it (a
+    result's: the name its result message gives it)."""
+    result = result_owner(reference)
+    if result is not None:
+        return result_filename(result)
     relative = reference.removeprefix(MEDIA_REF)
     match = _OWNER.match(relative)
     owner = match.group(1) if match else "0"
@@ -72,6 +93,15 @@ def place_of(task: TaskRecord) -> ClipPlace | None:
     if task.channel_id is None or task.status_message_id is None:
         return None
     return ClipPlace(task.guild_id, task.channel_id, task.status_message_id)
+
+
+def result_place_of(task: TaskRecord) -> ClipPlace | None:
+    """The task's result message, if it was posted in a channel and is still there."""
+    if task.channel_id is None or task.delivery_message_id is None:
+        return None
+    if task.result_deleted_by is not None:
+        return None
+    return ClipPlace(task.guild_id, task.channel_id, task.delivery_message_id)
 
 
 GONE = (
@@ -118,15 +148,19 @@ class ClipHosting:
         return url
 
     async def _places(self, task: TaskRecord, reference: str) -> list[ClipPlace]:
-        """Where the clip may be: the first task's status message, then this task's own."""
+        """Where the clip may be: the first task's status message (a result's: its result
+        message), then this task's own."""
         places: list[ClipPlace] = []
-        owner_id = owner_of(reference)
+        result_of = result_owner(reference)
+        owner_id = owner_of(reference) if result_of is None else result_of
         if owner_id is not None and owner_id != task.id:
             try:
                 owner = await self._store.get_task(owner_id)
             except TaskNotFound:
                 owner = None
-            first = None if owner is None else place_of(owner)
+            first = None
+            if owner is not None:
+                first = place_of(owner) if result_of is None else result_place_of(owner)
             if first is not None:
                 places.append(first)
         own = place_of(task)

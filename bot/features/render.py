@@ -28,6 +28,7 @@ EMBED_MAX_CHARS = 6000  # title + description + field names and values + footer,
 RERUN_EMOJI = "🔁"
 CANCEL_EMOJI = "🛑"
 VARIATION_EMOJI = "🎲"
+EXTEND_EMOJI = "▶️"
 LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
 
 COLOUR_WAITING = 0x99AAB5  # grey
@@ -154,6 +155,8 @@ def status_view(
         title = f"{title} · edited from #{task.edited_from}"
     elif task.varied_from is not None:
         title = f"{VARIATION_EMOJI} {title} · variation of #{task.varied_from}"
+    elif task.extends is not None:
+        title = f"{EXTEND_EMOJI} Next shot · extension of #{task.extends}"
     view = StatusView(
         title=f"🎬 {title}",
         description="",

@@ -181,7 +181,7 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     return replace(view, description=clip(view.description, room))
 
 
-_MADE_AS = {"edit": "an edit", "variation": "a variation"}
+_MADE_AS = {"edit": "an edit", "variation": "a variation", "extension": "an extension"}
 
 
 def _family(detail: TaskDetail) -> str:
@@ -195,6 +195,9 @@ def _family(detail: TaskDetail) -> str:
     if detail.children:
         made = [f"{_task_ref(c.id, c)} ({_child_kind(c)})" for c in detail.children]
         lines.append("Made from it: " + ", ".join(made))
+    if len(detail.chain) > 1:
+        shots = [f"**#{t.id}**" if t.id == task.id else _task_ref(t.id, t) for t in detail.chain]
+        lines.append("Chain: " + " → ".join(shots))
     return clip("\n".join(lines), FIELD_VALUE_MAX_CHARS)
 
 

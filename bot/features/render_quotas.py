@@ -27,12 +27,7 @@ from bot.features.render import (
     EmbedField,
     StatusView,
 )
-from bot.features.render_lists import (
-    discord_time,
-    fit_lines,
-    limit_text,
-    target_mention,
-)
+from bot.features.render_lists import discord_time, fit_lines, limit_text, target_mention
 
 _THIS_WINDOW = {"day": "today", "week": "this week", "month": "this month"}
 _WINDOW_NAMES = {"day": "Daily", "week": "Weekly (Monday to Sunday, UTC)", "month": "Monthly"}

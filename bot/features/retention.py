@@ -31,7 +31,8 @@ from bot.store import TaskStore
 log = logging.getLogger(__name__)
 
 MediaKind = Literal["inputs", "results"]
-_RESULT_NAME = re.compile(r"^(?:\.)?task-(\d+)\.mp4(?:\.part)?$")
+# A result, the joined clip of its chain (▶ Extend), and either one half written.
+_RESULT_NAME = re.compile(r"^(?:\.)?task-(\d+)(?:-chain)?\.mp4(?:\.part)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +61,21 @@ def expired_media(
 
 
 def media_owners(request_urls: Iterable[str]) -> set[int]:
-    """The tasks whose kept inputs these URLs point at (`media:inputs/<task>/...`)."""
+    """The tasks whose kept inputs these URLs point at (`media:inputs/<task>/...`), or whose
+    result they continue (`media:results/task-<task>.mp4`)."""
     owners = set()
     for url in request_urls:
         parts = PurePosixPath(url.removeprefix(MEDIA_REF)).parts
         if url.startswith(MEDIA_REF) and len(parts) >= 2 and parts[0] == "inputs":
             with contextlib.suppress(ValueError):
                 owners.add(int(parts[1]))
+        elif (
+            url.startswith(MEDIA_REF)
+            and len(parts) == 2
+            and parts[0] == "results"
+            and (match := _RESULT_NAME.match(parts[1])) is not None
+        ):
+            owners.add(int(match.group(1)))
     return owners
 
 

@@ -15,6 +15,7 @@ from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskEvent, TaskRecord
+from bot.features.extensions import chain_of
 from bot.features.quotas import is_server_moderator, require_server_moderator
 from bot.settings import QuotaSettings
 from bot.store import TaskStore
@@ -45,6 +46,7 @@ class TaskDetail:
     earlier_events: int  # how many older steps are not shown
     parent: TaskRecord | None = None  # the task this one was made from (rerun, edit, variation)
     children: tuple[TaskRecord, ...] = ()  # the tasks made from this one, oldest first
+    chain: tuple[TaskRecord, ...] = ()  # an extension's chain: the first video … this one
 
 
 def not_found(task_id: int) -> TaskNotFound:
@@ -122,4 +124,7 @@ class TaskQueries:
             with contextlib.suppress(TaskNotFound):
                 parent = await self._store.get_task(parent_id)
         children = await self._store.children_of(task_id, limit=FAMILY_SHOWN)
-        return TaskDetail(task, tuple(shown), len(events) - len(shown), parent, tuple(children))
+        chain = await chain_of(self._store, task) if task.extends is not None else [task]
+        return TaskDetail(
+            task, tuple(shown), len(events) - len(shown), parent, tuple(children), tuple(chain)
+        )

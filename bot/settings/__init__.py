@@ -184,10 +184,12 @@ class QuotaSettings(BaseModel):
 
 
 class RerunSettings(BaseModel):
-    """Who may rerun a result with 🔁."""
+    """Who may rerun (vary, extend, make a GIF of) a result, and how long a chain may grow."""
 
     model_config = _STRICT
     allow: Literal["requester", "anyone"] = "requester"
+    # ▶ Extend: at most this many extensions after the first video (Midjourney's four).
+    max_extensions: Annotated[int, Field(ge=0, le=10)] = 4
 
 
 class HttpSettings(BaseModel):

@@ -16,11 +16,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from bot.domain.credentials import looks_like_credential, mask_passwords
-from bot.settings import (
-    FROM_FILE,
-    SECRET_KEYS,
-    Settings,
-)
+from bot.settings import FROM_FILE, SECRET_KEYS, Settings
 
 _REPEATS = ("Cannot overwrite a value", "Cannot declare", "Cannot mutate")
 _HEADER = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")

@@ -447,6 +447,8 @@ def _creation_detail(new: NewTask) -> str:
         return f"variation of task {new.parent_id}"
     if new.parent_kind == "edit":
         return f"edit of task {new.parent_id}"
+    if new.parent_kind == "extension":
+        return f"extension of task {new.parent_id}"
     return f"created ({new.origin})"
 
 

@@ -70,8 +70,13 @@ async def test_a_result_has_rerun_variation_and_delete_buttons_and_the_reaction(
     assert [(b["emoji"]["name"], b["label"], b["custom_id"]) for b in alice.buttons(result)] == [
         ("🔁", "Rerun", f"kob:result:rerun:{task.id}"),
         ("🎲", "Variation", f"kob:result:vary:{task.id}"),
+        ("▶️", "Extend", f"kob:result:extend:{task.id}"),
+        ("✏️", "Extend…", f"kob:result:extend_form:{task.id}"),
+        ("🎞️", "GIF", f"kob:result:gif:{task.id}"),
         ("🗑️", "Delete", f"kob:result:delete:{task.id}"),
     ]
+    # Five a row: Delete on a row of its own, below what makes something of the result.
+    assert [len(row["components"]) for row in result.components] == [5, 1]
     assert result.reactors("🔁") == [fake_discord.bot_user.id]
     assert "Press 🔁 Rerun" in result.content
     assert task.status_message_id is not None
