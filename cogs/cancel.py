@@ -11,7 +11,6 @@ import re
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import CANCEL_ID_TEMPLATE
@@ -21,6 +20,7 @@ from bot.features.cancel import CancelService
 from bot.features.render_lists import cancel_choice_name, cancel_text
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
 from cogs.tasks import MAX_TASK_ID
+from cogs.tickets import PersistentButtonsCog
 
 
 class CancelButton(
@@ -56,20 +56,14 @@ class CancelButton(
             await explain_failure(interaction, error, "the Cancel button")
 
 
-class CancelCog(commands.Cog):
+class CancelCog(PersistentButtonsCog):
     """Cancel videos."""
 
+    buttons = (CancelButton,)
+
     def __init__(self, bot: KlingBot) -> None:
-        self.bot = bot
+        super().__init__(bot)
         self.service = CancelService(bot.services.engine, bot.services.settings.quotas)
-
-    async def cog_load(self) -> None:
-        """Handle Cancel on any status message, posted by this process or an earlier one."""
-        self.bot.add_dynamic_items(CancelButton)
-
-    async def cog_unload(self) -> None:
-        """Stop handling it with the cog."""
-        self.bot.remove_dynamic_items(CancelButton)
 
     @app_commands.command(name="cancel", description="Cancel one of your unfinished videos")
     @app_commands.guild_only()

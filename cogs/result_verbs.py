@@ -12,7 +12,6 @@ import asyncio
 import re
 
 import discord
-from discord.ext import commands
 
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, VERB_ID_TEMPLATE, ResultAction
@@ -25,7 +24,12 @@ from bot.domain.moderation import MemberFacts
 from bot.features.extend import EXTEND_TEXT_MAX_CHARS
 from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
-from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
+from cogs.tickets import (
+    PersistentButtonsCog,
+    answer_with_ticket,
+    requester_of,
+    require_video_rights,
+)
 
 _SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
 NO_GIF_HERE = (
@@ -188,19 +192,10 @@ class ExtendModal(discord.ui.Modal):
         await explain_failure(interaction, error, "the Extend form")
 
 
-class ResultVerbsCog(commands.Cog):
+class ResultVerbsCog(PersistentButtonsCog):
     """Registers ▶ Extend, ✏️ Extend… and GIF, so that presses on any result are handled."""
 
-    def __init__(self, bot: KlingBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        """Handle presses from now on (this runs in `setup_hook`, before the gateway)."""
-        self.bot.add_dynamic_items(VerbButton)
-
-    async def cog_unload(self) -> None:
-        """Stop handling presses with the cog."""
-        self.bot.remove_dynamic_items(VerbButton)
+    buttons = (VerbButton,)
 
 
 async def setup(bot: KlingBot) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import re
 
 import discord
-from discord.ext import commands
 
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
@@ -24,7 +23,12 @@ from bot.domain.records import TaskRecord
 from bot.features.render import VARIATION_EMOJI
 from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
-from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
+from cogs.tickets import (
+    PersistentButtonsCog,
+    answer_with_ticket,
+    requester_of,
+    require_video_rights,
+)
 
 _SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
 
@@ -151,19 +155,10 @@ class VariationModal(discord.ui.Modal):
         await explain_failure(interaction, error, "the Variation form")
 
 
-class ResultsCog(commands.Cog):
+class ResultsCog(PersistentButtonsCog):
     """Registers the result buttons, so that presses on any result are handled."""
 
-    def __init__(self, bot: KlingBot) -> None:
-        self.bot = bot
-
-    async def cog_load(self) -> None:
-        """Handle presses from now on (this runs in `setup_hook`, before the gateway)."""
-        self.bot.add_dynamic_items(ResultButton)
-
-    async def cog_unload(self) -> None:
-        """Stop handling presses with the cog."""
-        self.bot.remove_dynamic_items(ResultButton)
+    buttons = (ResultButton,)
 
 
 async def setup(bot: KlingBot) -> None:

@@ -10,7 +10,6 @@ import re
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot
@@ -20,6 +19,7 @@ from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view
 from bot.features.task_history import TaskPage, TaskQueries
 from cogs.quota import actor_facts, answer, guild_id_of, think_privately
+from cogs.tickets import PersistentButtonsCog
 
 # Discord takes integer options up to 2**53 - 1; task numbers never get near it.
 MAX_TASK_ID = 2**53 - 1
@@ -96,20 +96,14 @@ def page_buttons(page: TaskPage) -> discord.ui.View | None:
     return view
 
 
-class TasksCog(commands.Cog):
+class TasksCog(PersistentButtonsCog):
     """Look back at tasks."""
 
+    buttons = (PageButton,)
+
     def __init__(self, bot: KlingBot) -> None:
-        self.bot = bot
+        super().__init__(bot)
         self.queries = TaskQueries(bot.services.store, bot.services.settings.quotas)
-
-    async def cog_load(self) -> None:
-        """Handle presses on the paging buttons, of this process's answers or older ones."""
-        self.bot.add_dynamic_items(PageButton)
-
-    async def cog_unload(self) -> None:
-        """Stop handling them with the cog."""
-        self.bot.remove_dynamic_items(PageButton)
 
     @app_commands.command(name="tasks", description="Your latest videos, newest first")
     @app_commands.guild_only()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import discord
+from discord.ext import commands
 
 from bot.discord.client import KlingBot
 from bot.discord.translate import cancel_view, channel_rights, status_embed
@@ -109,3 +112,21 @@ async def answer_with_ticket(
         )
         await generation.withdraw(ticket.task.id, reason)
         raise  # the error handler tells the member privately why
+
+
+class PersistentButtonsCog(commands.Cog):
+    """A cog whose buttons work on any message, posted by this process or an earlier one: its
+    dynamic items are registered while it is loaded (from `setup_hook`, before the gateway)."""
+
+    buttons: ClassVar[tuple[type[discord.ui.DynamicItem[Any]], ...]] = ()
+
+    def __init__(self, bot: KlingBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        """Handle presses from now on."""
+        self.bot.add_dynamic_items(*self.buttons)
+
+    async def cog_unload(self) -> None:
+        """Stop handling presses with the cog."""
+        self.bot.remove_dynamic_items(*self.buttons)
