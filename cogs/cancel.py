@@ -18,9 +18,14 @@ from bot.discord.client import KlingBot
 from bot.discord.translate import cancel_button
 from bot.features.cancel import CancelService
 from bot.features.render_lists import cancel_choice_name, cancel_text
-from cogs.quota import actor_facts, answer, guild_id_of, think_privately
-from cogs.tasks import MAX_TASK_ID
-from cogs.tickets import PersistentButtonsCog
+from cogs.tickets import (
+    MAX_TASK_ID,
+    PersistentButtonsCog,
+    actor_facts,
+    answer,
+    guild_id_of,
+    think_privately,
+)
 
 
 class CancelButton(

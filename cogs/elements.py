@@ -11,19 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
-from bot.features.elements import NAME_MAX_CHARS, ElementLibrary
+from bot.features.elements import NAME_MAX_CHARS
 from bot.features.render_lists import element_list_view
-from cogs.quota import actor_facts, answer, guild_id_of, think_privately
-
-
-async def suggest_elements(
-    library: ElementLibrary, interaction: discord.Interaction[KlingBot], current: str
-) -> list[app_commands.Choice[str]]:
-    """Autocomplete of an `elements` option: the library's names that fit what is typed."""
-    if interaction.guild_id is None:
-        return []
-    values = await library.suggest(interaction.guild_id, str(current))
-    return [app_commands.Choice(name=value, value=value) for value in values]
+from cogs.tickets import actor_facts, answer, guild_id_of, suggest_elements, think_privately
 
 
 class ElementsCog(commands.Cog):

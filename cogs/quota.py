@@ -13,11 +13,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
-from bot.discord.translate import member_facts, status_embed
-from bot.domain.moderation import MemberFacts
 from bot.features.quota_records import LimitTarget, MemberRef
 from bot.features.quotas import MAX_LIMIT, QuotaService, parse_limit
-from bot.features.render import StatusView
 from bot.features.render_quotas import (
     cleared_text,
     default_set_text,
@@ -28,17 +25,10 @@ from bot.features.render_quotas import (
     reset_text,
     server_budget_view,
 )
+from cogs.tickets import actor_facts, answer, guild_id_of, think_privately
 
 Window = Literal["day", "week", "month"]
 LIMIT_HELP = "Credits per window: 0 blocks, -1 means no limit"
-
-
-def actor_facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
-    """Whoever ran the command, as the moderator rule sees them."""
-    user = interaction.user
-    if not isinstance(user, discord.Member):  # guild-only commands carry a Member; else no rights
-        return MemberFacts(user.id, 0)
-    return member_facts(user)
 
 
 def member_ref(member: discord.Member) -> MemberRef:
@@ -51,34 +41,6 @@ def limit_target(target: discord.Member | discord.User | discord.Role) -> LimitT
     if isinstance(target, discord.Role):
         return LimitTarget("role", target.id)
     return LimitTarget("member", target.id)
-
-
-def guild_id_of(interaction: discord.Interaction[KlingBot]) -> int:
-    """The server the command ran in (the commands are guild-only)."""
-    assert interaction.guild_id is not None
-    return interaction.guild_id
-
-
-async def think_privately(interaction: discord.Interaction[KlingBot]) -> None:
-    """Acknowledge at once (Discord allows 3 s), privately: the store may be busy."""
-    await interaction.response.defer(ephemeral=True, thinking=True)
-
-
-async def answer(
-    interaction: discord.Interaction[KlingBot],
-    *,
-    view: StatusView | None = None,
-    text: str | None = None,
-    buttons: discord.ui.View | None = None,
-) -> None:
-    """The private answer to a deferred command: an embed or a sentence, pinging nobody."""
-    await interaction.followup.send(
-        content=discord.utils.MISSING if text is None else text,
-        embed=discord.utils.MISSING if view is None else status_embed(view),
-        ephemeral=True,
-        allowed_mentions=discord.AllowedMentions.none(),
-        view=discord.utils.MISSING if buttons is None else buttons,
-    )
 
 
 class QuotaCog(commands.Cog):

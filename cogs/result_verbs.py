@@ -16,16 +16,16 @@ import discord
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, VERB_ID_TEMPLATE, ResultAction
 from bot.discord.client import KlingBot, Services
-from bot.discord.translate import channel_rights, member_facts, result_button
+from bot.discord.translate import channel_rights, result_button
 from bot.domain.channel_rights import ATTACH_FILES
 from bot.domain.delivery import result_filename
 from bot.domain.errors import MissingPermissions
-from bot.domain.moderation import MemberFacts
 from bot.features.extend import EXTEND_TEXT_MAX_CHARS
 from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
 from cogs.tickets import (
     PersistentButtonsCog,
+    actor_facts,
     answer_with_ticket,
     requester_of,
     require_video_rights,
@@ -36,13 +36,6 @@ NO_GIF_HERE = (
     f"The bot can't post a GIF here: it needs **{ATTACH_FILES}** (and to send messages) in this "
     "channel. Ask a server admin for it."
 )
-
-
-def _facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
-    user = interaction.user
-    if not isinstance(user, discord.Member):
-        return MemberFacts(user.id, 0)
-    return member_facts(user)
 
 
 def _result_attachment(
@@ -98,7 +91,7 @@ class VerbButton(
             guild_id=interaction.guild_id,
             message_id=interaction.message.id,
             task_id=self.task_id,
-            member=_facts(interaction),
+            member=actor_facts(interaction),
             is_result_attached=_result_attachment(interaction, self.task_id) is not None,
         )
 
@@ -125,7 +118,7 @@ class VerbButton(
         press = GifPress(
             guild_id=interaction.guild_id,
             task_id=self.task_id,
-            member=_facts(interaction),
+            member=actor_facts(interaction),
             upload_limit_bytes=interaction.filesize_limit,
             attachment_url=None if attachment is None else attachment.url,
             attachment_bytes=None if attachment is None else attachment.size,

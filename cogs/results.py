@@ -16,15 +16,15 @@ import discord
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
 from bot.discord.client import KlingBot, Services
-from bot.discord.translate import channel_rights, member_facts, result_button
+from bot.discord.translate import channel_rights, result_button
 from bot.domain.errors import NotYours
-from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
 from bot.features.render import VARIATION_EMOJI
 from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import (
     PersistentButtonsCog,
+    actor_facts,
     answer_with_ticket,
     requester_of,
     require_video_rights,
@@ -37,13 +37,6 @@ def _bot(interaction: discord.Interaction[discord.Client]) -> KlingBot:
     bot = interaction.client
     assert isinstance(bot, KlingBot)
     return bot
-
-
-def _facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
-    user = interaction.user
-    if not isinstance(user, discord.Member):
-        return MemberFacts(user.id, 0)
-    return member_facts(user)
 
 
 class ResultButton(
@@ -88,7 +81,7 @@ class ResultButton(
             channel_id=interaction.channel_id,
             message_id=interaction.message.id,
             task_id=self.task_id,
-            member=_facts(interaction),
+            member=actor_facts(interaction),
             channel_rights=channel_rights(interaction.app_permissions, interaction.channel),
         )
 

@@ -13,8 +13,13 @@ from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot, Services
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import StoryboardOptions
-from cogs.elements import suggest_elements
-from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
+from cogs.tickets import (
+    answer_with_ticket,
+    attachment_infos,
+    requester_of,
+    require_video_rights,
+    suggest_elements,
+)
 
 
 class ShotsModal(discord.ui.Modal, title="Storyboard"):

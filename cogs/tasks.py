@@ -18,11 +18,16 @@ from bot.domain.lifecycle import TaskState
 from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view
 from bot.features.task_history import TaskPage, TaskQueries
-from cogs.quota import actor_facts, answer, guild_id_of, think_privately
-from cogs.tickets import PersistentButtonsCog
+from cogs.tickets import (
+    MAX_TASK_ID,
+    PersistentButtonsCog,
+    actor_facts,
+    answer,
+    guild_id_of,
+    think_privately,
+)
 
 # Discord takes integer options up to 2**53 - 1; task numbers never get near it.
-MAX_TASK_ID = 2**53 - 1
 STATUS_CHOICES = [
     app_commands.Choice(name=state.value.replace("_", " "), value=state.value)
     for state in TaskState

@@ -1,23 +1,72 @@
-"""Answering a member whose task was accepted: the status message, their inputs, the release."""
+"""What the cogs share: who is asking as plain data, private answers, the accepted-task flow
+(the status message, the inputs, the release), and cogs whose buttons survive restarts."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot
-from bot.discord.translate import cancel_view, channel_rights, status_embed
+from bot.discord.translate import cancel_view, channel_rights, facts_of, status_embed
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
+from bot.domain.moderation import MemberFacts
 from bot.domain.records import InteractionToken
 from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
 from bot.engine.task_engine import utc_now
+from bot.features.elements import ElementLibrary
 from bot.features.generation import GenerationService, Ticket
 from bot.features.media import AttachmentInfo
-from bot.features.render import status_view
+from bot.features.render import StatusView, status_view
 from bot.features.requests import Requester
+
+MAX_TASK_ID = 2**53 - 1  # the largest task number an option takes (JavaScript's safe integers)
+
+
+def actor_facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
+    """Whoever ran the command, as the moderator rule sees them."""
+    return facts_of(interaction.user)
+
+
+def guild_id_of(interaction: discord.Interaction[KlingBot]) -> int:
+    """The server the command ran in (the commands are guild-only)."""
+    assert interaction.guild_id is not None
+    return interaction.guild_id
+
+
+async def think_privately(interaction: discord.Interaction[KlingBot]) -> None:
+    """Acknowledge at once (Discord allows 3 s), privately: the store may be busy."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def answer(
+    interaction: discord.Interaction[KlingBot],
+    *,
+    view: StatusView | None = None,
+    text: str | None = None,
+    buttons: discord.ui.View | None = None,
+) -> None:
+    """The private answer to a deferred command: an embed or a sentence, pinging nobody."""
+    await interaction.followup.send(
+        content=discord.utils.MISSING if text is None else text,
+        embed=discord.utils.MISSING if view is None else status_embed(view),
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+        view=discord.utils.MISSING if buttons is None else buttons,
+    )
+
+
+async def suggest_elements(
+    library: ElementLibrary, interaction: discord.Interaction[KlingBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete of an `elements` option: the library's names that fit what is typed."""
+    if interaction.guild_id is None:
+        return []
+    values = await library.suggest(interaction.guild_id, str(current))
+    return [app_commands.Choice(name=value, value=value) for value in values]
 
 
 def requester_of(interaction: discord.Interaction[KlingBot]) -> Requester:

@@ -10,8 +10,13 @@ from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
 from bot.features.requests import VideoOptions
-from cogs.elements import suggest_elements
-from cogs.tickets import answer_with_ticket, attachment_infos, requester_of, require_video_rights
+from cogs.tickets import (
+    answer_with_ticket,
+    attachment_infos,
+    requester_of,
+    require_video_rights,
+    suggest_elements,
+)
 
 
 class VideoCog(commands.Cog):

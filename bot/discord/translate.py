@@ -108,3 +108,11 @@ def member_facts(member: discord.Member) -> MemberFacts:
         role_names=tuple(role.name for role in member.roles),
         is_owner=member.guild.owner_id == member.id,
     )
+
+
+def facts_of(user: discord.User | discord.Member) -> MemberFacts:
+    """Whoever pressed or typed, as the moderator rule sees them: a `User` (not a member of the
+    server) has no rights there."""
+    if not isinstance(user, discord.Member):
+        return MemberFacts(user.id, 0)
+    return member_facts(user)
