@@ -9,14 +9,13 @@ restarts still works. Who may do what and whether it can be done is decided by t
 from __future__ import annotations
 
 import asyncio
-import re
 
 import discord
 
 from bot.discord.answers import explain_failure
-from bot.discord.buttons import RESULT_BUTTONS, VERB_ID_TEMPLATE, ResultAction
+from bot.discord.buttons import VERB_ID_TEMPLATE
 from bot.discord.client import KlingBot, Services
-from bot.discord.translate import channel_rights, result_button
+from bot.discord.translate import channel_rights
 from bot.domain.channel_rights import ATTACH_FILES
 from bot.domain.delivery import result_filename
 from bot.domain.errors import MissingPermissions
@@ -24,14 +23,15 @@ from bot.features.extend import EXTEND_TEXT_MAX_CHARS
 from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
 from cogs.tickets import (
+    RESULT_SPECS,
     PersistentButtonsCog,
+    ResultActionButton,
     actor_facts,
     answer_with_ticket,
     requester_of,
     require_video_rights,
 )
 
-_SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
 NO_GIF_HERE = (
     f"The bot can't post a GIF here: it needs **{ATTACH_FILES}** (and to send messages) in this "
     "channel. Ask a server admin for it."
@@ -49,26 +49,8 @@ def _result_attachment(
     return next((a for a in message.attachments if a.filename == name), None)
 
 
-class VerbButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=VERB_ID_TEMPLATE
-):
+class VerbButton(ResultActionButton, template=VERB_ID_TEMPLATE):
     """▶ Extend, ✏️ Extend… or GIF under a result, rebuilt from its custom id when pressed."""
-
-    def __init__(self, action: ResultAction, task_id: int) -> None:
-        super().__init__(result_button(_SPECS[action], task_id))
-        self.action: ResultAction = action
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: discord.Interaction[KlingBot],
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> VerbButton:
-        """The button a press names."""
-        action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
-        return cls(action, int(match["task_id"]))
 
     async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
         """Do what the button says; a refusal is said privately."""
@@ -83,7 +65,9 @@ class VerbButton(
             else:
                 await self._gif(interaction, services)
         except Exception as error:
-            await explain_failure(interaction, error, f"the {_SPECS[self.action].label} button")
+            await explain_failure(
+                interaction, error, f"the {RESULT_SPECS[self.action].label} button"
+            )
 
     def _press(self, interaction: discord.Interaction[KlingBot]) -> ExtendPress:
         assert interaction.guild_id is not None and interaction.message is not None

@@ -9,28 +9,27 @@ this translates.
 from __future__ import annotations
 
 import contextlib
-import re
 
 import discord
 
 from bot.discord.answers import explain_failure
-from bot.discord.buttons import RESULT_BUTTONS, RESULT_ID_TEMPLATE, ResultAction
+from bot.discord.buttons import RESULT_ID_TEMPLATE
 from bot.discord.client import KlingBot, Services
-from bot.discord.translate import channel_rights, result_button
+from bot.discord.translate import channel_rights
 from bot.domain.errors import NotYours
 from bot.domain.records import TaskRecord
 from bot.features.render import VARIATION_EMOJI
 from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import (
+    RESULT_SPECS,
     PersistentButtonsCog,
+    ResultActionButton,
     actor_facts,
     answer_with_ticket,
     requester_of,
     require_video_rights,
 )
-
-_SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
 
 
 def _bot(interaction: discord.Interaction[discord.Client]) -> KlingBot:
@@ -39,26 +38,8 @@ def _bot(interaction: discord.Interaction[discord.Client]) -> KlingBot:
     return bot
 
 
-class ResultButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=RESULT_ID_TEMPLATE
-):
+class ResultButton(ResultActionButton, template=RESULT_ID_TEMPLATE):
     """A result's button, rebuilt from its custom id whenever it is pressed."""
-
-    def __init__(self, action: ResultAction, task_id: int) -> None:
-        super().__init__(result_button(_SPECS[action], task_id))
-        self.action: ResultAction = action
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls,
-        interaction: discord.Interaction[KlingBot],
-        item: discord.ui.Button[discord.ui.View],
-        match: re.Match[str],
-    ) -> ResultButton:
-        """The button a press names."""
-        action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
-        return cls(action, int(match["task_id"]))
 
     async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
         """Do what the button says; a refusal is said privately."""
@@ -71,7 +52,9 @@ class ResultButton(
             else:
                 await self._delete(interaction, services)
         except Exception as error:
-            await explain_failure(interaction, error, f"the {_SPECS[self.action].label} button")
+            await explain_failure(
+                interaction, error, f"the {RESULT_SPECS[self.action].label} button"
+            )
 
     def _press(self, interaction: discord.Interaction[KlingBot]) -> ButtonPress:
         assert interaction.guild_id is not None and interaction.channel_id is not None

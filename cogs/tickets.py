@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import re
+from typing import Any, ClassVar, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.buttons import RESULT_BUTTONS, ResultAction
 from bot.discord.client import KlingBot
-from bot.discord.translate import cancel_view, channel_rights, facts_of, status_embed
+from bot.discord.translate import (
+    cancel_view,
+    channel_rights,
+    facts_of,
+    result_button,
+    status_embed,
+)
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
 from bot.domain.moderation import MemberFacts
@@ -179,3 +187,29 @@ class PersistentButtonsCog(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop handling presses with the cog."""
         self.bot.remove_dynamic_items(*self.buttons)
+
+
+RESULT_SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
+
+
+class ResultActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"(?!)"
+):
+    """A button under a result, rebuilt from its custom id (action and task) whenever it is
+    pressed; each kind of button is a subclass with the template of its custom ids."""
+
+    def __init__(self, action: ResultAction, task_id: int) -> None:
+        super().__init__(result_button(RESULT_SPECS[action], task_id))
+        self.action: ResultAction = action
+        self.task_id = task_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction[KlingBot],
+        item: discord.ui.Button[discord.ui.View],
+        match: re.Match[str],
+    ) -> Self:
+        """The button a press names."""
+        action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
+        return cls(action, int(match["task_id"]))
