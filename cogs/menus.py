@@ -16,12 +16,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot, Services
 from bot.features.clips import CLIP_TYPES
 from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
 from bot.features.requests import VideoOptions
-from cogs.tickets import answer_with_ticket, requester_of, require_video_rights
+from cogs.tickets import ExplainedModal, answer_with_ticket, requester_of, require_video_rights
 
 EDIT_MENU = "Edit with Kling"
 ANIMATE_MENU = "Animate with Kling"
@@ -61,7 +60,7 @@ def info_of(slot: str, attachment: discord.Attachment) -> AttachmentInfo:
     )
 
 
-class _VideoModal(discord.ui.Modal):
+class _VideoModal(ExplainedModal):
     """A modal whose submission is a `/video` with the message's attachment."""
 
     def __init__(
@@ -85,12 +84,6 @@ class _VideoModal(discord.ui.Modal):
             requester_of(interaction), options, edited_from=self.edited_from
         )
         await answer_with_ticket(interaction, generation, ticket, options.attachments)
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[KlingBot], error: Exception
-    ) -> None:
-        """The same private sentences as every command."""
-        await explain_failure(interaction, error, self.what)
 
 
 class EditModal(_VideoModal, title="Edit with Kling"):

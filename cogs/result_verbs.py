@@ -24,6 +24,7 @@ from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
 from cogs.tickets import (
     RESULT_SPECS,
+    ExplainedModal,
     PersistentButtonsCog,
     ResultActionButton,
     actor_facts,
@@ -139,8 +140,10 @@ class VerbButton(ResultActionButton, template=VERB_ID_TEMPLATE):
         )
 
 
-class ExtendModal(discord.ui.Modal):
+class ExtendModal(ExplainedModal):
     """What happens in the next shot (starting from what the result was asked for)."""
+
+    what = "the Extend form"
 
     def __init__(self, services: Services, press: ExtendPress, found: Extendable) -> None:
         super().__init__(title=f"✏️ Extend task #{found.task.id}"[:45])
@@ -161,12 +164,6 @@ class ExtendModal(discord.ui.Modal):
         extensions, generation = self.services.extensions, self.services.generation
         ticket = await extensions.extend(requester_of(interaction), self.press, self.text.value)
         await answer_with_ticket(interaction, generation, ticket, ())
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[KlingBot], error: Exception
-    ) -> None:
-        """The same private sentences as every command."""
-        await explain_failure(interaction, error, "the Extend form")
 
 
 class ResultVerbsCog(PersistentButtonsCog):

@@ -23,6 +23,7 @@ from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import (
     RESULT_SPECS,
+    ExplainedModal,
     PersistentButtonsCog,
     ResultActionButton,
     actor_facts,
@@ -99,8 +100,10 @@ class ResultButton(ResultActionButton, template=RESULT_ID_TEMPLATE):
         )
 
 
-class VariationModal(discord.ui.Modal):
+class VariationModal(ExplainedModal):
     """The result's prompt (or shots), to change one thing; submitted, it is a new task."""
+
+    what = "the Variation form"
 
     def __init__(self, services: Services, parent: TaskRecord) -> None:
         super().__init__(title=f"{VARIATION_EMOJI} Variation of task #{parent.id}"[:45])
@@ -123,12 +126,6 @@ class VariationModal(discord.ui.Modal):
             requester_of(interaction), self.parent, self.text.value
         )
         await answer_with_ticket(interaction, generation, ticket, ())
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[KlingBot], error: Exception
-    ) -> None:
-        """The same private sentences as every command."""
-        await explain_failure(interaction, error, "the Variation form")
 
 
 class ResultsCog(PersistentButtonsCog):

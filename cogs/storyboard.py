@@ -9,11 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot, Services
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import StoryboardOptions
 from cogs.tickets import (
+    ExplainedModal,
     answer_with_ticket,
     attachment_infos,
     requester_of,
@@ -22,8 +22,10 @@ from cogs.tickets import (
 )
 
 
-class ShotsModal(discord.ui.Modal, title="Storyboard"):
+class ShotsModal(ExplainedModal, title="Storyboard"):
     """The shots, one a line, for a `/storyboard` typed without them; the other options wait."""
+
+    what = "the storyboard form"
 
     shots: discord.ui.TextInput[ShotsModal] = discord.ui.TextInput(
         label="One shot a line — seconds: what happens",
@@ -45,12 +47,6 @@ class ShotsModal(discord.ui.Modal, title="Storyboard"):
         generation = self.services.generation
         ticket = await generation.request_storyboard(requester_of(interaction), options)
         await answer_with_ticket(interaction, generation, ticket, options.attachments)
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[KlingBot], error: Exception
-    ) -> None:
-        """The same private sentences as every command."""
-        await explain_failure(interaction, error, "the storyboard form")
 
 
 class StoryboardCog(commands.Cog):

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, ResultAction
 from bot.discord.client import KlingBot
 from bot.discord.translate import (
@@ -213,3 +214,15 @@ class ResultActionButton(
         """The button a press names."""
         action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
         return cls(action, int(match["task_id"]))
+
+
+class ExplainedModal(discord.ui.Modal):
+    """A modal whose failures reach the member as every command's do: a private sentence."""
+
+    what = "the form"  # how the log and the sentence name it
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[KlingBot], error: Exception
+    ) -> None:
+        """The same private sentences as every command."""
+        await explain_failure(interaction, error, self.what)
