@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.domain.errors import QuotaExceeded
-from bot.domain.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
+from bot.domain.records import Lease, NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.domain.request import OmniRequest
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import EngineSettings, TaskEngine
@@ -36,9 +36,10 @@ class ModeratorStepsIn(SqlStore):
         now: datetime,
         quota: QuotaCheck | QuotaTerms | None = None,
         held: bool = False,
+        lease: Lease | None = None,
     ) -> TaskRecord:
         await self.set_override(GUILD, "member", ALICE, limit=0, now=now)
-        return await super().create_task(new, now=now, quota=quota, held=held)
+        return await super().create_task(new, now=now, quota=quota, held=held, lease=lease)
 
 
 @pytest.fixture
