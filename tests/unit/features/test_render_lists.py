@@ -42,7 +42,7 @@ from bot.features.render_quotas import (
     reset_text,
 )
 from bot.features.task_history import TaskDetail, TaskPage
-from tests.unit.test_render import CHANNEL, CREATED, GUILD, USER, make_task
+from tests.helpers.tasks import CHANNEL, CREATED, GUILD, USER, make_task
 
 S = TaskState
 # The task the status embed's tests use: #42 of USER in GUILD/CHANNEL, "a paper boat in the rain".

@@ -2,7 +2,7 @@
 copies exists and reaches the build, the dependencies come before the code and at the pinned
 versions, nothing makes a config file mandatory, and the README runs it as it should be run.
 
-That the bot runs on the environment alone is shown by test_cli_check.py (`check` and `run` in
+That the bot runs on the environment alone is shown by cli/test_check.py (`check` and `run` in
 an empty directory with only DISCORD_TOKEN and COMETAPI_KEY).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEV_TOOLS = {"pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "mypy", "ruff"}
 
 

@@ -1,7 +1,6 @@
-"""Review findings in the engine's loops, each shown against the fake CometAPI and real SQLite.
-
-Every test here failed before its fix.
-"""
+"""The engine's loops under faults never strand a task: a restart, a lost or crashing create, a
+failed write or an unreadable input each end in a delivery or an ending with a reason, against
+the fake CometAPI and real SQLite."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import CreatedTask, OmniClient, TaskSnapshot
 from bot.store.sql_store import SqlStore
-from tests.unit.test_engine import UNLIMITED, creates_per_task, new_task, running_engine
+from tests.helpers.engine import UNLIMITED, creates_per_task, new_task, running_engine
 
 SETTLE_S = 15  # a safety net against hangs, not a performance assertion
 

@@ -37,9 +37,9 @@ from bot.engine.courier import FileDeliverer
 from bot.fakes.comet import SAMPLE_PNG, FakeCometAPI, FakeCometConfig
 from bot.settings import OmniSettings, Settings
 from bot.store.sql_store import SqlStore
+from tests.helpers.engine import creates_per_task
 from tests.helpers.images import cut_short, noise_image, one_bit_png
-from tests.unit.test_engine import creates_per_task
-from tests.unit.test_render import CREATED, make_task
+from tests.helpers.tasks import CREATED, make_task
 
 KEY = "sk-test-Recognisable-Secret-7f3a9c"
 KLING_BOT = str(Path(sys.executable).with_name("kling-bot"))

@@ -34,7 +34,7 @@ REQUEST = OmniRequest(prompt="waves on a rocky shore", aspect_ratio="1:1")
 QUOTA = QuotaCheck(
     limit=None, window="day", window_start=TODAY, resets_at=TODAY + timedelta(days=1)
 )
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def member_task(user_id: int = 30) -> NewTask:

@@ -153,3 +153,20 @@ async def test_another_servers_task_is_missing_even_for_moderators(
     for viewer in (alice, manager):
         with pytest.raises(TaskNotFound):
             await queries.detail(GUILD, viewer, elsewhere)
+
+
+async def test_pages_go_back_and_forth(store: SqlStore) -> None:
+    ids = [await add_task(store, ALICE) for _ in range(2 * PAGE_SIZE + 5)][::-1]  # newest first
+    queries = TaskQueries(store, QuotaSettings())
+    first = await queries.recent(GUILD, alice)
+    assert [t.id for t in first.tasks] == ids[:PAGE_SIZE]
+    assert (first.has_newer, first.has_more) == (False, True)
+    second = await queries.recent(GUILD, alice, before_id=first.tasks[-1].id)
+    third = await queries.recent(GUILD, alice, before_id=second.tasks[-1].id)
+    assert [t.id for t in third.tasks] == ids[2 * PAGE_SIZE :]
+    assert (third.has_newer, third.has_more) == (True, False)
+    back = await queries.recent(GUILD, alice, after_id=third.tasks[0].id)
+    assert back == second
+    again = await queries.recent(GUILD, alice, after_id=back.tasks[0].id)
+    assert [t.id for t in again.tasks] == ids[:PAGE_SIZE]
+    assert (again.has_newer, again.has_more) == (False, True)

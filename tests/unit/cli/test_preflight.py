@@ -1,7 +1,7 @@
 """The storage paths `check` and `run` prove usable before the bot starts (in-process).
 
 A directory the bot's user can't write is shown with `kling-bot check` run as another user in
-test_cli_check.py; these are the cases any user can build: files where folders should be.
+cli/test_check.py; these are the cases any user can build: files where folders should be.
 """
 
 from __future__ import annotations

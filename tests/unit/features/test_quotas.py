@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.errors import InvalidInput, NotModerator
 from bot.domain.lifecycle import TaskState
-from bot.domain.moderation import MANAGE_GUILD, MemberFacts
+from bot.domain.moderation import ADMINISTRATOR, MANAGE_GUILD, MemberFacts, is_moderator
 from bot.domain.quota import ResolvedLimit
 from bot.domain.records import GuildSettings, NewTask, QuotaCheck, QuotaOverride
 from bot.domain.request import OmniRequest
@@ -173,6 +173,25 @@ async def test_overrides_stay_in_their_server(store: SqlStore, service: QuotaSer
 
 
 # -- who is a moderator ------------------------------------------------------------------------
+
+
+async def test_only_administrators_name_moderator_roles(store: SqlStore) -> None:
+    service = service_on(store, moderator_roles=["Helpers"])
+    admin = MemberFacts(1, ADMINISTRATOR)
+    with pytest.raises(NotModerator, match="Only administrators"):
+        await service.add_moderator_role(GUILD, MemberFacts(2, MANAGE_GUILD), 77)
+    added = await service.add_moderator_role(GUILD, admin, 77)
+    assert (added.role_ids, added.config_roles, added.changed) == ((77,), ("Helpers",), True)
+    assert not (await service.add_moderator_role(GUILD, admin, 77)).changed
+    guild = await store.get_guild_settings(GUILD)
+    assert is_moderator(
+        MemberFacts(3, 0, (77,)), config_roles=(), guild_role_ids=guild.moderator_role_ids
+    )
+    assert (await service.moderator_roles(GUILD, MemberFacts(3, 0, (77,)))).role_ids == (77,)
+    removed = await service.remove_moderator_role(GUILD, MemberFacts(9, 0, is_owner=True), 77)
+    assert (removed.role_ids, removed.changed) == ((), True)
+    with pytest.raises(NotModerator):
+        await service.moderator_roles(GUILD, MemberFacts(3, 0, (77,)))
 
 
 async def test_a_role_named_in_the_config_makes_a_moderator(store: SqlStore) -> None:

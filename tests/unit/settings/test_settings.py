@@ -12,7 +12,7 @@ from bot.domain.errors import ConfigError
 from bot.settings.mistakes import describe_settings
 from bot.settings.reading import ConfigReport, load_settings, problems_for_running, read_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,8 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -18,42 +17,21 @@ import pytest
 
 from bot.domain.errors import ApiError
 from bot.domain.lifecycle import TaskState
-from bot.domain.polling import PollPolicy
-from bot.domain.records import NewTask, QuotaCheck, TaskRecord
-from bot.domain.request import OmniRequest, make_request
-from bot.engine.courier import CourierSettings, Deliverer, FileDeliverer
+from bot.domain.records import TaskRecord
+from bot.engine.courier import CourierSettings
 from bot.engine.pace import QueryPace
-from bot.engine.submitter import Backoff, Prepare
 from bot.engine.task_engine import (
     UNCONFIRMED_REASON,
-    EngineSettings,
-    ForgetInputs,
     TaskEngine,
     utc_now,
 )
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
-from bot.omni.client import OmniClient, RetryPolicy
+from bot.omni.client import OmniClient
 from bot.store.sql_store import SqlStore
+from tests.helpers.engine import FAST_RETRY, UNLIMITED, creates_per_task, new_task, running_engine
 
-FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
-UNLIMITED = QuotaCheck(
-    limit=None,
-    window="day",
-    window_start=datetime(2026, 1, 1, tzinfo=UTC),
-    resets_at=datetime(2099, 1, 1, tzinfo=UTC),
-)
 SETTLE_S = 30  # a safety net against hangs, not a performance assertion
-
-
-def request(prompt: str = "a paper boat in the rain") -> OmniRequest:
-    return make_request({"prompt": prompt, "aspect_ratio": "16:9", "duration_s": 5})
-
-
-def new_task(user_id: int, prompt: str = "a paper boat in the rain") -> NewTask:
-    return NewTask(
-        origin="discord", request=request(prompt), cost=1, guild_id=1, channel_id=2, user_id=user_id
-    )
 
 
 @pytest.fixture
@@ -62,71 +40,9 @@ async def fake() -> AsyncIterator[FakeCometAPI]:
         yield server
 
 
-@asynccontextmanager
-async def running_engine(
-    tmp_path: Path,
-    fake: FakeCometAPI,
-    *,
-    slots: int = 5,
-    task_timeout: timedelta = timedelta(minutes=30),
-    create_timeout_s: float = 10,
-    start: bool = True,
-    deliverer: Deliverer | None = None,
-    client_class: type[OmniClient] = OmniClient,
-    store_class: type[SqlStore] = SqlStore,
-    prepare: Prepare | None = None,
-    forget_inputs: ForgetInputs | None = None,
-) -> AsyncIterator[TaskEngine]:
-    store = await store_class.open(tmp_path / "bot.sqlite3")
-    async with aiohttp.ClientSession() as session:
-        client = client_class(
-            session,
-            fake.base_url,
-            fake.config.api_key,
-            create_timeout_s=create_timeout_s,
-            create_retry=FAST_RETRY,
-            query_retry=FAST_RETRY,
-        )
-        engine = TaskEngine(
-            store,
-            client,
-            deliverer or FileDeliverer(tmp_path / "out"),
-            EngineSettings(
-                max_concurrent_tasks=slots,
-                results_dir=tmp_path / "results",
-                max_result_bytes=50 * 1024 * 1024,
-                task_timeout=task_timeout,
-                poll_policy=PollPolicy(scale=0.005),
-                tracker=TrackerSettings(
-                    task_timeout=task_timeout, max_queries_per_s=500, reconcile_grace_s=0.05
-                ),
-                backoff=Backoff(initial_s=0.05, max_s=0.2),
-                stop_grace_s=0.5,
-            ),
-            prepare=prepare,
-            forget_inputs=forget_inputs,
-        )
-        if start:
-            await engine.start()
-        try:
-            yield engine
-        finally:
-            await engine.stop()
-            await store.close()
-
-
 async def settle(engine: TaskEngine, tasks: list[TaskRecord]) -> list[TaskRecord]:
     await asyncio.wait_for(engine.wait_until_settled([t.id for t in tasks]), SETTLE_S)
     return [await engine.store.get_task(t.id) for t in tasks]
-
-
-def creates_per_task(fake: FakeCometAPI) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for created in fake.accepted_creates():
-        assert isinstance(created.body, dict)
-        external_id = str(created.body["external_task_id"])
-        counts[external_id] = counts.get(external_id, 0) + 1
-    return counts
 
 
 async def test_every_task_is_delivered_once(tmp_path: Path, fake: FakeCometAPI) -> None:
