@@ -14,7 +14,7 @@ from bot.cli.table import NO_VIDEO_STATES
 from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskEvent, TaskRecord
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ async def list_stored(
     """The newest tasks (in `states`, if given), newest first; None when there is no database."""
     if not await asyncio.to_thread(database.is_file):
         return None
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         tasks = await store.list_tasks(state=states or None, limit=limit)
         others: dict[TaskState, int] = {}
@@ -52,7 +52,7 @@ async def one_stored(database: Path, task_id: int) -> tuple[TaskRecord, list[Tas
     """One task and its history, or None when it (or the database) does not exist."""
     if not await asyncio.to_thread(database.is_file):
         return None
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         try:
             task = await store.get_task(task_id)

@@ -32,7 +32,8 @@ from bot.engine.task_engine import PicksUp, utc_now
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.features.media import check_image_file
 from bot.settings import OmniSettings, Settings
-from bot.store.sqlite import SqliteStore, TaskStore
+from bot.store import TaskStore
+from bot.store.sql_store import SqlStore
 
 VideoUse = Literal["edit", "reference"]
 
@@ -243,7 +244,7 @@ async def run_submit(
         if time_scale is None:
             time_scale = FAKE_TIME_SCALE if use_fake else 1.0
         await stack.enter_async_context(engine_lock(settings.storage.database))
-        store = await SqliteStore.open(settings.storage.database)
+        store = await SqlStore.open(settings.storage.database)
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         deliverer = TerminalDeliverer(settings.storage.media_dir / "results")

@@ -52,7 +52,7 @@ from bot.http.callbacks import CallbackReceiver
 from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
 from bot.settings import DiscordSettings, Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Services:
     """What the cogs use; built once in `setup_hook`."""
 
     settings: Settings
-    store: SqliteStore
+    store: SqlStore
     session: aiohttp.ClientSession
     engine: TaskEngine
     generation: GenerationService
@@ -196,7 +196,7 @@ class KlingBot(commands.Bot):
         # One process per database: `kling-bot submit` next to the bot would resume the bot's
         # creates in flight as crashed ones.
         await resources.enter_async_context(engine_lock(settings.storage.database))
-        store = await SqliteStore.open(settings.storage.database)
+        store = await SqlStore.open(settings.storage.database)
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)

@@ -28,7 +28,7 @@ from bot.engine.task_engine import EngineSettings, ForgetInputs, PicksUp, TaskEn
 from bot.engine.tracker import TrackerSettings
 from bot.omni.client import OmniClient
 from bot.settings import Settings
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 
 class EngineBusy(KlingBotError):

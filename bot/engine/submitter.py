@@ -25,7 +25,7 @@ from bot.domain.records import QueueEntry, TaskRecord, TaskUpdate
 from bot.domain.request import OmniRequest
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.omni.client import OmniClient
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

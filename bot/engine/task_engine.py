@@ -28,7 +28,7 @@ from bot.engine.courier import Courier, CourierSettings, Deliverer, NoObserver, 
 from bot.engine.submitter import Backoff, Prepare, Submitter, waiting_of
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.omni.client import OmniClient, TaskStatus
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class TaskEngine:
     async def cancel(
         self, task_id: int, *, by_user_id: int, refund_running: bool
     ) -> tuple[CancelStep, TaskRecord]:
-        """Cancel a task (see `SqliteStore.cancel`); its status message follows."""
+        """Cancel a task (see `SqlStore.cancel`); its status message follows."""
         step, task = await self.store.cancel(
             task_id, by_user_id=by_user_id, refund_running=refund_running, now=self._clock()
         )

@@ -1,7 +1,7 @@
 """`TaskStore`: storage as the bot sees it, in domain operations; no SQL crosses it.
 
-`SqliteStore` (store.py) implements it. A PostgreSQL backend for several bot processes would
-implement the same protocol, and no caller would change.
+`SqlStore` (sql_store.py) implements it on SQLite (one process) or PostgreSQL (several); no
+caller knows which.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bot.domain.request import OmniRequest
 
 
 class TaskStore(Protocol):
-    """Storage as the bot sees it; `SqliteStore` documents each operation."""
+    """Storage as the bot sees it; `SqlStore`'s parts document each operation."""
 
     async def close(self) -> None: ...
     async def integrity_check(self) -> str: ...

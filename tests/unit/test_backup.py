@@ -13,7 +13,7 @@ from bot.cli.main import main
 from bot.domain.records import NewTask
 from bot.domain.request import make_request
 from bot.store.backup import BackupError, backup_database
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 REQUEST = make_request(
@@ -27,14 +27,14 @@ def tasks_in(path: Path) -> int:
         return int(copy.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
 
 
-async def add_tasks(store: SqliteStore, count: int) -> None:
+async def add_tasks(store: SqlStore, count: int) -> None:
     for _ in range(count):
         await store.create_task(NewTask("cli", REQUEST, 0), now=NOW)
 
 
 async def test_a_backup_of_a_running_database_holds_every_committed_task(tmp_path: Path) -> None:
     database = tmp_path / "data" / "bot.sqlite3"
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         await add_tasks(store, 5)
         assert (tmp_path / "data" / "bot.sqlite3-wal").exists()  # the commits are in the WAL
@@ -47,7 +47,7 @@ async def test_a_backup_of_a_running_database_holds_every_committed_task(tmp_pat
     assert 5 <= done.tasks <= 55 and tasks_in(done.path) == done.tasks
     assert done.size_bytes == done.path.stat().st_size
     assert not list((tmp_path / "backups").glob(".*part"))
-    reopened = await SqliteStore.open(done.path)  # a backup is a database the bot can run on
+    reopened = await SqlStore.open(done.path)  # a backup is a database the bot can run on
     try:
         assert await reopened.integrity_check() == "ok"
     finally:
@@ -58,7 +58,7 @@ async def test_refusals_say_what_to_do(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
     with pytest.raises(BackupError, match="There is no database at"):
         await backup_database(database, tmp_path / "copy.sqlite3")
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     await store.close()
     target = tmp_path / "copy.sqlite3"
     target.write_bytes(b"an older backup")
@@ -82,7 +82,7 @@ def test_the_command(
     config.write_text('[storage]\ndatabase = "data/bot.sqlite3"\n', encoding="utf-8")
 
     async def make() -> None:
-        store = await SqliteStore.open(tmp_path / "data" / "bot.sqlite3")
+        store = await SqlStore.open(tmp_path / "data" / "bot.sqlite3")
         await add_tasks(store, 3)
         await store.close()
 

@@ -16,7 +16,7 @@ from bot.domain.lifecycle import AT_API_STATES, TaskState
 from bot.domain.records import NewTask, QuotaCheck
 from bot.domain.request import OmniRequest
 from bot.store.migrate import load_migrations, migrate
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -55,13 +55,13 @@ def test_only_a_video_the_api_made_follows_the_operators_rule(refund_running: bo
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "bot.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
     yield opened
     await opened.close()
 
 
-async def task_in(store: SqliteStore, *states: TaskState) -> int:
+async def task_in(store: SqlStore, *states: TaskState) -> int:
     new = NewTask(
         origin="discord",
         request=OmniRequest(prompt="a fox", aspect_ratio="16:9"),
@@ -76,11 +76,11 @@ async def task_in(store: SqliteStore, *states: TaskState) -> int:
     return task.id
 
 
-async def charges(store: SqliteStore, task_id: int) -> list[tuple[str, int]]:
+async def charges(store: SqlStore, task_id: int) -> list[tuple[str, int]]:
     return [(e.kind, e.credits) for e in await store.ledger_for_task(task_id)]
 
 
-async def test_a_queued_task_ends_at_once_refunded(store: SqliteStore) -> None:
+async def test_a_queued_task_ends_at_once_refunded(store: SqlStore) -> None:
     task_id = await task_in(store)
     step, task = await store.cancel(task_id, by_user_id=MOD, refund_running=False, now=NOW)
     assert (step, task.state, task.cancelled_by, task.finished_at) == (
@@ -96,7 +96,7 @@ async def test_a_queued_task_ends_at_once_refunded(store: SqliteStore) -> None:
 
 @pytest.mark.parametrize("refund_running", [False, True])
 async def test_a_task_at_the_api_keeps_its_slot_then_ends_cancelled_instead_of_succeeded(
-    store: SqliteStore, refund_running: bool
+    store: SqlStore, refund_running: bool
 ) -> None:
     task_id = await task_in(store, S.SUBMITTING, S.SUBMITTED, S.PROCESSING)
     step, task = await store.cancel(task_id, by_user_id=MOD, refund_running=refund_running, now=NOW)
@@ -115,7 +115,7 @@ async def test_a_task_at_the_api_keeps_its_slot_then_ends_cancelled_instead_of_s
     assert await store.count_in_states(AT_API_STATES) == 0
 
 
-async def test_a_cancelled_task_the_api_failed_is_refunded_as_failed(store: SqliteStore) -> None:
+async def test_a_cancelled_task_the_api_failed_is_refunded_as_failed(store: SqlStore) -> None:
     task_id = await task_in(store, S.SUBMITTING, S.SUBMITTED)
     await store.cancel(task_id, by_user_id=MOD, refund_running=False, now=NOW)
     ended = await store.transition(task_id, S.FAILED, now=NOW, failure_reason="no")
@@ -125,7 +125,7 @@ async def test_a_cancelled_task_the_api_failed_is_refunded_as_failed(store: Sqli
 
 @pytest.mark.parametrize("state", [S.SUBMITTING, S.AMBIGUOUS])
 async def test_a_cancelled_create_that_made_nothing_is_not_sent_again(
-    store: SqliteStore, state: TaskState
+    store: SqlStore, state: TaskState
 ) -> None:
     path = [S.SUBMITTING] if state is S.SUBMITTING else [S.SUBMITTING, S.AMBIGUOUS]
     task_id = await task_in(store, *path)
@@ -137,7 +137,7 @@ async def test_a_cancelled_create_that_made_nothing_is_not_sent_again(
 
 @pytest.mark.parametrize("refund_running", [False, True])
 async def test_a_made_video_not_yet_posted_ends_at_once(
-    store: SqliteStore, refund_running: bool
+    store: SqlStore, refund_running: bool
 ) -> None:
     task_id = await task_in(store, S.SUBMITTING, S.SUBMITTED, S.SUCCEEDED)
     step, task = await store.cancel(task_id, by_user_id=MOD, refund_running=refund_running, now=NOW)
@@ -155,7 +155,7 @@ async def test_a_made_video_not_yet_posted_ends_at_once(
     ],
 )
 async def test_too_late_or_ended_changes_nothing(
-    store: SqliteStore, states: tuple[TaskState, ...], step: CancelStep
+    store: SqlStore, states: tuple[TaskState, ...], step: CancelStep
 ) -> None:
     task_id = await task_in(store, *states)
     before = await store.get_task(task_id)
@@ -193,7 +193,7 @@ async def test_the_rebuild_that_allows_cancelled_keeps_every_row_link_and_number
         )
         await db.execute("INSERT INTO message_links VALUES (99, 2, 'status')")
         await db.execute("UPDATE sqlite_sequence SET seq = 40 WHERE name = 'tasks'")
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     try:
         assert await store.integrity_check() == "ok"
         child = await store.get_task(2)

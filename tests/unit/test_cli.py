@@ -36,7 +36,7 @@ from bot.engine.assembly import EngineBusy, build_engine, engine_lock
 from bot.engine.courier import FileDeliverer
 from bot.fakes.comet import SAMPLE_PNG, FakeCometAPI, FakeCometConfig
 from bot.settings import OmniSettings, Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 from tests.helpers.images import cut_short, noise_image, one_bit_png
 from tests.unit.test_engine import creates_per_task
 from tests.unit.test_render import CREATED, make_task
@@ -205,7 +205,7 @@ async def test_fake_works_offline_and_never_touches_the_real_database(operator_d
     waited for."""
     real = operator_dir / "data" / "kling-bot.sqlite3"
     real.parent.mkdir()
-    store = await SqliteStore.open(real)
+    store = await SqlStore.open(real)
     try:
         await store.create_task(
             NewTask(
@@ -388,7 +388,7 @@ def quiet(line: str) -> None:
 async def test_members_tasks_wait_for_the_bot(tmp_path: Path, fake: FakeCometAPI) -> None:
     settings = settings_for(tmp_path, fake)
     request = make_request({"prompt": "a member's boat", "aspect_ratio": "1:1"})
-    async with await SqliteStore.open(settings.storage.database) as store:
+    async with await SqlStore.open(settings.storage.database) as store:
         member = await store.create_task(
             NewTask("discord", request, 1, guild_id=1, channel_id=2, user_id=3),
             now=datetime.now(UTC),
@@ -403,7 +403,7 @@ async def test_members_tasks_wait_for_the_bot(tmp_path: Path, fake: FakeCometAPI
     )
     assert outcome.task.state is TaskState.DELIVERED
     assert is_mp4(tmp_path / "boat.mp4")
-    async with await SqliteStore.open(settings.storage.database) as store:
+    async with await SqlStore.open(settings.storage.database) as store:
         assert (await store.get_task(member.id)).state is TaskState.QUEUED  # left for the bot
     assert list(creates_per_task(fake)) == [outcome.task.external_id]
 
@@ -471,7 +471,7 @@ async def test_no_poll_outlives_the_engine(tmp_path: Path, fake: FakeCometAPI) -
         return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("poll-")]
 
     settings = settings_for(tmp_path, fake)
-    async with await SqliteStore.open(settings.storage.database) as store:
+    async with await SqlStore.open(settings.storage.database) as store:
         async with aiohttp.ClientSession() as session:
             engine = build_engine(
                 settings, session, store, FileDeliverer(tmp_path / "out"), time_scale=TIME_SCALE

@@ -12,7 +12,7 @@ import pytest
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord, TaskUpdate
 from bot.domain.request import make_request
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 from tests.helpers.cli import kling_bot
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ S = TaskState
 
 
 async def step(
-    store: SqliteStore, task: TaskRecord, *moves: S, **fields: Unpack[TaskUpdate]
+    store: SqlStore, task: TaskRecord, *moves: S, **fields: Unpack[TaskUpdate]
 ) -> TaskRecord:
     for index, to in enumerate(moves):
         task = await store.transition(
@@ -40,7 +40,7 @@ async def step(
 @pytest.fixture
 async def operator_dir(tmp_path: Path) -> Path:
     """A working directory whose default database holds four tasks of every kind."""
-    store = await SqliteStore.open(tmp_path / "data" / "kling-bot.sqlite3")
+    store = await SqlStore.open(tmp_path / "data" / "kling-bot.sqlite3")
     try:
         member = {"guild_id": 111, "channel_id": 222, "user_id": 333}
         request = make_request({"prompt": LONG_PROMPT, "aspect_ratio": "16:9"})
@@ -123,7 +123,7 @@ async def test_no_tasks_names_the_database_it_read(tmp_path: Path) -> None:
     database = tmp_path / "data" / "kling-bot.sqlite3"
     run = await kling_bot("tasks", cwd=tmp_path)
     assert run.stdout.startswith(f"No tasks: there is no database at {database} ")
-    await (await SqliteStore.open(database)).close()
+    await (await SqlStore.open(database)).close()
     run = await kling_bot("tasks", "--status", "failed", cwd=tmp_path)
     assert run.stdout == f"No tasks in state failed in {database}.\n"
 

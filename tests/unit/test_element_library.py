@@ -19,7 +19,7 @@ from bot.features.elements import (
     split_elements,
 )
 from bot.settings import QuotaSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 MOD = MemberFacts(1, MANAGE_GUILD)
@@ -67,7 +67,7 @@ def test_completion_continues_the_last_item_after_those_given() -> None:
 
 @pytest.fixture
 async def library(tmp_path: Path) -> AsyncIterator[ElementLibrary]:
-    store = await SqliteStore.open(tmp_path / "elements.sqlite3")
+    store = await SqlStore.open(tmp_path / "elements.sqlite3")
     yield ElementLibrary(store, QuotaSettings(), clock=lambda: NOW)
     await store.close()
 

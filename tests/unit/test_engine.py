@@ -34,7 +34,7 @@ from bot.engine.task_engine import (
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import OmniClient, RetryPolicy
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
 UNLIMITED = QuotaCheck(
@@ -73,7 +73,7 @@ async def running_engine(
     start: bool = True,
     deliverer: Deliverer | None = None,
     client_class: type[OmniClient] = OmniClient,
-    store_class: type[SqliteStore] = SqliteStore,
+    store_class: type[SqlStore] = SqlStore,
     prepare: Prepare | None = None,
     forget_inputs: ForgetInputs | None = None,
 ) -> AsyncIterator[TaskEngine]:
@@ -293,7 +293,7 @@ async def test_resume_after_a_crash_mid_flight(tmp_path: Path, fake: FakeCometAP
         assert api_task_id is not None
         fake.finish(api_task_id)
     fake.set_timings(processing_s=0.15)
-    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    store = await SqlStore.open(tmp_path / "bot.sqlite3")
     cut_off = await store.create_task(new_task(99, "caught mid-create"), now=tasks[0].created_at)
     await store.transition(cut_off.id, TaskState.SUBMITTING, now=cut_off.created_at)
     await store.close()
@@ -422,7 +422,7 @@ async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeC
         waits.append(delay_s)
         await asyncio.sleep(0)  # the clock stands still: only the reserved slots count
 
-    store = await SqliteStore.open(tmp_path / "pace.sqlite3")
+    store = await SqlStore.open(tmp_path / "pace.sqlite3")
     try:
         async with aiohttp.ClientSession() as session:
             client = OmniClient(session, fake.base_url, fake.config.api_key, query_retry=FAST_RETRY)

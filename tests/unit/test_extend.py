@@ -38,7 +38,7 @@ from bot.features.render_lists import task_detail_view
 from bot.features.retention import media_owners
 from bot.features.task_history import TaskDetail
 from bot.store.migrate import load_migrations, migrate
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 T = "2025-01-15T12:00:00.000000Z"
@@ -52,8 +52,8 @@ def new_task(**kwargs: object) -> NewTask:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "bot.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
     yield opened
     await opened.close()
 
@@ -227,7 +227,7 @@ def test_a_results_reference_is_found_on_its_result_message_and_kept_by_retentio
 
 
 async def test_an_extension_is_a_child_and_its_chain_runs_back_to_the_first_video(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     first = await store.create_task(new_task(), now=NOW)
     second = await store.create_task(new_task(parent_id=first.id, parent_kind="extension"), now=NOW)
@@ -268,7 +268,7 @@ async def test_the_migration_widens_the_kinds_in_place_keeping_rows_and_other_co
     other = sqlite3.connect(path, isolation_level=None)
     try:
         assert other.execute("SELECT count(*) FROM tasks").fetchone() == (2,)  # schema read
-        store = await SqliteStore.open(path)
+        store = await SqlStore.open(path)
         try:
             assert await store.integrity_check() == "ok"
             assert (await store.get_task(2)).parent_kind == "variation"
@@ -405,7 +405,7 @@ def test_a_broken_piece_is_a_sentence_and_leaves_no_file(tmp_path: Path) -> None
 
 
 async def test_the_chain_post_joins_the_kept_results_once_and_says_what_is_missing(
-    store: SqliteStore, tmp_path: Path
+    store: SqlStore, tmp_path: Path
 ) -> None:
     results = tmp_path / "results"
     results.mkdir()

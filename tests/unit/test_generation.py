@@ -19,13 +19,13 @@ from bot.features.media import MediaStore
 from bot.features.requests import Requester
 from bot.omni.client import OmniClient
 from bot.settings import Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 GUILD, CHANNEL, ALICE = 10, 20, 30
 REQUEST = OmniRequest(prompt="a lighthouse in a storm", aspect_ratio="9:16")
 
 
-class ModeratorStepsIn(SqliteStore):
+class ModeratorStepsIn(SqlStore):
     """A store where a moderator's `/quota set @alice 0` lands just as the charge starts: after
     anything the command read before calling the store, before the charging transaction."""
 
@@ -42,14 +42,14 @@ class ModeratorStepsIn(SqliteStore):
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     opened = await ModeratorStepsIn.open(tmp_path / "bot.sqlite3")
     yield opened
     await opened.close()
 
 
 @pytest.fixture
-async def generation(store: SqliteStore, tmp_path: Path) -> AsyncIterator[GenerationService]:
+async def generation(store: SqlStore, tmp_path: Path) -> AsyncIterator[GenerationService]:
     async with aiohttp.ClientSession() as session:
         settings = Settings()  # quotas.default_limit = 5: Alice may make a video until the set
         engine = TaskEngine(  # never started: nothing here reaches an API
@@ -66,7 +66,7 @@ async def generation(store: SqliteStore, tmp_path: Path) -> AsyncIterator[Genera
 
 
 async def test_a_limit_set_to_zero_while_the_command_is_on_its_way_is_honoured(
-    generation: GenerationService, store: SqliteStore
+    generation: GenerationService, store: SqlStore
 ) -> None:
     with pytest.raises(QuotaExceeded, match="set your quota to 0"):
         await generation.queue(Requester(GUILD, CHANNEL, ALICE), REQUEST)

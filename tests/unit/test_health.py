@@ -21,7 +21,7 @@ from bot.features.health import (
     probe_url,
 )
 from bot.settings import Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -89,7 +89,7 @@ def request_task(user_id: int = 1) -> NewTask:
 
 
 async def test_facts_come_from_the_database_and_the_loops(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    store = await SqlStore.open(tmp_path / "bot.sqlite3")
     vitals = Vitals()
     vitals.loop_ticked("tracker")
     vitals.api_called("query", "ok")

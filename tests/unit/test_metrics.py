@@ -12,7 +12,7 @@ from bot.domain.records import NewTask, QuotaTerms
 from bot.domain.request import make_request
 from bot.domain.telemetry import Fanout, Vitals
 from bot.http.metrics import PrometheusMetrics
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -68,7 +68,7 @@ async def test_tasks_the_queue_and_refunds_come_from_the_database(tmp_path: Path
         {"model": "kling-video-o1", "prompt": "a boat", "duration_s": 5, "aspect_ratio": "16:9"}
     )
     terms = QuotaTerms(config_limit=None, config_window="day")
-    store = await SqliteStore.open(tmp_path / "bot.sqlite3")
+    store = await SqlStore.open(tmp_path / "bot.sqlite3")
     try:
         tasks = [
             await store.create_task(

@@ -22,7 +22,7 @@ from bot.fakes.discord import FakeDiscord
 from bot.fakes.harness import config_toml, settings_for
 from bot.settings import Settings
 from bot.store.migrate import load_migrations
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ async def test_the_database_is_read_never_changed(
 ) -> None:
     settings = settings_with(fakes, tmp_path)
     database = settings.storage.database
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         result = by_name(await check_online(settings))["Database"]
         latest = load_migrations()[-1].version

@@ -16,7 +16,7 @@ from bot.domain.request import OmniRequest
 from bot.features.quotas import QuotaService
 from bot.features.task_history import PAGE_SIZE, TaskQueries
 from bot.settings import QuotaSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 GUILD, USER = 10, 30
@@ -24,13 +24,13 @@ ME = MemberFacts(USER, 0)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "pages.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "pages.sqlite3")
     yield opened
     await opened.close()
 
 
-async def make(store: SqliteStore, count: int) -> list[int]:
+async def make(store: SqlStore, count: int) -> list[int]:
     request = OmniRequest(prompt="a fox", aspect_ratio="16:9")
     ids = []
     for _ in range(count):
@@ -39,7 +39,7 @@ async def make(store: SqliteStore, count: int) -> list[int]:
     return ids
 
 
-async def test_pages_go_back_and_forth(store: SqliteStore) -> None:
+async def test_pages_go_back_and_forth(store: SqlStore) -> None:
     ids = (await make(store, 2 * PAGE_SIZE + 5))[::-1]  # newest first
     queries = TaskQueries(store, QuotaSettings())
     first = await queries.recent(GUILD, ME)
@@ -56,7 +56,7 @@ async def test_pages_go_back_and_forth(store: SqliteStore) -> None:
     assert (again.has_newer, again.has_more) == (False, True)
 
 
-async def test_only_administrators_name_moderator_roles(store: SqliteStore) -> None:
+async def test_only_administrators_name_moderator_roles(store: SqlStore) -> None:
     service = QuotaService(store, QuotaSettings(moderator_roles=("Helpers",)), clock=lambda: NOW)
     admin = MemberFacts(1, ADMINISTRATOR)
     with pytest.raises(NotModerator, match="Only administrators"):

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli.preflight import storage_problems
 from bot.settings import StorageSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 
 def storage(database: Path, media_dir: Path) -> StorageSettings:
@@ -26,7 +26,7 @@ def test_fresh_paths_under_a_writable_folder_pass_and_nothing_is_created(tmp_pat
 
 async def test_the_bots_own_database_passes(tmp_path: Path) -> None:
     database = tmp_path / "bot.sqlite3"
-    await (await SqliteStore.open(database)).close()
+    await (await SqlStore.open(database)).close()
     assert storage_problems(storage(database, tmp_path / "media")) == []
 
 

@@ -14,7 +14,7 @@ from bot.domain.records import NewTask
 from bot.domain.request import OmniRequest
 from bot.engine.progress_ticker import RenderEstimates
 from bot.features.render import status_view
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -52,7 +52,7 @@ def test_time_left_is_told_in_coarse_steps() -> None:
 
 
 async def test_render_times_come_from_finished_renders_of_the_same_kind(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "progress.sqlite3")
+    store = await SqlStore.open(tmp_path / "progress.sqlite3")
     try:
         requests = {
             "std5": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=5),

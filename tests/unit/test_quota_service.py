@@ -17,7 +17,7 @@ from bot.domain.request import OmniRequest
 from bot.features.quota_records import LimitTarget, MemberRef
 from bot.features.quotas import QuotaService, deciding_role, parse_limit
 from bot.settings import QuotaSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -34,23 +34,23 @@ manager = MemberFacts(MOD, MANAGE_GUILD)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "quota.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "quota.sqlite3")
     yield opened
     await opened.close()
 
 
-def service_on(store: SqliteStore, **quotas: object) -> QuotaService:
+def service_on(store: SqlStore, **quotas: object) -> QuotaService:
     settings = QuotaSettings.model_validate({"default_limit": 5, **quotas})
     return QuotaService(store, settings, clock=lambda: NOW)
 
 
 @pytest.fixture
-def service(store: SqliteStore) -> QuotaService:
+def service(store: SqlStore) -> QuotaService:
     return service_on(store)
 
 
-async def charge(store: SqliteStore, user_id: int, *, finish: bool = True, cost: int = 1) -> int:
+async def charge(store: SqlStore, user_id: int, *, finish: bool = True, cost: int = 1) -> int:
     """A task of `user_id` charged today; delivered (a kept charge) unless `finish` is False."""
     new = NewTask("discord", REQUEST, cost, guild_id=GUILD, channel_id=CHANNEL, user_id=user_id)
     check = QuotaCheck(limit=None, window="day", window_start=TODAY, resets_at=TOMORROW)
@@ -78,7 +78,7 @@ def test_a_limit_out_of_range_is_refused_with_what_is_allowed(value: int) -> Non
 # -- /quota show -----------------------------------------------------------------------------
 
 
-async def test_a_member_sees_their_own_quota(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_member_sees_their_own_quota(store: SqlStore, service: QuotaService) -> None:
     await charge(store, ALICE)
     await charge(store, ALICE, finish=False)
     status = await service.show(GUILD, alice)
@@ -93,7 +93,7 @@ async def test_a_member_sees_their_own_quota(store: SqliteStore, service: QuotaS
     assert (status.in_flight, status.max_in_flight) == (1, 2)
 
 
-async def test_a_refunded_video_does_not_count(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_refunded_video_does_not_count(store: SqlStore, service: QuotaService) -> None:
     task_id = await charge(store, ALICE, finish=False)
     await store.transition(task_id, S.REJECTED, now=NOW)
     status = await service.show(GUILD, alice)
@@ -105,7 +105,7 @@ async def test_a_member_may_not_see_another_members_quota(service: QuotaService)
         await service.show(GUILD, alice, MemberRef(BOB))
 
 
-async def test_a_moderator_sees_anyones_quota(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_moderator_sees_anyones_quota(store: SqlStore, service: QuotaService) -> None:
     await charge(store, BOB)
     status = await service.show(GUILD, manager, MemberRef(BOB))
     assert (status.user_id, status.used) == (BOB, 1)
@@ -120,14 +120,14 @@ async def test_asking_for_oneself_by_name_needs_no_rights(service: QuotaService)
 
 
 async def test_a_member_cannot_set_limits_and_nothing_is_stored(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     with pytest.raises(NotModerator, match="Only moderators can set quotas"):
         await service.set_limit(GUILD, alice, LimitTarget("member", ALICE), None)
     assert await store.list_overrides(GUILD) == []
 
 
-async def test_a_member_override_wins(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_member_override_wins(store: SqlStore, service: QuotaService) -> None:
     await service.set_limit(GUILD, manager, LimitTarget("role", HELPERS), 50)
     change = await service.set_limit(GUILD, manager, LimitTarget("member", ALICE), 1, "week")
     assert (change.target, change.window, change.override.limit) == (
@@ -145,7 +145,7 @@ async def test_a_member_override_wins(store: SqliteStore, service: QuotaService)
     assert status.window_start == datetime(2025, 1, 13, tzinfo=UTC)  # that week's Monday
 
 
-async def test_a_role_override_names_its_role(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_role_override_names_its_role(store: SqlStore, service: QuotaService) -> None:
     await service.set_limit(GUILD, manager, LimitTarget("role", ARTISTS), 3)
     await service.set_limit(GUILD, manager, LimitTarget("role", PATRONS), 20)
     status = await service.show(GUILD, alice, MemberRef(ALICE, (ARTISTS, PATRONS)))
@@ -153,7 +153,7 @@ async def test_a_role_override_names_its_role(store: SqliteStore, service: Quota
 
 
 async def test_an_override_without_a_window_follows_the_servers(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     await service.set_default(GUILD, manager, 10, "month")
     change = await service.set_limit(GUILD, manager, LimitTarget("member", ALICE), None)
@@ -167,7 +167,7 @@ async def test_a_negative_limit_is_member_input_not_a_crash(service: QuotaServic
         await service.set_limit(GUILD, manager, LimitTarget("member", ALICE), -5)
 
 
-async def test_overrides_stay_in_their_server(store: SqliteStore, service: QuotaService) -> None:
+async def test_overrides_stay_in_their_server(store: SqlStore, service: QuotaService) -> None:
     await service.set_limit(OTHER_GUILD, manager, LimitTarget("member", ALICE), 0)
     assert (await service.show(GUILD, alice)).limit == 5
 
@@ -175,14 +175,14 @@ async def test_overrides_stay_in_their_server(store: SqliteStore, service: Quota
 # -- who is a moderator ------------------------------------------------------------------------
 
 
-async def test_a_role_named_in_the_config_makes_a_moderator(store: SqliteStore) -> None:
+async def test_a_role_named_in_the_config_makes_a_moderator(store: SqlStore) -> None:
     service = service_on(store, moderator_roles=["Moderators"])
     helper = MemberFacts(BOB, 0, role_ids=(HELPERS,), role_names=("moderators",))
     await service.set_limit(GUILD, helper, LimitTarget("member", ALICE), 2)
     assert [o.limit for o in await store.list_overrides(GUILD)] == [2]
 
 
-async def test_the_servers_moderator_roles_count(store: SqliteStore) -> None:
+async def test_the_servers_moderator_roles_count(store: SqlStore) -> None:
     await store.set_guild_settings(GuildSettings(GUILD, moderator_role_ids=(HELPERS,)), now=NOW)
     helper = MemberFacts(BOB, 0, role_ids=(HELPERS,))
     listing = await service_on(store).list_overrides(GUILD, helper)
@@ -194,7 +194,7 @@ async def test_manage_messages_is_not_enough(service: QuotaService) -> None:
         await service.list_overrides(GUILD, MemberFacts(BOB, 1 << 13))
 
 
-async def test_the_owner_is_a_moderator(store: SqliteStore, service: QuotaService) -> None:
+async def test_the_owner_is_a_moderator(store: SqlStore, service: QuotaService) -> None:
     await service.set_limit(GUILD, manager, LimitTarget("member", ALICE), 2)
     with pytest.raises(NotModerator):  # the same member without the ownership: refused
         await service.clear(GUILD, MemberFacts(BOB, 0), LimitTarget("member", ALICE))
@@ -207,7 +207,7 @@ async def test_the_owner_is_a_moderator(store: SqliteStore, service: QuotaServic
 
 
 async def test_the_server_default_applies_and_keeps_other_settings(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     await store.set_guild_settings(GuildSettings(GUILD, moderator_role_ids=(HELPERS,)), now=NOW)
     base = await service.set_default(GUILD, manager, 2, "week")
@@ -218,7 +218,7 @@ async def test_the_server_default_applies_and_keeps_other_settings(
 
 
 async def test_the_default_without_a_window_keeps_the_servers(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     await service.set_default(GUILD, manager, 2, "month")
     base = await service.set_default(GUILD, manager, 0)
@@ -226,7 +226,7 @@ async def test_the_default_without_a_window_keeps_the_servers(
 
 
 async def test_a_server_default_can_be_unlimited_even_when_the_config_sets_a_limit(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     base = await service.set_default(GUILD, manager, None)
     assert (base.limit, base.source) == (None, "server")
@@ -235,9 +235,7 @@ async def test_a_server_default_can_be_unlimited_even_when_the_config_sets_a_lim
     assert (base.limit, base.source) == (4, "server")
 
 
-async def test_a_member_cannot_change_the_default(
-    store: SqliteStore, service: QuotaService
-) -> None:
+async def test_a_member_cannot_change_the_default(store: SqlStore, service: QuotaService) -> None:
     with pytest.raises(NotModerator, match="default quota"):
         await service.set_default(GUILD, alice, 100)
     assert (await store.get_guild_settings(GUILD)).default_limit is None
@@ -247,7 +245,7 @@ async def test_a_member_cannot_change_the_default(
 
 
 async def test_a_reset_forgives_finished_use_but_not_videos_in_progress(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     await charge(store, ALICE)
     await charge(store, ALICE)
@@ -258,7 +256,7 @@ async def test_a_reset_forgives_finished_use_but_not_videos_in_progress(
     assert (await service.show(GUILD, alice)).used == 1
 
 
-async def test_a_member_cannot_reset(store: SqliteStore, service: QuotaService) -> None:
+async def test_a_member_cannot_reset(store: SqlStore, service: QuotaService) -> None:
     await charge(store, ALICE)
     with pytest.raises(NotModerator, match="reset"):
         await service.reset(GUILD, alice, MemberRef(ALICE))
@@ -266,7 +264,7 @@ async def test_a_member_cannot_reset(store: SqliteStore, service: QuotaService) 
 
 
 async def test_clearing_falls_back_and_says_when_there_was_nothing(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     target = LimitTarget("member", ALICE)
     await service.set_limit(GUILD, manager, target, 0)
@@ -279,7 +277,7 @@ async def test_clearing_falls_back_and_says_when_there_was_nothing(
 
 
 async def test_the_list_has_every_override_and_the_default(
-    store: SqliteStore, service: QuotaService
+    store: SqlStore, service: QuotaService
 ) -> None:
     await service.set_limit(GUILD, manager, LimitTarget("role", HELPERS), None, "month")
     await service.set_limit(GUILD, manager, LimitTarget("member", BOB), 1)

@@ -19,7 +19,7 @@ from bot.features.retention import (
     media_owners,
     scan_media,
 )
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -75,14 +75,14 @@ def new_task(images: list[dict[str, str]] | None = None, *, rerun_of: int | None
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> SqliteStore:
-    opened = await SqliteStore.open(tmp_path / "bot.sqlite3")
+async def store(tmp_path: Path) -> SqlStore:
+    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
     yield opened  # type: ignore[misc]
     await opened.close()
 
 
 async def test_a_pass_removes_only_what_is_old_and_unneeded(
-    tmp_path: Path, store: SqliteStore
+    tmp_path: Path, store: SqlStore
 ) -> None:
     media = tmp_path / "media"
     image = [{"url": "media:inputs/1/image_1.png"}]
@@ -118,7 +118,7 @@ async def test_a_pass_removes_only_what_is_old_and_unneeded(
     assert (await retention.run_once(now=NOW)).removed == ()  # nothing left to do
 
 
-async def test_keep_forever_and_the_loop_stops(tmp_path: Path, store: SqliteStore) -> None:
+async def test_keep_forever_and_the_loop_stops(tmp_path: Path, store: SqlStore) -> None:
     media = tmp_path / "media"
     make_file(media / "inputs/1/image_1.png", 400)
     forever = MediaRetention(store, media, keep_days=0)

@@ -23,7 +23,7 @@ from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import CreatedTask, OmniClient, TaskSnapshot
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 from tests.unit.test_engine import UNLIMITED, creates_per_task, new_task, running_engine
 
 SETTLE_S = 15  # a safety net against hangs, not a performance assertion
@@ -46,7 +46,7 @@ class BuggyCreateClient(OmniClient):
         return await super().create(request, external_task_id=external_task_id)
 
 
-class LockedOnceStore(SqliteStore):
+class LockedOnceStore(SqlStore):
     """A real store whose first write of `submitted` fails as a busy database would."""
 
     failures_left = 1

@@ -20,7 +20,7 @@ from bot.domain.request import OmniRequest
 from bot.features.quotas import QuotaService
 from bot.features.render_quotas import server_budget_view
 from bot.settings import QuotaSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2025, 1, 15, tzinfo=UTC)
@@ -39,8 +39,8 @@ def terms(server_limit: int | None) -> QuotaTerms:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "budget.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "budget.sqlite3")
     yield opened
     await opened.close()
 
@@ -61,7 +61,7 @@ def test_the_servers_setting_beats_the_config_and_has_its_own_window() -> None:
 async def test_fifty_members_at_once_never_overspend_the_server(
     tmp_path: Path, connections: int
 ) -> None:
-    stores = [await SqliteStore.open(tmp_path / "race.sqlite3") for _ in range(connections)]
+    stores = [await SqlStore.open(tmp_path / "race.sqlite3") for _ in range(connections)]
     try:
         results = await asyncio.gather(
             *(
@@ -79,7 +79,7 @@ async def test_fifty_members_at_once_never_overspend_the_server(
             await opened.close()
 
 
-async def test_the_refusal_names_cost_balance_and_reset(store: SqliteStore) -> None:
+async def test_the_refusal_names_cost_balance_and_reset(store: SqlStore) -> None:
     await store.create_task(task_of(3, cost=2), now=NOW, quota=terms(3))
     with pytest.raises(QuotaExceeded) as refused:
         await store.create_task(task_of(4, cost=2), now=NOW, quota=terms(3))
@@ -92,7 +92,7 @@ async def test_the_refusal_names_cost_balance_and_reset(store: SqliteStore) -> N
 
 
 async def test_a_refund_gives_the_server_its_credit_back_and_a_reset_does_not(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     first = await store.create_task(task_of(3), now=NOW, quota=terms(2))
     second = await store.create_task(task_of(3), now=NOW, quota=terms(2))
@@ -108,7 +108,7 @@ async def test_a_refund_gives_the_server_its_credit_back_and_a_reset_does_not(
     assert await store.server_usage(GUILD, TODAY) == 1  # the server's bill is not
 
 
-async def test_the_meter_sets_and_shows_the_budget_and_who_spent_most(store: SqliteStore) -> None:
+async def test_the_meter_sets_and_shows_the_budget_and_who_spent_most(store: SqlStore) -> None:
     quotas = QuotaSettings(server_limit=10)
     service = QuotaService(store, quotas, clock=lambda: NOW)
     config_terms = QuotaTerms(config_limit=None, config_window="day", config_server_limit=10)

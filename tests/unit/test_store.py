@@ -16,8 +16,9 @@ from bot.domain.errors import IllegalTransition, TaskNotFound
 from bot.domain.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
 from bot.domain.records import InteractionToken, NewTask, QueueEntry, QuotaCheck
 from bot.domain.request import OmniRequest, make_request
+from bot.store import TaskStore
 from bot.store.migrate import Migration, load_migrations, migrate, split_statements, user_version
-from bot.store.sqlite import SqliteStore, TaskStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def path_to(target: TaskState) -> list[TaskState]:
     return paths[target]
 
 
-async def walk(store: SqliteStore, task_id: int, states: list[TaskState]) -> None:
+async def walk(store: SqlStore, task_id: int, states: list[TaskState]) -> None:
     for state in states:
         await store.transition(task_id, state, now=NOW)
 
@@ -67,8 +68,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(db_path)
+async def store(db_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(db_path)
     yield opened
     await opened.close()
 
@@ -82,7 +83,7 @@ def raw(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[
 # -- opening and migrations ------------------------------------------------------------------------
 
 
-async def test_open_creates_the_directory_schema_and_wal(store: SqliteStore, db_path: Path) -> None:
+async def test_open_creates_the_directory_schema_and_wal(store: SqlStore, db_path: Path) -> None:
     assert raw(db_path, "PRAGMA user_version") == [(len(load_migrations()),)]
     assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
     tables = {r[0] for r in raw(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -91,9 +92,9 @@ async def test_open_creates_the_directory_schema_and_wal(store: SqliteStore, db_
     assert await store.integrity_check() == "ok"
 
 
-async def test_connection_pragmas(store: SqliteStore) -> None:
+async def test_connection_pragmas(store: SqlStore) -> None:
     async def pragma(name: str) -> object:
-        async with store._db.execute(f"PRAGMA {name}") as cursor:
+        async with store.backend.connection.execute(f"PRAGMA {name}") as cursor:
             row = await cursor.fetchone()
         assert row is not None
         return row[0]
@@ -104,11 +105,11 @@ async def test_connection_pragmas(store: SqliteStore) -> None:
 
 
 async def test_reopening_runs_no_migration_again_and_keeps_data(db_path: Path) -> None:
-    first = await SqliteStore.open(db_path)
+    first = await SqlStore.open(db_path)
     task = await first.create_task(new_task(), now=NOW)
     await first.close()
     for _ in range(3):
-        again = await SqliteStore.open(db_path)  # would fail on CREATE TABLE if re-run
+        again = await SqlStore.open(db_path)  # would fail on CREATE TABLE if re-run
         assert (await again.get_task(task.id)).external_id == task.external_id
         await again.close()
     assert raw(db_path, "PRAGMA user_version") == [(len(load_migrations()),)]
@@ -116,18 +117,18 @@ async def test_reopening_runs_no_migration_again_and_keeps_data(db_path: Path) -
 
 
 async def test_a_store_is_a_task_store_and_closes_twice(db_path: Path) -> None:
-    async with await SqliteStore.open(db_path) as opened:
+    async with await SqlStore.open(db_path) as opened:
         as_interface: TaskStore = opened
         assert await as_interface.count_in_states(TaskState) == 0
     await opened.close()
 
 
 async def test_a_database_from_a_newer_bot_is_refused(db_path: Path) -> None:
-    await (await SqliteStore.open(db_path)).close()
+    await (await SqlStore.open(db_path)).close()
     with sqlite3.connect(db_path) as db:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="schema version 99"):
-        await SqliteStore.open(db_path)
+        await SqlStore.open(db_path)
 
 
 async def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -172,7 +173,7 @@ def test_split_statements_keeps_triggers_strings_and_comments_whole() -> None:
 # -- creating tasks --------------------------------------------------------------------------------
 
 
-async def test_create_task_stores_everything_and_its_first_event(store: SqliteStore) -> None:
+async def test_create_task_stores_everything_and_its_first_event(store: SqlStore) -> None:
     task = await store.create_task(new_task(cost=2), now=NOW)
     assert task.state is S.QUEUED
     assert (task.guild_id, task.channel_id, task.user_id, task.cost) == (10, 20, 30, 2)
@@ -188,25 +189,25 @@ async def test_create_task_stores_everything_and_its_first_event(store: SqliteSt
     assert await store.ledger_for_task(task.id) == []  # no quota given: nothing charged
 
 
-async def test_ids_are_short_increasing_numbers(store: SqliteStore) -> None:
+async def test_ids_are_short_increasing_numbers(store: SqlStore) -> None:
     ids = [(await store.create_task(new_task(), now=NOW)).id for _ in range(3)]
     assert ids == [1, 2, 3]
 
 
-async def test_times_keep_microseconds_and_any_timezone_becomes_utc(store: SqliteStore) -> None:
+async def test_times_keep_microseconds_and_any_timezone_becomes_utc(store: SqlStore) -> None:
     paris_summer = datetime(2025, 6, 1, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
     task = await store.create_task(new_task(), now=paris_summer)
     assert task.created_at == paris_summer
     assert task.created_at.utcoffset() == timedelta(0)
 
 
-async def test_naive_times_are_refused(store: SqliteStore) -> None:
+async def test_naive_times_are_refused(store: SqlStore) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         await store.create_task(new_task(), now=datetime(2025, 1, 1))
     assert await store.count_in_states(TaskState) == 0
 
 
-async def test_cli_and_rerun_tasks(store: SqliteStore) -> None:
+async def test_cli_and_rerun_tasks(store: SqlStore) -> None:
     cli = await store.create_task(NewTask(origin="cli", request=REQUEST, cost=1), now=NOW)
     assert (cli.origin, cli.guild_id, cli.user_id) == ("cli", None, None)
     rerun = await store.create_task(new_task(user_id=31, origin="rerun", rerun_of=cli.id), now=NOW)
@@ -231,7 +232,7 @@ def test_new_task_refuses_impossible_tasks(kwargs: dict[str, object], message: s
         NewTask(request=REQUEST, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_create_is_idempotent_on_the_external_id(store: SqliteStore) -> None:
+async def test_create_is_idempotent_on_the_external_id(store: SqlStore) -> None:
     new = new_task()
     first = await store.create_task(new, now=NOW, quota=QUOTA)
     again = await store.create_task(new, now=NOW + timedelta(seconds=5), quota=QUOTA)
@@ -246,7 +247,7 @@ async def test_create_is_idempotent_on_the_external_id(store: SqliteStore) -> No
 # -- transitions -----------------------------------------------------------------------------------
 
 
-async def test_a_task_walks_its_happy_path_with_fields_and_timestamps(store: SqliteStore) -> None:
+async def test_a_task_walks_its_happy_path_with_fields_and_timestamps(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     t1, t2, t3 = (NOW + timedelta(minutes=m) for m in (1, 2, 3))
     await store.transition(task.id, S.SUBMITTING, now=t1, expect=S.QUEUED)
@@ -280,7 +281,7 @@ async def test_a_task_walks_its_happy_path_with_fields_and_timestamps(store: Sql
     assert await store.task_for_message(555, kind="result") == done
 
 
-async def test_an_illegal_move_changes_nothing(store: SqliteStore) -> None:
+async def test_an_illegal_move_changes_nothing(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     with pytest.raises(IllegalTransition, match="from queued to delivered"):
         await store.transition(task.id, S.DELIVERED, now=NOW, result_url="x")
@@ -288,7 +289,7 @@ async def test_an_illegal_move_changes_nothing(store: SqliteStore) -> None:
     assert len(await store.task_events(task.id)) == 1
 
 
-async def test_a_stale_move_is_refused(store: SqliteStore) -> None:
+async def test_a_stale_move_is_refused(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     await store.transition(task.id, S.SUBMITTING, now=NOW)
     # SUBMITTING → FAILED is legal, but this caller believed the task was still QUEUED.
@@ -298,7 +299,7 @@ async def test_a_stale_move_is_refused(store: SqliteStore) -> None:
     assert ok.state is S.FAILED
 
 
-async def test_transition_refuses_unknown_fields_and_missing_tasks(store: SqliteStore) -> None:
+async def test_transition_refuses_unknown_fields_and_missing_tasks(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     with pytest.raises(TypeError, match="state"):
         await store.transition(task.id, S.SUBMITTING, now=NOW, state="delivered")  # type: ignore[call-arg]
@@ -310,8 +311,8 @@ async def test_transition_refuses_unknown_fields_and_missing_tasks(store: Sqlite
 async def test_compare_and_set_lets_exactly_one_of_two_racers_win(
     db_path: Path, two_stores: bool
 ) -> None:
-    first = await SqliteStore.open(db_path)
-    second = await SqliteStore.open(db_path) if two_stores else first
+    first = await SqlStore.open(db_path)
+    second = await SqlStore.open(db_path) if two_stores else first
     try:
         tasks = [await first.create_task(new_task(), now=NOW) for _ in range(20)]
         for task in tasks:
@@ -335,7 +336,7 @@ async def test_compare_and_set_lets_exactly_one_of_two_racers_win(
 # CANCELLED has its own rule (bot.domain.cancellation), tested in test_cancellation.py.
 @pytest.mark.parametrize("ending", sorted(TERMINAL_STATES - {TaskState.CANCELLED}), ids=str)
 async def test_each_ending_refunds_exactly_when_the_lifecycle_says(
-    store: SqliteStore, ending: TaskState
+    store: SqlStore, ending: TaskState
 ) -> None:
     task = await store.create_task(new_task(cost=3), now=NOW, quota=QUOTA)
     await walk(store, task.id, path_to(ending))
@@ -355,7 +356,7 @@ async def test_each_ending_refunds_exactly_when_the_lifecycle_says(
 
 
 async def test_two_racing_refunds_write_one_refund(db_path: Path) -> None:
-    first, second = await SqliteStore.open(db_path), await SqliteStore.open(db_path)
+    first, second = await SqlStore.open(db_path), await SqlStore.open(db_path)
     try:
         task = await first.create_task(new_task(), now=NOW, quota=QUOTA)
         results = await asyncio.gather(
@@ -371,13 +372,13 @@ async def test_two_racing_refunds_write_one_refund(db_path: Path) -> None:
         await second.close()
 
 
-async def test_an_uncharged_task_is_refunded_nothing(store: SqliteStore) -> None:
+async def test_an_uncharged_task_is_refunded_nothing(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)  # e.g. quotas switched off
     await store.transition(task.id, S.FAILED, now=NOW)
     assert await store.ledger_for_task(task.id) == []
 
 
-async def test_requeue_counts_an_attempt_and_keeps_the_place(store: SqliteStore) -> None:
+async def test_requeue_counts_an_attempt_and_keeps_the_place(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     later = NOW + timedelta(minutes=5)
     await store.transition(task.id, S.SUBMITTING, now=later)
@@ -400,7 +401,7 @@ async def test_requeue_counts_an_attempt_and_keeps_the_place(store: SqliteStore)
 # -- reading tasks ---------------------------------------------------------------------------------
 
 
-async def test_queries_by_state(store: SqliteStore) -> None:
+async def test_queries_by_state(store: SqlStore) -> None:
     ids: dict[TaskState, list[int]] = {}
     for state in [S.QUEUED, S.SUBMITTED, S.PROCESSING, S.DELIVERED, S.FAILED, S.QUEUED]:
         task = await store.create_task(new_task(), now=NOW)
@@ -415,7 +416,7 @@ async def test_queries_by_state(store: SqliteStore) -> None:
     assert [e.task_id for e in await store.queue_entries()] == ids[S.QUEUED]
 
 
-async def test_list_tasks_filters_newest_first_and_pages(store: SqliteStore) -> None:
+async def test_list_tasks_filters_newest_first_and_pages(store: SqlStore) -> None:
     for user in [1, 2, 1, 1, 2, 1]:
         await store.create_task(new_task(user), now=NOW)
     await store.create_task(new_task(1, guild_id=11), now=NOW)
@@ -432,7 +433,7 @@ async def test_list_tasks_filters_newest_first_and_pages(store: SqliteStore) -> 
         await store.list_tasks(limit=0)
 
 
-async def test_missing_tasks(store: SqliteStore) -> None:
+async def test_missing_tasks(store: SqlStore) -> None:
     for read in (store.get_task, store.task_events):
         with pytest.raises(TaskNotFound, match=r"There is no task 42\."):
             await read(42)
@@ -441,7 +442,7 @@ async def test_missing_tasks(store: SqliteStore) -> None:
     assert await store.ledger_for_task(42) == []
 
 
-async def test_record_poll_counts_without_an_event(store: SqliteStore) -> None:
+async def test_record_poll_counts_without_an_event(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     await walk(store, task.id, [S.SUBMITTING, S.SUBMITTED, S.PROCESSING])
     await store.record_poll(task.id, now=NOW + timedelta(seconds=10), progress_pct=40)
@@ -455,7 +456,7 @@ async def test_record_poll_counts_without_an_event(store: SqliteStore) -> None:
 # -- message links ---------------------------------------------------------------------------------
 
 
-async def test_message_links(store: SqliteStore) -> None:
+async def test_message_links(store: SqlStore) -> None:
     one = await store.create_task(new_task(), now=NOW)
     two = await store.create_task(new_task(), now=NOW)
     await store.set_status_message(one.id, 1001)
@@ -480,7 +481,7 @@ async def test_message_links(store: SqliteStore) -> None:
 
 
 async def test_an_ended_task_with_a_status_message_has_its_final_state_pending(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     shown = await store.create_task(new_task(), now=NOW)
     await store.set_status_message(shown.id, 900)
@@ -497,7 +498,7 @@ async def test_an_ended_task_with_a_status_message_has_its_final_state_pending(
     assert await store.final_status_pending() == [late.id]
 
 
-async def test_an_interaction_token_is_kept_until_the_task_ends(store: SqliteStore) -> None:
+async def test_an_interaction_token_is_kept_until_the_task_ends(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
     token = InteractionToken(77, "aW50ZXJhY3Rpb24secret", NOW + timedelta(minutes=15))
     assert "secret" not in repr(token)
@@ -513,7 +514,7 @@ async def test_an_interaction_token_is_kept_until_the_task_ends(store: SqliteSto
     assert await store.interaction_token(task.id) is None
 
 
-async def test_history_and_ledger_refuse_edits(store: SqliteStore, db_path: Path) -> None:
+async def test_history_and_ledger_refuse_edits(store: SqlStore, db_path: Path) -> None:
     task = await store.create_task(new_task(), now=NOW, quota=QUOTA)
     for sql in (
         "UPDATE quota_ledger SET credits = 0",
@@ -527,7 +528,7 @@ async def test_history_and_ledger_refuse_edits(store: SqliteStore, db_path: Path
 
 
 async def test_the_schema_keeps_finished_at_in_step_with_the_state(
-    db_path: Path, store: SqliteStore
+    db_path: Path, store: SqlStore
 ) -> None:
     task = await store.create_task(new_task(), now=NOW)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
@@ -544,7 +545,7 @@ async def test_opening_a_big_database_loads_only_the_unfinished_tasks(
 ) -> None:
     """100,000 finished tasks must not slow down a restart (the partial indexes). No timing assert:
     the time is printed and recorded; see the report."""
-    seeded = await SqliteStore.open(db_path)
+    seeded = await SqlStore.open(db_path)
     unfinished = []
     for state in [S.QUEUED, S.SUBMITTING, S.SUBMITTED, S.PROCESSING, S.AMBIGUOUS, S.DELIVERING] * 5:
         task = await seeded.create_task(new_task(), now=NOW)
@@ -565,7 +566,7 @@ async def test_opening_a_big_database_loads_only_the_unfinished_tasks(
         )
 
     started = time.perf_counter()
-    reopened = await SqliteStore.open(db_path)
+    reopened = await SqlStore.open(db_path)
     loaded = await reopened.tasks_in_states(UNFINISHED)
     elapsed_s = time.perf_counter() - started
     try:
@@ -580,7 +581,7 @@ async def test_opening_a_big_database_loads_only_the_unfinished_tasks(
 
 
 async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "q.sqlite3")
+    store = await SqlStore.open(tmp_path / "q.sqlite3")
     try:
         now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
         request = make_request({"prompt": "a boat", "aspect_ratio": "16:9"})
@@ -597,7 +598,7 @@ async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_pat
         await store.close()
 
 
-async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: SqliteStore) -> None:
+async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: SqlStore) -> None:
     held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
     free = await store.create_task(new_task(32), now=NOW, quota=QUOTA)
     assert held.is_held and not free.is_held
@@ -617,7 +618,7 @@ async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: Sqlite
 
 
 async def test_withdrawing_a_held_task_ends_its_hold_and_a_late_release_does_nothing(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
     withdrawn = await store.transition(held.id, S.REJECTED, now=NOW, expect=S.QUEUED)

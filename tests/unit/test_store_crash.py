@@ -25,7 +25,7 @@ import pytest
 from bot.domain.lifecycle import TaskState, can_move
 from bot.domain.records import NewTask, QuotaCheck
 from bot.domain.request import OmniRequest
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -47,15 +47,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(db_path)
+async def store(db_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(db_path)
     yield opened
     await opened.close()
 
 
 async def check_invariants(db_path: Path) -> int:
     """What must hold after any crash; returns how many tasks there are."""
-    store = await SqliteStore.open(db_path)
+    store = await SqlStore.open(db_path)
     try:
         assert await store.integrity_check() == "ok"
         tasks = await store.tasks_in_states(TaskState)
@@ -85,16 +85,16 @@ async def check_invariants(db_path: Path) -> int:
 
 @pytest.mark.parametrize("table", ["task_events", "quota_ledger"])
 async def test_a_failure_inside_create_task_leaves_nothing(
-    store: SqliteStore, db_path: Path, table: str
+    store: SqlStore, db_path: Path, table: str
 ) -> None:
     kept = await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    await store._db.execute(
+    await store.backend.connection.execute(
         f"CREATE TEMP TRIGGER fail AFTER INSERT ON main.{table} "
         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
     )
     with pytest.raises(Exception, match="disk on fire"):
         await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    await store._db.execute("DROP TRIGGER temp.fail")
+    await store.backend.connection.execute("DROP TRIGGER temp.fail")
     assert [t.id for t in await store.tasks_in_states(TaskState)] == [kept.id]
     assert await store.credits_used(10, 30, TODAY) == 1
     # The connection is usable again, not stuck inside the failed transaction.
@@ -103,17 +103,17 @@ async def test_a_failure_inside_create_task_leaves_nothing(
 
 
 async def test_a_failure_while_refunding_keeps_the_task_where_it_was(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     task = await store.create_task(member_task(), now=NOW, quota=QUOTA)
     await store.transition(task.id, S.SUBMITTING, now=NOW)
-    await store._db.execute(
+    await store.backend.connection.execute(
         "CREATE TEMP TRIGGER fail AFTER INSERT ON main.quota_ledger "
         "WHEN NEW.kind = 'refund' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
     )
     with pytest.raises(Exception, match="disk on fire"):
         await store.transition(task.id, S.FAILED, now=NOW, failure_reason="moderated")
-    await store._db.execute("DROP TRIGGER temp.fail")
+    await store.backend.connection.execute("DROP TRIGGER temp.fail")
     unchanged = await store.get_task(task.id)
     assert (unchanged.state, unchanged.failure_reason) == (S.SUBMITTING, None)
     assert len(await store.task_events(task.id)) == 2
@@ -122,7 +122,7 @@ async def test_a_failure_while_refunding_keeps_the_task_where_it_was(
 
 
 async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
-    store: SqliteStore, db_path: Path
+    store: SqlStore, db_path: Path
 ) -> None:
     inside = threading.Event()  # the transaction has written the task and its first event
 
@@ -131,8 +131,8 @@ async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
         time.sleep(0.3)  # runs on the store's database thread, not the event loop
         return 0
 
-    await store._db.create_function("slow", 0, slow)
-    await store._db.execute(
+    await store.backend.connection.create_function("slow", 0, slow)
+    await store.backend.connection.execute(
         "CREATE TEMP TRIGGER slow_event AFTER INSERT ON main.task_events BEGIN SELECT slow(); END"
     )
     pending = asyncio.create_task(store.create_task(member_task(), now=NOW, quota=QUOTA))
@@ -140,7 +140,7 @@ async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending
-    await store._db.execute("DROP TRIGGER temp.slow_event")
+    await store.backend.connection.execute("DROP TRIGGER temp.slow_event")
     assert await store.count_in_states(TaskState) == 0
     assert await store.credits_used(10, 30, TODAY) == 0
     await store.create_task(member_task(), now=NOW, quota=QUOTA)
@@ -156,7 +156,7 @@ from pathlib import Path
 from bot.domain.lifecycle import TaskState as S
 from bot.domain.request import OmniRequest
 from bot.domain.records import NewTask, QuotaCheck
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2025, 1, 15, tzinfo=UTC)
@@ -174,11 +174,11 @@ def hang():
     return 0
 
 async def main():
-    store = await SqliteStore.open(Path(sys.argv[1]))
+    store = await SqlStore.open(Path(sys.argv[1]))
     task = await store.create_task(member_task(), now=NOW, quota=QUOTA)
     await store.transition(task.id, S.SUBMITTING, now=NOW)
-    await store._db.create_function("hang", 0, hang)
-    await store._db.execute(
+    await store.backend.connection.create_function("hang", 0, hang)
+    await store.backend.connection.execute(
         "CREATE TEMP TRIGGER hang AFTER INSERT ON main.quota_ledger BEGIN SELECT hang(); END"
     )
     if sys.argv[2] == "create":
@@ -209,7 +209,7 @@ async def worker(store, rng, user_id):
             await store.record_poll(task.id, now=NOW, progress_pct=50)
 
 async def main():
-    store = await SqliteStore.open(Path(sys.argv[1]))
+    store = await SqlStore.open(Path(sys.argv[1]))
     rng = random.Random(int(sys.argv[2]))
     print("ready", flush=True)
     await asyncio.gather(*(worker(store, rng, 30 + n) for n in range(3)))
@@ -241,7 +241,7 @@ def kill_when(child: subprocess.Popen[str], line: str, *, after_s: float = 0.0) 
 async def test_kill_9_inside_a_transaction_leaves_no_trace(db_path: Path, operation: str) -> None:
     kill_when(start_child(_HANG_INSIDE, str(db_path), operation), "inside")
     assert await check_invariants(db_path) == 1
-    store = await SqliteStore.open(db_path)
+    store = await SqlStore.open(db_path)
     try:
         [task] = await store.tasks_in_states(TaskState)
         assert task.state is S.SUBMITTING  # the refund never half-happened

@@ -15,7 +15,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.records import GuildSettings, NewTask, QuotaCheck, QuotaTerms
 from bot.domain.request import OmniRequest
 from bot.store.migrate import load_migrations
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -45,13 +45,13 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(db_path)
+async def store(db_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(db_path)
     yield opened
     await opened.close()
 
 
-async def finish(store: SqliteStore, task_id: int, *, refunded: bool) -> None:
+async def finish(store: SqlStore, task_id: int, *, refunded: bool) -> None:
     """End a task either with a video (kept charge) or with a failure (refund)."""
     await store.transition(task_id, S.SUBMITTING, now=NOW)
     if refunded:
@@ -66,7 +66,7 @@ async def finish(store: SqliteStore, task_id: int, *, refunded: bool) -> None:
 
 @pytest.mark.parametrize("connections", [1, 2], ids=["one store", "two stores"])
 async def test_fifty_simultaneous_commands_never_overspend(db_path: Path, connections: int) -> None:
-    stores = [await SqliteStore.open(db_path) for _ in range(connections)]
+    stores = [await SqlStore.open(db_path) for _ in range(connections)]
     try:
         results = await asyncio.gather(
             *(
@@ -99,7 +99,7 @@ def terms(*role_ids: int, config_limit: int | None = 5, **caps: int | None) -> Q
 
 
 async def test_terms_are_resolved_from_the_overrides_stored_at_the_charge(db_path: Path) -> None:
-    store, moderator = await SqliteStore.open(db_path), await SqliteStore.open(db_path)
+    store, moderator = await SqlStore.open(db_path), await SqlStore.open(db_path)
     try:
         await store.create_task(member_task(), now=NOW, quota=terms())  # the config's 5
         # A moderator (another connection: another command, or another process) blocks her:
@@ -123,7 +123,7 @@ async def test_terms_are_resolved_from_the_overrides_stored_at_the_charge(db_pat
         await moderator.close()
 
 
-async def test_terms_carry_the_in_flight_caps(store: SqliteStore) -> None:
+async def test_terms_carry_the_in_flight_caps(store: SqlStore) -> None:
     await store.create_task(member_task(), now=NOW, quota=terms(max_in_flight_per_member=1))
     with pytest.raises(QuotaExceeded, match="a member may have 1 at once"):
         await store.create_task(member_task(), now=NOW, quota=terms(max_in_flight_per_member=1))
@@ -132,7 +132,7 @@ async def test_terms_carry_the_in_flight_caps(store: SqliteStore) -> None:
 # -- credits ---------------------------------------------------------------------------------------
 
 
-async def test_the_refusal_says_what_was_used_and_when_it_resets(store: SqliteStore) -> None:
+async def test_the_refusal_says_what_was_used_and_when_it_resets(store: SqlStore) -> None:
     for _ in range(3):
         await store.create_task(member_task(), now=NOW, quota=daily(4))
     with pytest.raises(QuotaExceeded) as refused:
@@ -145,7 +145,7 @@ async def test_the_refusal_says_what_was_used_and_when_it_resets(store: SqliteSt
     await store.create_task(member_task(cost=1), now=NOW, quota=daily(4))
 
 
-async def test_a_video_dearer_than_the_whole_quota(store: SqliteStore) -> None:
+async def test_a_video_dearer_than_the_whole_quota(store: SqlStore) -> None:
     weekly = QuotaCheck(limit=3, window="week", window_start=TODAY, resets_at=TOMORROW)
     with pytest.raises(
         QuotaExceeded, match="costs 4 credits, more than your whole quota of 3 credits a week"
@@ -153,7 +153,7 @@ async def test_a_video_dearer_than_the_whole_quota(store: SqliteStore) -> None:
         await store.create_task(member_task(cost=4), now=NOW, quota=weekly)
 
 
-async def test_zero_blocks_and_none_is_unlimited(store: SqliteStore) -> None:
+async def test_zero_blocks_and_none_is_unlimited(store: SqlStore) -> None:
     with pytest.raises(QuotaExceeded, match="set your quota to 0 credits"):
         await store.create_task(member_task(cost=0), now=NOW, quota=daily(0))
     for _ in range(30):
@@ -161,7 +161,7 @@ async def test_zero_blocks_and_none_is_unlimited(store: SqliteStore) -> None:
     assert await store.credits_used(GUILD, MEMBER, TODAY) == 30
 
 
-async def test_members_and_servers_have_their_own_credits(store: SqliteStore) -> None:
+async def test_members_and_servers_have_their_own_credits(store: SqlStore) -> None:
     await store.create_task(member_task(), now=NOW, quota=daily(1))
     await store.create_task(member_task(user_id=31), now=NOW, quota=daily(1))
     other_guild = NewTask("discord", REQUEST, 1, guild_id=11, channel_id=21, user_id=MEMBER)
@@ -170,14 +170,14 @@ async def test_members_and_servers_have_their_own_credits(store: SqliteStore) ->
         await store.create_task(member_task(), now=NOW, quota=daily(1))
 
 
-async def test_a_refund_gives_the_credit_back(store: SqliteStore) -> None:
+async def test_a_refund_gives_the_credit_back(store: SqlStore) -> None:
     task = await store.create_task(member_task(), now=NOW, quota=daily(1))
     await finish(store, task.id, refunded=True)
     assert await store.credits_used(GUILD, MEMBER, TODAY) == 0
     await store.create_task(member_task(), now=NOW, quota=daily(1))
 
 
-async def test_use_before_the_window_does_not_count(store: SqliteStore) -> None:
+async def test_use_before_the_window_does_not_count(store: SqlStore) -> None:
     yesterday = NOW - timedelta(days=1)
     await store.create_task(
         member_task(), now=yesterday, quota=daily(1, start=TODAY - timedelta(days=1))
@@ -186,7 +186,7 @@ async def test_use_before_the_window_does_not_count(store: SqliteStore) -> None:
     await store.create_task(member_task(), now=NOW, quota=daily(1))
 
 
-async def test_a_refund_counts_in_the_window_of_its_charge(store: SqliteStore) -> None:
+async def test_a_refund_counts_in_the_window_of_its_charge(store: SqlStore) -> None:
     """Charged at 23:59 yesterday, failed at 00:01 today: today's use must not go below zero."""
     yesterday = TODAY - timedelta(minutes=1)
     task = await store.create_task(
@@ -203,7 +203,7 @@ async def test_a_refund_counts_in_the_window_of_its_charge(store: SqliteStore) -
 # -- in-flight caps --------------------------------------------------------------------------------
 
 
-async def test_member_in_flight_cap(store: SqliteStore) -> None:
+async def test_member_in_flight_cap(store: SqlStore) -> None:
     capped = daily(None, max_in_flight_per_member=2)
     first = await store.create_task(member_task(), now=NOW, quota=capped)
     await store.create_task(member_task(), now=NOW, quota=capped)
@@ -215,7 +215,7 @@ async def test_member_in_flight_cap(store: SqliteStore) -> None:
     await store.create_task(member_task(), now=NOW, quota=capped)
 
 
-async def test_server_in_flight_cap(store: SqliteStore) -> None:
+async def test_server_in_flight_cap(store: SqlStore) -> None:
     capped = daily(None, max_in_flight_per_server=3)
     for user in (31, 32, 33):
         await store.create_task(member_task(user_id=user), now=NOW, quota=capped)
@@ -225,7 +225,7 @@ async def test_server_in_flight_cap(store: SqliteStore) -> None:
 
 
 async def test_in_flight_caps_hold_under_a_race(db_path: Path) -> None:
-    first, second = await SqliteStore.open(db_path), await SqliteStore.open(db_path)
+    first, second = await SqlStore.open(db_path), await SqlStore.open(db_path)
     capped = daily(None, max_in_flight_per_member=2, max_in_flight_per_server=3)
     try:
         results = await asyncio.gather(
@@ -248,7 +248,7 @@ async def test_in_flight_caps_hold_under_a_race(db_path: Path) -> None:
 
 
 async def test_reset_forgives_finished_use_but_keeps_running_tasks_reserved(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     done = [await store.create_task(member_task(), now=NOW, quota=daily(5)) for _ in range(3)]
     running = [await store.create_task(member_task(), now=NOW, quota=daily(5)) for _ in range(2)]
@@ -267,7 +267,7 @@ async def test_reset_forgives_finished_use_but_keeps_running_tasks_reserved(
         await store.create_task(member_task(), now=NOW, quota=daily(5))
 
 
-async def test_reset_touches_only_that_member_and_window(store: SqliteStore) -> None:
+async def test_reset_touches_only_that_member_and_window(store: SqlStore) -> None:
     earlier = await store.create_task(
         member_task(), now=NOW - timedelta(days=1), quota=daily(5, start=TODAY - timedelta(days=1))
     )
@@ -284,7 +284,7 @@ async def test_reset_touches_only_that_member_and_window(store: SqliteStore) -> 
 # -- overrides and settings ------------------------------------------------------------------------
 
 
-async def test_overrides_can_be_set_replaced_listed_and_cleared(store: SqliteStore) -> None:
+async def test_overrides_can_be_set_replaced_listed_and_cleared(store: SqlStore) -> None:
     assert await store.list_overrides(GUILD) == []
     await store.set_override(GUILD, "role", 500, limit=10, window="week", now=NOW)
     await store.set_override(GUILD, "member", MEMBER, limit=0, now=NOW)
@@ -308,7 +308,7 @@ async def test_overrides_can_be_set_replaced_listed_and_cleared(store: SqliteSto
         await store.set_override(GUILD, "member", MEMBER, limit=-1, now=NOW)
 
 
-async def test_guild_settings(store: SqliteStore) -> None:
+async def test_guild_settings(store: SqlStore) -> None:
     assert await store.get_guild_settings(GUILD) == GuildSettings(GUILD)
     settings = GuildSettings(GUILD, default_limit=3, window="month", moderator_role_ids=(7, 8))
     await store.set_guild_settings(settings, now=NOW)
@@ -320,7 +320,7 @@ async def test_guild_settings(store: SqliteStore) -> None:
         await store.set_guild_settings(GuildSettings(GUILD, default_limit=-2), now=NOW)
 
 
-async def test_a_server_default_can_be_unlimited(store: SqliteStore) -> None:
+async def test_a_server_default_can_be_unlimited(store: SqlStore) -> None:
     await store.set_guild_settings(GuildSettings(GUILD, default_limit="unlimited"), now=NOW)
     assert (await store.get_guild_settings(GUILD)).default_limit == "unlimited"
     await store.set_guild_settings(GuildSettings(GUILD, default_limit=2), now=NOW)
@@ -339,7 +339,7 @@ async def test_a_version_1_database_is_upgraded_and_keeps_its_settings(tmp_path:
             (GUILD,),
         )
         db.execute("PRAGMA user_version = 1")
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     try:
         settings = await store.get_guild_settings(GUILD)
         assert (settings.default_limit, settings.window) == (3, "week")

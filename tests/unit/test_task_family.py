@@ -20,7 +20,7 @@ from bot.domain.request import OmniRequest, make_request
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import variation_text, vary_request
 from bot.store.migrate import load_migrations, migrate
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 T = "2025-01-15T12:00:00.000000Z"
@@ -44,13 +44,13 @@ def new_task(**kwargs: object) -> NewTask:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "bot.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
     yield opened
     await opened.close()
 
 
-async def delivered(store: SqliteStore, task_id: int, message_id: int) -> None:
+async def delivered(store: SqlStore, task_id: int, message_id: int) -> None:
     for state in (
         TaskState.SUBMITTING,
         TaskState.SUBMITTED,
@@ -61,7 +61,7 @@ async def delivered(store: SqliteStore, task_id: int, message_id: int) -> None:
     await store.transition(task_id, TaskState.DELIVERED, now=NOW, delivery_message_id=message_id)
 
 
-async def test_children_are_reruns_edits_and_variations_oldest_first(store: SqliteStore) -> None:
+async def test_children_are_reruns_edits_and_variations_oldest_first(store: SqlStore) -> None:
     parent = await store.create_task(new_task(), now=NOW)
     other = await store.create_task(new_task(), now=NOW)
     rerun = await store.create_task(new_task(origin="rerun", rerun_of=parent.id), now=NOW)
@@ -85,7 +85,7 @@ def test_a_parent_needs_its_kind_and_the_other_way_round() -> None:
 
 
 async def test_removing_a_result_is_recorded_once_and_only_for_a_posted_one(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     task = await store.create_task(new_task(), now=NOW)
     with pytest.raises(IllegalTransition):
@@ -116,7 +116,7 @@ async def test_the_migration_turns_edited_from_into_an_edit_parent(tmp_path: Pat
                 "VALUES (?, ?, 'discord', 1, 2, 3, ?, 1, 'queued', ?, ?, ?, ?)",
                 (task_id, f"kob-{task_id}", REQUEST.model_dump_json(), T, T, T, edited_from),
             )
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     try:
         edit = await store.get_task(2)
         assert (edit.parent_id, edit.parent_kind, edit.edited_from) == (1, "edit", 1)

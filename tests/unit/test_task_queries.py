@@ -15,7 +15,7 @@ from bot.domain.records import NewTask
 from bot.domain.request import OmniRequest
 from bot.features.task_history import HISTORY_EVENTS, PAGE_SIZE, TaskQueries
 from bot.settings import QuotaSettings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -28,19 +28,19 @@ manager = MemberFacts(MOD, MANAGE_GUILD)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "tasks.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "tasks.sqlite3")
     yield opened
     await opened.close()
 
 
 @pytest.fixture
-def queries(store: SqliteStore) -> TaskQueries:
+def queries(store: SqlStore) -> TaskQueries:
     return TaskQueries(store, QuotaSettings(moderator_roles=("Helpers",)))
 
 
 async def add_task(
-    store: SqliteStore, user_id: int, prompt: str = "a boat", *, guild_id: int = GUILD
+    store: SqlStore, user_id: int, prompt: str = "a boat", *, guild_id: int = GUILD
 ) -> int:
     new = NewTask(
         "discord",
@@ -54,7 +54,7 @@ async def add_task(
 
 
 async def test_a_member_sees_their_own_tasks_newest_first(
-    store: SqliteStore, queries: TaskQueries
+    store: SqlStore, queries: TaskQueries
 ) -> None:
     first = await add_task(store, ALICE, "one")
     await add_task(store, BOB, "bob's")
@@ -66,7 +66,7 @@ async def test_a_member_sees_their_own_tasks_newest_first(
 
 
 async def test_a_page_holds_ten_and_says_when_there_are_more(
-    store: SqliteStore, queries: TaskQueries
+    store: SqlStore, queries: TaskQueries
 ) -> None:
     ids = [await add_task(store, ALICE, f"video {n}") for n in range(PAGE_SIZE + 2)]
     page = await queries.recent(GUILD, alice)
@@ -77,7 +77,7 @@ async def test_a_page_holds_ten_and_says_when_there_are_more(
     assert not older.has_more
 
 
-async def test_the_status_filter(store: SqliteStore, queries: TaskQueries) -> None:
+async def test_the_status_filter(store: SqlStore, queries: TaskQueries) -> None:
     queued = await add_task(store, ALICE)
     rejected = await add_task(store, ALICE)
     await store.transition(rejected, S.REJECTED, now=NOW, failure_reason="no")
@@ -86,27 +86,27 @@ async def test_the_status_filter(store: SqliteStore, queries: TaskQueries) -> No
 
 
 async def test_a_member_may_not_list_another_members_tasks(
-    store: SqliteStore, queries: TaskQueries
+    store: SqlStore, queries: TaskQueries
 ) -> None:
     await add_task(store, BOB)
     with pytest.raises(NotModerator, match="see another member's tasks"):
         await queries.recent(GUILD, alice, member_id=BOB)
 
 
-async def test_naming_oneself_needs_no_rights(store: SqliteStore, queries: TaskQueries) -> None:
+async def test_naming_oneself_needs_no_rights(store: SqlStore, queries: TaskQueries) -> None:
     await add_task(store, ALICE)
     page = await queries.recent(GUILD, alice, member_id=ALICE)
     assert page.is_own and len(page.tasks) == 1
 
 
-async def test_a_moderator_lists_anyones_tasks(store: SqliteStore, queries: TaskQueries) -> None:
+async def test_a_moderator_lists_anyones_tasks(store: SqlStore, queries: TaskQueries) -> None:
     task_id = await add_task(store, BOB)
     helper = MemberFacts(MOD, 0, role_names=("Helpers",))
     page = await queries.recent(GUILD, helper, member_id=BOB)
     assert ([t.id for t in page.tasks], page.is_own, page.user_id) == ([task_id], False, BOB)
 
 
-async def test_one_task_in_full_with_its_history(store: SqliteStore, queries: TaskQueries) -> None:
+async def test_one_task_in_full_with_its_history(store: SqlStore, queries: TaskQueries) -> None:
     task_id = await add_task(store, ALICE)
     await store.transition(task_id, S.SUBMITTING, now=NOW + timedelta(seconds=1))
     detail = await queries.detail(GUILD, alice, task_id)
@@ -118,9 +118,7 @@ async def test_one_task_in_full_with_its_history(store: SqliteStore, queries: Ta
     assert detail.earlier_events == 0
 
 
-async def test_a_long_history_shows_the_latest_steps(
-    store: SqliteStore, queries: TaskQueries
-) -> None:
+async def test_a_long_history_shows_the_latest_steps(store: SqlStore, queries: TaskQueries) -> None:
     task_id = await add_task(store, ALICE)
     for _ in range(6):  # Kling busy six times: two events each
         await store.transition(task_id, S.SUBMITTING, now=NOW)
@@ -132,7 +130,7 @@ async def test_a_long_history_shows_the_latest_steps(
 
 
 async def test_someone_elses_task_reads_like_a_missing_one(
-    store: SqliteStore, queries: TaskQueries
+    store: SqlStore, queries: TaskQueries
 ) -> None:
     bobs = await add_task(store, BOB)
     with pytest.raises(TaskNotFound) as missing:
@@ -143,13 +141,13 @@ async def test_someone_elses_task_reads_like_a_missing_one(
     assert "that you can see" in str(hidden.value)
 
 
-async def test_a_moderator_sees_anyones_task(store: SqliteStore, queries: TaskQueries) -> None:
+async def test_a_moderator_sees_anyones_task(store: SqlStore, queries: TaskQueries) -> None:
     bobs = await add_task(store, BOB)
     assert (await queries.detail(GUILD, manager, bobs)).task.user_id == BOB
 
 
 async def test_another_servers_task_is_missing_even_for_moderators(
-    store: SqliteStore, queries: TaskQueries
+    store: SqlStore, queries: TaskQueries
 ) -> None:
     elsewhere = await add_task(store, ALICE, guild_id=OTHER_GUILD)
     for viewer in (alice, manager):
