@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from bot.store.migrate import Migration, load_migrations
 
@@ -21,9 +23,10 @@ log = logging.getLogger(__name__)
 
 FOLDER = "migrations_postgresql"
 
-# The key of pg_advisory_lock for the migrations: any 64-bit number no other lock of the bot
-# uses ('kob-migr' in ASCII). Held per session, so a process that dies mid-run lets it go.
-MIGRATION_LOCK = 0x6B6F_622D_6D69_6772
+# The key of pg_advisory_lock for the migrations, held per session (a process that dies mid-run
+# lets it go). Two 32-bit keys ('kob' in ASCII, 1): PostgreSQL keeps them apart from the 64-bit
+# keys the store locks servers' quotas with, so no server id can ever collide with it.
+MIGRATION_LOCK = (0x6B6F62, 1)
 
 _CREATE_VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -34,12 +37,16 @@ INSERT INTO schema_version (only_row, version) VALUES (TRUE, 0) ON CONFLICT DO N
 """
 
 
+# A connection of its own, or one lent by a pool.
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+
+
 def load_postgresql_migrations() -> list[Migration]:
     """The packaged PostgreSQL migrations, in order (numbered and named as SQLite's)."""
     return load_migrations(folder=FOLDER)
 
 
-async def schema_version(conn: asyncpg.Connection) -> int:
+async def schema_version(conn: Connection) -> int:
     """The number of the last migration applied to this database (0 for a new one)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
     if not exists:
@@ -48,14 +55,14 @@ async def schema_version(conn: asyncpg.Connection) -> int:
     return int(version) if version is not None else 0
 
 
-async def migrate_postgresql(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> int:
+async def migrate_postgresql(conn: Connection, migrations: Sequence[Migration]) -> int:
     """Apply every migration newer than the database; returns the resulting schema version.
 
     `conn` must not be inside a transaction. The advisory lock is released at the end (and by
     PostgreSQL if the connection drops).
     """
     latest = migrations[-1].version if migrations else 0
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    await conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
     try:
         # Under the lock: another process may have created the table or migrated meanwhile.
         await conn.execute(_CREATE_VERSION_TABLE)
@@ -78,5 +85,5 @@ async def migrate_postgresql(conn: asyncpg.Connection, migrations: Sequence[Migr
     finally:
         # After a failure the connection may be unusable: closing it lets the lock go too.
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", *MIGRATION_LOCK)
     return version

@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.store.database import SqliteDatabase
 from bot.store.migrate import Migration
 from bot.store.postgresql_migrate import (
     MIGRATION_LOCK,
@@ -19,6 +18,7 @@ from bot.store.postgresql_migrate import (
     migrate_postgresql,
     schema_version,
 )
+from bot.store.sqlite import SqliteBackend
 
 LATEST = len(load_postgresql_migrations())
 
@@ -34,7 +34,7 @@ async def lock_is_free(url: str) -> bool:
     """Whether another session can take the migrations' lock now (it then lets it go)."""
     other = await asyncpg.connect(url)
     try:
-        return bool(await other.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK))
+        return bool(await other.fetchval("SELECT pg_try_advisory_lock($1, $2)", *MIGRATION_LOCK))
     finally:
         await other.close()
 
@@ -164,7 +164,7 @@ async def test_both_databases_accept_and_refuse_the_same_rows(
     tmp_path: Path, postgresql_url: str
 ) -> None:
     path = tmp_path / "checks.sqlite3"
-    await (await SqliteDatabase.open(path)).close()
+    await (await SqliteBackend.open(path)).close()
     conn = await asyncpg.connect(postgresql_url)
     try:
         with sqlite3.connect(path, isolation_level=None) as lite:

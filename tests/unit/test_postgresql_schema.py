@@ -13,9 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.store.database import SqliteDatabase
 from bot.store.migrate import load_migrations
 from bot.store.postgresql_migrate import load_postgresql_migrations
+from bot.store.sqlite import SqliteBackend
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _type_fits(sqlite_column: Column, postgresql_type: str) -> bool:
 
 @pytest.fixture
 async def both(tmp_path: Path, postgresql_url: str) -> tuple[Schema, Schema]:
-    db = await SqliteDatabase.open(tmp_path / "schema.sqlite3")
+    db = await SqliteBackend.open(tmp_path / "schema.sqlite3")
     await db.close()
     conn = await asyncpg.connect(postgresql_url)
     try:
