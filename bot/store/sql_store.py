@@ -44,9 +44,7 @@ class SqlStore(TaskWrites, TaskReads, QuotaBook, ElementLibrary, TaskLeases):
         to an SQLite file (created if needed).
         """
         if is_postgresql(location):
-            from bot.store.postgresql import (  # type: ignore[import-not-found]  # asyncpg only when used
-                PostgresBackend,
-            )
+            from bot.store.postgresql import PostgresBackend  # asyncpg only when it is used
 
             return cls(await PostgresBackend.open(str(location)))
         if isinstance(location, str) and "://" in location:

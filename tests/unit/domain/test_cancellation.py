@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,13 +51,6 @@ def test_only_a_video_the_api_made_follows_the_operators_rule(refund_running: bo
         assert refunds_cancellation(state, refund_running=refund_running)
     for state in (S.SUBMITTED, S.PROCESSING, S.SUCCEEDED):
         assert refunds_cancellation(state, refund_running=refund_running) is refund_running
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
-    yield opened
-    await opened.close()
 
 
 async def task_in(store: SqlStore, *states: TaskState) -> int:

@@ -4,7 +4,6 @@ mode and length in the store."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -51,40 +50,36 @@ def test_time_left_is_told_in_coarse_steps() -> None:
     assert progress_text(Progress(0, 180)) == "▱▱▱▱▱▱▱▱▱▱ about 3 min left"
 
 
-async def test_render_times_come_from_finished_renders_of_the_same_kind(tmp_path: Path) -> None:
-    store = await SqlStore.open(tmp_path / "progress.sqlite3")
-    try:
-        requests = {
-            "std5": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=5),
-            "pro5": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=5, mode="pro"),
-            "std10": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=10),
-        }
-        for took_s, kind in ((60, "std5"), (90, "std5"), (500, "pro5"), (700, "std10")):
-            task = await store.create_task(NewTask("cli", requests[kind], 0), now=NOW)
-            await store.transition(task.id, TaskState.SUBMITTING, now=NOW)
-            await store.transition(task.id, TaskState.SUBMITTED, now=NOW)
-            done = NOW + timedelta(seconds=took_s)
-            await store.transition(task.id, TaskState.SUCCEEDED, now=done)
-        unfinished = await store.create_task(NewTask("cli", requests["std5"], 0), now=NOW)
-        await store.transition(unfinished.id, TaskState.SUBMITTING, now=NOW)
-        await store.transition(unfinished.id, TaskState.SUBMITTED, now=NOW)
-        assert await store.render_times("kling-video-o1", "std", 5) == [90.0, 60.0]
-        assert await store.render_times("kling-video-o1", "pro", 5) == [500.0]
-        assert await store.render_times("kling-video-o1", "std", 15) == []
+async def test_render_times_come_from_finished_renders_of_the_same_kind(store: SqlStore) -> None:
+    requests = {
+        "std5": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=5),
+        "pro5": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=5, mode="pro"),
+        "std10": OmniRequest(prompt="a fox", aspect_ratio="16:9", duration_s=10),
+    }
+    for took_s, kind in ((60, "std5"), (90, "std5"), (500, "pro5"), (700, "std10")):
+        task = await store.create_task(NewTask("cli", requests[kind], 0), now=NOW)
+        await store.transition(task.id, TaskState.SUBMITTING, now=NOW)
+        await store.transition(task.id, TaskState.SUBMITTED, now=NOW)
+        done = NOW + timedelta(seconds=took_s)
+        await store.transition(task.id, TaskState.SUCCEEDED, now=done)
+    unfinished = await store.create_task(NewTask("cli", requests["std5"], 0), now=NOW)
+    await store.transition(unfinished.id, TaskState.SUBMITTING, now=NOW)
+    await store.transition(unfinished.id, TaskState.SUBMITTED, now=NOW)
+    assert await store.render_times("kling-video-o1", "std", 5) == [90.0, 60.0]
+    assert await store.render_times("kling-video-o1", "pro", 5) == [500.0]
+    assert await store.render_times("kling-video-o1", "std", 15) == []
 
-        clock = [0.0]
-        estimates = RenderEstimates(store, ttl_s=30, monotonic=lambda: clock[0])
-        running = await store.get_task(unfinished.id)
-        assert await estimates.expected_s(running) == 75.0
-        third = await store.create_task(NewTask("cli", requests["std5"], 0), now=NOW)
-        for state in (TaskState.SUBMITTING, TaskState.SUBMITTED):
-            await store.transition(third.id, state, now=NOW)
-        await store.transition(third.id, TaskState.SUCCEEDED, now=NOW + timedelta(seconds=120))
-        assert await estimates.expected_s(running) == 75.0  # read again only after a while
-        clock[0] = 31.0
-        assert await estimates.expected_s(running) == 90.0
-        view = status_view(running, position=None, now=NOW + timedelta(seconds=30), expected_s=75)
-        status = next(f.value for f in view.fields if f.name == "Status")
-        assert status == "Sent to Kling\n▰▰▰▰▱▱▱▱▱▱ about 45 s left"
-    finally:
-        await store.close()
+    clock = [0.0]
+    estimates = RenderEstimates(store, ttl_s=30, monotonic=lambda: clock[0])
+    running = await store.get_task(unfinished.id)
+    assert await estimates.expected_s(running) == 75.0
+    third = await store.create_task(NewTask("cli", requests["std5"], 0), now=NOW)
+    for state in (TaskState.SUBMITTING, TaskState.SUBMITTED):
+        await store.transition(third.id, state, now=NOW)
+    await store.transition(third.id, TaskState.SUCCEEDED, now=NOW + timedelta(seconds=120))
+    assert await estimates.expected_s(running) == 75.0  # read again only after a while
+    clock[0] = 31.0
+    assert await estimates.expected_s(running) == 90.0
+    view = status_view(running, position=None, now=NOW + timedelta(seconds=30), expected_s=75)
+    status = next(f.value for f in view.fields if f.name == "Status")
+    assert status == "Sent to Kling\n▰▰▰▰▱▱▱▱▱▱ about 45 s left"

@@ -3,9 +3,7 @@ comma-separated `elements`, names resolved to IDs, and the store keeping one nam
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -66,10 +64,8 @@ def test_completion_continues_the_last_item_after_those_given() -> None:
 
 
 @pytest.fixture
-async def library(tmp_path: Path) -> AsyncIterator[ElementLibrary]:
-    store = await SqlStore.open(tmp_path / "elements.sqlite3")
-    yield ElementLibrary(store, QuotaSettings(), clock=lambda: NOW)
-    await store.close()
+def library(store: SqlStore) -> ElementLibrary:
+    return ElementLibrary(store, QuotaSettings(), clock=lambda: NOW)
 
 
 async def test_one_name_per_server_whatever_its_case(library: ElementLibrary) -> None:

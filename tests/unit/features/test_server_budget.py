@@ -5,7 +5,6 @@ forgiven by a member's reset; and its meter."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,13 +37,6 @@ def terms(server_limit: int | None) -> QuotaTerms:
     return QuotaTerms(config_limit=None, config_window="day", config_server_limit=server_limit)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(tmp_path / "budget.sqlite3")
-    yield opened
-    await opened.close()
-
-
 def test_the_servers_setting_beats_the_config_and_has_its_own_window() -> None:
     assert resolve_server_limit(config_limit=None, config_window="day", guild=None).limit is None
     config = resolve_server_limit(config_limit=50, config_window="week", guild=GuildSettings(1))
@@ -59,9 +51,9 @@ def test_the_servers_setting_beats_the_config_and_has_its_own_window() -> None:
 
 @pytest.mark.parametrize("connections", [1, 2], ids=["one store", "two stores"])
 async def test_fifty_members_at_once_never_overspend_the_server(
-    tmp_path: Path, connections: int
+    store_location: Path | str, connections: int
 ) -> None:
-    stores = [await SqlStore.open(tmp_path / "race.sqlite3") for _ in range(connections)]
+    stores = [await SqlStore.open(store_location) for _ in range(connections)]
     try:
         results = await asyncio.gather(
             *(

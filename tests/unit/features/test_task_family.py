@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,13 +40,6 @@ STORYBOARD = make_request(
 def new_task(**kwargs: object) -> NewTask:
     kwargs.setdefault("origin", "discord")
     return NewTask(request=REQUEST, cost=1, guild_id=10, channel_id=20, user_id=30, **kwargs)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
-    yield opened
-    await opened.close()
 
 
 async def delivered(store: SqlStore, task_id: int, message_id: int) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +23,6 @@ ALICE, BOB, MOD = 30, 31, 32
 alice = MemberFacts(ALICE, 0)
 bob = MemberFacts(BOB, 0)
 manager = MemberFacts(MOD, MANAGE_GUILD)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(tmp_path / "tasks.sqlite3")
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from bot.domain.request import OmniRequest, make_request
 from bot.store import TaskStore
 from bot.store.migrate import Migration, load_migrations, migrate, split_statements, user_version
 from bot.store.sql_store import SqlStore
+from tests.helpers.stores import INTEGRITY_ERRORS
+from tests.helpers.stores import raw as raw_sql
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -67,13 +69,6 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "nested" / "bot.sqlite3"
 
 
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(db_path)
-    yield opened
-    await opened.close()
-
-
 def raw(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     """Look at the file as an operator would, with a separate plain connection."""
     with sqlite3.connect(db_path) as db:
@@ -83,6 +78,7 @@ def raw(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[
 # -- opening and migrations ------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 async def test_open_creates_the_directory_schema_and_wal(store: SqlStore, db_path: Path) -> None:
     assert raw(db_path, "PRAGMA user_version") == [(len(load_migrations()),)]
     assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]
@@ -92,6 +88,7 @@ async def test_open_creates_the_directory_schema_and_wal(store: SqlStore, db_pat
     assert await store.integrity_check() == "ok"
 
 
+@pytest.mark.sqlite_only
 async def test_connection_pragmas(store: SqlStore) -> None:
     async def pragma(name: str) -> object:
         async with store.backend.connection.execute(f"PRAGMA {name}") as cursor:
@@ -116,8 +113,8 @@ async def test_reopening_runs_no_migration_again_and_keeps_data(db_path: Path) -
     assert raw(db_path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'tasks'") == [(1,)]
 
 
-async def test_a_store_is_a_task_store_and_closes_twice(db_path: Path) -> None:
-    async with await SqlStore.open(db_path) as opened:
+async def test_a_store_is_a_task_store_and_closes_twice(store_location: Path | str) -> None:
+    async with await SqlStore.open(store_location) as opened:
         as_interface: TaskStore = opened
         assert await as_interface.count_in_states(TaskState) == 0
     await opened.close()
@@ -309,10 +306,10 @@ async def test_transition_refuses_unknown_fields_and_missing_tasks(store: SqlSto
 
 @pytest.mark.parametrize("two_stores", [False, True], ids=["one store", "two stores"])
 async def test_compare_and_set_lets_exactly_one_of_two_racers_win(
-    db_path: Path, two_stores: bool
+    store_location: Path | str, two_stores: bool
 ) -> None:
-    first = await SqlStore.open(db_path)
-    second = await SqlStore.open(db_path) if two_stores else first
+    first = await SqlStore.open(store_location)
+    second = await SqlStore.open(store_location) if two_stores else first
     try:
         tasks = [await first.create_task(new_task(), now=NOW) for _ in range(20)]
         for task in tasks:
@@ -355,8 +352,8 @@ async def test_each_ending_refunds_exactly_when_the_lifecycle_says(
     assert await store.ledger_for_task(task.id) == ledger
 
 
-async def test_two_racing_refunds_write_one_refund(db_path: Path) -> None:
-    first, second = await SqlStore.open(db_path), await SqlStore.open(db_path)
+async def test_two_racing_refunds_write_one_refund(store_location: Path | str) -> None:
+    first, second = await SqlStore.open(store_location), await SqlStore.open(store_location)
     try:
         task = await first.create_task(new_task(), now=NOW, quota=QUOTA)
         results = await asyncio.gather(
@@ -514,7 +511,7 @@ async def test_an_interaction_token_is_kept_until_the_task_ends(store: SqlStore)
     assert await store.interaction_token(task.id) is None
 
 
-async def test_history_and_ledger_refuse_edits(store: SqlStore, db_path: Path) -> None:
+async def test_history_and_ledger_refuse_edits(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW, quota=QUOTA)
     for sql in (
         "UPDATE quota_ledger SET credits = 0",
@@ -522,17 +519,15 @@ async def test_history_and_ledger_refuse_edits(store: SqlStore, db_path: Path) -
         "UPDATE task_events SET detail = 'x'",
         "DELETE FROM task_events",
     ):
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            raw(db_path, sql)
+        with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
+            await raw_sql(store, sql)
     assert len(await store.ledger_for_task(task.id)) == 1
 
 
-async def test_the_schema_keeps_finished_at_in_step_with_the_state(
-    db_path: Path, store: SqlStore
-) -> None:
+async def test_the_schema_keeps_finished_at_in_step_with_the_state(store: SqlStore) -> None:
     task = await store.create_task(new_task(), now=NOW)
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        raw(db_path, "UPDATE tasks SET state = 'failed' WHERE id = ?", (task.id,))
+    with pytest.raises(INTEGRITY_ERRORS, match=r"(?i)check"):
+        await raw_sql(store, "UPDATE tasks SET state = 'failed' WHERE id = ?", (task.id,))
 
 
 # -- scale -----------------------------------------------------------------------------------------
@@ -580,22 +575,16 @@ async def test_opening_a_big_database_loads_only_the_unfinished_tasks(
         print(f"\n[store] open + load {len(loaded)} unfinished of 100,030 tasks: {elapsed_s:.4f} s")
 
 
-async def test_queue_entries_are_the_queued_tasks_without_their_requests(tmp_path: Path) -> None:
-    store = await SqlStore.open(tmp_path / "q.sqlite3")
-    try:
-        now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-        request = make_request({"prompt": "a boat", "aspect_ratio": "16:9"})
-        first = await store.create_task(
-            NewTask(origin="discord", request=request, cost=1, guild_id=1, channel_id=2, user_id=3),
-            now=now,
-        )
-        second = await store.create_task(NewTask(origin="cli", request=request, cost=0), now=now)
-        await store.transition(second.id, TaskState.SUBMITTING, now=now)
-        assert await store.queue_entries() == [
-            QueueEntry(first.id, 1, 3, now, None, first.external_id)
-        ]
-    finally:
-        await store.close()
+async def test_queue_entries_are_the_queued_tasks_without_their_requests(store: SqlStore) -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    request = make_request({"prompt": "a boat", "aspect_ratio": "16:9"})
+    first = await store.create_task(
+        NewTask(origin="discord", request=request, cost=1, guild_id=1, channel_id=2, user_id=3),
+        now=now,
+    )
+    second = await store.create_task(NewTask(origin="cli", request=request, cost=0), now=now)
+    await store.transition(second.id, TaskState.SUBMITTING, now=now)
+    assert await store.queue_entries() == [QueueEntry(first.id, 1, 3, now, None, first.external_id)]
 
 
 async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: SqlStore) -> None:
@@ -618,12 +607,12 @@ async def test_a_held_task_is_kept_out_of_the_queue_until_released(store: SqlSto
 
 
 async def test_withdrawing_a_held_task_ends_its_hold_and_a_late_release_does_nothing(
-    store: SqlStore, db_path: Path
+    store: SqlStore,
 ) -> None:
     held = await store.create_task(new_task(31), now=NOW, quota=QUOTA, held=True)
     withdrawn = await store.transition(held.id, S.REJECTED, now=NOW, expect=S.QUEUED)
     assert not withdrawn.is_held
     assert await store.release_task(held.id, now=NOW) is None
     assert (await store.get_task(held.id)).state is S.REJECTED
-    with sqlite3.connect(db_path) as db, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        db.execute("UPDATE tasks SET held = 1 WHERE id = ?", (held.id,))  # only queued is held
+    with pytest.raises(INTEGRITY_ERRORS, match=r"(?i)check"):  # only a queued task is held
+        await raw_sql(store, "UPDATE tasks SET held = 1 WHERE id = ?", (held.id,))

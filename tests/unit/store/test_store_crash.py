@@ -1,7 +1,7 @@
 """Crashes, failures and cancellations in the middle of a store transaction leave no half task.
 
-Failures are injected with TEMP triggers on the store's own connection (a real SQLite error at a
-chosen statement); crashes are real SIGKILLs of a child process that uses the store.
+Failures are injected with triggers (a real database error at a chosen statement, on SQLite and
+on PostgreSQL); crashes are real SIGKILLs of a child process that uses the store.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from bot.domain.lifecycle import TaskState, can_move
 from bot.domain.records import NewTask, QuotaCheck
 from bot.domain.request import OmniRequest
 from bot.store.sql_store import SqlStore
+from tests.helpers.stores import failing_insert, stalled_insert
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -46,16 +45,9 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "crash.sqlite3"
 
 
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(db_path)
-    yield opened
-    await opened.close()
-
-
-async def check_invariants(db_path: Path) -> int:
+async def check_invariants(location: Path | str) -> int:
     """What must hold after any crash; returns how many tasks there are."""
-    store = await SqlStore.open(db_path)
+    store = await SqlStore.open(location)
     try:
         assert await store.integrity_check() == "ok"
         tasks = await store.tasks_in_states(TaskState)
@@ -85,66 +77,48 @@ async def check_invariants(db_path: Path) -> int:
 
 @pytest.mark.parametrize("table", ["task_events", "quota_ledger"])
 async def test_a_failure_inside_create_task_leaves_nothing(
-    store: SqlStore, db_path: Path, table: str
+    store: SqlStore, store_location: Path | str, table: str
 ) -> None:
     kept = await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    await store.backend.connection.execute(
-        f"CREATE TEMP TRIGGER fail AFTER INSERT ON main.{table} "
-        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-    )
-    with pytest.raises(Exception, match="disk on fire"):
-        await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    await store.backend.connection.execute("DROP TRIGGER temp.fail")
+    async with failing_insert(store, table):
+        with pytest.raises(Exception, match="disk on fire"):
+            await store.create_task(member_task(), now=NOW, quota=QUOTA)
     assert [t.id for t in await store.tasks_in_states(TaskState)] == [kept.id]
     assert await store.credits_used(10, 30, TODAY) == 1
     # The connection is usable again, not stuck inside the failed transaction.
     await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    assert await check_invariants(db_path) == 2
+    assert await check_invariants(store_location) == 2
 
 
 async def test_a_failure_while_refunding_keeps_the_task_where_it_was(
-    store: SqlStore, db_path: Path
+    store: SqlStore, store_location: Path | str
 ) -> None:
     task = await store.create_task(member_task(), now=NOW, quota=QUOTA)
     await store.transition(task.id, S.SUBMITTING, now=NOW)
-    await store.backend.connection.execute(
-        "CREATE TEMP TRIGGER fail AFTER INSERT ON main.quota_ledger "
-        "WHEN NEW.kind = 'refund' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-    )
-    with pytest.raises(Exception, match="disk on fire"):
-        await store.transition(task.id, S.FAILED, now=NOW, failure_reason="moderated")
-    await store.backend.connection.execute("DROP TRIGGER temp.fail")
+    async with failing_insert(store, "quota_ledger", when="NEW.kind = 'refund'"):
+        with pytest.raises(Exception, match="disk on fire"):
+            await store.transition(task.id, S.FAILED, now=NOW, failure_reason="moderated")
     unchanged = await store.get_task(task.id)
     assert (unchanged.state, unchanged.failure_reason) == (S.SUBMITTING, None)
     assert len(await store.task_events(task.id)) == 2
     await store.transition(task.id, S.FAILED, now=NOW)  # the retry refunds, once
-    assert await check_invariants(db_path) == 1
+    assert await check_invariants(store_location) == 1
 
 
 async def test_a_cancelled_caller_leaves_no_half_task_and_no_open_transaction(
-    store: SqlStore, db_path: Path
+    store: SqlStore, store_location: Path | str
 ) -> None:
-    inside = threading.Event()  # the transaction has written the task and its first event
-
-    def slow() -> int:
-        inside.set()
-        time.sleep(0.3)  # runs on the store's database thread, not the event loop
-        return 0
-
-    await store.backend.connection.create_function("slow", 0, slow)
-    await store.backend.connection.execute(
-        "CREATE TEMP TRIGGER slow_event AFTER INSERT ON main.task_events BEGIN SELECT slow(); END"
-    )
-    pending = asyncio.create_task(store.create_task(member_task(), now=NOW, quota=QUOTA))
-    assert await asyncio.to_thread(inside.wait, 30), "the create never reached its first event"
-    pending.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await pending
-    await store.backend.connection.execute("DROP TRIGGER temp.slow_event")
+    # Stalled after the transaction has written the task and its first event.
+    async with stalled_insert(store, "task_events", store_location) as stalled:
+        pending = asyncio.create_task(store.create_task(member_task(), now=NOW, quota=QUOTA))
+        await stalled()
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
     assert await store.count_in_states(TaskState) == 0
     assert await store.credits_used(10, 30, TODAY) == 0
     await store.create_task(member_task(), now=NOW, quota=QUOTA)
-    assert await check_invariants(db_path) == 1
+    assert await check_invariants(store_location) == 1
 
 
 # -- real crashes ----------------------------------------------------------------------------------
@@ -157,6 +131,7 @@ from bot.domain.lifecycle import TaskState as S
 from bot.domain.request import OmniRequest
 from bot.domain.records import NewTask, QuotaCheck
 from bot.store.sql_store import SqlStore
+from tests.helpers.stores import failing_insert, stalled_insert
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 TODAY = datetime(2025, 1, 15, tzinfo=UTC)
@@ -209,7 +184,7 @@ async def worker(store, rng, user_id):
             await store.record_poll(task.id, now=NOW, progress_pct=50)
 
 async def main():
-    store = await SqlStore.open(Path(sys.argv[1]))
+    store = await SqlStore.open(sys.argv[1])  # a path (SQLite) or a URL (PostgreSQL)
     rng = random.Random(int(sys.argv[2]))
     print("ready", flush=True)
     await asyncio.gather(*(worker(store, rng, 30 + n) for n in range(3)))
@@ -251,11 +226,13 @@ async def test_kill_9_inside_a_transaction_leaves_no_trace(db_path: Path, operat
 
 
 @pytest.mark.slow
-async def test_repeated_kill_9_under_load_keeps_every_invariant(db_path: Path) -> None:
+async def test_repeated_kill_9_under_load_keeps_every_invariant(
+    store_location: Path | str,
+) -> None:
     rng = random.Random(20250115)
     counts = []
     for round_number in range(6):
-        child = start_child(_WORKLOAD, str(db_path), str(round_number))
+        child = start_child(_WORKLOAD, str(store_location), str(round_number))
         kill_when(child, "ready", after_s=rng.uniform(0.1, 0.4))
-        counts.append(await check_invariants(db_path))
+        counts.append(await check_invariants(store_location))
     assert counts == sorted(counts) and counts[-1] > counts[0] > 0

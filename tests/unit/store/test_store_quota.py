@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -44,13 +43,6 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "quota.sqlite3"
 
 
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(db_path)
-    yield opened
-    await opened.close()
-
-
 async def finish(store: SqlStore, task_id: int, *, refunded: bool) -> None:
     """End a task either with a video (kept charge) or with a failure (refund)."""
     await store.transition(task_id, S.SUBMITTING, now=NOW)
@@ -65,8 +57,10 @@ async def finish(store: SqlStore, task_id: int, *, refunded: bool) -> None:
 
 
 @pytest.mark.parametrize("connections", [1, 2], ids=["one store", "two stores"])
-async def test_fifty_simultaneous_commands_never_overspend(db_path: Path, connections: int) -> None:
-    stores = [await SqlStore.open(db_path) for _ in range(connections)]
+async def test_fifty_simultaneous_commands_never_overspend(
+    store_location: Path | str, connections: int
+) -> None:
+    stores = [await SqlStore.open(store_location) for _ in range(connections)]
     try:
         results = await asyncio.gather(
             *(
@@ -98,8 +92,10 @@ def terms(*role_ids: int, config_limit: int | None = 5, **caps: int | None) -> Q
     return QuotaTerms(config_limit=config_limit, config_window="day", role_ids=role_ids, **caps)
 
 
-async def test_terms_are_resolved_from_the_overrides_stored_at_the_charge(db_path: Path) -> None:
-    store, moderator = await SqlStore.open(db_path), await SqlStore.open(db_path)
+async def test_terms_are_resolved_from_the_overrides_stored_at_the_charge(
+    store_location: Path | str,
+) -> None:
+    store, moderator = await SqlStore.open(store_location), await SqlStore.open(store_location)
     try:
         await store.create_task(member_task(), now=NOW, quota=terms())  # the config's 5
         # A moderator (another connection: another command, or another process) blocks her:
@@ -224,8 +220,8 @@ async def test_server_in_flight_cap(store: SqlStore) -> None:
         await store.create_task(member_task(user_id=34), now=NOW, quota=capped)
 
 
-async def test_in_flight_caps_hold_under_a_race(db_path: Path) -> None:
-    first, second = await SqlStore.open(db_path), await SqlStore.open(db_path)
+async def test_in_flight_caps_hold_under_a_race(store_location: Path | str) -> None:
+    first, second = await SqlStore.open(store_location), await SqlStore.open(store_location)
     capped = daily(None, max_in_flight_per_member=2, max_in_flight_per_server=3)
     try:
         results = await asyncio.gather(
