@@ -65,3 +65,24 @@ def describe_shards(shard_ids: Sequence[int], shard_count: int | None) -> str:
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     noun = "shard" if len(shard_ids) == 1 else "shards"
     return f"{noun} {listed} of {shard_count}"
+
+
+CLOSE_INVALID_SHARD = 4010
+CLOSE_SHARDING_REQUIRED = 4011
+
+
+def shard_refusal(close_code: int | None) -> str | None:
+    """What an operator reads when Discord closed a shard for the shard settings (else None)."""
+    if close_code == CLOSE_INVALID_SHARD:
+        return (
+            "Discord refused a shard (4010 Invalid shard): every process of the bot must have "
+            "the same discord.shard_count, and its discord.shard_ids numbers from 0 to "
+            "shard_count - 1."
+        )
+    if close_code == CLOSE_SHARDING_REQUIRED:
+        return (
+            "Discord wants the bot to run more shards (4011 Sharding required): set "
+            "discord.shard_count = 0 to run as many as Discord recommends, or a larger count "
+            "in every process."
+        )
+    return None

@@ -182,8 +182,10 @@ class Gateway:
         resumable: bool = True,
         how: Literal["close", "reconnect"] = "close",
         hold: bool = False,
+        shard_id: int | None = None,
     ) -> None:
-        """Drop the bot's connection: ``how`` is "close" (socket close) or "reconnect" (op 7).
+        """Drop the bot's connections (``shard_id``: only that shard's): ``how`` is "close"
+        (socket close) or "reconnect" (op 7).
 
         ``resumable=False`` invalidates the session (op 9 false), so the client re-IDENTIFYs.
         ``hold=True`` keeps new connections waiting for HELLO until ``release()``.
@@ -192,7 +194,7 @@ class Gateway:
             self._open.clear()
         for session in list(self.sessions.values()):
             connection = session.connection
-            if connection is None:
+            if connection is None or shard_id not in (None, session.shard.id):
                 continue
             if not resumable:
                 session.is_valid = False
