@@ -64,8 +64,8 @@ def _other_scheme(name: str) -> str:
     if close:
         return f"starts with {name}:, which is no database (did you mean {close[0]}://?): {ALLOWED}"
     return (
-        f"names a {name}: database, which this bot can't use: {ALLOWED} (a file whose name "
-        "has a colon in it: write ./ before it)"
+        f"names a {name} database ({name}:…), which this bot can't use: {ALLOWED} (a file "
+        "whose name has a colon in it: write ./ before it)"
     )
 
 
