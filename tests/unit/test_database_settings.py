@@ -63,7 +63,7 @@ def test_a_path_is_sqlite_and_a_postgresql_url_is_kept_as_written(
     [
         (
             "mysql://kling:pw@db/kling",
-            f"names a mysql: database, which this bot can't use: {ALLOWED}",
+            f"names a mysql database (mysql:…), which this bot can't use: {ALLOWED}",
         ),
         (
             "postgressql://kling@db/kling",
