@@ -14,6 +14,7 @@ import pytest
 from bot.cli.online_check import check_database
 from bot.domain.records import NewTask
 from bot.domain.request import OmniRequest
+from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.store.postgresql_migrate import load_postgresql_migrations
 from bot.store.sql_store import SqlStore
 from tests.helpers.cli import kling_bot
@@ -125,3 +126,27 @@ async def test_backup_and_check_on_postgresql(tmp_path: Path) -> None:
     assert "storage.database" not in check.stderr  # no file to write, nothing refused
     for run in (backup, check):
         assert PASSWORD not in run.output
+
+
+@pytest.mark.slow
+async def test_submit_on_postgresql_takes_no_lock_file(tmp_path: Path, postgresql_url: str) -> None:
+    key = "sk-test-submit-on-postgresql"
+    async with FakeCometAPI(FakeCometConfig(api_key=key, submitted_s=0.1)) as fake:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[omni]\napi_key = "{key}"\nbase_url = "{fake.base_url}"\n'
+            f'[storage]\ndatabase = "{postgresql_url}"\nmedia_dir = "data/media"\n',
+            encoding="utf-8",
+        )
+        run = await kling_bot("submit", "a lantern on a pier", cwd=tmp_path)
+    assert run.code == 0, run.output
+    assert run.stdout.splitlines()[0] == "task #1 queued"
+    assert found(tmp_path, "*.lock") == []
+    async with await SqlStore.open(postgresql_url) as store:
+        task = await store.get_task(1)
+    assert task.request.prompt == "a lantern on a pier"
+    assert task.api_task_id is not None  # sent through the engine, written to PostgreSQL
+
+
+def found(root: Path, pattern: str) -> list[Path]:
+    return list(root.rglob(pattern))
