@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: a PostgreSQL database of the session's own.
+"""Fixtures every test folder may use: a PostgreSQL database of the session's own, and a
+`store` on SQLite and on PostgreSQL.
 
 Without KLING_BOT_TEST_DATABASE_URL the PostgreSQL fixtures skip their test with the reason
 (`-ra` prints it), so the SQLite half of the suite runs anywhere.
@@ -7,10 +8,12 @@ Without KLING_BOT_TEST_DATABASE_URL the PostgreSQL fixtures skip their test with
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.store.postgresql_migrate import load_postgresql_migrations, migrate_postgresql
+from bot.store.sql_store import SqlStore
 from tests.helpers.postgresql import (
     SKIP_REASON,
     connect,
@@ -54,10 +57,48 @@ def postgresql_session_database(postgresql_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def postgresql_url(postgresql_session_database: str) -> str:
+def postgresql_url(postgresql_session_database: str) -> str:
     """The session's database with every table empty (the schema migrated): one test's store."""
-    await empty_tables(postgresql_session_database)
+    run_apart(lambda: empty_tables(postgresql_session_database))
     return postgresql_session_database
+
+
+# -- the store on either backend -----------------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test using `store` (or `store_location`) runs once per backend, unless marked
+    `sqlite_only` (it looks at SQLite's own files or pragmas)."""
+    if "store_location" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        backends = BACKENDS[:1] if only_sqlite else BACKENDS
+        metafunc.parametrize("store_location", backends, indirect=True)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's SQLite store lives (a module may put it elsewhere)."""
+    return tmp_path / "store.sqlite3"
+
+
+@pytest.fixture
+def store_location(request: pytest.FixtureRequest, db_path: Path) -> Path | str:
+    """What `storage.database` would say for this test's backend: a path, or a URL to an empty
+    PostgreSQL database (skipped, saying why, without KLING_BOT_TEST_DATABASE_URL)."""
+    if request.param == "sqlite":
+        return db_path
+    url: str = request.getfixturevalue("postgresql_url")
+    return url
+
+
+@pytest.fixture
+async def store(store_location: Path | str) -> AsyncIterator[SqlStore]:
+    """An open, empty store on the test's backend."""
+    opened = await SqlStore.open(store_location)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

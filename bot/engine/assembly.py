@@ -60,6 +60,7 @@ def engine_settings(
             callbacks=with_callbacks,
         ),
         backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
+        lease=timedelta(seconds=settings.storage.lease_seconds),
     )
 
 

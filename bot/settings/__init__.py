@@ -145,6 +145,9 @@ class StorageSettings(BaseModel):
     max_result_mb: Annotated[int, Field(ge=1, le=4096)] = 500
     max_video_mb: Annotated[int, Field(ge=1, le=200)] = 200
     keep_media_days: Annotated[int, Field(ge=0, le=3650)] = 30  # 0 = keep forever
+    # With PostgreSQL and several processes: a process's claim on its tasks lasts this long
+    # unless renewed; another process takes the tasks of one that died within about this long.
+    lease_seconds: Annotated[int, Field(ge=3, le=300)] = 6
 
     @field_validator("database", mode="plain")
     @classmethod

@@ -8,7 +8,7 @@ backends, so text order is time order and the same comparisons work everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,10 +30,19 @@ class Session(Protocol):
     # the read that a read-modify-write starts with. SQLite locks the whole database instead.
     for_update: str
 
+    # Appended to a SELECT that picks rows to claim: PostgreSQL's " FOR UPDATE SKIP LOCKED" (rows
+    # another process is claiming right now are left to it); nothing on SQLite.
+    skip_locked: str
+
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; how many rows it changed."""
+        ...
+
+    async def notify_queue(self) -> None:
+        """Tell the other processes on this database, when the transaction commits, that the
+        queue or the API's free slots changed (PostgreSQL's NOTIFY; nothing on SQLite)."""
         ...
 
 
@@ -55,6 +64,8 @@ class Dialect:
 
 SQLITE = Dialect("sqlite")
 POSTGRESQL = Dialect("postgresql", same="IS NOT DISTINCT FROM")
+# The channel of `Session.notify_queue`.
+QUEUE_CHANNEL = "kling_bot_queue"
 
 
 class Backend(Protocol):
@@ -73,6 +84,10 @@ class Backend(Protocol):
         processes too: a quota's read-then-charge. SQLite runs every write transaction one at a
         time anyway; PostgreSQL takes an advisory lock on the key.
         """
+        ...
+
+    async def listen_queue(self, wake: Callable[[], None]) -> None:
+        """Call `wake` whenever another process says the queue changed (see `notify_queue`)."""
         ...
 
     async def close(self) -> None: ...

@@ -1,9 +1,9 @@
 """`SqlStore`: the `TaskStore` the bot runs on, one class assembled from its parts.
 
 Each part holds one topic's SQL (`tasks.py` writes, `task_reads.py` queries, `quotas.py` the
-ledger, `elements.py` the library) and runs it on the backend it is given (`sqlite.py` or
-`postgresql.py`): the database is an object the store holds, not a base class, and the parts
-share nothing else.
+ledger, `elements.py` the library, `leases.py` which process works on which task) and runs it on
+the backend it is given (`sqlite.py` or `postgresql.py`): the database is an object the store
+holds, not a base class, and the parts share nothing else.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Self
 
 from bot.store import TaskStore
 from bot.store.elements import ElementLibrary
+from bot.store.leases import TaskLeases
 from bot.store.quotas import QuotaBook
 from bot.store.sql import Backend
 from bot.store.sqlite import SqliteBackend
@@ -29,7 +30,7 @@ def is_postgresql(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRESQL_SCHEMES)
 
 
-class SqlStore(TaskWrites, TaskReads, QuotaBook, ElementLibrary):
+class SqlStore(TaskWrites, TaskReads, QuotaBook, ElementLibrary, TaskLeases):
     """`TaskStore` on SQLite (a path) or PostgreSQL (a URL): `await SqlStore.open(location)`."""
 
     def __init__(self, backend: Backend) -> None:
@@ -53,6 +54,11 @@ class SqlStore(TaskWrites, TaskReads, QuotaBook, ElementLibrary):
                 "file path (SQLite) or a postgresql://user:password@host:port/database URL"
             )
         return cls(await SqliteBackend.open(Path(location)))
+
+    @property
+    def shared(self) -> bool:
+        """Whether other bot processes may work on this database at the same time."""
+        return self._sql.dialect.name == "postgresql"
 
     @property
     def backend(self) -> Backend:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -28,6 +28,7 @@ class SqliteSession:
     """Statements on the backend's one connection (the caller holds its lock)."""
 
     for_update = ""  # BEGIN IMMEDIATE already locks the whole database for the transaction
+    skip_locked = ""  # likewise: no other writer is claiming rows meanwhile
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -44,6 +45,9 @@ class SqliteSession:
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = await self._db.execute(sql, params)
         return cursor.rowcount
+
+    async def notify_queue(self) -> None:
+        return None  # one process per SQLite database: it wakes its own loops
 
 
 class SqliteBackend:
@@ -111,6 +115,9 @@ class SqliteBackend:
                 with contextlib.suppress(sqlite3.Error):  # "no transaction is active" is fine
                     await asyncio.shield(self.connection.execute("ROLLBACK"))
                 raise
+
+    async def listen_queue(self, wake: Callable[[], None]) -> None:
+        return None  # no other process to hear from (the lock file keeps them out)
 
     async def close(self) -> None:
         """Let SQLite refresh its planner statistics, then close the connection (idempotent)."""

@@ -15,9 +15,10 @@ from typing import Any, Unpack
 
 from bot.domain.cancellation import CancelStep, cancel_step, refunds_cancellation
 from bot.domain.errors import IllegalTransition, TaskNotFound
-from bot.domain.lifecycle import TaskState, check_move
+from bot.domain.lifecycle import AT_API_STATES, TaskState, check_move
 from bot.domain.records import (
     InteractionToken,
+    Lease,
     LinkKind,
     NewTask,
     QuotaCheck,
@@ -28,7 +29,7 @@ from bot.domain.records import (
 )
 from bot.domain.request import OmniRequest
 from bot.store.quotas import charge, check_quota, refund, resolve_quota
-from bot.store.sql import Backend, Session, from_db_time, to_db_time
+from bot.store.sql import Backend, Session, count, from_db_time, placeholders, to_db_time
 from bot.store.task_reads import (
     SELECT_TASK,
     load_task,
@@ -40,8 +41,8 @@ from bot.store.task_reads import (
 _INSERT_TASK = (
     "INSERT INTO tasks (external_id, origin, rerun_of, guild_id, channel_id, user_id, "
     "request_json, cost, state, created_at, updated_at, queued_at, parent_id, parent_kind, "
-    "credits_left, quota_window, user_name, held) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "credits_left, quota_window, user_name, held, lease_owner, lease_until) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 _INSERT_EVENT = (
     "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
@@ -58,6 +59,11 @@ _LINK_MESSAGE = (
     "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
     "WHERE message_links.task_id = excluded.task_id RETURNING task_id"
 )
+# The key of the lock that counts the account's tasks at the API (guild ids, the other keys, are
+# never 0).
+ACCOUNT_LOCK = 0
+_AT_API_STATES = sorted(s.value for s in AT_API_STATES)
+_AT_API = f"finished_at IS NULL AND state IN ({placeholders(_AT_API_STATES)})"
 # Moves that a task whose cancellation was asked for makes to CANCELLED instead: delivering
 # what the API made, or sending again what it never made.
 _CANCELLED_INSTEAD = frozenset({TaskState.SUCCEEDED, TaskState.QUEUED})
@@ -82,6 +88,7 @@ class TaskWrites:
         now: datetime,
         quota: QuotaCheck | QuotaTerms | None = None,
         held: bool = False,
+        lease: Lease | None = None,
     ) -> TaskRecord:
         """Store a QUEUED task and its first event; with `quota`, check and charge in the same
         transaction as the insert, under the server's lock, so concurrent creates (from any
@@ -92,6 +99,8 @@ class TaskWrites:
 
         `held`: the task is not to be submitted until `release_task` (its member has not been
         answered yet); written with the charge, so a crash in between leaves it held.
+        `lease`: the process answering its member claims it (another process leaves a held task
+        alone while the lease lasts, and withdraws it when it runs out).
         Idempotent on `new.external_id`: a retried create returns the task already stored.
         """
         at = to_db_time(now)
@@ -128,6 +137,8 @@ class TaskWrites:
                     window,
                     new.user_name,
                     int(held),
+                    None if lease is None else lease.owner,
+                    None if lease is None else to_db_time(lease.until),
                 ),
             )
             assert inserted is not None  # RETURNING gives the inserted row
@@ -136,6 +147,8 @@ class TaskWrites:
             await session.run(_INSERT_EVENT, (task_id, at, None, TaskState.QUEUED.value, detail))
             if quota is not None:
                 await charge(session, new, task_id, at)
+            if not held:
+                await session.notify_queue()
             return await load_task(session, task_id)
 
     async def transition(
@@ -202,7 +215,33 @@ class TaskWrites:
             )
             if status_message_id is not None:
                 await _link(session, status_message_id, task_id, "status")
+            await session.notify_queue()
             return await load_task(session, task_id)
+
+    async def start_submission(
+        self, task_id: int, *, slots: int, lease: Lease, now: datetime
+    ) -> TaskRecord | None:
+        """QUEUED → SUBMITTING when the account has a free slot, claimed by `lease`'s process.
+
+        `slots` is the account's concurrency: the tasks at the API are counted in the same
+        transaction, under one lock for the whole account, so processes sharing the database
+        never send more at once than it allows. None when every slot is taken; raises
+        IllegalTransition when the task left the queue (cancelled, or another process took it).
+        """
+        at = to_db_time(now)
+        async with self._sql.write(lock=ACCOUNT_LOCK) as session:
+            at_api = await count(
+                session, f"SELECT COUNT(*) FROM tasks WHERE {_AT_API}", _AT_API_STATES
+            )
+            if at_api >= slots:
+                return None
+            current = await load_task(session, task_id)
+            if current.state is not TaskState.QUEUED:
+                raise IllegalTransition(
+                    f"task {task_id} is {current.state.value}, not queued: it can't be submitted"
+                )
+            claim = {"lease_owner": lease.owner, "lease_until": to_db_time(lease.until)}
+            return await _apply_move(session, current, TaskState.SUBMITTING, at, "", claim)
 
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
@@ -422,6 +461,8 @@ async def _apply_move(
         values["finished_at"] = at
     assignments = ", ".join(f"{column} = ?" for column in values)
     await session.run(f"UPDATE tasks SET {assignments} WHERE id = ?", [*values.values(), task_id])
+    if to is TaskState.QUEUED or (current.state.is_at_api and not to.is_at_api):
+        await session.notify_queue()  # a task is back in line, or an API slot is free
     await session.run(_INSERT_EVENT, (task_id, at, current.state.value, to.value, detail))
     refund_running = bool(values.get("cancel_refund", current.cancel_refund))
     if to.is_refunded or (

@@ -39,7 +39,7 @@ from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind, Route
 from bot.store.sql_store import SqlStore
 from tests.crash.runner import FAILING, MODERATED
-from tests.unit.test_engine import creates_per_task
+from tests.helpers.engine import creates_per_task
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-crash-Recognisable-Secret-51c2"
