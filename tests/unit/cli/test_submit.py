@@ -163,7 +163,7 @@ async def test_submit_waits_survives_ctrl_c_and_resumes(tmp_path: Path, fake: Fa
     first.send_signal(signal.SIGINT)
     stopped = await finish(first, seen)
     assert stopped.code == 130
-    assert "Task #1 (submitted) stays in data/bot.sqlite3" in stopped.stderr
+    assert f"Task #1 (submitted) stays in {tmp_path / 'data' / 'bot.sqlite3'}" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     # 2. The next submit resumes it and delivers both; -v logs everything that happens.
     second = await kling_bot(

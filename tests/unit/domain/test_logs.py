@@ -116,6 +116,14 @@ def test_the_secrets_include_a_database_password() -> None:
     assert secrets_of(Settings()) == []  # nothing set, nothing to scrub (SQLite has no password)
 
 
+def test_the_secrets_include_pgpassword_and_a_password_as_written_and_as_meant() -> None:
+    settings = Settings.model_validate(
+        {"storage": {"database": "postgresql://kling:p%40ss-word@db.internal/kling"}}
+    )
+    env = {"PGPASSWORD": "from-the-env", "HOME": "/home/kling"}
+    assert secrets_of(settings, env) == ["from-the-env", "p%40ss-word", "p@ss-word"]
+
+
 def test_the_logging_settings() -> None:
     settings = Settings.model_validate({"logging": {"format": "json", "level": "debug"}})
     assert (settings.logging.format, settings.logging.level) == ("json", "DEBUG")

@@ -16,11 +16,11 @@ from bot.features.health import (
     HealthFile,
     assess,
     gather_facts,
-    health_file_for,
     judge_health_file,
     probe_url,
 )
-from bot.settings import Settings
+from bot.settings import Settings, StorageSettings
+from bot.settings.database import health_file_for
 from bot.store.sql_store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -111,7 +111,7 @@ async def test_facts_come_from_the_database_and_the_loops(tmp_path: Path) -> Non
 
 
 async def test_the_health_file_is_written_judged_and_removed(tmp_path: Path) -> None:
-    path = health_file_for(tmp_path / "bot.sqlite3")
+    path = health_file_for(StorageSettings(database=tmp_path / "bot.sqlite3"))
     assert path == tmp_path / "bot.sqlite3.health"
     assert "the bot is not running" in str(judge_health_file(path, now=NOW))
     current = facts()

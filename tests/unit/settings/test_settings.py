@@ -227,7 +227,7 @@ def test_described_settings_mask_url_passwords_and_misplaced_keys(tmp_path: Path
     described = "\n".join(describe_settings(settings))
     assert PASSWORD not in described
     assert SK_KEY not in described
-    assert "storage.database = postgresql:/kling:***@db.example/kling" in described
+    assert "storage.database = 'postgresql://kling:***@db.example/kling'" in described
     assert "quotas.moderator_roles = (looks like a token or key: not shown)" in described
 
 
