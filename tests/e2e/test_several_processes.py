@@ -103,13 +103,15 @@ async def test_a_process_killed_mid_run_is_taken_over_and_every_task_happens_onc
             while True:
                 if len(fake_comet.accepted_creates()) >= creates_before_kill:
                     owned = await owned_unfinished(store, pid)
-                    if owned:
+                    if len(owned) >= 2:
                         return owned
                 await asyncio.sleep(0.02)
 
-        orphans = await asyncio.wait_for(victim_is_busy(), SETTLE_S)
+        await asyncio.wait_for(victim_is_busy(), SETTLE_S)
         victim.process.kill()
         await victim.process.wait()
+        orphans = await owned_unfinished(store, pid)  # what it left: nobody else's yet
+        assert orphans
         killed_at = asyncio.get_running_loop().time()
         created_at_kill = len(fake_comet.accepted_creates())
 
