@@ -21,6 +21,7 @@ from bot.features.task_history import TaskPage, TaskQueries
 from cogs.tickets import (
     MAX_TASK_ID,
     PersistentButtonsCog,
+    SpeaksToPresser,
     actor_facts,
     answer,
     guild_id_of,
@@ -41,6 +42,7 @@ PAGE_ID_TEMPLATE = (
 
 
 class PageButton(
+    SpeaksToPresser,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_ID_TEMPLATE
 ):
     """◀ Newer / Older ▶ under `/tasks`: the page to show is in the custom id, so the buttons

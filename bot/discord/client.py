@@ -24,6 +24,7 @@ from discord.ext import commands
 from bot.discord.answers import KlingTree
 from bot.discord.clips import DiscordClipHost
 from bot.discord.delivery import DiscordDeliverer
+from bot.discord.language import CatalogueTranslator
 from bot.discord.pacing import EditPacer
 from bot.discord.status import StatusUpdater
 from bot.discord.time import DiscordClock
@@ -51,6 +52,7 @@ from bot.features.retention import MediaRetention
 from bot.http.callbacks import CallbackReceiver
 from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
+from bot.locales import load_catalogues
 from bot.settings import DiscordSettings, Settings
 from bot.store.sqlite import SqliteStore
 
@@ -196,6 +198,9 @@ class KlingBot(commands.Bot):
         # One process per database: `kling-bot submit` next to the bot would resume the bot's
         # creates in flight as crashed ones.
         await resources.enter_async_context(engine_lock(settings.storage.database))
+        # The members' languages: compiled once, off the loop, before any sentence is needed.
+        await asyncio.to_thread(load_catalogues)
+        await self.tree.set_translator(CatalogueTranslator())
         store = await SqliteStore.open(settings.storage.database)
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
