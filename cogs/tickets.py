@@ -23,7 +23,7 @@ from bot.discord.translate import (
 )
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
-from bot.domain.i18n import _
+from bot.domain.i18n import _, translated
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import InteractionToken
 from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
@@ -239,11 +239,11 @@ class ExplainedModal(discord.ui.Modal):
         super().__init__(**options)
         # The title and the fields' words were written once for everyone (`N_`): this modal
         # shows them in the language of the member it opens for.
-        self.title = _(self.title or "")
+        self.title = translated(self.title or "")
         for item in self.children:
             if isinstance(item, discord.ui.TextInput):
-                item.label = _(item.label)
-                item.placeholder = item.placeholder and _(item.placeholder)
+                item.label = item.label and translated(item.label)
+                item.placeholder = item.placeholder and translated(item.placeholder)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every submission may go on; from here the member reads their own language."""

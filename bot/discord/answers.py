@@ -14,7 +14,7 @@ from discord import app_commands
 from bot.discord.language import speak_to
 from bot.discord.time import is_too_old_to_answer
 from bot.domain.errors import KlingBotError
-from bot.domain.i18n import _
+from bot.domain.i18n import _, translated
 
 if TYPE_CHECKING:
     from bot.discord.client import KlingBot
@@ -57,7 +57,7 @@ async def explain_failure(
 ) -> None:
     """Tell the member privately what went wrong: our sentence, or a logged reference."""
     if isinstance(cause, KlingBotError):
-        text = cause.member_message
+        text = translated(cause.member_message)
     elif isinstance(cause, app_commands.TransformerError):
         # e.g. a member option naming someone who has left the server since
         text = _(
