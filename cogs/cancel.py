@@ -31,7 +31,8 @@ from cogs.tickets import (
 
 class CancelButton(
     SpeaksToPresser,
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CANCEL_ID_TEMPLATE
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=CANCEL_ID_TEMPLATE,
 ):
     """🛑 Cancel on a status message: the task is in the custom id (works after a restart)."""
 

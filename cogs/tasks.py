@@ -43,7 +43,8 @@ PAGE_ID_TEMPLATE = (
 
 class PageButton(
     SpeaksToPresser,
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_ID_TEMPLATE
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=PAGE_ID_TEMPLATE,
 ):
     """◀ Newer / Older ▶ under `/tasks`: the page to show is in the custom id, so the buttons
     work as long as the answer exists, across restarts."""

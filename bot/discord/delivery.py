@@ -42,7 +42,8 @@ from bot.domain.records import TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.task_engine import utc_now
 from bot.features.chain_post import ExtraFile, PostExtras, ResultExtras
-from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI, is_result_text, result_text
+from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI
+from bot.features.render_result import is_result_text, result_text
 from bot.store.sqlite import TaskStore
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.i18n import N_, _, translated
 from bot.domain.placeholders import placeholder_problem
 from bot.domain.refusals import describe_validation_error
-from bot.domain.wording import has_visible_text
+from bot.domain.wording import has_visible_text as has_visible_text  # re-exported
 
 ModelName = Literal["kling-video-o1", "kling-v3-omni"]
 Mode = Literal["std", "pro"]

@@ -49,9 +49,13 @@ def marked_in_source() -> Iterator[Wanted]:
             ROOT / folder, directory_filter=lambda path: "fakes" not in Path(path).parts
         )
         for filename, lineno, message, _comments, context in found:
-            singular, plural = (message[0], message[1]) if isinstance(message, tuple) else (
-                message,
-                None,
+            singular, plural = (
+                (message[0], message[1])
+                if isinstance(message, tuple)
+                else (
+                    message,
+                    None,
+                )
             )
             yield Wanted(context, singular, plural, f"{folder}/{filename}:{lineno}")
 
