@@ -14,6 +14,7 @@ from discord import app_commands
 from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot
 from bot.discord.translate import status_embed
+from bot.domain.i18n import _
 from bot.domain.lifecycle import TaskState
 from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view
@@ -55,7 +56,7 @@ class PageButton(
         state_key = "all" if state is None else state.value
         super().__init__(
             discord.ui.Button(
-                label="◀ Newer" if way == "newer" else "Older ▶",
+                label=_("◀ Newer") if way == "newer" else _("Older ▶"),
                 custom_id=f"kob:tasks:{member_id}:{state_key}:{way}:{anchor}",
                 disabled=not enabled,
             )

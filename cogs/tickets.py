@@ -244,6 +244,7 @@ class ExplainedModal(discord.ui.Modal):
             if isinstance(item, discord.ui.TextInput):
                 item.label = item.label and translated(item.label)
                 item.placeholder = item.placeholder and translated(item.placeholder)
+                item.default = item.default and translated(item.default)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every submission may go on; from here the member reads their own language."""
