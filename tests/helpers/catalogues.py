@@ -48,7 +48,7 @@ def marked_in_source() -> Iterator[Wanted]:
         found = extract_from_dir(
             ROOT / folder, directory_filter=lambda path: "fakes" not in Path(path).parts
         )
-        for filename, lineno, message, _comments, context in found:
+        for filename, _lineno, message, _comments, context in found:
             singular, plural = (
                 (message[0], message[1])
                 if isinstance(message, tuple)
@@ -57,7 +57,7 @@ def marked_in_source() -> Iterator[Wanted]:
                     None,
                 )
             )
-            yield Wanted(context, singular, plural, f"{folder}/{filename}:{lineno}")
+            yield Wanted(context, singular, plural, f"{folder}/{filename}")
 
 
 class _Recorder(app_commands.Translator):
@@ -115,7 +115,12 @@ def read_catalogue(path: Path) -> Catalog:
 def update(path: Path, messages: dict[Key, Wanted]) -> None:
     """Rewrite a `.po` file with exactly these messages, keeping the translations it had."""
     old = read_catalogue(path)
-    new = Catalog(locale=old.locale, project="kling-omni-bot", fuzzy=False)
+    new = Catalog(
+        locale=old.locale,
+        project="kling-omni-bot",
+        fuzzy=False,
+        header_comment=f"# {old.locale_identifier} catalogue of Kling Omni Bot (README, Languages).",
+    )
     new.mime_headers = old.mime_headers
     for (context, msgid), item in sorted(messages.items(), key=lambda i: (i[0][1], i[0][0] or "")):
         key: str | tuple[str, str] = msgid if item.plural is None else (msgid, item.plural)
