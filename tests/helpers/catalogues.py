@@ -119,7 +119,7 @@ def update(path: Path, messages: dict[Key, Wanted]) -> None:
         locale=old.locale,
         project="kling-omni-bot",
         fuzzy=False,
-        header_comment=f"# {old.locale_identifier} catalogue of Kling Omni Bot (README, Languages).",
+        header_comment=f"# {old.locale_identifier} catalogue of Kling Omni Bot (README: Languages)",
     )
     new.mime_headers = old.mime_headers
     for (context, msgid), item in sorted(messages.items(), key=lambda i: (i[0][1], i[0][0] or "")):

@@ -25,9 +25,7 @@ def expected() -> dict[Key, object]:
 
 
 def _entries(catalogue: Catalog) -> dict[Key, Message]:
-    return {
-        (m.context, m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalogue if m.id
-    }
+    return {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id): m for m in catalogue if m.id}
 
 
 def _fields(text: str) -> set[str]:
