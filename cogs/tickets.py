@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, ClassVar, Self
 
 import discord
@@ -241,10 +242,15 @@ class ExplainedModal(discord.ui.Modal):
         # shows them in the language of the member it opens for.
         self.title = translated(self.title or "")
         for item in self.children:
-            if isinstance(item, discord.ui.TextInput):
+            if not isinstance(item, discord.ui.TextInput):
+                continue
+            # A text input's own label is deprecated for discord.ui.Label layouts, which
+            # these modals don't use.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
                 item.label = item.label and translated(item.label)
-                item.placeholder = item.placeholder and translated(item.placeholder)
-                item.default = item.default and translated(item.default)
+            item.placeholder = item.placeholder and translated(item.placeholder)
+            item.default = item.default and translated(item.default)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Every submission may go on; from here the member reads their own language."""
