@@ -245,9 +245,8 @@ class ExplainedModal(discord.ui.Modal):
             if not isinstance(item, discord.ui.TextInput):
                 continue
             # A text input's own label is deprecated for discord.ui.Label layouts, which
-            # these modals don't use.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
+            # these modals don't use (discord.py forces "always": recorded, then dropped).
+            with warnings.catch_warnings(record=True):
                 item.label = item.label and translated(item.label)
             item.placeholder = item.placeholder and translated(item.placeholder)
             item.default = item.default and translated(item.default)
