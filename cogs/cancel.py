@@ -21,6 +21,7 @@ from bot.features.render_lists import cancel_choice_name, cancel_text
 from cogs.tickets import (
     MAX_TASK_ID,
     PersistentButtonsCog,
+    SpeaksToPresser,
     actor_facts,
     answer,
     guild_id_of,
@@ -29,7 +30,9 @@ from cogs.tickets import (
 
 
 class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=CANCEL_ID_TEMPLATE
+    SpeaksToPresser,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=CANCEL_ID_TEMPLATE,
 ):
     """🛑 Cancel on a status message: the task is in the custom id (works after a restart)."""
 

@@ -17,24 +17,31 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
+from bot.domain.i18n import N_, _
 from bot.features.clips import CLIP_TYPES
 from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
 from bot.features.requests import VideoOptions
 from cogs.tickets import ExplainedModal, answer_with_ticket, requester_of, require_video_rights
 
-EDIT_MENU = "Edit with Kling"
-ANIMATE_MENU = "Animate with Kling"
-ANIMATE_MANUAL_MENU = "Animate with Kling…"
+EDIT_MENU = N_("Edit with Kling")
+ANIMATE_MENU = N_("Animate with Kling")
+ANIMATE_MANUAL_MENU = N_("Animate with Kling…")
 AUTO_PROMPT = "Bring this picture to life with natural, gentle motion; the camera moves slowly."
-NO_CLIP = (
+NO_CLIP = N_(
     "That message has no MP4 or MOV clip to edit. Use **Edit with Kling** on a message with a "
     "video attachment, or `/video video:` with a clip of your own."
 )
-NO_IMAGE = (
+NO_IMAGE = N_(
     "That message has no PNG or JPEG picture to animate. Use **Animate with Kling** on a message "
     "with an image attachment, or `/video first_frame:` with a picture of your own."
 )
 _YES = ("yes", "y", "true", "on")
+
+
+def is_yes(answer: str) -> bool:
+    """A form's yes, in English or in the member's own language."""
+    said = answer.strip().lower()
+    return said in _YES or said == _("yes").lower()
 
 
 def first_attachment(
@@ -86,24 +93,27 @@ class _VideoModal(ExplainedModal):
         await answer_with_ticket(interaction, generation, ticket, options.attachments)
 
 
-class EditModal(_VideoModal, title="Edit with Kling"):
+class EditModal(_VideoModal, title=N_("Edit with Kling")):
     """The prompt, edit or reference, keep the sound or not."""
 
     prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-        label="What should change?",
+        label=N_("What should change?"),
         style=discord.TextStyle.paragraph,
-        placeholder="make it snow in <<<video_1>>>",
+        placeholder=N_("make it snow in <<<video_1>>>"),
         min_length=1,
         max_length=2500,
     )
     use: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-        label="edit (change this clip) or reference (follow it)",
+        label=N_("edit (change this clip) or reference (follow it)"),
         default="edit",
         min_length=4,
         max_length=9,
     )
     keep_sound: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-        label="Keep the clip's sound? yes or no", default="no", min_length=1, max_length=3
+        label=N_("Keep the clip's sound? yes or no"),
+        default=N_("no"),
+        min_length=1,
+        max_length=4,
     )
 
     def options(self, interaction: discord.Interaction[KlingBot]) -> VideoOptions:
@@ -112,26 +122,26 @@ class EditModal(_VideoModal, title="Edit with Kling"):
             prompt=self.prompt.value,
             attachments=(self.attachment,),
             video_use=self.use.value.strip().lower(),
-            keep_sound=self.keep_sound.value.strip().lower() in _YES,
+            keep_sound=is_yes(self.keep_sound.value),
             upload_limit_bytes=interaction.filesize_limit,
         )
 
 
-class AnimateModal(_VideoModal, title="Animate with Kling"):
+class AnimateModal(_VideoModal, title=N_("Animate with Kling")):
     """The prompt, and whether the video loops back to the picture."""
 
     prompt: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
-        label="How should it move?",
+        label=N_("How should it move?"),
         style=discord.TextStyle.paragraph,
         default=AUTO_PROMPT,
         min_length=1,
         max_length=2500,
     )
     loop: discord.ui.TextInput[AnimateModal] = discord.ui.TextInput(
-        label="Loop back to the picture at the end? yes or no",
-        default="no",
+        label=N_("Loop back to the picture at the end? yes or no"),
+        default=N_("no"),
         min_length=1,
-        max_length=3,
+        max_length=4,
     )
 
     def options(self, interaction: discord.Interaction[KlingBot]) -> VideoOptions:
@@ -139,7 +149,7 @@ class AnimateModal(_VideoModal, title="Animate with Kling"):
         return VideoOptions(
             prompt=self.prompt.value,
             attachments=(self.attachment,),
-            loop=self.loop.value.strip().lower() in _YES,
+            loop=is_yes(self.loop.value),
         )
 
 
@@ -181,7 +191,7 @@ class MenusCog(commands.Cog):
         """Open the edit modal for the message's clip, or say why there is nothing to edit."""
         clip = first_attachment(message.attachments, set(CLIP_TYPES))
         if clip is None or interaction.guild_id is None:
-            await interaction.response.send_message(NO_CLIP, ephemeral=True)
+            await interaction.response.send_message(_(NO_CLIP), ephemeral=True)
             return
         require_video_rights(interaction, with_clip=True)
         parent = await self._parent(interaction, message)
@@ -215,7 +225,7 @@ class MenusCog(commands.Cog):
         """The message's picture as a first frame, or None once the member was told why not."""
         image = first_attachment(message.attachments, set(IMAGE_TYPES))
         if image is None or interaction.guild_id is None:
-            await interaction.response.send_message(NO_IMAGE, ephemeral=True)
+            await interaction.response.send_message(_(NO_IMAGE), ephemeral=True)
             return None
         require_video_rights(interaction)
         return info_of("first_frame", image)

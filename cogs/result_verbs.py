@@ -19,6 +19,7 @@ from bot.discord.translate import channel_rights
 from bot.domain.channel_rights import ATTACH_FILES
 from bot.domain.delivery import result_filename
 from bot.domain.errors import MissingPermissions
+from bot.domain.i18n import _
 from bot.features.extend import EXTEND_TEXT_MAX_CHARS
 from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
@@ -146,11 +147,11 @@ class ExtendModal(ExplainedModal):
     what = "the Extend form"
 
     def __init__(self, services: Services, press: ExtendPress, found: Extendable) -> None:
-        super().__init__(title=f"✏️ Extend task #{found.task.id}"[:45])
+        super().__init__(title=("✏️ " + _("Extend task #{id}").format(id=found.task.id))[:45])
         self.services = services
         self.press = press
         self.text: discord.ui.TextInput[ExtendModal] = discord.ui.TextInput(
-            label="What happens in the next shot?",
+            label=_("What happens in the next shot?"),
             style=discord.TextStyle.paragraph,
             default=found.text[:EXTEND_TEXT_MAX_CHARS],
             min_length=1,

@@ -17,6 +17,7 @@ from bot.discord.buttons import RESULT_ID_TEMPLATE
 from bot.discord.client import KlingBot, Services
 from bot.discord.translate import channel_rights
 from bot.domain.errors import NotYours
+from bot.domain.i18n import _
 from bot.domain.records import TaskRecord
 from bot.features.render import VARIATION_EMOJI
 from bot.features.requests import variation_text
@@ -106,12 +107,13 @@ class VariationModal(ExplainedModal):
     what = "the Variation form"
 
     def __init__(self, services: Services, parent: TaskRecord) -> None:
-        super().__init__(title=f"{VARIATION_EMOJI} Variation of task #{parent.id}"[:45])
+        title = _("Variation of task #{id}").format(id=parent.id)
+        super().__init__(title=f"{VARIATION_EMOJI} {title}"[:45])
         self.services = services
         self.parent = parent
         is_shots = parent.request.shot_type == "customize" and bool(parent.request.shots)
         self.text: discord.ui.TextInput[VariationModal] = discord.ui.TextInput(
-            label="Shots, one a line: seconds: what happens" if is_shots else "Prompt",
+            label=_("Shots, one a line: seconds: what happens") if is_shots else _("Prompt"),
             style=discord.TextStyle.paragraph,
             default=variation_text(parent.request),
             min_length=1,

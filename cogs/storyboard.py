@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
+from bot.domain.i18n import N_
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import StoryboardOptions
 from cogs.tickets import (
@@ -22,15 +23,15 @@ from cogs.tickets import (
 )
 
 
-class ShotsModal(ExplainedModal, title="Storyboard"):
+class ShotsModal(ExplainedModal, title=N_("Storyboard")):
     """The shots, one a line, for a `/storyboard` typed without them; the other options wait."""
 
     what = "the storyboard form"
 
     shots: discord.ui.TextInput[ShotsModal] = discord.ui.TextInput(
-        label="One shot a line — seconds: what happens",
+        label=N_("One shot a line — seconds: what happens"),
         style=discord.TextStyle.paragraph,
-        placeholder="2: a dog stands by the sea\n3: it runs along the beach",
+        placeholder=N_("2: a dog stands by the sea\n3: it runs along the beach"),
         min_length=1,
         max_length=4000,
     )

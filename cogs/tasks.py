@@ -14,6 +14,7 @@ from discord import app_commands
 from bot.discord.answers import explain_failure
 from bot.discord.client import KlingBot
 from bot.discord.translate import status_embed
+from bot.domain.i18n import _
 from bot.domain.lifecycle import TaskState
 from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view
@@ -21,6 +22,7 @@ from bot.features.task_history import TaskPage, TaskQueries
 from cogs.tickets import (
     MAX_TASK_ID,
     PersistentButtonsCog,
+    SpeaksToPresser,
     actor_facts,
     answer,
     guild_id_of,
@@ -41,7 +43,9 @@ PAGE_ID_TEMPLATE = (
 
 
 class PageButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_ID_TEMPLATE
+    SpeaksToPresser,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=PAGE_ID_TEMPLATE,
 ):
     """◀ Newer / Older ▶ under `/tasks`: the page to show is in the custom id, so the buttons
     work as long as the answer exists, across restarts."""
@@ -52,7 +56,7 @@ class PageButton(
         state_key = "all" if state is None else state.value
         super().__init__(
             discord.ui.Button(
-                label="◀ Newer" if way == "newer" else "Older ▶",
+                label=_("◀ Newer") if way == "newer" else _("Older ▶"),
                 custom_id=f"kob:tasks:{member_id}:{state_key}:{way}:{anchor}",
                 disabled=not enabled,
             )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, ClassVar, Self
 
 import discord
@@ -13,6 +14,7 @@ from discord.ext import commands
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, ResultAction
 from bot.discord.client import KlingBot
+from bot.discord.language import speak_to
 from bot.discord.translate import (
     cancel_view,
     channel_rights,
@@ -22,6 +24,7 @@ from bot.discord.translate import (
 )
 from bot.domain.channel_rights import clip_refusal, video_refusal
 from bot.domain.errors import KlingBotError, MissingPermissions
+from bot.domain.i18n import _, translated
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import InteractionToken
 from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
@@ -166,7 +169,7 @@ async def answer_with_ticket(
         reason = (
             failure.member_message
             if isinstance(failure, KlingBotError)
-            else "The bot could not finish accepting this task, so it was withdrawn."
+            else _("The bot could not finish accepting this task, so it was withdrawn.")
         )
         await generation.withdraw(ticket.task.id, reason)
         raise  # the error handler tells the member privately why
@@ -190,11 +193,23 @@ class PersistentButtonsCog(commands.Cog):
         self.bot.remove_dynamic_items(*self.buttons)
 
 
+class SpeaksToPresser:
+    """Mixed into a button (before `DynamicItem`): a press is answered in the presser's own
+    language."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Every press may go on; from here the presser reads their own language."""
+        speak_to(interaction)
+        return True
+
+
 RESULT_SPECS = {spec.action: spec for spec in RESULT_BUTTONS}
 
 
 class ResultActionButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=r"(?!)"
+    SpeaksToPresser,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"(?!)",
 ):
     """A button under a result, rebuilt from its custom id (action and task) whenever it is
     pressed; each kind of button is a subclass with the template of its custom ids."""
@@ -220,6 +235,26 @@ class ExplainedModal(discord.ui.Modal):
     """A modal whose failures reach the member as every command's do: a private sentence."""
 
     what = "the form"  # how the log and the sentence name it
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # The title and the fields' words were written once for everyone (`N_`): this modal
+        # shows them in the language of the member it opens for.
+        self.title = translated(self.title or "")
+        for item in self.children:
+            if not isinstance(item, discord.ui.TextInput):
+                continue
+            # A text input's own label is deprecated for discord.ui.Label layouts, which
+            # these modals don't use (discord.py forces "always": recorded, then dropped).
+            with warnings.catch_warnings(record=True):
+                item.label = item.label and translated(item.label)
+            item.placeholder = item.placeholder and translated(item.placeholder)
+            item.default = item.default and translated(item.default)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Every submission may go on; from here the member reads their own language."""
+        speak_to(interaction)
+        return True
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[KlingBot], error: Exception

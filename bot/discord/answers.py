@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.discord.language import speak_to
 from bot.discord.time import is_too_old_to_answer
 from bot.domain.errors import KlingBotError
+from bot.domain.i18n import _, translated
 
 if TYPE_CHECKING:
     from bot.discord.client import KlingBot
@@ -25,7 +27,9 @@ class KlingTree(app_commands.CommandTree["KlingBot"]):
 
     async def interaction_check(self, interaction: discord.Interaction[KlingBot], /) -> bool:
         """Skip, before anything is charged or sent, an interaction too old to be answered
-        (replayed after a long outage): Discord would refuse the answer anyway."""
+        (replayed after a long outage): Discord would refuse the answer anyway. From here on
+        the member is answered in their own language."""
+        speak_to(interaction)
         created_at_s = interaction.created_at.timestamp()
         if not is_too_old_to_answer(created_at_s, interaction.client.discord_clock.now()):
             return True
@@ -53,17 +57,17 @@ async def explain_failure(
 ) -> None:
     """Tell the member privately what went wrong: our sentence, or a logged reference."""
     if isinstance(cause, KlingBotError):
-        text = cause.member_message
+        text = translated(cause.member_message)
     elif isinstance(cause, app_commands.TransformerError):
         # e.g. a member option naming someone who has left the server since
-        text = (
-            f"{cause.value!r} can't be used here: that member, role or file could not be "
+        text = _(
+            "{value} can't be used here: that member, role or file could not be "
             "found. Pick it again from the list."
-        )
+        ).format(value=repr(cause.value))
     elif isinstance(cause, app_commands.NoPrivateMessage):
-        text = "This command only works in a server channel."
+        text = _("This command only works in a server channel.")
     elif isinstance(cause, app_commands.CheckFailure):
-        text = str(cause) or "You can't use this command here."
+        text = str(cause) or _("You can't use this command here.")
     else:
         reference = uuid.uuid4().hex[:8]
         log.error(
@@ -74,7 +78,9 @@ async def explain_failure(
             interaction.user.id,
             exc_info=cause,
         )
-        text = f"Something went wrong on the bot's side (ref {reference}); it was logged."
+        text = _("Something went wrong on the bot's side (ref {reference}); it was logged.").format(
+            reference=reference
+        )
     await reply_privately(interaction, text)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.domain.i18n import N_
+
 ResultAction = Literal["rerun", "vary", "extend", "extend_form", "gif", "delete"]
 RESULT_ID_TEMPLATE = r"kob:result:(?P<action>rerun|vary|delete):(?P<task_id>[0-9]{1,19})"
 # ▶ Extend, ✏️ Extend… and GIF: handled by their own cog (cogs/result_verbs.py).
@@ -29,12 +31,12 @@ class ButtonSpec:
 
 # Five a row: the first row holds what makes something of the result, Delete goes below.
 RESULT_BUTTONS = (
-    ButtonSpec("rerun", "Rerun", "🔁"),
-    ButtonSpec("vary", "Variation", "🎲"),
-    ButtonSpec("extend", "Extend", "▶️"),
-    ButtonSpec("extend_form", "Extend…", "✏️"),
+    ButtonSpec("rerun", N_("Rerun"), "🔁"),
+    ButtonSpec("vary", N_("Variation"), "🎲"),
+    ButtonSpec("extend", N_("Extend"), "▶️"),
+    ButtonSpec("extend_form", N_("Extend…"), "✏️"),
     ButtonSpec("gif", "GIF", "🎞️"),
-    ButtonSpec("delete", "Delete", "🗑️", is_danger=True),
+    ButtonSpec("delete", N_("Delete"), "🗑️", is_danger=True),
 )
 
 

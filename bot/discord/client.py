@@ -25,6 +25,7 @@ from discord.ext import commands
 from bot.discord.answers import KlingTree
 from bot.discord.clips import DiscordClipHost
 from bot.discord.delivery import DiscordDeliverer
+from bot.discord.language import CatalogueTranslator
 from bot.discord.pacing import EditPacer
 from bot.discord.sharding import ShardLinks, describe_shards, shard_options
 from bot.discord.status import StatusUpdater
@@ -53,6 +54,7 @@ from bot.features.retention import MediaRetention
 from bot.http.callbacks import CallbackReceiver
 from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
+from bot.locales import load_catalogues
 from bot.settings import DiscordSettings, Settings
 from bot.settings.database import callback_key_file, health_file_for, shown_database
 from bot.store.sql_store import SqlStore
@@ -204,6 +206,9 @@ class KlingBot(commands.AutoShardedBot):
             # One process per SQLite file: `kling-bot submit` next to the bot would resume the
             # bot's creates in flight as crashed ones. PostgreSQL is shared by several processes.
             await resources.enter_async_context(engine_lock(database))
+        # The members' languages: compiled once, off the loop, before any sentence is needed.
+        await asyncio.to_thread(load_catalogues)
+        await self.tree.set_translator(CatalogueTranslator())
         store = await SqlStore.open(settings.storage.database)
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
@@ -345,6 +350,13 @@ class KlingBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         """Say once, in one line, who the bot is, where it is, and what it runs on."""
+        services = getattr(self, "services", None)
+        if services is not None and services.health_file is not None:
+            # Connected now: `kling-bot health` says so at once, not at the next round.
+            try:
+                await services.health_file.run_once()
+            except Exception:
+                log.exception("health report not written to %s", services.health_file.path)
         if self._has_said_ready:
             return  # on_ready comes again after every reconnect
         self._has_said_ready = True

@@ -19,6 +19,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.language import in_server_language
 from bot.discord.private_delivery import PrivateDelivery
 from bot.discord.translate import channel_rights, requester_only, result_view
 from bot.discord.uploads import (
@@ -42,7 +43,8 @@ from bot.domain.records import TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.task_engine import utc_now
 from bot.features.chain_post import ExtraFile, PostExtras, ResultExtras
-from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI, is_result_text, result_text
+from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI
+from bot.features.render_result import is_result_text, result_text
 from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,11 @@ class DiscordDeliverer:
 
     async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
         """Post the result once (a repeat finds the earlier post); return the message id, or
-        None when it went to the member in private."""
+        None when it went to the member in private. Worded in the server's language."""
+        with in_server_language(self._client, task.guild_id):
+            return await self._deliver(task, result)
+
+    async def _deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
         if task.delivery_message_id is not None:
             return task.delivery_message_id  # recorded as delivered already
         if task.id in self._posted:

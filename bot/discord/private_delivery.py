@@ -23,7 +23,7 @@ from bot.discord.uploads import (
 from bot.domain.delivery import DeliveryError, Form, ResultFile, choose_form, delivery_nonce
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import InteractionToken, TaskRecord
-from bot.features.render import private_result_text
+from bot.features.render_result import private_result_text
 from bot.store import TaskStore
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.language import in_server_language
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.discord.translate import status_embed
 from bot.discord.uploads import TRANSIENT_ERRORS
@@ -260,7 +261,8 @@ class StatusUpdater:
         )
         if was == shown:
             return task.is_terminal
-        view = status_view(task, position=position, now=self._now(), expected_s=expected_s)
+        with in_server_language(self._client, task.guild_id):  # a channel's message: its server's
+            view = status_view(task, position=position, now=self._now(), expected_s=expected_s)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)
         loop = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ import discord
 
 from bot.discord.buttons import RESULT_BUTTONS, ButtonSpec, cancel_custom_id, result_custom_id
 from bot.domain.channel_rights import ChannelRights
+from bot.domain.i18n import _, translated
 from bot.domain.moderation import MemberFacts
 from bot.features.render import StatusView
 
@@ -49,7 +50,7 @@ def result_button(spec: ButtonSpec, task_id: int) -> discord.ui.Button[discord.u
     """One of a result's buttons, for `task_id`."""
     style = discord.ButtonStyle.danger if spec.is_danger else discord.ButtonStyle.secondary
     return discord.ui.Button(
-        label=spec.label,
+        label=translated(spec.label),
         emoji=spec.emoji,
         custom_id=result_custom_id(spec.action, task_id),
         style=style,
@@ -67,7 +68,7 @@ def cancel_view(task_id: int) -> discord.ui.View:
 def cancel_button(task_id: int) -> discord.ui.Button[discord.ui.View]:
     """The Cancel button of a task's status message."""
     return discord.ui.Button(
-        label="Cancel",
+        label=_("Cancel"),
         emoji="🛑",
         custom_id=cancel_custom_id(task_id),
         style=discord.ButtonStyle.danger,

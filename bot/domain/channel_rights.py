@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VIEW_CHANNEL = "View Channel"
-SEND_MESSAGES = "Send Messages"
-SEND_IN_THREADS = "Send Messages in Threads"
-EMBED_LINKS = "Embed Links"
-ATTACH_FILES = "Attach Files"
-READ_HISTORY = "Read Message History"
+from bot.domain.i18n import N_, _
+
+# As the server settings name them (in the reader's language, by `_listed`).
+VIEW_CHANNEL = N_("View Channel")
+SEND_MESSAGES = N_("Send Messages")
+SEND_IN_THREADS = N_("Send Messages in Threads")
+EMBED_LINKS = N_("Embed Links")
+ATTACH_FILES = N_("Attach Files")
+READ_HISTORY = N_("Read Message History")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,7 @@ def missing_for_a_video(rights: ChannelRights) -> tuple[str, ...]:
 def video_refusal(rights: ChannelRights) -> str | None:
     """The sentence refusing a video in this channel, or None when a video may be made here."""
     if rights.is_archived and rights.is_locked and not rights.manage_threads:
-        return (
+        return _(
             "This thread is archived and locked, so the bot can't post your video in it. Ask a "
             "moderator to reopen it, or use the command in another channel. Nothing was charged."
         )
@@ -76,11 +79,18 @@ def video_refusal(rights: ChannelRights) -> str | None:
     if not missing:
         return None
     needed = needed_for_a_video(rights)
-    return (
-        f"The bot can't post videos here: it is missing {_listed(missing)} in this "
-        f"{'thread' if rights.is_thread else 'channel'}. Ask a server admin to give the bot "
-        f"{_listed(needed)} here, then try again. Nothing was charged."
+    sentence = (
+        _(
+            "The bot can't post videos here: it is missing {missing} in this thread. Ask a "
+            "server admin to give the bot {needed} here, then try again. Nothing was charged."
+        )
+        if rights.is_thread
+        else _(
+            "The bot can't post videos here: it is missing {missing} in this channel. Ask a "
+            "server admin to give the bot {needed} here, then try again. Nothing was charged."
+        )
     )
+    return sentence.format(missing=_listed(missing), needed=_listed(needed))
 
 
 def clip_refusal(rights: ChannelRights) -> str | None:
@@ -89,12 +99,20 @@ def clip_refusal(rights: ChannelRights) -> str | None:
     refusal = video_refusal(rights)
     if refusal is not None or rights.attach_files:
         return refusal
-    return (
-        f"The bot can't take clips here: it re-posts your clip on the task's message so that "
-        f"Kling can fetch it, and it is missing **{ATTACH_FILES}** in this "
-        f"{'thread' if rights.is_thread else 'channel'}. Ask a server admin to give the bot "
-        f"**{ATTACH_FILES}** here, then try again. Nothing was charged."
+    sentence = (
+        _(
+            "The bot can't take clips here: it re-posts your clip on the task's message so that "
+            "Kling can fetch it, and it is missing {permission} in this thread. Ask a server "
+            "admin to give the bot {permission} here, then try again. Nothing was charged."
+        )
+        if rights.is_thread
+        else _(
+            "The bot can't take clips here: it re-posts your clip on the task's message so that "
+            "Kling can fetch it, and it is missing {permission} in this channel. Ask a server "
+            "admin to give the bot {permission} here, then try again. Nothing was charged."
+        )
     )
+    return sentence.format(permission=_listed((ATTACH_FILES,)))
 
 
 def missing_to_post(rights: ChannelRights) -> tuple[str, ...]:
@@ -107,7 +125,7 @@ def missing_to_post(rights: ChannelRights) -> tuple[str, ...]:
 
 
 def _listed(names: tuple[str, ...]) -> str:
-    quoted = [f"**{name}**" for name in names]
+    quoted = [f"**{_(name)}**" for name in names]
     if len(quoted) == 1:
         return quoted[0]
-    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return _("{first} and {last}").format(first=", ".join(quoted[:-1]), last=quoted[-1])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 
+from bot.domain.i18n import N_, _
+
 
 class KlingBotError(Exception):
     """Base of every error the bot raises on purpose; carries the sentence a member reads."""
@@ -76,20 +78,28 @@ class ApiErrorKind(enum.Enum):
         return self in (ApiErrorKind.RATE_LIMITED, ApiErrorKind.TRANSIENT)
 
 
+# In English here; `_()` at the raise puts it in the language of whoever is answered.
 _MEMBER_SENTENCES: dict[ApiErrorKind, str] = {
-    ApiErrorKind.AUTH: "The video service refused the bot's credentials. An admin needs to check "
-    "the bot's API key.",
-    ApiErrorKind.OUT_OF_CREDIT: "The video service account is out of credit. An admin needs to "
-    "top it up.",
-    ApiErrorKind.INVALID_REQUEST: "The video service refused these settings",
-    ApiErrorKind.MODERATED: "The prompt or an input was refused by the video service's content "
-    "policy. Try rewording it.",
-    ApiErrorKind.RATE_LIMITED: "The video service is busy right now; the task will wait its turn.",
-    ApiErrorKind.TRANSIENT: "The video service had a temporary problem.",
-    ApiErrorKind.NOT_FOUND: "The video service does not know this task any more.",
-    ApiErrorKind.AMBIGUOUS: "The video service did not confirm whether it accepted the task.",
-    ApiErrorKind.DUPLICATE: "The video service already has this task from an earlier try.",
-    ApiErrorKind.UNKNOWN: "The video service answered with an unexpected error.",
+    ApiErrorKind.AUTH: N_(
+        "The video service refused the bot's credentials. An admin needs to check "
+        "the bot's API key."
+    ),
+    ApiErrorKind.OUT_OF_CREDIT: N_(
+        "The video service account is out of credit. An admin needs to top it up."
+    ),
+    ApiErrorKind.INVALID_REQUEST: N_("The video service refused these settings"),
+    ApiErrorKind.MODERATED: N_(
+        "The prompt or an input was refused by the video service's content "
+        "policy. Try rewording it."
+    ),
+    ApiErrorKind.RATE_LIMITED: N_(
+        "The video service is busy right now; the task will wait its turn."
+    ),
+    ApiErrorKind.TRANSIENT: N_("The video service had a temporary problem."),
+    ApiErrorKind.NOT_FOUND: N_("The video service does not know this task any more."),
+    ApiErrorKind.AMBIGUOUS: N_("The video service did not confirm whether it accepted the task."),
+    ApiErrorKind.DUPLICATE: N_("The video service already has this task from an earlier try."),
+    ApiErrorKind.UNKNOWN: N_("The video service answered with an unexpected error."),
 }
 
 
@@ -110,7 +120,7 @@ class ApiError(KlingBotError):
         api_code: int | str | None = None,
         retry_after_s: float | None = None,
     ) -> None:
-        sentence = _MEMBER_SENTENCES[kind]
+        sentence = _(_MEMBER_SENTENCES[kind])
         if kind is ApiErrorKind.INVALID_REQUEST and detail:
             sentence = f"{sentence}: {detail}"
         elif kind is ApiErrorKind.INVALID_REQUEST:

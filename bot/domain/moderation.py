@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.errors import NotModerator
+from bot.domain.i18n import _, translated
 
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -60,7 +61,9 @@ def require_moderator(
     """Raise `NotModerator` (with the sentence the member reads) unless they are a moderator."""
     if not is_moderator(member, config_roles=config_roles, guild_role_ids=guild_role_ids):
         raise NotModerator(
-            f"Only moderators can {action}: members with Manage Server or a moderator role."
+            _(
+                "Only moderators can {action}: members with Manage Server or a moderator role."
+            ).format(action=translated(action))
         )
 
 
@@ -73,5 +76,7 @@ def require_administrator(member: MemberFacts, *, action: str) -> None:
     """Raise `NotModerator` (the sentence names `action`) unless the member is an administrator."""
     if not is_administrator(member):
         raise NotModerator(
-            f"Only administrators can {action}: members with the Administrator permission."
+            _(
+                "Only administrators can {action}: members with the Administrator permission."
+            ).format(action=translated(action))
         )

@@ -12,6 +12,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.domain.i18n import _
+
 BAR_CELLS = 10
 FILLED, EMPTY = "▰", "▱"
 
@@ -51,7 +53,7 @@ def progress_text(shown: Progress) -> str:
     """`▰▰▰▱▱▱▱▱▱▱ about 40 s left`, or a note that it takes longer than usual."""
     bar = FILLED * shown.filled + EMPTY * (BAR_CELLS - shown.filled)
     if shown.left_s is None:
-        return f"{bar} taking a little longer than usual"
+        return _("{bar} taking a little longer than usual").format(bar=bar)
     minutes, seconds = divmod(shown.left_s, 60)
     if minutes and seconds:
         left = f"{minutes} min {seconds} s"
@@ -59,4 +61,4 @@ def progress_text(shown: Progress) -> str:
         left = f"{minutes} min"
     else:
         left = f"{seconds} s"
-    return f"{bar} about {left} left"
+    return _("{bar} about {left} left").format(bar=bar, left=left)

@@ -20,18 +20,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.errors import ApiErrorKind
+from bot.domain.i18n import N_
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskEvent
 
 ABSENCE_CONFIRMATIONS = 2  # lookups, a backoff apart, that must miss a create to resend it
 MAX_RESENDS = 1  # a create proven absent is sent again once, then given up
 
-NOT_SENT_AGAIN = "The bot could not get the task to the video service."
-MADE_BUT_NOT_FOUND = (
+# Stored as a task's reason in English, shown in the reader's language (`translated`).
+NOT_SENT_AGAIN = N_("The bot could not get the task to the video service.")
+MADE_BUT_NOT_FOUND = N_(
     "The video service took the task, but its answer was lost on the way and the bot could not "
     "find the task afterwards."
 )
-NEVER_CONFIRMED = (
+NEVER_CONFIRMED = N_(
     "The video service never confirmed the task, and the bot can't safely send it again."
 )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from bot.domain.i18n import _, pgettext
+
 _FIELD_NAMES = {
     "duration_s": "duration",
     "images": "image",
@@ -26,8 +28,9 @@ def _field_label(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int):
             words.append(str(part + 1))
         else:
-            words.append(_FIELD_NAMES.get(part, part))
-    return " ".join(words) if words else "request"
+            # An option's name as the member's Discord shows it (the commands' own catalogue).
+            words.append(pgettext("command", _FIELD_NAMES.get(part, part)))
+    return " ".join(words) if words else _("request")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -41,17 +44,25 @@ def describe_validation_error(exc: ValidationError) -> str:
         return str(error["msg"])
     if kind == "literal_error":
         allowed = str(ctx.get("expected", "")).replace("'", "")
-        return f"`{label}` {value!r} is not allowed: use {allowed}."
+        return _("`{label}` {value} is not allowed: use {allowed}.").format(
+            label=label, value=repr(value), allowed=allowed
+        )
     if kind == "extra_forbidden":
-        return f"`{label}` is not a setting of a video request."
+        return _("`{label}` is not a setting of a video request.").format(label=label)
     if kind == "missing":
-        return f"`{label}` is required."
+        return _("`{label}` is required.").format(label=label)
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"`{label}` must be a whole number, not {value!r}."
+        return _("`{label}` must be a whole number, not {value}.").format(
+            label=label, value=repr(value)
+        )
     if kind in ("bool_parsing", "bool_type"):
-        return f"`{label}` must be true or false, not {value!r}."
+        return _("`{label}` must be true or false, not {value}.").format(
+            label=label, value=repr(value)
+        )
     if kind == "greater_than":
-        return f"`{label}` must be greater than {ctx.get('gt')}."
+        return _("`{label}` must be greater than {minimum}.").format(
+            label=label, minimum=ctx.get("gt")
+        )
     if kind in ("string_too_short", "too_short"):
-        return f"`{label}` is empty."
+        return _("`{label}` is empty.").format(label=label)
     return f"`{label}`: {error['msg']}."

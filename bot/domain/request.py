@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -25,7 +24,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import N_, _, translated
+from bot.domain.placeholders import placeholder_problem
 from bot.domain.refusals import describe_validation_error
+from bot.domain.wording import has_visible_text as has_visible_text  # re-exported
 
 ModelName = Literal["kling-video-o1", "kling-v3-omni"]
 Mode = Literal["std", "pro"]
@@ -46,7 +48,6 @@ MAX_ELEMENTS_WITH_FIRST_FRAME = 3
 MAX_IMAGES_WITH_END_FRAME = 2
 ELEMENT_ID_MAX = 2**63 - 1  # a positive signed 64-bit integer: Kling's "long"
 
-_PLACEHOLDER = re.compile(r"<<<(image|element|video)_(\d+)>>>")
 _ELEMENT_DIGITS = re.compile(r"[0-9]{1,19}")
 _DATA_URL_PREFIX = re.compile(r"^data:[\w/+.-]+;base64,", re.IGNORECASE)
 
@@ -62,11 +63,11 @@ def load_stored_request(data: str | bytes) -> OmniRequest:
 class InputMode(enum.Enum):
     """How the inputs steer generation; it decides which durations the model allows."""
 
-    TEXT = "text-to-video"
-    FRAMES = "first-frame video"
-    REFERENCE = "reference video"
-    EDIT = "video edit"
-    STORYBOARD = "storyboard"
+    TEXT = N_("text-to-video")
+    FRAMES = N_("first-frame video")
+    REFERENCE = N_("reference video")
+    EDIT = N_("video edit")
+    STORYBOARD = N_("storyboard")
 
 
 class ImageInput(BaseModel):
@@ -82,7 +83,7 @@ class ImageInput(BaseModel):
         # Kling wants raw base64: a `data:image/png;base64,` prefix makes it refuse the image.
         value = _DATA_URL_PREFIX.sub("", value.strip())
         if not value:
-            raise PydanticCustomError("omni_rule", "an image is empty")
+            raise PydanticCustomError("omni_rule", _("an image is empty"))
         return value
 
 
@@ -107,8 +108,10 @@ class ElementInput(BaseModel):
         shown = str(value) if len(str(value)) <= 24 else str(value)[:23] + "…"
         raise PydanticCustomError(
             "omni_rule",
-            "`elements`: {shown} is not a Kling element ID; an ID is a whole number from 1 to "
-            "{highest}, in the digits 0-9.",
+            _(
+                "`elements`: {shown} is not a Kling element ID; an ID is a whole number from 1 "
+                "to {highest}, in the digits 0-9."
+            ),
             {"shown": shown, "highest": ELEMENT_ID_MAX},
         )
 
@@ -210,8 +213,8 @@ def allowed_durations(model: ModelName, mode: InputMode, has_video: bool) -> tup
 def describe_durations(seconds: tuple[int, ...]) -> str:
     """`5 or 10`, or a range such as `3 to 15` for long consecutive runs."""
     if len(seconds) > 2 and seconds == tuple(range(seconds[0], seconds[-1] + 1)):
-        return f"{seconds[0]} to {seconds[-1]}"
-    return " or ".join(str(s) for s in seconds)
+        return _("{first} to {last}").format(first=seconds[0], last=seconds[-1])
+    return _(" or ").join(str(s) for s in seconds)
 
 
 def first_problem(request: OmniRequest) -> str | None:
@@ -220,93 +223,90 @@ def first_problem(request: OmniRequest) -> str | None:
         problem = check(request)
         if problem is not None:
             return problem
-    return _placeholders(request)
-
-
-# Categories that show nothing on their own: controls, format characters (zero-width space,
-# joiners, BOM, direction marks, tags), separators, unassigned and surrogate code points, and
-# combining marks (variation selectors among them), which need a letter to sit on.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
-# Letters and symbols that are drawn blank: Hangul fillers, the blank Braille pattern.
-_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
-def has_visible_text(text: str) -> bool:
-    """Whether any character of `text` shows: a prompt of zero-width spaces says nothing."""
-    return any(
-        not char.isspace()
-        and char not in _BLANK_CHARACTERS
-        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
-        for char in text
-    )
+    counts = {"image": len(request.images), "element": len(request.elements)}
+    counts["video"] = len(request.videos)
+    return placeholder_problem([request.prompt, *(s.prompt for s in request.shots)], counts)
 
 
 def _prompt(r: OmniRequest) -> str | None:
     if len(r.prompt) > PROMPT_MAX_CHARS:
-        return (
-            f"`prompt` is {len(r.prompt)} characters long: the limit is {PROMPT_MAX_CHARS}. "
-            "Shorten it."
+        return _("`prompt` is {length} characters long: the limit is {limit}. Shorten it.").format(
+            length=len(r.prompt), limit=PROMPT_MAX_CHARS
         )
     prompt_ignored = r.multi_shot and r.shot_type == "customize"
     if not prompt_ignored and not r.prompt.strip():
-        return (
-            f"`prompt` is empty: describe the video you want (up to {PROMPT_MAX_CHARS} characters)."
-        )
+        return _(
+            "`prompt` is empty: describe the video you want (up to {limit} characters)."
+        ).format(limit=PROMPT_MAX_CHARS)
     if not prompt_ignored and not has_visible_text(r.prompt):
-        return (
+        return _(
             "`prompt` has only invisible characters (such as zero-width spaces): describe the "
-            f"video you want in words (up to {PROMPT_MAX_CHARS} characters)."
-        )
+            "video you want in words (up to {limit} characters)."
+        ).format(limit=PROMPT_MAX_CHARS)
     return None
 
 
 def _storyboard(r: OmniRequest) -> str | None:
     if not r.multi_shot:
         if r.shot_type is not None or r.shots:
-            return "Shots only apply to a storyboard (multi-shot video)."
+            return _("Shots only apply to a storyboard (multi-shot video).")
         return None
     if r.model != "kling-v3-omni":
-        return f"Storyboards (multi-shot videos) need the kling-v3-omni model, not {r.model}."
+        return _(
+            "Storyboards (multi-shot videos) need the kling-v3-omni model, not {model}."
+        ).format(model=r.model)
     if r.shot_type is None:
-        return "A storyboard needs a `shot_type`: customize (your own shots) or intelligence."
+        return _("A storyboard needs a `shot_type`: customize (your own shots) or intelligence.")
     if any(i.frame is not None for i in r.images):
-        return "A storyboard can't use a first or end frame: drop the frame images."
+        return _("A storyboard can't use a first or end frame: drop the frame images.")
     if r.shot_type == "intelligence":
         if r.shots:
-            return "Shots are only used when you write them yourself (shot_type customize)."
+            return _("Shots are only used when you write them yourself (shot_type customize).")
         return None
     if not 1 <= len(r.shots) <= MAX_SHOTS:
-        return f"A storyboard has 1 to {MAX_SHOTS} shots; this one has {len(r.shots)}."
+        return _("A storyboard has 1 to {most} shots; this one has {count}.").format(
+            most=MAX_SHOTS, count=len(r.shots)
+        )
     for number, shot in enumerate(r.shots, start=1):
         if not has_visible_text(shot.prompt):
-            return f"Shot {number} has no description: say what happens in it."
-        if len(shot.prompt) > SHOT_PROMPT_MAX_CHARS:
-            return (
-                f"Shot {number} is {len(shot.prompt)} characters long: "
-                f"the limit is {SHOT_PROMPT_MAX_CHARS} per shot."
+            return _("Shot {number} has no description: say what happens in it.").format(
+                number=number
             )
+        if len(shot.prompt) > SHOT_PROMPT_MAX_CHARS:
+            return _(
+                "Shot {number} is {length} characters long: the limit is {limit} per shot."
+            ).format(number=number, length=len(shot.prompt), limit=SHOT_PROMPT_MAX_CHARS)
         if shot.duration_s < 1:
-            return f"Shot {number} lasts {shot.duration_s} s: each shot lasts at least 1 second."
+            return _("Shot {number} lasts {seconds} s: each shot lasts at least 1 second.").format(
+                number=number, seconds=shot.duration_s
+            )
     total = sum(s.duration_s for s in r.shots)
     if r.duration_s is not None and total != r.duration_s:
-        return (
-            f"The shots add up to {total} s but the video lasts {r.duration_s} s: "
+        return _(
+            "The shots add up to {total} s but the video lasts {seconds} s: "
             "make the shot seconds add up to the duration."
-        )
+        ).format(total=total, seconds=r.duration_s)
     return None
 
 
 def _counts(r: OmniRequest) -> str | None:
     if len(r.videos) > 1:
-        return f"Only one video can be used; {len(r.videos)} were given."
+        return _("Only one video can be used; {count} were given.").format(count=len(r.videos))
     limit = MAX_INPUTS_WITH_VIDEO if r.videos else MAX_INPUTS_WITHOUT_VIDEO
     used = len(r.images) + len(r.elements)
     if used > limit:
-        where = " when a video is used" if r.videos else ""
-        return (
-            f"Too many inputs: {len(r.images)} images and {len(r.elements)} elements. "
-            f"Images and elements together may be at most {limit}{where}."
+        sentence = (
+            _(
+                "Too many inputs: {images} images and {elements} elements. Images and "
+                "elements together may be at most {limit} when a video is used."
+            )
+            if r.videos
+            else _(
+                "Too many inputs: {images} images and {elements} elements. Images and "
+                "elements together may be at most {limit}."
+            )
         )
+        return sentence.format(images=len(r.images), elements=len(r.elements), limit=limit)
     return None
 
 
@@ -314,30 +314,29 @@ def _frames(r: OmniRequest) -> str | None:
     firsts = sum(1 for i in r.images if i.frame == "first_frame")
     ends = sum(1 for i in r.images if i.frame == "end_frame")
     if firsts > 1 or ends > 1:
-        return "Only one first frame and one end frame can be used."
+        return _("Only one first frame and one end frame can be used.")
     if ends and not firsts:
-        return "An end frame needs a first frame too: add `first_frame` or drop `end_frame`."
+        return _("An end frame needs a first frame too: add `first_frame` or drop `end_frame`.")
     if ends and len(r.images) > MAX_IMAGES_WITH_END_FRAME:
-        return (
-            f"An end frame can't be combined with more than {MAX_IMAGES_WITH_END_FRAME} images "
-            f"in total; {len(r.images)} were given. Drop the reference images or the end frame."
-        )
+        return _(
+            "An end frame can't be combined with more than {most} images in total; {count} "
+            "were given. Drop the reference images or the end frame."
+        ).format(most=MAX_IMAGES_WITH_END_FRAME, count=len(r.images))
     if (firsts or ends) and r.base_video is not None:
-        return (
+        return _(
             "First and end frames can't be used while editing a video: "
             "use the video as a reference instead, or drop the frames."
         )
     if firsts and len(r.elements) > MAX_ELEMENTS_WITH_FIRST_FRAME:
-        return (
-            f"With a first frame at most {MAX_ELEMENTS_WITH_FIRST_FRAME} elements can be used; "
-            f"{len(r.elements)} were given."
-        )
+        return _(
+            "With a first frame at most {most} elements can be used; {count} were given."
+        ).format(most=MAX_ELEMENTS_WITH_FIRST_FRAME, count=len(r.elements))
     return None
 
 
 def _sound(r: OmniRequest) -> str | None:
     if r.sound and r.videos:
-        return (
+        return _(
             "`sound` can't be on when a video is used: the video's own sound is kept or "
             "dropped instead (keep_sound)."
         )
@@ -348,11 +347,18 @@ def _aspect_ratio(r: OmniRequest) -> str | None:
     has_first_frame = any(i.frame == "first_frame" for i in r.images)
     if has_first_frame or r.base_video is not None:
         if r.aspect_ratio is not None:
-            source = "the first frame" if has_first_frame else "the edited video"
-            return f"`aspect_ratio` can't be set here: the frame shape comes from {source}."
+            if has_first_frame:
+                return _(
+                    "`aspect_ratio` can't be set here: the frame shape comes from the first frame."
+                )
+            return _(
+                "`aspect_ratio` can't be set here: the frame shape comes from the edited video."
+            )
         return None
     if r.aspect_ratio is None:
-        return "`aspect_ratio` is required: use " + ", ".join(ASPECT_RATIOS) + "."
+        return _("`aspect_ratio` is required: use {ratios}.").format(
+            ratios=", ".join(ASPECT_RATIOS)
+        )
     return None
 
 
@@ -361,39 +367,27 @@ def _duration(r: OmniRequest) -> str | None:
     allowed = allowed_durations(r.model, mode, bool(r.videos))
     if not allowed:
         if r.duration_s is not None:
-            return (
+            return _(
                 "`duration` can't be set when editing a video: the result is as long as the video."
             )
         return None
     if r.duration_s is None:
-        return f"`duration` is required: use {describe_durations(allowed)} seconds."
+        return _("`duration` is required: use {seconds} seconds.").format(
+            seconds=describe_durations(allowed)
+        )
     if r.duration_s not in allowed:
-        with_video = " with a reference video" if r.videos and mode is not InputMode.EDIT else ""
-        return (
-            f"`duration` {r.duration_s} is not allowed for {mode.value}{with_video} on "
-            f"{r.model}: use {describe_durations(allowed)}."
+        sentence = (
+            _(
+                "`duration` {seconds} is not allowed for {use} with a reference video on "
+                "{model}: use {allowed}."
+            )
+            if r.videos and mode is not InputMode.EDIT
+            else _("`duration` {seconds} is not allowed for {use} on {model}: use {allowed}.")
+        )
+        return sentence.format(
+            seconds=r.duration_s,
+            use=translated(mode.value),
+            model=r.model,
+            allowed=describe_durations(allowed),
         )
     return None
-
-
-def _placeholders(r: OmniRequest) -> str | None:
-    counts = {"image": len(r.images), "element": len(r.elements), "video": len(r.videos)}
-    texts = [r.prompt, *(s.prompt for s in r.shots)]
-    for text in texts:
-        for kind, number_text in _PLACEHOLDER.findall(text):
-            number = int(number_text)
-            have = counts[kind]
-            if not 1 <= number <= have:
-                return (
-                    f"`<<<{kind}_{number_text}>>>` in the prompt refers to {kind} {number}, "
-                    f"but {_how_many(have, kind)}."
-                )
-    return None
-
-
-def _how_many(have: int, kind: str) -> str:
-    if have == 0:
-        return f"no {kind} was given"
-    if have == 1:
-        return f"only 1 {kind} was given"
-    return f"only {have} {kind}s were given"

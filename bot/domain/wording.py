@@ -10,6 +10,24 @@ import unicodedata
 _JOINERS = frozenset({"\u200d", "\ufe0e", "\ufe0f"})
 
 
+# Categories that show nothing on their own: controls, format characters (zero-width space,
+# joiners, BOM, direction marks, tags), separators, unassigned and surrogate code points, and
+# combining marks (variation selectors among them), which need a letter to sit on.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that are drawn blank: Hangul fillers, the blank Braille pattern.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether any character of `text` shows: a prompt of zero-width spaces says nothing."""
+    return any(
+        not char.isspace()
+        and char not in _BLANK_CHARACTERS
+        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
 def human_size(size_bytes: int, *, decimals: int = 1) -> str:
     """`850 B`, `12.3 KiB`, `10 MiB`, `1.5 GiB` (binary units, as Discord's limits are)."""
     if size_bytes < 1024:

@@ -114,11 +114,6 @@ async def gather_facts(
     )
 
 
-def health_file_for(database: Path) -> Path:
-    """Where the bot writes its health report when it has no HTTP server."""
-    return database.with_name(database.name + ".health")
-
-
 class HealthFile:
     """Writes the health report to a file every `every_s` seconds, for `kling-bot health`.
 
@@ -157,7 +152,8 @@ class HealthFile:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
+    # Two processes may write one report for a moment (a rolling restart): each its own partial.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 

@@ -6,17 +6,16 @@ Discord's for embeds."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.cancellation import cancellation_refunded
-from bot.domain.delivery import Form
+from bot.domain.i18n import N_, _, ngettext, translated
 from bot.domain.lifecycle import TaskState
 from bot.domain.progress import Progress, progress, progress_text
 from bot.domain.records import TaskRecord
 from bot.domain.request import InputMode, OmniRequest
-from bot.domain.wording import clip, human_duration, human_size, human_sizes_apart, jump_url, plural
+from bot.domain.wording import clip, human_duration, jump_url
 
 CONTENT_MAX_CHARS = 2000
 TITLE_MAX_CHARS = 256
@@ -29,7 +28,6 @@ RERUN_EMOJI = "🔁"
 CANCEL_EMOJI = "🛑"
 VARIATION_EMOJI = "🎲"
 EXTEND_EMOJI = "▶️"
-LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
 
 COLOUR_WAITING = 0x99AAB5  # grey
 COLOUR_WORKING = 0x5865F2  # blurple
@@ -37,22 +35,21 @@ COLOUR_DONE = 0x57F287  # green
 COLOUR_FAILED = 0xED4245  # red
 COLOUR_UNSURE = 0xFEE75C  # yellow
 
-_MODE_NAMES = {"std": "Standard", "pro": "Pro"}
+# In English here, in the reader's language where they are shown (`translated`).
+_MODE_NAMES = {"std": N_("Standard"), "pro": N_("Pro")}
 _KIND_NAMES = {
-    InputMode.TEXT: "Text to video",
-    InputMode.FRAMES: "Video from a first frame",
-    InputMode.REFERENCE: "Video from references",
-    InputMode.EDIT: "Video edit",
-    InputMode.STORYBOARD: "Storyboard",
+    InputMode.TEXT: N_("Text to video"),
+    InputMode.FRAMES: N_("Video from a first frame"),
+    InputMode.REFERENCE: N_("Video from references"),
+    InputMode.EDIT: N_("Video edit"),
+    InputMode.STORYBOARD: N_("Storyboard"),
 }
 _FAILURE_DEFAULTS = {
-    TaskState.FAILED: "Kling couldn't make this video.",
-    TaskState.REJECTED: "Kling refused the request.",
-    TaskState.TIMED_OUT: "Kling took too long to make this video.",
-    TaskState.UNDELIVERABLE: "The video was made but couldn't be posted here.",
+    TaskState.FAILED: N_("Kling couldn't make this video."),
+    TaskState.REJECTED: N_("Kling refused the request."),
+    TaskState.TIMED_OUT: N_("Kling took too long to make this video."),
+    TaskState.UNDELIVERABLE: N_("The video was made but couldn't be posted here."),
 }
-# Characters that belong to the one before them: cutting just before one splits a glyph.
-_RESULT_PHRASE = "your video is ready"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +81,7 @@ class StatusView:
 
 def task_marker(task_id: int) -> str:
     """How the result message names its task (also what a retry looks for in the history)."""
-    return f"Task #{task_id}"
-
-
-def is_result_text(content: str, task_id: int) -> bool:
-    """True when a message's content is `result_text` for this task (not for task #420)."""
-    marker = re.escape(task_marker(task_id))
-    has_phrase = _RESULT_PHRASE in content.lower()
-    return has_phrase and re.search(marker + r"(?!\d)", content) is not None
+    return _("Task #{id}").format(id=task_id)
 
 
 # -- the status embed ------------------------------------------------------------------------
@@ -132,31 +122,33 @@ def status_view(
     shown = rendering_progress(task, now, expected_s)
     if shown is not None:
         status = f"{status}\n{progress_text(shown)}"
+    requested_by = _("the command line") if task.user_id is None else f"<@{task.user_id}>"
+    mode = translated(_MODE_NAMES.get(request.mode, request.mode))
     fields: tuple[EmbedField, ...] = (
-        EmbedField("Status", clip(status, FIELD_VALUE_MAX_CHARS), False),
-        EmbedField(
-            "Requested by", "the command line" if task.user_id is None else f"<@{task.user_id}>"
-        ),
-        EmbedField("Model", f"{request.model} ({_MODE_NAMES.get(request.mode, request.mode)})"),
-        EmbedField("Length", _length(request)),
-        EmbedField("Frame", _frame(request)),
-        EmbedField("Sound", _sound(request)),
-        EmbedField("Inputs", _inputs(request)),
-        EmbedField("Took" if task.is_terminal else "Elapsed", _elapsed(task, now)),
+        EmbedField(_("Status"), clip(status, FIELD_VALUE_MAX_CHARS), False),
+        EmbedField(_("Requested by"), requested_by),
+        EmbedField(_("Model"), f"{request.model} ({mode})"),
+        EmbedField(_("Length"), _length(request)),
+        EmbedField(_("Frame"), _frame(request)),
+        EmbedField(_("Sound"), _sound(request)),
+        EmbedField(_("Inputs"), _inputs(request)),
+        EmbedField(_("Took") if task.is_terminal else _("Elapsed"), _elapsed(task, now)),
     )
     if task.user_id is not None:
-        fields += (EmbedField("Cost", cost_text(task)),)
-    title = _KIND_NAMES[request.input_mode]
+        fields += (EmbedField(_("Cost"), cost_text(task)),)
+    title = translated(_KIND_NAMES[request.input_mode])
     if request.multi_shot and request.shots:
-        title += f" · {len(request.shots)} shots"
+        title += " · " + _("{count} shots").format(count=len(request.shots))
     if task.rerun_of is not None:
-        title = f"{RERUN_EMOJI} {title} · rerun of #{task.rerun_of}"
+        title = f"{RERUN_EMOJI} {title} · " + _("rerun of #{id}").format(id=task.rerun_of)
     elif task.edited_from is not None:
-        title = f"{title} · edited from #{task.edited_from}"
+        title = f"{title} · " + _("edited from #{id}").format(id=task.edited_from)
     elif task.varied_from is not None:
-        title = f"{VARIATION_EMOJI} {title} · variation of #{task.varied_from}"
+        varied = _("variation of #{id}").format(id=task.varied_from)
+        title = f"{VARIATION_EMOJI} {title} · {varied}"
     elif task.extends is not None:
-        title = f"{EXTEND_EMOJI} Next shot · extension of #{task.extends}"
+        extension = _("Next shot · extension of #{id}").format(id=task.extends)
+        title = f"{EXTEND_EMOJI} {extension}"
     view = StatusView(
         title=f"🎬 {title}",
         description="",
@@ -176,79 +168,98 @@ def state_text(task: TaskRecord, *, position: int | None) -> str:
     if state is TaskState.CANCELLED or (task.is_cancel_requested and not task.is_terminal):
         return _cancelled_text(task)
     if state is TaskState.QUEUED:
-        text = "Waiting in line" if position is None else f"Waiting in line — position {position}"
+        text = (
+            _("Waiting in line")
+            if position is None
+            else _("Waiting in line — position {position}").format(position=position)
+        )
         if task.attempts:
-            text += " (Kling was busy; it will be sent again shortly)"
+            text += " " + _("(Kling was busy; it will be sent again shortly)")
         return text
     if state in (TaskState.SUBMITTING, TaskState.SUBMITTED):
-        return "Sent to Kling"
+        return _("Sent to Kling")
     if state is TaskState.PROCESSING:
-        return "Rendering…" if task.progress_pct is None else f"Rendering… ({task.progress_pct}%)"
+        if task.progress_pct is None:
+            return _("Rendering…")
+        return _("Rendering… ({percent}%)").format(percent=task.progress_pct)
     if state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
-        return "Finishing up — posting the video"
+        return _("Finishing up — posting the video")
     if state is TaskState.DELIVERED:
         if task.result_deleted_by is not None:
-            return f"Done ✅ — the video was removed by <@{task.result_deleted_by}>"
+            return _("Done ✅ — the video was removed by {who}").format(
+                who=f"<@{task.result_deleted_by}>"
+            )
         if task.delivery_message_id is None or task.guild_id is None or task.channel_id is None:
-            return "Done ✅"
+            return _("Done ✅")
         link = jump_url(task.guild_id, task.channel_id, task.delivery_message_id)
-        return f"Done ✅ — [jump to the video]({link})"
+        return _("Done ✅ — [jump to the video]({link})").format(link=link)
     if state is TaskState.AMBIGUOUS:
-        return "Checking with Kling whether the task was received"
+        return _("Checking with Kling whether the task was received")
     return _failure_text(task)
 
 
 def _cancelled_text(task: TaskRecord) -> str:
-    who = "" if task.cancelled_by is None else f" by <@{task.cancelled_by}>"
-    credits = "Your credit" if task.cost == 1 else f"Your {task.cost} credits"
+    who = f"<@{task.cancelled_by}>"
     refunded = cancellation_refunded(
         was_created=task.api_task_id is not None, refund_running=task.cancel_refund
     )
     if task.is_terminal:
-        money = f" {credits} {'was' if task.cost == 1 else 'were'} refunded." if refunded else ""
-        return (
-            f"{CANCEL_EMOJI} Cancelled{who}.{money}"
-            if task.cost
-            else f"{CANCEL_EMOJI} Cancelled{who}."
-        )
+        text = _("Cancelled.") if task.cancelled_by is None else _("Cancelled by {who}.")
+        if task.cost and refunded:
+            text += " " + _refunded(task.cost)
+        return f"{CANCEL_EMOJI} " + text.format(who=who)
     # Still at the API: Kling has no way to stop it, so it keeps its slot until it is done.
-    text = f"{CANCEL_EMOJI} Cancelled{who}: Kling is finishing it, and it won't be posted."
+    text = (
+        _("Cancelled: Kling is finishing it, and it won't be posted.")
+        if task.cancelled_by is None
+        else _("Cancelled by {who}: Kling is finishing it, and it won't be posted.")
+    )
     if task.cost:
-        text += (
-            f" {credits} will be refunded."
+        text += " " + (
+            ngettext(
+                "Your credit will be refunded.", "Your {count} credits will be refunded.", task.cost
+            )
             if refunded
-            else " The server is billed for it, so its credits stay used."
+            else _("The server is billed for it, so its credits stay used.")
         )
-    return text
+    return f"{CANCEL_EMOJI} " + text.format(who=who, count=task.cost)
+
+
+def _refunded(cost: int) -> str:
+    return ngettext(
+        "Your credit was refunded.", "Your {count} credits were refunded.", cost
+    ).format(count=cost)
 
 
 def _failure_text(task: TaskRecord) -> str:
-    reason = (task.failure_reason or "").strip() or _FAILURE_DEFAULTS[task.state]
+    # A reason is stored in English: a sentence the catalogue knows is shown translated.
+    reason = translated((task.failure_reason or "").strip() or _FAILURE_DEFAULTS[task.state])
     reason = reason[0].upper() + reason[1:]
     if not reason.endswith((".", "!", "?")):
         reason += "."
     text = f"❌ {reason}"
     if task.state.is_refunded and task.cost > 0:
-        text += (
-            " Your credit was refunded."
-            if task.cost == 1
-            else f" Your {task.cost} credits were refunded."
-        )
+        text += " " + _refunded(task.cost)
     return text
 
 
-_LEFT_IN = {"day": "today", "week": "this week", "month": "this month"}
+_LEFT_IN = {
+    "day": N_("{count} left today"),
+    "week": N_("{count} left this week"),
+    "month": N_("{count} left this month"),
+}
 
 
 def cost_text(task: TaskRecord) -> str:
     """What the task costs, and what its requester had left once it was charged:
     `1 credit · 4 left today`; `2 credits · no limit`; `free`."""
     if task.cost == 0:
-        return "free"
-    cost = f"{task.cost} credit" if task.cost == 1 else f"{task.cost} credits"
+        return _("free")
+    cost = ngettext("{count} credit", "{count} credits", task.cost).format(count=task.cost)
     if task.credits_left is None or task.quota_window is None:
-        return f"{cost} · no limit"
-    return f"{cost} · {task.credits_left} left {_LEFT_IN[task.quota_window]}"
+        return f"{cost} · " + _("no limit")
+    left = translated(_LEFT_IN[task.quota_window]).format(count=task.credits_left)
+    return f"{cost} · {left}"
 
 
 def _colour(state: TaskState) -> int:
@@ -268,48 +279,55 @@ def _colour(state: TaskState) -> int:
 def _prompt_text(request: OmniRequest) -> str:
     lines = [request.prompt.strip()] if request.prompt.strip() else []
     for number, shot in enumerate(request.shots, start=1):
-        lines.append(f"**Shot {number}** ({shot.duration_s} s): {shot.prompt.strip()}")
+        shot_name = _("Shot {number}").format(number=number)
+        lines.append(f"**{shot_name}** ({shot.duration_s} s): {shot.prompt.strip()}")
     return "\n".join(lines)
 
 
 def _length(request: OmniRequest) -> str:
     if request.duration_s is None:
-        return "as long as the video"
+        return _("as long as the video")
     return f"{request.duration_s} s"
 
 
 def _frame(request: OmniRequest) -> str:
     if any(image.frame == "first_frame" for image in request.images):
-        return "from the first frame"
+        return _("from the first frame")
     if request.base_video is not None:
-        return "from the video"
-    return request.aspect_ratio or "default"
+        return _("from the video")
+    return request.aspect_ratio or _("default")
 
 
 def _sound(request: OmniRequest) -> str:
     if request.sound:
-        return "on"
+        return _("on")
     if any(video.keep_original_sound for video in request.videos):
-        return "the video's own"
-    return "off"
+        return _("the video's own")
+    return _("off")
 
 
 def _inputs(request: OmniRequest) -> str:
     parts: list[str] = []
     frames = [image.frame for image in request.images if image.frame is not None]
     if "first_frame" in frames:
-        parts.append("first frame")
+        parts.append(_("first frame"))
     if "end_frame" in frames:
-        parts.append("end frame")
+        parts.append(_("end frame"))
     if references := len(request.reference_images):
-        parts.append(plural(references, "image"))
-    if request.elements:
-        parts.append(plural(len(request.elements), "element"))
+        parts.append(
+            ngettext("{count} image", "{count} images", references).format(count=references)
+        )
+    if elements := len(request.elements):
+        parts.append(
+            ngettext("{count} element", "{count} elements", elements).format(count=elements)
+        )
     for video in request.videos:
-        parts.append("1 video (" + ("edit" if video.refer_type == "base" else "reference") + ")")
+        parts.append(
+            _("1 video (edit)") if video.refer_type == "base" else _("1 video (reference)")
+        )
     if request.watermark:
-        parts.append("watermark")
-    return ", ".join(parts) or "text only"
+        parts.append(_("watermark"))
+    return ", ".join(parts) or _("text only")
 
 
 def _elapsed(task: TaskRecord, now: datetime) -> str:
@@ -318,71 +336,8 @@ def _elapsed(task: TaskRecord, now: datetime) -> str:
     if task.is_terminal:
         return took
     # `<t:…:R>` keeps counting in the member's client between our (rate-limited) edits.
-    return f"{took} (started <t:{int(task.created_at.timestamp())}:R>)"
-
-
-# -- the result message ----------------------------------------------------------------------
-
-
-def result_text(
-    task: TaskRecord,
-    form: Form,
-    size_bytes: int | None,
-    upload_limit: int,
-    *,
-    url: str | None = None,
-    link_reason: str | None = None,
-    has_buttons: bool = False,
-) -> str:
-    """The result message's content: ping the requester, name the task, and for a link say
-    why it isn't attached (`link_reason` when the bot knows better than the sizes) and that it
-    expires. Never the prompt (content pings; it's capped)."""
-    ready = f"{_RESULT_PHRASE}! 🎬 {task_marker(task.id)}"
-    head = ready[0].upper() + ready[1:] if task.user_id is None else f"<@{task.user_id}> {ready}"
-    hint = (
-        f"Press {RERUN_EMOJI} Rerun (or react with {RERUN_EMOJI}) to make another take."
-        if has_buttons
-        else f"React with {RERUN_EMOJI} to make another take."
-    )
-    if form is Form.FILE:
-        return f"{head} · {hint}"
-    link = url or task.result_url or ""
-    limit = human_size(upload_limit)
-    if link_reason is not None:
-        why = link_reason
-    elif size_bytes is None:
-        why = f"It's too large to attach here (this server's upload limit is {limit})"
-    elif size_bytes > upload_limit:
-        size, limit = human_sizes_apart(size_bytes, upload_limit)
-        why = f"It's {size}, too large to attach here (this server's upload limit is {limit})"
-    else:
-        why = "Discord wouldn't take it as an attachment"
-    expiry = (
-        f"Kling's links expire after {LINK_LIFETIME}: download the video if you want to keep it."
-    )
-    lines = [head, link, f"{why}, so this is Kling's own link. {expiry}", hint]
-    # Only an absurd URL could overflow 2000; the optional lines go first, never the link.
-    while len("\n".join(lines)) > CONTENT_MAX_CHARS and len(lines) > 2:
-        lines.pop()
-    return "\n".join(lines)
-
-
-def private_result_text(
-    task: TaskRecord,
-    form: Form,
-    size_bytes: int | None,
-    upload_limit: int,
-    *,
-    url: str | None = None,
-    channel_problem: str,
-) -> str:
-    """The result sent to the member in private because the channel refused it, saying why."""
-    lead = f"Posting in <#{task.channel_id}> failed ({channel_problem}), so it comes to you here."
-    text = f"{lead}\n{result_text(task, form, size_bytes, upload_limit, url=url)}"
-    return (
-        text
-        if len(text) <= CONTENT_MAX_CHARS
-        else result_text(task, form, size_bytes, upload_limit, url=url)
+    return _("{took} (started {when})").format(
+        took=took, when=f"<t:{int(task.created_at.timestamp())}:R>"
     )
 
 

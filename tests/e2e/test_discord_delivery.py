@@ -25,7 +25,8 @@ from bot.engine.task_engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
-from bot.features.render import is_result_text, status_view
+from bot.features.render import status_view
+from bot.features.render_result import is_result_text
 from bot.store.sql_store import SqlStore
 
 MiB = 1024 * 1024

@@ -47,7 +47,7 @@ async def test_the_bot_runs_on_postgresql_without_a_lock_and_never_shows_the_pas
     media_dir = bot_settings.storage.media_dir
     env = operator_env()
     health = await kling_bot("health", "--config", str(bot_process.config), cwd=tmp_path, env=env)
-    assert (health.code, health.stdout) == (0, "✓ healthy\n")
+    assert (health.code, health.stdout) == (0, "✓ healthy\n"), health.output
     assert (media_dir / "health" / "bot.health").is_file()
     tasks = await kling_bot("tasks", "--config", str(bot_process.config), cwd=tmp_path, env=env)
     assert tasks.code == 0

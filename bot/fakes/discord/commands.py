@@ -20,6 +20,43 @@ MAX_COMMANDS = 100
 MAX_OPTIONS = 25
 MAX_CHOICES = 25
 MAX_COMMAND_CHARS = 8000
+# The locales Discord accepts as keys of name_localizations / description_localizations.
+LOCALES = frozenset(
+    {
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    }
+)
 
 # Turns an option value of a snowflake type into its ID and records it in ``resolved``.
 Resolver = Callable[[int, JSON, Any], str]
@@ -38,6 +75,46 @@ def _check_text(path: str, value: Any, *, low: int, high: int, is_name: bool) ->
     return len(text)
 
 
+def _check_localized(path: str, value: Any, *, low: int, high: int, is_name: bool) -> int:
+    """A ``*_localizations`` map: known locales only, each text held to the field's own rules.
+    Counts the longest one, as Discord counts a command's size."""
+    if value is None:
+        return 0
+    if not isinstance(value, dict):
+        raise invalid_form(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    longest = 0
+    for locale, text in value.items():
+        if locale not in LOCALES:
+            raise invalid_form(f"{path}.{locale}", "LOCALE_INVALID", f"Invalid locale {locale!r}")
+        size = _check_text(f"{path}.{locale}", text, low=low, high=high, is_name=is_name)
+        longest = max(longest, size)
+    return longest
+
+
+def _check_named(path: str, item: JSON, *, is_name: bool, has_description: bool) -> int:
+    """Name and description of a command or option, with their localizations."""
+    total = _check_text(f"{path}.name", item.get("name"), low=1, high=32, is_name=is_name)
+    total += _check_localized(
+        f"{path}.name_localizations",
+        item.get("name_localizations"),
+        low=1,
+        high=32,
+        is_name=is_name,
+    )
+    if has_description:
+        total += _check_text(
+            f"{path}.description", item.get("description"), low=1, high=100, is_name=False
+        )
+        total += _check_localized(
+            f"{path}.description_localizations",
+            item.get("description_localizations"),
+            low=1,
+            high=100,
+            is_name=False,
+        )
+    return total
+
+
 def _check_options(path: str, options: list[JSON], *, depth: int) -> int:
     if len(options) > MAX_OPTIONS:
         raise invalid_form(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
@@ -46,10 +123,7 @@ def _check_options(path: str, options: list[JSON], *, depth: int) -> int:
     seen_optional = False
     for index, option in enumerate(options):
         here = f"{path}.{index}"
-        total += _check_text(f"{here}.name", option.get("name"), low=1, high=32, is_name=True)
-        total += _check_text(
-            f"{here}.description", option.get("description"), low=1, high=100, is_name=False
-        )
+        total += _check_named(here, option, is_name=True, has_description=True)
         if option["name"] in seen:
             raise invalid_form(here, "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Dup name")
         seen.add(option["name"])
@@ -74,8 +148,16 @@ def _check_options(path: str, options: list[JSON], *, depth: int) -> int:
         if choices and option.get("autocomplete"):
             raise invalid_form(here, "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE", "Both set")
         for number, choice in enumerate(choices):
+            where = f"{here}.choices.{number}"
             total += _check_text(
-                f"{here}.choices.{number}.name", choice.get("name"), low=1, high=100, is_name=False
+                f"{where}.name", choice.get("name"), low=1, high=100, is_name=False
+            )
+            total += _check_localized(
+                f"{where}.name_localizations",
+                choice.get("name_localizations"),
+                low=1,
+                high=100,
+                is_name=False,
             )
             total += len(str(choice.get("value", "")))
     return total
@@ -84,12 +166,8 @@ def _check_options(path: str, options: list[JSON], *, depth: int) -> int:
 def validate_command(index: int, command: JSON) -> None:
     """Discord's cheap checks on one command (raises 400/50035)."""
     kind = command.get("type", 1)
-    _check_text(f"{index}.name", command.get("name"), low=1, high=32, is_name=kind == 1)
-    total = len(command.get("name", ""))
+    total = _check_named(str(index), command, is_name=kind == 1, has_description=kind == 1)
     if kind == 1:
-        total += _check_text(
-            f"{index}.description", command.get("description"), low=1, high=100, is_name=False
-        )
         total += _check_options(f"{index}.options", command.get("options") or [], depth=0)
     if total > MAX_COMMAND_CHARS:
         raise invalid_form(str(index), "APPLICATION_COMMAND_TOO_LARGE", "Command too large")

@@ -147,7 +147,7 @@ def interaction_payload(
         "token": token,
         "version": 1,
         "app_permissions": str(app_permissions),
-        "locale": "en-US",
+        "locale": member.locale,
         "guild_locale": guild.locale,
         "entitlements": [],
         "entitlement_sku_ids": [],

@@ -219,6 +219,7 @@ class Member:
     role_ids: list[int] = field(default_factory=list)
     nick: str | None = None
     joined_at: float | None = None
+    locale: str = "en-US"  # the language of the member's Discord client: interactions' locale
 
     @property
     def id(self) -> int:

@@ -16,12 +16,11 @@ from bot.features.render import (
     DESCRIPTION_MAX_CHARS,
     EMBED_MAX_CHARS,
     FIELD_VALUE_MAX_CHARS,
-    is_result_text,
     position_worth_an_edit,
-    result_text,
     state_text,
     status_view,
 )
+from bot.features.render_result import is_result_text, result_text
 from tests.helpers.tasks import CHANNEL, CREATED, GUILD, USER, make_task
 
 MiB = 1024 * 1024
