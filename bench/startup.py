@@ -41,8 +41,8 @@ from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometConfig
 from bot.omni.client import OmniClient
-from bot.store.database import to_db_time
-from bot.store.sqlite import SqliteStore
+from bot.store.sql import to_db_time
+from bot.store.sql_store import SqlStore
 
 API_KEY = FakeCometConfig().api_key
 PROBE_SLEEP_S = 0.010
@@ -177,7 +177,7 @@ def _flush(
 
 async def _add_live_tasks(path: Path) -> None:
     """The unfinished tasks, written the way the engine writes them."""
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     request = bench_request()
     now = datetime.now(UTC)
     try:
@@ -199,7 +199,7 @@ async def _add_live_tasks(path: Path) -> None:
 async def build_database(path: Path, finished: int, seed: int) -> float:
     """Create, migrate and fill the database; return the seconds it took (not a figure)."""
     started = time.monotonic()
-    store = await SqliteStore.open(path)  # the schema, through the real migrations
+    store = await SqlStore.open(path)  # the schema, through the real migrations
     await store.close()
     await asyncio.to_thread(_seed_history, path, finished, seed)
     await _add_live_tasks(path)
@@ -219,7 +219,7 @@ async def time_resume(path: Path, work_dir: Path, session: aiohttp.ClientSession
     client = OmniClient(session, "http://127.0.0.1:9", API_KEY)
     settings = engine_settings(work_dir, slots=5, scale=1.0)
     started = time.perf_counter()
-    store = await SqliteStore.open(path)
+    store = await SqlStore.open(path)
     try:
         opened = time.perf_counter()
         engine = TaskEngine(store, client, FileDeliverer(work_dir / "out"), settings)
@@ -301,7 +301,7 @@ async def measure_lag(live: int, scale: float, tracking_s: float) -> dict[str, A
     with tempfile.TemporaryDirectory(prefix="bench-lag-") as tmp:
         work_dir = Path(tmp)
         async with host as base_url, aiohttp.ClientSession() as session:
-            store = await SqliteStore.open(work_dir / "bot.sqlite3")
+            store = await SqlStore.open(work_dir / "bot.sqlite3")
             observer = _AtApiObserver(live)
             engine = TaskEngine(
                 store,

@@ -39,7 +39,7 @@ from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
 from bot.http.callbacks import CALLBACK_PATH, CallbackReceiver
 from bot.omni.client import OmniClient
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 log = logging.getLogger("bench")
 
@@ -258,7 +258,7 @@ async def run_engine(
                     fake.config.api_key,
                     callback_url_for=signer.url_for if callbacks else None,
                 )
-                store = await SqliteStore.open(work_dir / "bot.sqlite3")
+                store = await SqlStore.open(work_dir / "bot.sqlite3")
                 try:
                     observer = _EndObserver(len(specs))
                     engine = TaskEngine(
@@ -318,7 +318,7 @@ class _CallbackRoute:
 
 
 async def _engine_times(
-    store: SqliteStore, records: list[TaskRecord]
+    store: SqlStore, records: list[TaskRecord]
 ) -> tuple[dict[str, float], dict[str, float]]:
     """From each task's event log: when the tracker saw it end, and when the submitter pass
     that sent it began (the submitter stamps SUBMITTING with that time); by external id."""

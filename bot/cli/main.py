@@ -1,4 +1,5 @@
-"""`kling-bot`: run | check | demo | submit | tasks | task. Parses arguments, calls into `bot/`."""
+"""`kling-bot`: run | check | demo | submit | tasks | task | db | health | invite. Parses
+arguments, calls into `bot/`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.cli.common import add_config_option, config_source, fail, load, read
+from bot.cli.db_commands import add_db
 from bot.cli.online_check import (
     CheckFailed,
     check_online,
@@ -26,10 +28,10 @@ from bot.domain.about import NAME, bot_version
 from bot.domain.invite import PERMISSIONS, SCOPES, invite_url
 from bot.domain.logs import secrets_of, setup_logging
 from bot.engine.assembly import EngineBusy
-from bot.features.health import health_file_for, judge_health_file, probe_http, probe_url
+from bot.features.health import judge_health_file, probe_http, probe_url
 from bot.settings import Settings
+from bot.settings.database import health_file_for
 from bot.settings.mistakes import describe_settings
-from bot.store.backup import BackupError, backup_database
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -111,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(
         "DEBUG" if args.verbose else settings.logging.level,
         log_format=settings.logging.format,
-        secrets=secrets_of(settings),
+        secrets=secrets_of(settings, os.environ),
     )
     # discord.py loads only for the commands that need it.
     from discord.errors import ConnectionClosed, LoginFailure, PrivilegedIntentsRequired
@@ -159,30 +161,12 @@ def cmd_health(args: argparse.Namespace) -> int:
     if address is not None:
         problem = probe_http(probe_url(address))
     else:
-        path = health_file_for(settings.storage.database)
+        path = health_file_for(settings.storage)
         problem = judge_health_file(path, now=datetime.now(UTC))
     if problem is not None:
         fail(f"unhealthy: {problem}")
         return 1
     print("✓ healthy")
-    return 0
-
-
-def cmd_db_backup(args: argparse.Namespace) -> int:
-    """Copy the database with SQLite's online backup API (the bot may keep running)."""
-    settings = load(args)
-    if settings is None:
-        return 2
-    database = settings.storage.database
-    if "://" in str(args.path) or str(database).startswith("postgres"):
-        fail("This backs up SQLite databases; for PostgreSQL use pg_dump.")
-        return 2
-    try:
-        done = asyncio.run(backup_database(database, Path(args.path), overwrite=args.overwrite))
-    except BackupError as exc:
-        fail(exc.member_message)
-        return 1
-    print(f"✓ Backed up {database} to {done.path} ({done.size_bytes:,} bytes, {done.tasks} tasks).")
     return 0
 
 
@@ -221,18 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_config_option(invite)
     invite.set_defaults(handler=cmd_invite)
-    database = commands.add_parser("db", help="database maintenance: backup")
-    database_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    backup = database_commands.add_parser(
-        "backup",
-        help="copy the SQLite database to PATH (safe while the bot runs)",
-        description="A consistent copy of storage.database made with SQLite's online backup "
-        "API, checked, as one self-contained file. The bot may keep running.",
-    )
-    backup.add_argument("path", metavar="PATH", help="where the copy goes")
-    backup.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
-    add_config_option(backup)
-    backup.set_defaults(handler=cmd_db_backup)
+    add_db(commands)
     health = commands.add_parser(
         "health",
         help="is the running bot healthy? (exit 0 or 1; for Docker's HEALTHCHECK)",

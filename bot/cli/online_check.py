@@ -3,7 +3,9 @@
 - Discord: who the token logs in as (`GET /users/@me`), and the application it belongs to.
 - CometAPI: a query of a task id that cannot exist. A valid key gets "task_not_exist"; a wrong
   one gets 401. Nothing is created, nothing is billed.
-- The database: readable, a kling-bot database, its schema version, and whether a bot holds it.
+- The database: readable, a kling-bot database, its schema version, and whether a bot holds it
+  (SQLite: the engine lock; PostgreSQL: the bots' connections). PostgreSQL: a server that does
+  not answer, or refuses the login, is said as such (the password never shown).
 
 Each check says exactly what failed and how to fix it; no secret is ever printed.
 """
@@ -20,15 +22,22 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
+import asyncpg
 
+from bot.domain.credentials import mask_passwords
 from bot.domain.errors import ApiError, ApiErrorKind
+from bot.domain.logs import PASSWORD_ENV
 from bot.omni.client import OmniClient, RetryPolicy
 from bot.settings import DISCORD_TOKEN_ENV, Settings
 from bot.store.migrate import load_migrations
+from bot.store.postgresql import APPLICATION_NAME
+from bot.store.postgresql_migrate import load_postgresql_migrations, schema_version
 
 _TIMEOUT = aiohttp.ClientTimeout(total=15, connect=10)
+_DATABASE_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +226,59 @@ async def check_callback_url(callback_url: str, session: aiohttp.ClientSession) 
     )
 
 
-async def check_database(database: Path) -> CheckResult:
+async def check_database(database: Path | str) -> CheckResult:
     """Readable, a kling-bot database, its schema, and whether a bot is running on it."""
+    if isinstance(database, str):
+        return await check_postgresql(database)
     return await asyncio.to_thread(_check_database, database)
+
+
+async def check_postgresql(url: str) -> CheckResult:
+    """Log in (nothing is migrated or written), read the schema version, count the tasks and
+    the bots connected; a server that does not answer or refuses the login said as such."""
+    where = mask_passwords(url)
+    parts = urlsplit(url)
+    server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    try:
+        conn = await asyncpg.connect(url, timeout=_DATABASE_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        return CheckResult(
+            "Database",
+            False,
+            f"PostgreSQL at {server} does not answer ({type(exc).__name__}): is the server "
+            "running, and are the host and port in storage.database right?",
+        )
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+        return CheckResult(
+            "Database",
+            False,
+            f"PostgreSQL at {server} refused the login ({mask_passwords(str(exc))}): check the "
+            f"user and password in storage.database (or {PASSWORD_ENV}).",
+        )
+    except asyncpg.InvalidCatalogNameError as exc:
+        return CheckResult(
+            "Database",
+            False,
+            f"PostgreSQL at {server} answers, but {mask_passwords(str(exc))}: create it "
+            "(createdb) or fix the database name in storage.database.",
+        )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return CheckResult("Database", False, f"{where}: {mask_passwords(str(exc))}.")
+    try:
+        version = await schema_version(conn)
+        tasks = int(await conn.fetchval("SELECT count(*) FROM tasks")) if version else 0
+        bots = int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = $1",
+                APPLICATION_NAME,
+            )
+        )
+    finally:
+        await conn.close()
+    latest = len(load_postgresql_migrations())
+    running = f" {bots} bot connection(s) are open now." if bots else ""
+    return _schema_verdict(where, version, latest, f"{tasks} tasks.{running}")
 
 
 def _check_database(database: Path) -> CheckResult:
@@ -250,19 +309,21 @@ def _check_database(database: Path) -> CheckResult:
     latest = max((m.version for m in load_migrations()), default=0)
     if quick != "ok":
         return CheckResult("Database", False, f"{database} is damaged: {quick}. Restore a backup.")
+    running = " A bot is running on it now." if _is_locked(database) else ""
+    return _schema_verdict(str(database), version, latest, f"{tasks} tasks.{running}")
+
+
+def _schema_verdict(where: str, version: int, latest: int, facts: str) -> CheckResult:
     if version > latest:
         return CheckResult(
             "Database",
             False,
-            f"{database} has schema version {version}, newer than this kling-bot knows "
+            f"{where} has schema version {version}, newer than this kling-bot knows "
             f"({latest}): upgrade kling-bot, or restore a backup made before the upgrade.",
         )
     pending = f"; {latest - version} migration(s) will run on start" if version < latest else ""
-    running = " A bot is running on it now." if _is_locked(database) else ""
     return CheckResult(
-        "Database",
-        True,
-        f"{database} is readable, schema version {version}{pending}, {tasks} tasks.{running}",
+        "Database", True, f"{where} is readable, schema version {version}{pending}, {facts}"
     )
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot.domain.credentials import looks_like_credential
 from bot.settings import DiscordSettings, OmniSettings, StorageSettings
+from bot.settings.database import check_postgresql_url, shown_database
 from bot.settings.reading import ConfigReport, missing_secrets
 
 DATABASE_KEY = "storage.database"
@@ -40,28 +43,39 @@ def preflight_problems(report: ConfigReport) -> list[str]:
 
 
 def storage_problems(storage: StorageSettings) -> list[str]:
-    """Whether this process can create, open and write the database and the media directory."""
+    """Whether this process can create, open and write the database and the media directory.
+
+    A PostgreSQL server is not a file: its URL's shape is checked here, the server itself by
+    `check --online`."""
     problems = []
-    for key, path, check in (
-        (DATABASE_KEY, storage.database, _database_problem),
+    database = storage.database
+    checks: list[tuple[str, Path | str, Callable[[Any], str | None]]] = [
+        (DATABASE_KEY, database, _database_problem if isinstance(database, Path) else _url_problem),
         (MEDIA_KEY, storage.media_dir, _media_problem),
-    ):
-        if looks_like_credential(str(path)):
+    ]
+    for key, place, check in checks:
+        if looks_like_credential(shown_database(place) if isinstance(place, str) else str(place)):
             # Never echoed, and never a path anyone meant: a secret pasted in the wrong key.
             problems.append(
                 f"{key} (its value looks like a token or key, so not shown): give a path; "
                 "secrets belong in discord.token or omni.api_key."
             )
             continue
-        problem = check(path)
+        problem = check(place)
         if problem is not None:
             problems.append(problem)
     return problems
 
 
+def _url_problem(url: str) -> str | None:
+    try:
+        check_postgresql_url(url)
+    except ValueError as exc:
+        return f"{DATABASE_KEY} = {shown_database(url)} {exc}."
+    return None
+
+
 def _database_problem(path: Path) -> str | None:
-    if "://" in str(path) or ":/" in str(path):
-        return None  # a server's URL (postgresql://…), not a file: nothing to write here
     subject = f"{DATABASE_KEY} = {path}"
     if path.is_dir():
         return (

@@ -1,4 +1,5 @@
-"""What `kling-bot tasks` and `kling-bot task N` read: tasks from the database, never creating it.
+"""What `kling-bot tasks` and `kling-bot task N` read: tasks from the database (an SQLite file is
+never created by them; PostgreSQL is read the same way).
 
 Plain reads through the store; the table and the full view are drawn by `bot.cli.table`.
 """
@@ -14,7 +15,7 @@ from bot.cli.table import NO_VIDEO_STATES
 from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskEvent, TaskRecord
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +29,12 @@ class TaskListing:
 
 
 async def list_stored(
-    database: Path, *, states: Collection[TaskState] | None, limit: int
+    database: Path | str, *, states: Collection[TaskState] | None, limit: int
 ) -> TaskListing | None:
     """The newest tasks (in `states`, if given), newest first; None when there is no database."""
-    if not await asyncio.to_thread(database.is_file):
+    if not await _exists(database):
         return None
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         tasks = await store.list_tasks(state=states or None, limit=limit)
         others: dict[TaskState, int] = {}
@@ -48,11 +49,13 @@ async def list_stored(
         await store.close()
 
 
-async def one_stored(database: Path, task_id: int) -> tuple[TaskRecord, list[TaskEvent]] | None:
+async def one_stored(
+    database: Path | str, task_id: int
+) -> tuple[TaskRecord, list[TaskEvent]] | None:
     """One task and its history, or None when it (or the database) does not exist."""
-    if not await asyncio.to_thread(database.is_file):
+    if not await _exists(database):
         return None
-    store = await SqliteStore.open(database)
+    store = await SqlStore.open(database)
     try:
         try:
             task = await store.get_task(task_id)
@@ -61,3 +64,9 @@ async def one_stored(database: Path, task_id: int) -> tuple[TaskRecord, list[Tas
         return task, await store.task_events(task_id)
     finally:
         await store.close()
+
+
+async def _exists(database: Path | str) -> bool:
+    """An SQLite file is never created by a read; a PostgreSQL server's database always exists
+    (opening it brings its schema up to date, as the bot would)."""
+    return not isinstance(database, Path) or await asyncio.to_thread(database.is_file)

@@ -1,8 +1,8 @@
 """One task from the terminal (`kling-bot submit`), through the engine the bot uses.
 
 `run_submit` takes one request through the same store, queue, tracker and
-courier the bot uses, reports each change, and writes the video to a file. `engine_lock` keeps a
-second process from running tasks on the same database.
+courier the bot uses, reports each change, and writes the video to a file. On SQLite,
+`engine_lock` keeps a second process from running tasks on the same file.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from bot.engine.task_engine import PicksUp, utc_now
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.features.media import check_image_file
 from bot.settings import OmniSettings, Settings
-from bot.store.sqlite import SqliteStore, TaskStore
+from bot.store import TaskStore
+from bot.store.sql_store import SqlStore
 
 VideoUse = Literal["edit", "reference"]
 
@@ -242,8 +243,9 @@ async def run_submit(
             settings = await stack.enter_async_context(fake_api(settings))
         if time_scale is None:
             time_scale = FAKE_TIME_SCALE if use_fake else 1.0
-        await stack.enter_async_context(engine_lock(settings.storage.database))
-        store = await SqliteStore.open(settings.storage.database)
+        if isinstance(settings.storage.database, Path):  # PostgreSQL: shared by processes
+            await stack.enter_async_context(engine_lock(settings.storage.database))
+        store = await SqlStore.open(settings.storage.database)
         stack.push_async_callback(store.close)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         deliverer = TerminalDeliverer(settings.storage.media_dir / "results")

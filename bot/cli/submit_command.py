@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bot.domain.logs import secrets_of, setup_logging
 from bot.domain.request import ASPECT_RATIOS, MODEL_NAMES, MODES, PROMPT_MAX_CHARS
 from bot.engine.assembly import EngineBusy
 from bot.settings import COMETAPI_KEY_ENV, Settings
+from bot.settings.database import shown_database
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 
@@ -72,7 +74,7 @@ async def _submit(args: argparse.Namespace, settings: Settings, options: SubmitO
     setup_logging(
         "INFO" if args.verbose else "WARNING",
         log_format=settings.logging.format,
-        secrets=secrets_of(settings),
+        secrets=secrets_of(settings, os.environ),
     )
     wait = args.wait or args.fake  # the built-in fake lives only as long as this command
     try:
@@ -94,7 +96,8 @@ async def _submit(args: argparse.Namespace, settings: Settings, options: SubmitO
             fail(f"Stopped. Task #{task.id} ended with the built-in fake API ({task.state}).")
         else:
             fail(
-                f"Stopped waiting. Task #{task.id} ({task.state}) stays in {database}; the next "
+                f"Stopped waiting. Task #{task.id} ({task.state}) stays in "
+                f"{shown_database(database)}; the next "
                 "`kling-bot submit` or `kling-bot run` resumes it."
             )
         return EXIT_INTERRUPTED

@@ -11,6 +11,7 @@ from bot.cli.common import fail, load
 from bot.cli.stored_tasks import list_stored, one_stored
 from bot.cli.table import render_task, render_tasks
 from bot.domain.lifecycle import TaskState
+from bot.settings.database import shown_database
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -19,14 +20,15 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     database = settings.storage.database
+    shown = shown_database(database)
     try:
         listing = asyncio.run(list_stored(database, states=args.status, limit=args.limit))
-    except sqlite3.DatabaseError as exc:
-        fail(f"{database} can't be read as a kling-bot database: {exc}")
+    except UNREADABLE as exc:
+        fail(unreadable(shown, exc))
         return 2
     if listing is None:
         print(
-            f"No tasks: there is no database at {database.absolute()} (storage.database) yet; "
+            f"No tasks: there is no database at {shown} (storage.database) yet; "
             "the bot or `kling-bot submit` creates it. Another config? Give --config PATH."
         )
         return 0
@@ -34,9 +36,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         print(render_tasks(listing.tasks, now=datetime.now(UTC)))
     elif args.status:
         states = " or ".join(s.value for s in args.status)
-        print(f"No tasks in state {states} in {database.absolute()}.")
+        print(f"No tasks in state {states} in {shown}.")
     else:
-        print(f"No tasks yet in {database.absolute()}.")
+        print(f"No tasks yet in {shown}.")
     if listing.other_endings:
         counts = ", ".join(f"{n} {state.value}" for state, n in listing.other_endings.items())
         every = ",".join(s.value for s in (*args.status, *listing.other_endings))
@@ -50,17 +52,30 @@ def cmd_task(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     database = settings.storage.database
+    shown = shown_database(database)
     try:
         found = asyncio.run(one_stored(database, args.id))
-    except sqlite3.DatabaseError as exc:
-        fail(f"{database} can't be read as a kling-bot database: {exc}")
+    except UNREADABLE as exc:
+        fail(unreadable(shown, exc))
         return 2
     if found is None:
-        fail(f"There is no task {args.id} in {database.absolute()}.")
+        fail(f"There is no task {args.id} in {shown}.")
         return 1
     task, events = found
     print(render_task(task, events, now=datetime.now(UTC)))
     return 0
+
+
+# An SQLite file that is not a kling-bot database; a PostgreSQL server that does not answer or
+# refuses the login (the backend's message names it with the password masked).
+UNREADABLE = (sqlite3.DatabaseError, ConnectionError)
+
+
+def unreadable(shown: str, exc: Exception) -> str:
+    """Why the database could not be read, without its password."""
+    if isinstance(exc, ConnectionError):
+        return f"{str(exc)[:1].upper()}{str(exc)[1:]} (storage.database)."
+    return f"{shown} can't be read as a kling-bot database: {exc}"
 
 
 def task_states(text: str) -> list[TaskState]:

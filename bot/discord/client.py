@@ -13,6 +13,7 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -30,7 +31,7 @@ from bot.discord.status import StatusUpdater
 from bot.discord.time import DiscordClock
 from bot.discord.trace import discord_trace
 from bot.domain.about import NAME, bot_version
-from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_or_create_key
+from bot.domain.callback_tokens import CallbackSigner, load_or_create_key
 from bot.domain.invite import invite_url
 from bot.domain.telemetry import Fanout, Vitals
 from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
@@ -43,7 +44,7 @@ from bot.features.clip_hosting import ClipHosting, InputPreparer
 from bot.features.elements import ElementLibrary
 from bot.features.extensions import ExtensionService
 from bot.features.generation import GenerationService
-from bot.features.health import HealthFacts, HealthFile, gather_facts, health_file_for
+from bot.features.health import HealthFacts, HealthFile, gather_facts
 from bot.features.media import MediaStore
 from bot.features.reruns import RerunService
 from bot.features.result_gifs import ResultGifs
@@ -53,7 +54,8 @@ from bot.http.callbacks import CallbackReceiver
 from bot.http.metrics import PrometheusMetrics
 from bot.http.server import HttpServer
 from bot.settings import DiscordSettings, Settings
-from bot.store.sqlite import SqliteStore
+from bot.settings.database import callback_key_file, health_file_for, shown_database
+from bot.store.sql_store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ class Services:
     """What the cogs use; built once in `setup_hook`."""
 
     settings: Settings
-    store: SqliteStore
+    store: SqlStore
     session: aiohttp.ClientSession
     engine: TaskEngine
     generation: GenerationService
@@ -197,10 +199,12 @@ class KlingBot(commands.AutoShardedBot):
 
     async def _set_up(self, resources: contextlib.AsyncExitStack) -> None:
         settings = self.settings
-        # One process per database: `kling-bot submit` next to the bot would resume the bot's
-        # creates in flight as crashed ones.
-        await resources.enter_async_context(engine_lock(settings.storage.database))
-        store = await SqliteStore.open(settings.storage.database)
+        database = settings.storage.database
+        if isinstance(database, Path):
+            # One process per SQLite file: `kling-bot submit` next to the bot would resume the
+            # bot's creates in flight as crashed ones. PostgreSQL is shared by several processes.
+            await resources.enter_async_context(engine_lock(database))
+        store = await SqlStore.open(settings.storage.database)
         resources.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         resources.push_async_callback(session.close)
@@ -228,7 +232,7 @@ class KlingBot(commands.AutoShardedBot):
         hosting = ClipHosting(store, media, DiscordClipHost(self))
         callbacks = None
         if settings.omni.callback_url:  # settings make sure [http] listen is set too
-            key_file = callback_key_path(settings.storage.database)
+            key_file = callback_key_file(settings.storage)
             key = await asyncio.to_thread(load_or_create_key, key_file)
             callbacks = CallbackSigner(key, settings.omni.callback_url)
         engine = build_engine(
@@ -288,7 +292,7 @@ class KlingBot(commands.AutoShardedBot):
         address = self.settings.http.address
         if address is None:
             services.health_file = HealthFile(
-                health_file_for(self.settings.storage.database), self.health_facts
+                health_file_for(self.settings.storage), self.health_facts
             )
             services.health_file.start()
             return
@@ -353,7 +357,7 @@ class KlingBot(commands.AutoShardedBot):
             len(self.guilds),
             describe_shards(self.running_shards, self.shard_count),
             self.config_source or "(given in code)",
-            self.settings.storage.database.absolute(),
+            shown_database(self.settings.storage.database),
             self.invite_link,
         )
 

@@ -43,7 +43,7 @@ from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.task_engine import utc_now
 from bot.features.chain_post import ExtraFile, PostExtras, ResultExtras
 from bot.features.render import CONTENT_MAX_CHARS, RERUN_EMOJI, is_result_text, result_text
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from bot.domain.delivery import DeliveryError, Form, ResultFile, choose_form, de
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import InteractionToken, TaskRecord
 from bot.features.render import private_result_text
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

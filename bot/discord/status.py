@@ -32,7 +32,7 @@ from bot.domain.records import TaskRecord
 from bot.engine.submitter import Backoff
 from bot.engine.task_engine import utc_now
 from bot.features.render import position_worth_an_edit, rendering_progress, shown_state, status_view
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Literal, Self
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -27,6 +28,7 @@ TASK_FIELDS = ("task_id", "guild_id", "channel_id", "user_id")
 LogFormat = Literal["text", "json"]
 # Libraries whose DEBUG lines (every gateway event, every SQL statement) drown the bot's own.
 QUIETER = ("discord", "aiosqlite")
+PASSWORD_ENV = "PGPASSWORD"  # a PostgreSQL password, when storage.database's URL has none
 # `postgresql://user:password@host/db` (a Path keeps one slash of the two): the password part.
 _URL_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}[^/:@]*:([^@/]+)@")
 
@@ -153,16 +155,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """What must never be logged: the Discord token, the CometAPI key, a database password."""
+def secrets_of(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What must never be logged: the Discord token, the CometAPI key, a database password (in
+    storage.database's URL, or in PGPASSWORD from `env`, where PostgreSQL's drivers read it)."""
     secrets = [
         settings.discord.token.get_secret_value(),
         settings.omni.api_key.get_secret_value(),
+        (env or {}).get(PASSWORD_ENV, ""),
     ]
     password = _URL_PASSWORD.match(str(settings.storage.database))
     if password is not None:
-        secrets.append(password.group(1))
-    return [secret for secret in secrets if secret]
+        secrets += [password.group(1), unquote(password.group(1))]
+    return [secret for secret in dict.fromkeys(secrets) if secret]  # each once, in order
 
 
 def log_handler(

@@ -63,6 +63,14 @@ class NewTask:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """A bot process's claim on the tasks it works on, good until `until` unless renewed."""
+
+    owner: str  # the process's id, unique per start
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionToken:
     """The token of the command that made a task: a way to answer the member for 15 minutes.
 

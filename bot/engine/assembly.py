@@ -28,7 +28,7 @@ from bot.engine.task_engine import EngineSettings, ForgetInputs, PicksUp, TaskEn
 from bot.engine.tracker import TrackerSettings
 from bot.omni.client import OmniClient
 from bot.settings import Settings
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 
 class EngineBusy(KlingBotError):
@@ -60,6 +60,7 @@ def engine_settings(
             callbacks=with_callbacks,
         ),
         backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
+        lease=timedelta(seconds=settings.storage.lease_seconds),
     )
 
 

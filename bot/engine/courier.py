@@ -26,7 +26,7 @@ from bot.domain.logs import TaskLogContext, task_scope
 from bot.domain.records import TaskRecord, TaskUpdate
 from bot.omni.client import OmniClient
 from bot.omni.download import ResultTooLarge
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ what it shows changed, and never more often than its own pacing allows.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +16,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.progress import expected_render_s
 from bot.domain.records import TaskRecord
 from bot.engine.courier import TaskObserver
+from bot.engine.periodic import Periodic
 from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -61,8 +60,15 @@ class ProgressTicker:
     def __init__(self, store: TaskStore, observer: TaskObserver, *, every_s: float = 10.0) -> None:
         self._store = store
         self._observer = observer
-        self._every_s = every_s
-        self._job: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self.run_once,
+            every_s=every_s,
+            name="progress-ticker",
+            log=log,
+            failure="progress tick failed; trying again at the next",
+            failure_level=logging.WARNING,
+            at_once=False,
+        )
 
     async def run_once(self) -> int:
         """One tick: how many tasks were asked to show their progress."""
@@ -74,21 +80,8 @@ class ProgressTicker:
 
     def start(self) -> None:
         """Tick in the background until `stop()`."""
-        if self._job is None:
-            self._job = asyncio.create_task(self._run(), name="progress-ticker")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop ticking (nothing to keep: the bars are drawn from the store)."""
-        if self._job is not None:
-            self._job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job
-            self._job = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every_s)
-            try:
-                await self.run_once()
-            except Exception:
-                log.warning("progress tick failed; trying again at the next", exc_info=True)
+        await self._loop.stop()

@@ -21,11 +21,11 @@ from bot.domain.fairness import Waiting, choose_next, next_wakeup
 from bot.domain.lifecycle import AT_API_STATES, TaskState
 from bot.domain.logs import task_context
 from bot.domain.reconcile import PROVEN_CREATED, AfterRefusal, after_refused_create
-from bot.domain.records import QueueEntry, TaskRecord, TaskUpdate
+from bot.domain.records import Lease, QueueEntry, TaskRecord, TaskUpdate
 from bot.domain.request import OmniRequest
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.omni.client import OmniClient
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ def waiting_of(entries: list[QueueEntry]) -> list[Waiting]:
     ]
 
 
+_LONE_LEASE = timedelta(minutes=1)
+
+
 class Submitter:
     """Moves queued tasks to the API while slots are free; one create per task at a time."""
 
@@ -89,8 +92,11 @@ class Submitter:
         prepare: Prepare | None = None,
         telemetry: Telemetry | None = None,
         heartbeat_s: float = 5.0,
+        lease: Callable[[], Lease] | None = None,
     ) -> None:
         self._store = store
+        # The claim each sent task is made with (the engine's; a lone submitter's own).
+        self._lease = lease or (lambda: Lease(f"submitter-{id(self)}", clock() + _LONE_LEASE))
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._heartbeat_s = heartbeat_s  # the loop goes round at least this often (health)
         self._client = client
@@ -143,11 +149,13 @@ class Submitter:
                 break
             waiting.remove(choice)
             try:
-                task = await self._store.transition(
-                    choice.task_id, TaskState.SUBMITTING, now=now, expect=TaskState.QUEUED
+                task = await self._store.start_submission(
+                    choice.task_id, slots=self._slots, lease=self._lease(), now=now
                 )
             except IllegalTransition:
                 continue  # changed under us (cancelled, or another process took it)
+            if task is None:
+                break  # every slot is taken (by another process sharing the database)
             self._turn += 1
             self._served[choice.member] = self._turn
             self._on_changed(task)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,13 +25,13 @@ from bot.domain.fairness import queue_positions
 from bot.domain.lifecycle import TaskState
 from bot.domain.logs import task_context
 from bot.domain.polling import PollPolicy
-from bot.domain.records import NewTask, QuotaCheck, QuotaTerms, TaskRecord
+from bot.domain.records import Lease, NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.courier import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
 from bot.engine.submitter import Backoff, Prepare, Submitter, waiting_of
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.omni.client import OmniClient, TaskStatus
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,14 @@ class EngineSettings:
     tracker: TrackerSettings | None = None
     backoff: Backoff = field(default_factory=Backoff)
     stop_grace_s: float = 10.0
+    # How long a process's claim on its tasks lasts unless renewed (a third of it between
+    # renewals): after a process dies, another takes its tasks within about this long.
+    lease: timedelta = timedelta(seconds=6)
+
+
+def new_owner_id() -> str:
+    """A name for this process's leases: readable in the database, unique per start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class TaskEngine:
@@ -91,8 +102,12 @@ class TaskEngine:
         prepare: Prepare | None = None,
         forget_inputs: ForgetInputs | None = None,
         telemetry: Telemetry | None = None,
+        owner: str | None = None,
     ) -> None:
         self.store = store
+        # The name of this process's leases; other processes on a shared database take over
+        # its tasks when they run out.
+        self.owner = owner or new_owner_id()
         self._forget_inputs = forget_inputs or _forget_nothing
         self.telemetry: Telemetry = telemetry or NoTelemetry()
         self._picks_up = picks_up or everything
@@ -134,9 +149,14 @@ class TaskEngine:
             prepare=prepare,
             telemetry=self.telemetry,
             heartbeat_s=tracker_settings.heartbeat_s,
+            lease=self.lease,
         )
 
     # -- what callers use -------------------------------------------------------------------------
+
+    def lease(self) -> Lease:
+        """This process's claim on a task, from now for `settings.lease`."""
+        return Lease(self.owner, self._clock() + self.settings.lease)
 
     async def enqueue(
         self,
@@ -151,7 +171,9 @@ class TaskEngine:
         member, and may have to `withdraw` it if it can't. The hold is stored with the charge, so
         a task whose member was never answered is withdrawn at the next start, not submitted.
         """
-        task = await self.store.create_task(new, now=self._clock(), quota=quota, held=held)
+        task = await self.store.create_task(
+            new, now=self._clock(), quota=quota, held=held, lease=self.lease()
+        )
         log.info("queued %s cost=%s held=%s", task.log_context, task.cost, held)
         self._changed(task)
         if not held:
@@ -204,7 +226,7 @@ class TaskEngine:
     async def cancel(
         self, task_id: int, *, by_user_id: int, refund_running: bool
     ) -> tuple[CancelStep, TaskRecord]:
-        """Cancel a task (see `SqliteStore.cancel`); its status message follows."""
+        """Cancel a task (see `SqlStore.cancel`); its status message follows."""
         step, task = await self.store.cancel(
             task_id, by_user_id=by_user_id, refund_running=refund_running, now=self._clock()
         )
@@ -220,17 +242,32 @@ class TaskEngine:
     async def resume(self) -> dict[TaskState, int]:
         """Put every unfinished task back on its path; return how many were found per state.
 
-        A task still held was accepted by a process that died before its member was answered
-        or its inputs kept: it is withdrawn with a refund, never submitted.
+        On a database no other process uses (SQLite), every unfinished task is this process's;
+        on a shared one (PostgreSQL), the ones whose process's lease ran out. A task still held
+        was accepted by a process that died before its member was answered or its inputs kept:
+        it is withdrawn with a refund, never submitted.
         """
-        await self._withdraw_unconfirmed()
+        claimed = await self.store.claim_orphans(
+            self.lease(), now=self._clock(), everything=not self.store.shared
+        )
+        found = await self._take_over(claimed)
+        self.submitter.wake()
+        if found:
+            log.info("resumed %s", ", ".join(f"{n} {s.value}" for s, n in sorted(found.items())))
+        return found
+
+    async def _take_over(self, claimed: list[TaskRecord]) -> dict[TaskState, int]:
+        """Pick up tasks this process has just claimed where the store says they are."""
         now = self._clock()
         found: dict[TaskState, int] = {}
-        unfinished = await self.store.tasks_in_states(
-            [s for s in TaskState if not s.is_terminal and s is not TaskState.QUEUED]
-        )
-        for task in unfinished:
+        foreign: list[int] = []
+        for task in claimed:
             if not self._picks_up(task.external_id, task.user_id):
+                foreign.append(task.id)  # another kind of process's to take
+                continue
+            if task.state is TaskState.QUEUED:  # held: its member was never answered
+                log.warning("withdrawing unconfirmed %s: the bot stopped before", task.log_context)
+                await self.withdraw(task.id, UNCONFIRMED_REASON)
                 continue
             found[task.state] = found.get(task.state, 0) + 1
             if task.state is TaskState.SUBMITTING:
@@ -247,16 +284,29 @@ class TaskEngine:
                 self.tracker.track(task)
             elif task.state in (TaskState.SUCCEEDED, TaskState.DELIVERING):
                 self.courier.enqueue(task.id)
-        self.submitter.wake()
-        if found:
-            log.info("resumed %s", ", ".join(f"{n} {s.value}" for s, n in sorted(found.items())))
+        if foreign:
+            await self.store.drop_leases(self.owner, foreign)
         return found
 
-    async def _withdraw_unconfirmed(self) -> None:
-        for task in await self.store.tasks_in_states([TaskState.QUEUED]):
-            if task.is_held and self._picks_up(task.external_id, task.user_id):
-                log.warning("withdrawing unconfirmed %s: the bot stopped before", task.log_context)
-                await self.withdraw(task.id, UNCONFIRMED_REASON)
+    async def _keep_leases(self) -> None:
+        """While the process lives: renew its leases, and take over the tasks of processes whose
+        leases ran out (a shared database only)."""
+        period_s = self.settings.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self.store.renew_leases(self.lease())
+                orphans = await self.store.claim_orphans(self.lease(), now=self._clock())
+                taken = await self._take_over(orphans)
+            except Exception:
+                log.exception("leases not renewed; trying again in %.1f s", period_s)
+                continue
+            if taken:
+                log.warning(
+                    "took over the tasks of a stopped process: %s",
+                    ", ".join(f"{n} {s.value}" for s, n in sorted(taken.items())),
+                )
+                self.submitter.wake()
 
     async def start(self) -> dict[TaskState, int]:
         """Resume, then run the loops in the background until `stop()`; return what resumed."""
@@ -266,6 +316,9 @@ class TaskEngine:
             asyncio.create_task(self.tracker.run(), name="tracker"),
             asyncio.create_task(self.courier.run(), name="courier"),
         ]
+        if self.store.shared:
+            await self.store.listen_queue(self.submitter.wake)
+            self._loops.append(asyncio.create_task(self._keep_leases(), name="leases"))
         return found
 
     async def stop(self) -> None:
@@ -281,6 +334,9 @@ class TaskEngine:
         await self.tracker.wait_stopped()  # no poll may touch the store or session after stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self.store.shared:
+            # Stopped cleanly: the other processes may take this one's tasks at once.
+            await self.store.drop_leases(self.owner)
 
     async def run_once(self) -> None:
         """One pass of every loop, for tests: submit, ask about due tasks, deliver."""

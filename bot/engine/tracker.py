@@ -43,7 +43,7 @@ from bot.domain.telemetry import NoTelemetry, Noticed, Telemetry
 from bot.engine.pace import QueryPace
 from bot.omni.client import OmniClient
 from bot.omni.wire import TaskSnapshot, TaskStatus
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 

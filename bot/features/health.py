@@ -10,7 +10,6 @@ it to `<database>.health` every few seconds (`HealthFile`), and `kling-bot healt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from bot.domain.lifecycle import AT_API_STATES, TaskState
 from bot.domain.telemetry import Vitals
+from bot.engine.periodic import Periodic
 from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,6 @@ async def gather_facts(
     )
 
 
-def health_file_for(database: Path) -> Path:
-    """Where the bot writes its health report when it has no HTTP server."""
-    return database.with_name(database.name + ".health")
-
-
 class HealthFile:
     """Writes the health report to a file every `every_s` seconds, for `kling-bot health`.
 
@@ -134,8 +129,13 @@ class HealthFile:
     ) -> None:
         self.path = path
         self._facts = facts
-        self._every_s = every_s
-        self._job: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self.run_once,
+            every_s=every_s,
+            name="health-file",
+            log=log,
+            failure=f"health report not written to {path}",
+        )
 
     async def run_once(self) -> HealthReport:
         """Gather the facts, judge them and write the report (atomically)."""
@@ -145,30 +145,18 @@ class HealthFile:
 
     def start(self) -> None:
         """Write the report now and then every few seconds, until `stop()`."""
-        if self._job is None:
-            self._job = asyncio.create_task(self._run(), name="health-file")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop writing and remove the file (a stopped bot is not healthy)."""
-        if self._job is not None:
-            self._job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job
-            self._job = None
+        await self._loop.stop()
         await asyncio.to_thread(self.path.unlink, True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("health report not written to %s", self.path)
-            await asyncio.sleep(self._every_s)
 
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
+    # Two processes may write one report for a moment (a rolling restart): each its own partial.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 

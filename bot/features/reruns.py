@@ -26,7 +26,7 @@ from bot.engine.task_engine import utc_now
 from bot.features.generation import GenerationService, Ticket
 from bot.features.requests import Requester
 from bot.settings import Settings
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 
 RERUN_EMOJI = "🔁"
 REPEAT_WINDOW = timedelta(seconds=30)  # reactions of one member on one result, made one rerun

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from bot.domain.lifecycle import TaskState
+from bot.engine.periodic import Periodic
 from bot.features.media import MEDIA_REF
 from bot.store import TaskStore
 
@@ -152,8 +153,13 @@ class MediaRetention:
         self._store = store
         self._media_dir = media_dir
         self._keep_days = keep_days
-        self._every_s = every_s
-        self._job: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self.run_once,
+            every_s=every_s,
+            name="media-retention",
+            log=log,
+            failure="media retention pass failed; trying again later",
+        )
 
     async def run_once(self, *, now: datetime | None = None) -> RetentionPass:
         """One pass: scan, decide, remove; return what went."""
@@ -188,21 +194,9 @@ class MediaRetention:
 
     def start(self) -> None:
         """Run a pass now and then every `every_s`, until `stop()`."""
-        if self._keep_days > 0 and self._job is None:
-            self._job = asyncio.create_task(self._run(), name="media-retention")
+        if self._keep_days > 0:
+            self._loop.start()
 
     async def stop(self) -> None:
         """Stop the loop (a pass in progress is cut off between files: harmless)."""
-        if self._job is not None:
-            self._job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job
-            self._job = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("media retention pass failed; trying again later")
-            await asyncio.sleep(self._every_s)
+        await self._loop.stop()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from bot.domain.request import AspectRatio, Mode, ModelName
+from bot.settings.database import check_database
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "KLING_BOT_CONFIG"
@@ -180,14 +181,30 @@ class OmniSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """Where the database and the kept media files live (relative paths: from the working dir)."""
+    """Where the database and the kept media files live (relative paths: from the working dir).
+
+    `database` is a Path (an SQLite file) or a PostgreSQL URL (text): see `settings/database.py`.
+    """
 
     model_config = _STRICT
-    database: Path = Path("data/kling-bot.sqlite3")
+    database: Path | str = Path("data/kling-bot.sqlite3")
     media_dir: Path = Path("data/media")
     max_result_mb: Annotated[int, Field(ge=1, le=4096)] = 500
     max_video_mb: Annotated[int, Field(ge=1, le=200)] = 200
     keep_media_days: Annotated[int, Field(ge=0, le=3650)] = 30  # 0 = keep forever
+    # With PostgreSQL and several processes: a process's claim on its tasks lasts this long
+    # unless renewed; another process takes the tasks of one that died within about this long.
+    lease_seconds: Annotated[int, Field(ge=3, le=300)] = 6
+
+    @field_validator("database", mode="plain")
+    @classmethod
+    def _database(cls, value: object) -> Path | str:
+        return check_database(value)
+
+    @property
+    def is_postgresql(self) -> bool:
+        """Whether the database is a PostgreSQL server (shared by processes), not a file."""
+        return isinstance(self.database, str)
 
 
 class CostSettings(BaseModel):

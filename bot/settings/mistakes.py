@@ -103,7 +103,7 @@ def _subject(key: str, value: object, secrets: list[str], origin: str | None = N
     if key in SECRET_KEYS:
         source = f"from {origin}" if _is_from_env(origin) else _type_name(value)
         return f"{key} ({source}; a secret, so not shown)"
-    if looks_like_credential(value, secrets):
+    if looks_like_credential(mask_passwords(value) if isinstance(value, str) else value, secrets):
         return (
             f"{key} (its value looks like a token or key, so not shown: secrets belong in "
             f"{' or '.join(sorted(SECRET_KEYS))})"
@@ -244,11 +244,12 @@ def describe_settings(
                     f"{key} = "
                     + (f"(set, {len(secret)} characters{origin})" if secret else "(not set)")
                 )
-            elif looks_like_credential(str(value) if isinstance(value, Path) else value, secrets):
-                lines.append(f"{key} = (looks like a token or key: not shown)")
             else:
-                shown = str(value) if isinstance(value, Path) else repr(value)
-                lines.append(f"{key} = {mask_passwords(shown)}")
+                # Masked first: a database URL's password is its own, not a misplaced secret.
+                shown = mask_passwords(str(value) if isinstance(value, Path) else repr(value))
+                if looks_like_credential(shown, secrets):
+                    shown = "(looks like a token or key: not shown)"
+                lines.append(f"{key} = {shown}")
 
     walk(settings, "")
     return lines

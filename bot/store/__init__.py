@@ -1,12 +1,12 @@
 """`TaskStore`: storage as the bot sees it, in domain operations; no SQL crosses it.
 
-`SqliteStore` (store.py) implements it. A PostgreSQL backend for several bot processes would
-implement the same protocol, and no caller would change.
+`SqlStore` (sql_store.py) implements it on SQLite (one process) or PostgreSQL (several); no
+caller knows which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, Unpack
 
@@ -15,6 +15,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.records import (
     GuildSettings,
     InteractionToken,
+    Lease,
     LedgerEntry,
     LibraryElement,
     LinkKind,
@@ -34,7 +35,7 @@ from bot.domain.request import OmniRequest
 
 
 class TaskStore(Protocol):
-    """Storage as the bot sees it; `SqliteStore` documents each operation."""
+    """Storage as the bot sees it; `SqlStore`'s parts document each operation."""
 
     async def close(self) -> None: ...
     async def integrity_check(self) -> str: ...
@@ -47,6 +48,7 @@ class TaskStore(Protocol):
         now: datetime,
         quota: QuotaCheck | QuotaTerms | None = None,
         held: bool = False,
+        lease: Lease | None = None,
     ) -> TaskRecord: ...
     async def transition(
         self,
@@ -58,6 +60,9 @@ class TaskStore(Protocol):
         detail: str = "",
         **fields: Unpack[TaskUpdate],
     ) -> TaskRecord: ...
+    async def start_submission(
+        self, task_id: int, *, slots: int, lease: Lease, now: datetime
+    ) -> TaskRecord | None: ...
     async def requeue(
         self, task_id: int, *, not_before: datetime | None, now: datetime, detail: str = ""
     ) -> TaskRecord: ...
@@ -107,6 +112,16 @@ class TaskStore(Protocol):
     async def task_by_external_id(self, external_id: str) -> TaskRecord | None: ...
     async def ping(self) -> None: ...
     async def task_events(self, task_id: int) -> list[TaskEvent]: ...
+
+    # which process works on which task
+    @property
+    def shared(self) -> bool: ...
+    async def claim_orphans(
+        self, lease: Lease, *, now: datetime, everything: bool = False
+    ) -> list[TaskRecord]: ...
+    async def renew_leases(self, lease: Lease) -> int: ...
+    async def drop_leases(self, owner: str, task_ids: Sequence[int] | None = None) -> int: ...
+    async def listen_queue(self, wake: Callable[[], None]) -> None: ...
 
     # quota
     async def ledger_for_task(self, task_id: int) -> list[LedgerEntry]: ...

@@ -26,7 +26,7 @@ from bot.engine.assembly import build_engine, engine_lock
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import utc_now
 from bot.settings.reading import load_settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 GUILD_ID = 1
 CHANNEL_ID = 2
@@ -77,7 +77,7 @@ async def run(args: argparse.Namespace) -> None:
     settings, _ = load_settings(args.config, os.environ)
     setup_logging("INFO", secrets=[settings.omni.api_key.get_secret_value()])
     async with engine_lock(settings.storage.database):
-        store = await SqliteStore.open(settings.storage.database)
+        store = await SqlStore.open(settings.storage.database)
         try:
             async with aiohttp.ClientSession() as session:
                 engine = build_engine(

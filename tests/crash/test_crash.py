@@ -37,9 +37,9 @@ import pytest
 
 from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind, Route
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 from tests.crash.runner import FAILING, MODERATED
-from tests.unit.test_engine import creates_per_task
+from tests.helpers.engine import creates_per_task
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-crash-Recognisable-Secret-51c2"
@@ -230,7 +230,7 @@ async def check_every_task(
     database: Path, out: Path, creates: Counter[str], scenario: Scenario
 ) -> None:
     """Every task ended exactly once: delivered once, or refunded with a reason."""
-    async with await SqliteStore.open(database) as store:
+    async with await SqlStore.open(database) as store:
         assert await store.integrity_check() == "ok"
         tasks = await store.list_tasks(limit=100)
         assert len(tasks) == TASKS, "every task was created once, whatever the kills"

@@ -17,7 +17,7 @@ from bot.fakes.discord import FakeDiscord, Member, Message
 from bot.fakes.discord.testing import private_text, replies_to, reply_to
 from bot.fakes.harness import running_bot
 from bot.settings import Settings
-from bot.store.sqlite import TaskStore
+from bot.store import TaskStore
 from tests.helpers.waits import eventually
 
 ONE_SLOT: dict[str, dict[str, Any]] = {

@@ -26,7 +26,7 @@ from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.bodies import Body
 from bot.fakes.discord.testing import assert_pings
 from bot.features.render import is_result_text, status_view
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 MiB = 1024 * 1024
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "fakes" / "assets" / "sample_320x180_5s.mp4"
@@ -50,8 +50,8 @@ def discord_client_factory() -> Callable[[FakeDiscord], discord.Client]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "tasks.sqlite3")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(tmp_path / "tasks.sqlite3")
     yield opened
     await opened.close()
 
@@ -71,7 +71,7 @@ async def eventually(check: Callable[[], bool], timeout_s: float = TIMEOUT_S) ->
 
 
 async def new_task(
-    store: SqliteStore,
+    store: SqlStore,
     fake: FakeDiscord,
     prompt: str = "a paper boat drifting down a rainy street",
 ) -> TaskRecord:
@@ -88,16 +88,14 @@ async def new_task(
     )
 
 
-async def move(
-    store: SqliteStore, task: TaskRecord, *states: TaskState, **fields: Any
-) -> TaskRecord:
+async def move(store: SqlStore, task: TaskRecord, *states: TaskState, **fields: Any) -> TaskRecord:
     for state in states:
         task = await store.transition(task.id, state, now=utc_now(), expect=task.state, **fields)
     return task
 
 
 async def post_status(
-    client: discord.Client, fake: FakeDiscord, store: SqliteStore, task: TaskRecord
+    client: discord.Client, fake: FakeDiscord, store: SqlStore, task: TaskRecord
 ) -> TaskRecord:
     """The status message a cog would post (through the channel, like any bot message)."""
     view = status_view(task, position=1, now=utc_now())
@@ -111,7 +109,7 @@ async def post_status(
 async def delivering_task(
     client: discord.Client,
     fake: FakeDiscord,
-    store: SqliteStore,
+    store: SqlStore,
     prompt: str = "a paper boat drifting down a rainy street",
 ) -> TaskRecord:
     """A task with a status message whose video is being delivered."""
@@ -152,7 +150,7 @@ def status_field(message: Message) -> str:
 
 
 async def test_result_is_attached_replies_to_the_status_and_pings_only_the_requester(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     prompt = f"@everyone look <@&{fake.default.moderators.id}> a cat @here"
@@ -183,7 +181,7 @@ async def test_result_is_attached_replies_to_the_status_and_pings_only_the_reque
 
 
 async def test_too_large_for_the_tier_is_posted_as_a_link(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, tmp_path: Path
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore, tmp_path: Path
 ) -> None:
     fake = fake_discord
     fake.set_premium_tier(fake.default.guild, 0)
@@ -204,7 +202,7 @@ async def test_too_large_for_the_tier_is_posted_as_a_link(
 
 
 async def test_a_boosted_server_gets_the_big_file_attached(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, tmp_path: Path
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore, tmp_path: Path
 ) -> None:
     fake = fake_discord
     fake.set_premium_tier(fake.default.guild, 2)
@@ -220,7 +218,7 @@ async def test_a_boosted_server_gets_the_big_file_attached(
 
 
 async def test_a_refused_upload_is_retried_once_as_a_link(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     # Discord's real limit can be below discord.py's table (it lagged in 2025): 413 → link.
     fake = fake_discord
@@ -237,7 +235,7 @@ async def test_a_refused_upload_is_retried_once_as_a_link(
 
 
 async def test_delivering_twice_posts_once(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
@@ -251,7 +249,7 @@ async def test_delivering_twice_posts_once(
 
 
 async def test_a_rate_limited_post_is_retried_by_discord_py_and_posts_once(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
@@ -265,7 +263,7 @@ async def test_a_rate_limited_post_is_retried_by_discord_py_and_posts_once(
 
 
 async def test_a_restart_after_posting_finds_the_earlier_post(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     # The crash window: the post went out, but DELIVERED was never written. Another task's
     # result in the same channel must not be mistaken for this one.
@@ -286,14 +284,14 @@ async def test_a_restart_after_posting_finds_the_earlier_post(
 
 
 async def test_a_reset_database_never_takes_an_old_post_for_its_own(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, tmp_path: Path
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore, tmp_path: Path
 ) -> None:
     # The database was reset: the new task #1 is not the old task #1, though both are "#1"
     # and the old one was posted a moment ago (its nonce is still remembered by Discord).
     fake = fake_discord
     old_task = await delivering_task(discord_client, fake, store)
     old_post = await DiscordDeliverer(discord_client, store).deliver(old_task, sample_result())
-    fresh = await SqliteStore.open(tmp_path / "reset.sqlite3")
+    fresh = await SqlStore.open(tmp_path / "reset.sqlite3")
     try:
         task = await delivering_task(discord_client, fake, fresh)
         assert task.id == old_task.id and task.external_id != old_task.external_id
@@ -321,7 +319,7 @@ async def chatter(fake: FakeDiscord, count: int, *, other_task_id: int) -> None:
 
 @pytest.mark.parametrize("between", [60, 500])
 async def test_a_restart_finds_the_earlier_post_in_a_busy_channel(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore, between: int
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore, between: int
 ) -> None:
     # Other members' messages and other results between the start of the delivery and its
     # post, and more after it; the nonce has expired by the time the bot comes back.
@@ -343,7 +341,7 @@ async def test_a_restart_finds_the_earlier_post_in_a_busy_channel(
 
 
 async def test_a_server_error_is_passing_and_a_deleted_channel_sends_it_in_private(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
@@ -365,7 +363,7 @@ async def test_a_server_error_is_passing_and_a_deleted_channel_sends_it_in_priva
 
 
 async def test_a_deleted_channel_and_no_direct_messages_is_permanent(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
@@ -383,7 +381,7 @@ async def test_a_deleted_channel_and_no_direct_messages_is_permanent(
 
 
 async def test_a_deleted_status_message_does_not_stop_the_delivery(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await delivering_task(discord_client, fake, store)
@@ -407,7 +405,7 @@ def positions_of(table: dict[int, int]) -> Callable[[], Awaitable[dict[int, int]
 
 
 async def test_a_burst_of_changes_makes_at_most_two_edits_ending_on_the_final_state(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -447,7 +445,7 @@ async def test_a_burst_of_changes_makes_at_most_two_edits_ending_on_the_final_st
 
 
 async def test_edits_are_spaced_by_the_interval_and_show_the_latest_state(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -470,7 +468,7 @@ async def test_edits_are_spaced_by_the_interval_and_show_the_latest_state(
 
 
 async def test_close_flushes_a_pending_edit_at_once(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -489,7 +487,7 @@ async def test_close_flushes_a_pending_edit_at_once(
 
 
 async def test_queue_positions_and_failures_are_shown(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     first = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -518,7 +516,7 @@ async def test_queue_positions_and_failures_are_shown(
 
 
 async def test_an_answered_task_gets_no_edit_until_its_place_in_line_is_known(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await new_task(store, fake)
@@ -543,7 +541,7 @@ async def test_an_answered_task_gets_no_edit_until_its_place_in_line_is_known(
 
 
 async def test_a_deleted_status_message_is_dropped_quietly(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -566,7 +564,7 @@ FAILED_TEXT = "❌ Kling refused the prompt. Your credit was refunded."
 
 
 async def test_a_final_state_is_shown_even_if_its_first_edit_fails_in_passing(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -587,7 +585,7 @@ FAST_RETRIES = Backoff(initial_s=0.01, max_s=0.05)
 
 
 async def test_a_final_state_that_keeps_failing_is_given_up_until_the_next_start(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -616,7 +614,7 @@ async def test_a_final_state_that_keeps_failing_is_given_up_until_the_next_start
 
 
 async def test_a_refused_edit_of_a_passing_state_does_not_freeze_the_status(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     # A moderator's overwrite refuses one edit; the final state must still be shown.
     fake = fake_discord
@@ -639,7 +637,7 @@ async def test_a_refused_edit_of_a_passing_state_does_not_freeze_the_status(
 
 
 async def test_a_refused_final_state_is_tried_again_with_backoff(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))
@@ -660,7 +658,7 @@ async def test_a_refused_final_state_is_tried_again_with_backoff(
 
 
 async def test_failed_edits_of_an_earlier_state_leave_the_final_state_its_own_tries(
-    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqliteStore
+    discord_client: discord.Client, fake_discord: FakeDiscord, store: SqlStore
 ) -> None:
     fake = fake_discord
     task = await post_status(discord_client, fake, store, await new_task(store, fake))

@@ -13,7 +13,7 @@ from bot.fakes.discord import FakeDiscord, Member, Message, Perm
 from bot.fakes.discord.testing import private_text
 from bot.fakes.harness import running_bot
 from bot.settings import Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 
 async def said(fake: FakeDiscord, who: Member, *path: str, **options: object) -> str:
@@ -65,7 +65,7 @@ async def test_tasks_pages_with_buttons_that_work_after_a_restart(
     fake_discord: FakeDiscord, fake_comet: FakeCometAPI, bot_settings: Settings
 ) -> None:
     alice = fake_discord.member(fake_discord.default.alice)
-    store = await SqliteStore.open(bot_settings.storage.database)
+    store = await SqlStore.open(bot_settings.storage.database)
     try:
         ids = []
         for number in range(12):

@@ -22,7 +22,7 @@ from bot.fakes.discord.member import Attachment, InteractionHandle
 from bot.fakes.discord.testing import replies_to, reply_to
 from bot.fakes.harness import BotProcess, config_toml
 from bot.settings import Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 from tests.helpers.images import png
 
 pytestmark = pytest.mark.slow
@@ -114,13 +114,13 @@ async def kill_at(
 
 
 async def only_task(settings: Settings) -> TaskRecord:
-    async with await SqliteStore.open(settings.storage.database) as store:
+    async with await SqlStore.open(settings.storage.database) as store:
         (task,) = await store.list_tasks()
         return task
 
 
 async def ledger_sum(settings: Settings, task_id: int) -> int:
-    async with await SqliteStore.open(settings.storage.database) as store:
+    async with await SqlStore.open(settings.storage.database) as store:
         return sum(entry.credits for entry in await store.ledger_for_task(task_id))
 
 

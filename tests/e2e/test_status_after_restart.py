@@ -14,7 +14,7 @@ from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.harness import running_bot
 from bot.settings import Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.sql_store import SqlStore
 
 SETTLE_S = 30  # a guard against hangs, not a speed assertion
 
@@ -55,7 +55,7 @@ async def test_places_in_line_and_ends_missed_while_down_are_shown_after_a_resta
         ended = next(t for t in tasks if t.status_message_id == first.id)
 
     # While the bot is down (or in the moment before a crash), the first in line ends.
-    store = await SqliteStore.open(bot_settings.storage.database)
+    store = await SqlStore.open(bot_settings.storage.database)
     try:
         await store.transition(
             ended.id,
