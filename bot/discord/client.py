@@ -159,7 +159,13 @@ class KlingBot(commands.AutoShardedBot):
         self.config_source = config_source  # the config file read, for the start-up line
         self._has_said_ready = False
         self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
-        self.shard_links = ShardLinks(self)
+        self.shard_links = ShardLinks(self, changed=self._report_health)
+
+    async def _report_health(self) -> None:
+        """A shard came up or went down: the health file says so now, not at its next round."""
+        services = getattr(self, "services", None)
+        if services is not None and services.health_file is not None:
+            await services.health_file.run_once()
 
     @property
     def running_shards(self) -> list[int]:
@@ -296,9 +302,8 @@ class KlingBot(commands.AutoShardedBot):
         services = self.services
         address = self.settings.http.address
         if address is None:
-            services.health_file = HealthFile(
-                health_file_for(self.settings.storage), self.health_facts
-            )
+            where = health_file_for(self.settings.storage, self.settings.discord.shard_ids)
+            services.health_file = HealthFile(where, self.health_facts)
             services.health_file.start()
             return
         receiver = None if callbacks is None else CallbackReceiver(callbacks, services.engine)
@@ -350,13 +355,6 @@ class KlingBot(commands.AutoShardedBot):
 
     async def on_ready(self) -> None:
         """Say once, in one line, who the bot is, where it is, and what it runs on."""
-        services = getattr(self, "services", None)
-        if services is not None and services.health_file is not None:
-            # Connected now: `kling-bot health` says so at once, not at the next round.
-            try:
-                await services.health_file.run_once()
-            except Exception:
-                log.exception("health report not written to %s", services.health_file.path)
         if self._has_said_ready:
             return  # on_ready comes again after every reconnect
         self._has_said_ready = True

@@ -7,7 +7,7 @@ process runs (`discord.shard_ids`, empty: all).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from discord.ext import commands
@@ -27,17 +27,22 @@ def shard_options(settings: DiscordSettings) -> dict[str, Any]:
 class ShardLinks:
     """Which shards have a live gateway session, told by discord.py's shard events."""
 
-    def __init__(self, bot: commands.AutoShardedBot) -> None:
+    def __init__(
+        self, bot: commands.AutoShardedBot, changed: Callable[[], Awaitable[None]]
+    ) -> None:
         self._up: set[int] = set()
+        self._changed = changed  # awaited after each change
         bot.add_listener(self._connected, "on_shard_connect")
         bot.add_listener(self._connected, "on_shard_resumed")
         bot.add_listener(self._disconnected, "on_shard_disconnect")
 
     async def _connected(self, shard_id: int) -> None:
         self._up.add(shard_id)
+        await self._changed()
 
     async def _disconnected(self, shard_id: int) -> None:
         self._up.discard(shard_id)  # discord.py reconnects it by itself
+        await self._changed()
 
     def are_all_up(self, shard_ids: Iterable[int]) -> bool:
         """Whether every one of `shard_ids` is connected (none given: not connected)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from bot.fakes.discord.shards import (
 )
 from bot.fakes.discord.testing import reply_to, running_client
 from bot.fakes.harness import config_toml, running_bot, settings_for
+from bot.features.health import judge_health_file
 from bot.settings import Settings
+from bot.settings.database import health_file_for
 from tests.helpers.cli import kling_bot, operator_env
 from tests.helpers.waits import eventually, task_reaches
 
@@ -138,13 +141,21 @@ async def test_no_shard_count_runs_as_many_shards_as_discord_recommends(
             assert len(fake.requests("GET", "/gateway/bot")) == 1
             for guild in guilds:
                 await make_video(fake, bot, guild)
-            # One shard down is the bot not connected (its guilds get no answers): /healthz
-            # says so until that shard is back.
+            # One shard down is the bot not connected (its guilds get no answers): the health
+            # report says so at once, until that shard is back.
+            report = health_file_for(settings.storage)
+
+            def health() -> str | None:
+                return judge_health_file(report, now=datetime.now(UTC))
+
+            assert health() is None
             await fake.gateway.disconnect(shard_id=1, hold=True)
-            await eventually(lambda: not bot.is_gateway_connected)
+            await eventually(lambda: health() == "gateway: not connected to Discord")
+            assert not bot.is_gateway_connected
             assert fake.gateway.live_shards == {Shard(0, 2)}
             fake.gateway.release()
-            await eventually(lambda: bot.is_gateway_connected)
+            await eventually(lambda: health() is None)
+            assert bot.is_gateway_connected
             assert [r["seq"] > 0 for r in fake.gateway.resumes] == [True]
 
 
