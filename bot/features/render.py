@@ -29,7 +29,7 @@ RERUN_EMOJI = "🔁"
 CANCEL_EMOJI = "🛑"
 VARIATION_EMOJI = "🎲"
 EXTEND_EMOJI = "▶️"
-LINK_LIFETIME = "about 30 days"  # omni-api.md: result URLs are temporary
+LINK_LIFETIME = "about 30 days"  # Kling deletes generated videos after 30 days
 
 COLOUR_WAITING = 0x99AAB5  # grey
 COLOUR_WORKING = 0x5865F2  # blurple

@@ -65,7 +65,7 @@ _RECORD = web.RequestKey("fake_comet_record", RecordedRequest)
 
 
 class FakeCometAPI(Served):
-    """A loopback CometAPI for Kling Omni video, faithful to omni-api.md §7."""
+    """A loopback CometAPI for Kling Omni video: create, query, callbacks, files, faults."""
 
     def __init__(self, config: FakeCometConfig | None = None) -> None:
         self.config = config or FakeCometConfig()
