@@ -72,13 +72,13 @@ WORKLOAD_DURATIONS = "lognormal, median 150 model s, sigma 0.35, clipped to 30-9
 def draw_workload(
     count: int, seed: int, *, median_s: float = 150.0, sigma: float = 0.35
 ) -> list[TaskSpec]:
-    """`count` tasks with lognormal durations around `median_s` (omni-api.md §6: a 5 s std video
-    takes about 2-3 min; sigma 0.35 puts 80% of them between about 95 and 235 s)."""
+    """`count` tasks with lognormal durations around `median_s` (published timings: a 5 s std
+    video takes about 2-3 min; sigma 0.35 puts 80% of them between about 95 and 235 s)."""
     rng = random.Random(seed)
     specs = []
     for number in range(count):
         total_s = min(900.0, max(30.0, rng.lognormvariate(math.log(median_s), sigma)))
-        submitted_s = rng.uniform(2.0, 20.0)  # §6: "submitted 0-30 s", usually short
+        submitted_s = rng.uniform(2.0, 20.0)  # Kling: "submitted" lasts 0-30 s, usually short
         specs.append(
             TaskSpec(
                 external_id=f"bench-{seed}-{number:04d}",

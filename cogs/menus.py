@@ -21,7 +21,13 @@ from bot.domain.i18n import N_, _
 from bot.features.clips import CLIP_TYPES
 from bot.features.media import IMAGE_TYPES, VIDEO_SLOT, AttachmentInfo
 from bot.features.requests import VideoOptions
-from cogs.tickets import ExplainedModal, answer_with_ticket, requester_of, require_video_rights
+from cogs.tickets import (
+    ExplainedModal,
+    answer_with_ticket,
+    info_of,
+    requester_of,
+    require_video_rights,
+)
 
 EDIT_MENU = N_("Edit with Kling")
 ANIMATE_MENU = N_("Animate with Kling")
@@ -52,19 +58,6 @@ def first_attachment(
         if PurePosixPath(attachment.filename).suffix.lower().lstrip(".") in extensions:
             return attachment
     return None
-
-
-def info_of(slot: str, attachment: discord.Attachment) -> AttachmentInfo:
-    """Discord's metadata of a message's attachment, under the `/video` option it stands for."""
-    return AttachmentInfo(
-        slot=slot,
-        filename=attachment.filename,
-        url=attachment.url,
-        size_bytes=attachment.size,
-        content_type=attachment.content_type,
-        width=attachment.width,
-        height=attachment.height,
-    )
 
 
 class _VideoModal(ExplainedModal):

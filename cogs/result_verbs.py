@@ -12,7 +12,6 @@ import asyncio
 
 import discord
 
-from bot.discord.answers import explain_failure
 from bot.discord.buttons import VERB_ID_TEMPLATE
 from bot.discord.client import KlingBot, Services
 from bot.discord.translate import channel_rights
@@ -24,7 +23,6 @@ from bot.features.extend import EXTEND_TEXT_MAX_CHARS
 from bot.features.extensions import Extendable, ExtendPress
 from bot.features.result_gifs import GifPress
 from cogs.tickets import (
-    RESULT_SPECS,
     ExplainedModal,
     PersistentButtonsCog,
     ResultActionButton,
@@ -54,22 +52,14 @@ def _result_attachment(
 class VerbButton(ResultActionButton, template=VERB_ID_TEMPLATE):
     """▶ Extend, ✏️ Extend… or GIF under a result, rebuilt from its custom id when pressed."""
 
-    async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
-        """Do what the button says; a refusal is said privately."""
-        bot = interaction.client
-        assert isinstance(bot, KlingBot)
-        services = bot.services
-        try:
-            if self.action == "extend":
-                await self._extend(interaction, services)
-            elif self.action == "extend_form":
-                await self._open_form(interaction, services)
-            else:
-                await self._gif(interaction, services)
-        except Exception as error:
-            await explain_failure(
-                interaction, error, f"the {RESULT_SPECS[self.action].label} button"
-            )
+    async def act(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        """Extend, open the extend form, or make a GIF."""
+        if self.action == "extend":
+            await self._extend(interaction, services)
+        elif self.action == "extend_form":
+            await self._open_form(interaction, services)
+        else:
+            await self._gif(interaction, services)
 
     def _press(self, interaction: discord.Interaction[KlingBot]) -> ExtendPress:
         assert interaction.guild_id is not None and interaction.message is not None

@@ -12,7 +12,6 @@ import contextlib
 
 import discord
 
-from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_ID_TEMPLATE
 from bot.discord.client import KlingBot, Services
 from bot.discord.translate import channel_rights
@@ -23,7 +22,6 @@ from bot.features.render import VARIATION_EMOJI
 from bot.features.requests import variation_text
 from bot.features.reruns import NOT_YOURS, ButtonPress
 from cogs.tickets import (
-    RESULT_SPECS,
     ExplainedModal,
     PersistentButtonsCog,
     ResultActionButton,
@@ -43,20 +41,14 @@ def _bot(interaction: discord.Interaction[discord.Client]) -> KlingBot:
 class ResultButton(ResultActionButton, template=RESULT_ID_TEMPLATE):
     """A result's button, rebuilt from its custom id whenever it is pressed."""
 
-    async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
-        """Do what the button says; a refusal is said privately."""
-        services = _bot(interaction).services
-        try:
-            if self.action == "rerun":
-                await self._rerun(interaction, services)
-            elif self.action == "vary":
-                await self._vary(interaction, services)
-            else:
-                await self._delete(interaction, services)
-        except Exception as error:
-            await explain_failure(
-                interaction, error, f"the {RESULT_SPECS[self.action].label} button"
-            )
+    async def act(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        """Rerun, vary or delete."""
+        if self.action == "rerun":
+            await self._rerun(interaction, services)
+        elif self.action == "vary":
+            await self._vary(interaction, services)
+        else:
+            await self._delete(interaction, services)
 
     def _press(self, interaction: discord.Interaction[KlingBot]) -> ButtonPress:
         assert interaction.guild_id is not None and interaction.channel_id is not None

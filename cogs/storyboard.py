@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
 import discord
 from discord import app_commands
@@ -14,7 +13,13 @@ from bot.domain.i18n import N_
 from bot.domain.storyboard import shots_from_lines
 from bot.features.requests import StoryboardOptions
 from cogs.tickets import (
+    SHARED_OPTION_WORDS,
+    AspectRatio,
+    ElementNames,
     ExplainedModal,
+    Mode,
+    Prompt,
+    Seconds,
     answer_with_ticket,
     attachment_infos,
     requester_of,
@@ -59,30 +64,26 @@ class StoryboardCog(commands.Cog):
     @app_commands.command(name="storyboard", description="Make a multi-shot video (kling-v3-omni)")
     @app_commands.guild_only()
     @app_commands.describe(
+        **SHARED_OPTION_WORDS,
         shots="Your shots, seconds first: 2: a dog by the sea | 3: it runs (leave out for a form)",
         prompt="Or one description, and Kling plans the shots",
         duration="Total seconds, 3 to 15 (with shots: their sum)",
-        mode="std: 720p, faster and cheaper · pro: 1080p",
         aspect_ratio="Shape of the video",
-        sound="Generate sound too",
         image_1="A reference image: <<<image_1>>> in a shot",
-        image_2="A second reference image: <<<image_2>>>",
-        image_3="A third reference image: <<<image_3>>>",
-        elements="Elements from the server's library (names) or Kling element IDs, by commas",
     )
     async def storyboard(
         self,
         interaction: discord.Interaction[KlingBot],
         shots: app_commands.Range[str, 1, 3200] | None = None,
-        prompt: app_commands.Range[str, 1, 2500] | None = None,
-        duration: app_commands.Range[int, 3, 15] | None = None,
-        mode: Literal["std", "pro"] | None = None,
-        aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
+        prompt: Prompt | None = None,
+        duration: Seconds | None = None,
+        mode: Mode | None = None,
+        aspect_ratio: AspectRatio | None = None,
         sound: bool | None = None,
         image_1: discord.Attachment | None = None,
         image_2: discord.Attachment | None = None,
         image_3: discord.Attachment | None = None,
-        elements: app_commands.Range[str, 1, 200] | None = None,
+        elements: ElementNames | None = None,
     ) -> None:
         """Validate and queue a storyboard, then answer like `/video`; with neither shots nor a
         prompt, ask for the shots in a form first."""

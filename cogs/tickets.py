@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import discord
 from discord import app_commands
@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.discord.answers import explain_failure
 from bot.discord.buttons import RESULT_BUTTONS, ResultAction
-from bot.discord.client import KlingBot
+from bot.discord.client import KlingBot, Services
 from bot.discord.language import speak_to
 from bot.discord.translate import (
     cancel_view,
@@ -36,6 +36,20 @@ from bot.features.render import StatusView, status_view
 from bot.features.requests import Requester
 
 MAX_TASK_ID = 2**53 - 1  # the largest task number an option takes (JavaScript's safe integers)
+
+# The options /video and /storyboard share: their types, and the words Discord shows under them.
+Prompt = app_commands.Range[str, 1, 2500]
+Mode = Literal["std", "pro"]
+AspectRatio = Literal["16:9", "9:16", "1:1"]
+Seconds = app_commands.Range[int, 3, 15]
+ElementNames = app_commands.Range[str, 1, 200]
+SHARED_OPTION_WORDS = {
+    "mode": "std: 720p, faster and cheaper · pro: 1080p",
+    "sound": "Generate sound too",
+    "image_2": "A second reference image: <<<image_2>>>",
+    "image_3": "A third reference image: <<<image_3>>>",
+    "elements": "Elements from the server's library (names) or Kling element IDs, by commas",
+}
 
 
 def actor_facts(interaction: discord.Interaction[KlingBot]) -> MemberFacts:
@@ -107,21 +121,22 @@ def reply_token_of(interaction: discord.Interaction[KlingBot]) -> InteractionTok
     return InteractionToken(interaction.application_id, interaction.token, interaction.expires_at)
 
 
+def info_of(slot: str, attachment: discord.Attachment) -> AttachmentInfo:
+    """Discord's metadata of an attached file, under the `/video` option it stands for."""
+    return AttachmentInfo(
+        slot=slot,
+        filename=attachment.filename,
+        url=attachment.url,
+        size_bytes=attachment.size,
+        content_type=attachment.content_type,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
 def attachment_infos(**slots: discord.Attachment | None) -> tuple[AttachmentInfo, ...]:
     """Discord's metadata of the attached files, by option name."""
-    return tuple(
-        AttachmentInfo(
-            slot=slot,
-            filename=attachment.filename,
-            url=attachment.url,
-            size_bytes=attachment.size,
-            content_type=attachment.content_type,
-            width=attachment.width,
-            height=attachment.height,
-        )
-        for slot, attachment in slots.items()
-        if attachment is not None
-    )
+    return tuple(info_of(slot, a) for slot, a in slots.items() if a is not None)
 
 
 async def answer_with_ticket(
@@ -229,6 +244,21 @@ class ResultActionButton(
         """The button a press names."""
         action: ResultAction = match["action"]  # type: ignore[assignment]  # template's choices
         return cls(action, int(match["task_id"]))
+
+    async def callback(self, interaction: discord.Interaction[KlingBot]) -> None:  # type: ignore[override]
+        """Do what the button says; a refusal is said privately."""
+        bot = interaction.client
+        assert isinstance(bot, KlingBot)
+        try:
+            await self.act(interaction, bot.services)
+        except Exception as error:
+            await explain_failure(
+                interaction, error, f"the {RESULT_SPECS[self.action].label} button"
+            )
+
+    async def act(self, interaction: discord.Interaction[KlingBot], services: Services) -> None:
+        """What a press of this kind of button does."""
+        raise NotImplementedError
 
 
 class ExplainedModal(discord.ui.Modal):

@@ -11,6 +11,12 @@ from discord.ext import commands
 from bot.discord.client import KlingBot, Services
 from bot.features.requests import VideoOptions
 from cogs.tickets import (
+    SHARED_OPTION_WORDS,
+    AspectRatio,
+    ElementNames,
+    Mode,
+    Prompt,
+    Seconds,
     answer_with_ticket,
     attachment_infos,
     requester_of,
@@ -28,19 +34,15 @@ class VideoCog(commands.Cog):
     @app_commands.command(name="video", description="Make a short video with Kling Omni")
     @app_commands.guild_only()
     @app_commands.describe(
+        **SHARED_OPTION_WORDS,
         prompt="What the video shows (up to 2500 characters); <<<image_1>>> refers to image_1",
-        mode="std: 720p, faster and cheaper · pro: 1080p",
         aspect_ratio="Shape of the video (not with a first frame: the image sets it)",
         duration="Length in seconds (kling-video-o1: 5 or 10 for text; kling-v3-omni: 3 to 15)",
         model="Which Kling Omni model",
-        sound="Generate sound too",
         first_frame="The image the video starts from (PNG/JPEG, ≥300 px)",
         end_frame="The image the video ends on (needs a first frame)",
         image_1="A reference image (subject, scene or style): <<<image_1>>> in the prompt",
-        image_2="A second reference image: <<<image_2>>>",
-        image_3="A third reference image: <<<image_3>>>",
         image_4="A fourth reference image: <<<image_4>>>",
-        elements="Elements from the server's library (names) or Kling element IDs, by commas",
         video="A clip to edit or follow (MP4/MOV, 3-10 s, 720-2160 px, 24-60 fps): <<<video_1>>>",
         video_use="edit: change the clip itself (default) · reference: follow its style or motion",
         keep_sound="Keep the clip's own sound (default: off)",
@@ -50,10 +52,10 @@ class VideoCog(commands.Cog):
     async def video(
         self,
         interaction: discord.Interaction[KlingBot],
-        prompt: app_commands.Range[str, 1, 2500],
-        mode: Literal["std", "pro"] | None = None,
-        aspect_ratio: Literal["16:9", "9:16", "1:1"] | None = None,
-        duration: app_commands.Range[int, 3, 15] | None = None,
+        prompt: Prompt,
+        mode: Mode | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        duration: Seconds | None = None,
         model: Literal["kling-video-o1", "kling-v3-omni"] | None = None,
         sound: bool | None = None,
         first_frame: discord.Attachment | None = None,
@@ -62,7 +64,7 @@ class VideoCog(commands.Cog):
         image_2: discord.Attachment | None = None,
         image_3: discord.Attachment | None = None,
         image_4: discord.Attachment | None = None,
-        elements: app_commands.Range[str, 1, 200] | None = None,
+        elements: ElementNames | None = None,
         video: discord.Attachment | None = None,
         video_use: Literal["edit", "reference"] | None = None,
         keep_sound: bool | None = None,

@@ -37,7 +37,7 @@ from bot.store.sql_store import SqlStore
 
 VideoUse = Literal["edit", "reference"]
 
-MAX_IMAGE_BYTES = 10 * 1024 * 1024  # omni-api.md §1.3: images of at most 10 MB
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Kling takes images of at most 10 MB
 # The built-in fake makes a video in about four seconds; the engine's waits shrink to match.
 FAKE_SUBMITTED_S = 1.0
 FAKE_PROCESSING_S = 3.0

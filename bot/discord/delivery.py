@@ -1,9 +1,10 @@
 """The discord.py adapters: post a finished video to its channel, keep status messages current.
 
-Both talk to Discord with the bot token through the channel: the interaction token dies after
-15 minutes and a video can take longer (discord.md §1.1). It serves only as the last way but one
-to give a member their video when the channel refuses it. The decisions (what the embed says,
-which post to try, the words of the result message) live in `bot.features.render`,
+Both talk to Discord with the bot token through the channel: the interaction token dies after 15
+minutes and a video can take longer
+(https://discord.com/developers/docs/interactions/receiving-and-responding). It serves only as the
+last way but one to give a member their video when the channel refuses it. The decisions (what the
+embed says, which post to try, the words of the result message) live in `bot.features.render`,
 `bot.engine.courier` and `bot.domain.channel_rights`; this module only does the I/O and maps
 Discord's errors onto `DeliveryError`.
 """

@@ -1,11 +1,11 @@
 """Per-task callback URLs the bot can verify: `<omni.callback_url>/<external id>.<signature>`.
 
-Kling signs nothing it posts (omni-api.md §5), so the bot signs the URL it hands out instead: the
-signature is an HMAC of the task's external id under a key only the bot knows. A callback whose
-signature is wrong, or whose token names another task than its body, was not made from a URL
-the bot gave out: it is refused (403) and changes nothing. The key lives beside the database
-(`<database>.callback-key`, readable by its owner only), so callbacks of tasks sent before a
-restart still verify; if it is lost, those callbacks are refused and polling finds the tasks.
+Kling signs nothing it posts (no signature or auth header is documented), so the bot signs the URL
+it hands out instead: the signature is an HMAC of the task's external id under a key only the bot
+knows. A callback whose signature is wrong, or whose token names another task than its body, was not
+made from a URL the bot gave out: it is refused (403) and changes nothing. The key lives beside the
+database (`<database>.callback-key`, readable by its owner only), so callbacks of tasks sent before
+a restart still verify; if it is lost, those callbacks are refused and polling finds the tasks.
 """
 
 from __future__ import annotations

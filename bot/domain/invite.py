@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
 SCOPES = ("bot", "applications.commands")
-# Discord's permission bits (discord.md), as the server settings name them.
+# Discord's permission bits (https://discord.com/developers/docs/topics/permissions), as the
+# server settings name them.
 PERMISSIONS: dict[str, int] = {
     "View Channel": 1 << 10,  # see the channel a command came from
     "Send Messages": 1 << 11,  # the result message

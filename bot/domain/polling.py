@@ -1,10 +1,10 @@
 """When to ask the API about a task again: sparse while completion is unlikely, dense when likely.
 
-Pure decisions. A task's completion time is expected inside a window [early, late] learned from
-the tasks this bot saw finish (per model, mode and length), starting from the timings of
-omni-api.md §6 until enough tasks have finished. Before the window the tracker polls rarely (but
-often enough to notice a quick moderation failure), inside it densely, after it with a growing
-interval until the local timeout.
+Pure decisions. A task's completion time is expected inside a window [early, late] learned from the
+tasks this bot saw finish (per model, mode and length), starting from published timings (a 5 s std
+video about 2-3 min, pro 30-50 % longer) until enough tasks have finished. Before the window the
+tracker polls rarely (but often enough to notice a quick moderation failure), inside it densely,
+after it with a growing interval until the local timeout.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Window:
 class PollPolicy:
     """The knobs of the schedule. `scale` shrinks every time constant (benchmarks, tests)."""
 
-    first_poll_s: float = 10.0  # §6: first poll about 10 s after create
+    first_poll_s: float = 10.0  # Kling's advice: first poll about 10 s after create
     min_interval_s: float = 2.0
     # Measured (bench.detection, bench.slots): a 30 s cap and 25% growth left overdue tasks
     # unnoticed for ~10 s on average; 15 s and 5% halve the tail for ~2 more queries per task.
@@ -50,7 +50,7 @@ class PollPolicy:
 
 
 def prior_window(mode: str, duration_s: int | None, scale: float = 1.0) -> Window:
-    """The §6 timings before any task finished: std 5 s ≈ 40-245 s, longer and pro slower."""
+    """Published timings, before any task finished: std 5 s ≈ 40-245 s, longer and pro slower."""
     seconds = duration_s or 5
     early = 30.0 + 2.0 * seconds
     late = 120.0 + 25.0 * seconds
@@ -108,7 +108,7 @@ class CompletionModel:
         self._all.append(seconds)
 
     def window(self, key: ClassKey, mode: str, duration_s: int | None) -> Window:
-        """The learned window for this kind, else all kinds pooled, else the §6 prior."""
+        """The learned window for this kind, else all kinds pooled, else the published timings."""
         samples = self._by_class.get(key)
         if samples is None or len(samples) < self.min_samples:
             samples = self._all if len(self._all) >= self.min_samples * 2 else None

@@ -1,8 +1,8 @@
 """`OmniRequest`: the one validated, frozen shape of a Kling Omni video request.
 
-Every rule of the Omni contract (omni-api.md §1.2-§1.5) is checked here, once, at the edge. A
-refusal is an `InvalidInput` whose sentence a Discord member understands and that says what is
-allowed. Nothing downstream re-checks a field. The API JSON is built from this in `omni.py`.
+Every rule of Kling's Omni-Video API (fields, item shapes, durations) is checked here, once, at the
+edge. A refusal is an `InvalidInput` whose sentence a Discord member understands and that says what
+is allowed. Nothing downstream re-checks a field. The API JSON is built from this in `omni.py`.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ElementInput(BaseModel):
     @field_validator("element_id", mode="before")
     @classmethod
     def _ascii_long(cls, value: object, info: ValidationInfo) -> object:
-        # Kling types it as a long (§1.3). Pydantic alone would take 12.0, "+5", "1_000" or
+        # Kling types it as a long. Pydantic alone would take 12.0, "+5", "1_000" or
         # True, and anything past 2**63 - 1; the API takes none of them. A stored request was
         # accepted by the rules of its day: it must still load (see OmniRequest's validator).
         if isinstance(info.context, dict) and info.context.get(STORED):
@@ -164,7 +164,7 @@ class OmniRequest(BaseModel):
 
     @property
     def input_mode(self) -> InputMode:
-        """The mode of use that §1.4 of the contract keys its duration rules on."""
+        """The mode of use that Kling's duration rules depend on."""
         return input_mode_of(self)
 
     @property

@@ -1,14 +1,14 @@
 """Keeping a member's clip fetchable by the Omni API, today and for a rerun weeks later.
 
-The API takes a video only as a URL it fetches itself (omni-api.md §1.3), and a member's upload
-lives on Discord's CDN behind a signed URL that expires in about a day (a slash-command upload is
-removed altogether after a while). The bot runs no public web host, so it lends the clip to
-Discord: once the clip is checked, the bot attaches its own copy to the task's status message
-(members see what is being edited). A message's attachments stay as long as the message, and
-fetching the message signs a fresh URL. So whenever a task goes to the API, the bot re-reads the
-message that holds the clip and sends the freshly signed URL. If that message was deleted, the
-bot attaches its kept copy (under `storage.media_dir`) to the new task's status message and sends
-that URL instead.
+The API takes a video only as a URL it fetches itself (base64 is documented for images only), and a
+member's upload lives on Discord's CDN behind a signed URL that expires in about a day (a
+slash-command upload is removed altogether after a while). The bot runs no public web host, so it
+lends the clip to Discord: once the clip is checked, the bot attaches its own copy to the task's
+status message (members see what is being edited). A message's attachments stay as long as the
+message, and fetching the message signs a fresh URL. So whenever a task goes to the API, the bot
+re-reads the message that holds the clip and sends the freshly signed URL. If that message was
+deleted, the bot attaches its kept copy (under `storage.media_dir`) to the new task's status message
+and sends that URL instead.
 
 A result continued with ▶ Extend is such a clip too (`media:results/task-<id>.mp4`): it is on
 Discord already, attached to its result message, which serves as the place the API fetches it

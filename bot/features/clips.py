@@ -1,6 +1,6 @@
 """Members' clips: what Discord says about them, what a real probe measures, what Kling allows.
 
-The Omni API takes a video only by URL, within the limits of omni-api.md §1.3: MP4 or MOV, 3 to
+The Omni API takes a video only by URL, within Kling's limits for an input clip: MP4 or MOV, 3 to
 10 s, each side 720 to 2160 px, 24 to 60 fps, at most 200 MB. A clip is checked twice: from
 Discord's metadata before anything is charged (`check_clip_metadata`), then, once the bot has its
 own copy, with PyAV (the FFmpeg its wheel ships) off the event loop (`probe_clip` and
@@ -17,7 +17,7 @@ from bot.domain.errors import InvalidInput
 
 CLIP_TYPES = {"mp4": "MP4", "mov": "MOV"}  # extension → what a member calls it
 CLIP_CONTENT_TYPES = frozenset({"video/mp4", "video/quicktime"})
-CLIP_MAX_BYTES = 200 * 1000 * 1000  # §1.3: at most 200 MB
+CLIP_MAX_BYTES = 200 * 1000 * 1000  # Kling takes clips of at most 200 MB
 CLIP_MIN_S = 3.0
 CLIP_MAX_S = 10.0
 CLIP_MIN_PX = 720

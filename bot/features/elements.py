@@ -8,17 +8,12 @@ are taken as they are; the names are offered as the member types.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import datetime
 
 from bot.domain.errors import InvalidInput
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import LibraryElement
 from bot.domain.request import ELEMENT_ID_MAX, has_visible_text
-from bot.engine.task_engine import utc_now
-from bot.features.quotas import require_server_moderator
-from bot.settings import QuotaSettings
-from bot.store import TaskStore
+from bot.features.quotas import ModeratedUseCase, require_server_moderator
 
 NAME_MAX_CHARS = 32
 CHOICE_MAX_CHARS = 100  # Discord's limit for an autocomplete choice's name and value
@@ -77,19 +72,8 @@ def complete(current: str, names: list[str]) -> list[str]:
     return [v for v in values if len(v) <= CHOICE_MAX_CHARS][:MAX_CHOICES]
 
 
-class ElementLibrary:
+class ElementLibrary(ModeratedUseCase):
     """A server's named elements: kept in the store, checked here."""
-
-    def __init__(
-        self,
-        store: TaskStore,
-        quotas: QuotaSettings,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._store = store
-        self._quotas = quotas
-        self._clock = clock
 
     async def add(
         self, guild_id: int, actor: MemberFacts, element_id: str, name: str

@@ -1,11 +1,11 @@
 """▶ Extend: a result continued shot by shot (pure rules).
 
-The result becomes the previous shot: the new task sends it as a `feature` video (omni-api.md
-§1.3: a clip to continue, "next shot") and its prompt asks for the shot that follows. Each
-extension is its own task, charged like any other; a chain (the first video and the extensions
+The result becomes the previous shot: the new task sends it as a `feature` video (the API's
+`refer_type` for a clip to continue, "next shot") and its prompt asks for the shot that follows.
+Each extension is its own task, charged like any other; a chain (the first video and the extensions
 made one from the other) has at most `reruns.max_extensions` extensions. The result must be one
-Kling takes as a clip (3 to 10 s, 720 to 2160 px a side, 24 to 60 fps), which every Kling video
-up to 10 s is.
+Kling takes as a clip (3 to 10 s, 720 to 2160 px a side, 24 to 60 fps), which every Kling video up
+to 10 s is.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ may come days later. So every input is downloaded when the command arrives (stre
 checked for real (images: format and pixels, with Pillow; clips: length, size, frame rate and
 codec, with PyAV), kept under `storage.media_dir`, and the stored request refers to the copy
 (`media:inputs/<task>/<slot>.<ext>`). When the task is submitted an image reference becomes the
-raw base64 the Omni API takes (omni-api.md §1.3); a clip, which the API takes only by URL, is
+raw base64 the Omni API takes (no `data:` prefix); a clip, which the API takes only by URL, is
 handed over by `clip_hosting.py`.
 """
 
@@ -27,9 +27,9 @@ from bot.features.clips import CLIP_MAX_BYTES, check_clip_facts, probe_clip
 from bot.omni.download import ResultTooLarge, download_to_file
 
 MEDIA_REF = "media:"
-IMAGE_MAX_BYTES = 10 * 1024 * 1024  # §1.3: at most 10 MB
-IMAGE_MIN_PX = 300  # §1.3: width and height at least 300 px
-IMAGE_MAX_RATIO = 2.5  # §1.3: aspect ratio between 1:2.5 and 2.5:1
+IMAGE_MAX_BYTES = 10 * 1024 * 1024  # Kling's limits for an input image: at most 10 MB,
+IMAGE_MIN_PX = 300  # width and height at least 300 px,
+IMAGE_MAX_RATIO = 2.5  # aspect ratio between 1:2.5 and 2.5:1
 IMAGE_TYPES = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG"}  # extension → Pillow's format name
 VIDEO_SLOT = "video"  # the option (and the kept file's stem) of a member's clip
 CLIP_DOWNLOAD_TIMEOUT_S = 600

@@ -100,6 +100,18 @@ async def require_server_moderator(
     )
 
 
+class ModeratedUseCase:
+    """A use case on the store in which a server's moderators may do more: the store, the quota
+    settings (they name moderator roles) and the clock."""
+
+    def __init__(
+        self, store: TaskStore, quotas: QuotaSettings, *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self._store = store
+        self._quotas = quotas
+        self._clock = clock
+
+
 class QuotaService:
     """The `/quota` commands as use cases: moderator rights checked here, not in the cog."""
 

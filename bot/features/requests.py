@@ -204,7 +204,7 @@ def build_video_request(
     return make_request(fields)
 
 
-STORYBOARD_MODEL = "kling-v3-omni"  # the only model that makes multi-shot videos (§1.4)
+STORYBOARD_MODEL = "kling-v3-omni"  # the only model that makes multi-shot videos
 
 
 def build_storyboard_request(options: StoryboardOptions, defaults: OmniSettings) -> OmniRequest:

@@ -6,32 +6,15 @@ stays (`/task` says who removed it and when), and it is written before the messa
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from bot.domain.errors import IllegalTransition, InvalidInput, NotYours
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
-from bot.engine.task_engine import utc_now
-from bot.features.quotas import is_server_moderator
+from bot.features.quotas import ModeratedUseCase, is_server_moderator
 from bot.features.reruns import NOT_YOURS
-from bot.settings import QuotaSettings
-from bot.store import TaskStore
 
 
-class ResultActions:
+class ResultActions(ModeratedUseCase):
     """Removing results, with the rule of who may."""
-
-    def __init__(
-        self,
-        store: TaskStore,
-        quotas: QuotaSettings,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._store = store
-        self._quotas = quotas
-        self._clock = clock
 
     async def remove(self, task: TaskRecord, member: MemberFacts) -> TaskRecord:
         """Record that `member` removes the task's result; the caller then deletes the message.

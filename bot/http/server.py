@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
 from bot.features.health import HealthFacts, assess
+from bot.http.listen import Served, serve
 from bot.http.metrics import CONTENT_TYPE, PrometheusMetrics
 from bot.store import TaskStore
 
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 AddRoutes = Callable[[web.Application], None]
 
 
-class HttpServer:
+class HttpServer(Served):
     """`/healthz` (200 or 503 with JSON) and `/metrics` (Prometheus), plus `add_routes`."""
 
     def __init__(
@@ -49,18 +48,8 @@ class HttpServer:
         app.router.add_get("/metrics", self._metrics_page)
         if self._add_routes is not None:
             self._add_routes(app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
         host, port = self._address
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self.url = f"http://{shown}:{bound_port}"
-        self._runner = runner
+        self._runner, self.url = await serve(app, host, port, shutdown_timeout=2.0)
         log.info("http server listening on %s (/healthz, /metrics)", self.url)
 
     async def stop(self) -> None:
@@ -68,18 +57,6 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _healthz(self, request: web.Request) -> web.Response:
         report = assess(await self._facts())

@@ -3,11 +3,11 @@
 This module does the I/O; `bot.omni.wire` does the JSON. Together they are the only code that
 sees API JSON: callers get `CreatedTask`, `TaskSnapshot`, `Download` or an `ApiError`.
 
-Retry rules (omni-api.md §4, §8): only RATE_LIMITED and TRANSIENT failures are resent. A create
+Retry rules: only RATE_LIMITED and TRANSIENT failures are resent. A create
 whose outcome is unknown (timeout, connection lost after sending, unreadable 2xx) is AMBIGUOUS
 and is never resent: the task may exist and be billed. A gateway timeout (504/524) on a create
 that carries an `external_task_id` is TRANSIENT: it is resent with the same id, which Kling
-refuses as a DUPLICATE (§4.4) if the first send made the task, instead of billing it twice.
+refuses as a DUPLICATE if the first send made the task, instead of billing it twice.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class RetryPolicy:
     """How many times and how patiently to resend a request the API may accept later."""
 
     max_attempts: int = 4
-    initial_delay_s: float = 1.0  # §4.1: back off at least 1 s after a 1303
+    initial_delay_s: float = 1.0  # back off at least 1 s after a 1303 (concurrency full)
     max_delay_s: float = 30.0
     multiplier: float = 2.0
     jitter: Literal["full", "equal"] = "equal"
@@ -173,7 +173,7 @@ class OmniClient:
                 json=body,
                 headers=self._auth_headers(),
                 timeout=_timeout(self._create_timeout_s),
-                allow_redirects=False,  # a redirect means a wrong base_url (§4.2)
+                allow_redirects=False,  # a redirect means a wrong base_url
             ) as resp:
                 status, content_type = resp.status, resp.content_type
                 retry_after = resp.headers.get(hdrs.RETRY_AFTER)

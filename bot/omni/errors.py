@@ -1,4 +1,10 @@
-"""CometAPI error envelopes → one `ApiError` a caller can act on (omni-api.md §4, §9 U12-U13).
+"""CometAPI error envelopes → one `ApiError` a caller can act on.
+
+Kling answers `{code, message, request_id}` with its business codes (1000-1304, 5000-5002);
+CometAPI answers `{"error": {...}}` or a relay body `{"code": "<str>", "message", "data": null}`
+whose message may be Kling's JSON as text, and may keep Kling's HTTP status or turn it into 400
+(https://app.klingai.com/global/dev/document-api/apiReference/commonInfo,
+https://apidoc.cometapi.com/errors/error-codes-handling).
 
 Pure: the HTTP status, the raw body and two headers in, a classified error out. Never assumes
 JSON (HTML error pages, empty and truncated bodies happen) and never lets the API key through.
@@ -32,7 +38,7 @@ def as_text(value: object) -> str:
     return ""
 
 
-# -- errors (§4) -------------------------------------------------------------------------------
+# -- errors -----------------------------------------------------------------------------------
 
 BASE_URL_HINT = "check omni.base_url"
 _MAX_DETAIL_CHARS = 300
@@ -61,7 +67,8 @@ _KLING_CODES: dict[int, tuple[ApiErrorKind, str]] = {
     5001: (ApiErrorKind.TRANSIENT, "temporarily unavailable"),
     5002: (ApiErrorKind.TRANSIENT, "internal timeout"),
 }
-# new-api rewrites upstream 429s to "当前分组上游负载已饱和，请稍后再试" (§4.2).
+# new-api (the gateway software CometAPI runs) rewrites upstream 429s to
+# "当前分组上游负载已饱和，请稍后再试".
 _SATURATED = ("负载已饱和", "上游负载")
 _QUOTA_WORDS = ("quota", "credit", "balance", "余额", "额度")
 _HIDDEN_CODE = re.compile(r'"code"\s*:\s*"?(\d{4})\b')
@@ -91,10 +98,10 @@ def classify_error(
     secrets: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> ApiError:
-    """Turn a failed answer into one `ApiError` (§4): Kling code first, then the HTTP status.
+    """Turn a failed answer into one `ApiError`: Kling code first, then the HTTP status.
 
     `has_external_id`: the create carried an `external_task_id`, so sending it again is refused
-    as a duplicate rather than billed twice (§4.4), and a gateway timeout may be retried.
+    as a duplicate rather than billed twice, and a gateway timeout may be retried.
     """
     payload: object = None
     if body_text.strip():
@@ -140,7 +147,8 @@ def classify_parsed(
 def _kind(
     status: int, env: _Envelope, *, is_create: bool, has_external_id: bool
 ) -> tuple[ApiErrorKind, str]:
-    """The decision table of §4.1/§4.2; returns the kind and, when it needs one, a detail."""
+    """Kling's codes, then the gateway's statuses and words: the kind and, when it needs one, a
+    detail."""
     message = env.message
     if is_create and _is_duplicate_refusal(status, env):
         return ApiErrorKind.DUPLICATE, message
@@ -180,8 +188,8 @@ def _kind(
         return ApiErrorKind.INVALID_REQUEST, message
     if status in (504, 524) and is_create and not has_external_id:
         # A gateway timeout means the gateway gave up waiting for Kling, which may still have
-        # made (and billed) the task. §8 rule 5 retries it, which is safe only when the create
-        # carries an external_task_id: Kling refuses a second task with the same one (§4.4).
+        # made (and billed) the task. Retrying it is safe only when the create carries an
+        # external_task_id: Kling refuses a second task with the same one.
         # Without one, a resend could bill a second video: treat it like a client timeout.
         return ApiErrorKind.AMBIGUOUS, f"gateway timeout (HTTP {status}): {message}"
     if 500 <= status < 600:
@@ -195,7 +203,7 @@ _DUPLICATE_WORDS = ("already", "duplicate", "exist", "used", "unique", "重复",
 
 
 def _is_duplicate_refusal(status: int, env: _Envelope) -> bool:
-    """Kling's answer to a reused external_task_id. Undocumented (§4.4, U14): a 400 with 1201
+    """Kling's answer to a reused external_task_id. Undocumented by Kling: a 400 with 1201
     naming the field is the likely form; the words keep a format complaint about it apart."""
     is_validation = env.kling_code in (1200, 1201) or (
         env.kling_code is None and status in (400, 409, 422)

@@ -1,4 +1,8 @@
-"""CometAPI Kling Omni JSON ↔ typed values: pure functions, no I/O (omni-api.md §1-§4).
+"""CometAPI Kling Omni JSON ↔ typed values: pure functions, no I/O.
+
+The routes: https://apidoc.cometapi.com/api/video/kling/omni-video (create) and
+https://apidoc.cometapi.com/api/video/kling/omni-query (query); the fields are Kling's
+(https://app.klingai.com/global/dev/document-api/apiReference/model/OmniVideo).
 
 With `bot.omni.client` (the aiohttp client) this is the only code that sees API JSON. It builds the
 create body from an `OmniRequest`, reads both create reply shapes, normalises the three query
@@ -52,13 +56,13 @@ class TaskSnapshot:
     video_url: str | None = None
     watermark_url: str | None = None
     failure_reason: str = ""
-    progress_pct: int | None = None  # coarse gateway steps, for display only (§9 U16)
+    progress_pct: int | None = None  # coarse gateway steps (10/20/30/100), for display only
     video_duration_s: float | None = None
     units_billed: str | None = None
     finished_at: datetime | None = None  # when the API says it ended (terminal states only)
 
 
-# -- create body (§1.2, §1.3, §8 rule 1) ------------------------------------------------------
+# -- create body ------------------------------------------------------------------------------
 
 
 def build_create_body(
@@ -154,11 +158,11 @@ _STATUS_WORDS = {
 
 
 def _status(word: object) -> TaskStatus:
-    """Kling and wrapper words in one table; anything unknown is still running (§3.3)."""
+    """Kling and wrapper words in one table; anything unknown is still running."""
     return _STATUS_WORDS.get(as_text(word).strip().lower(), TaskStatus.RUNNING)
 
 
-# -- create reply (§2) -------------------------------------------------------------------------
+# -- create reply -----------------------------------------------------------------------------
 
 
 def parse_create_response(status: int, body: object) -> CreatedTask:
@@ -184,14 +188,14 @@ def parse_create_response(status: int, body: object) -> CreatedTask:
     return CreatedTask(task_id=task_id, status=_status(word), external_task_id=external)
 
 
-# -- query reply (§3) --------------------------------------------------------------------------
+# -- query reply ------------------------------------------------------------------------------
 
 NO_URL_REASON = "The video service reported success but returned no video URL."
 NO_REASON = "The video service gave no reason."
 
 
 def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
-    """Native, wrapper and wrapper3 query bodies → one `TaskSnapshot` (§3.3).
+    """Native, wrapper and wrapper3 query bodies → one `TaskSnapshot`.
 
     `task_id` is used when the body does not repeat it. A body that is not a task raises ApiError.
     """
@@ -209,7 +213,7 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
         inner = as_object(_decoded(outer.get("data")))
         nested = as_object(_decoded(inner.get("data")))
         if "task_status" in nested or "task_result" in nested:
-            inner = nested  # wrapper3: the whole Kling response sits in data.data (§9 U2)
+            inner = nested  # wrapper3: the whole Kling response sits in data.data
         status = _status(outer.get("status"))
         fail_reason = as_text(outer.get("fail_reason")).strip()
         reason = as_text(inner.get("task_status_msg")).strip()
@@ -230,7 +234,7 @@ def normalize_query(body: object, *, task_id: str = "") -> TaskSnapshot:
     video = as_object(videos[0]) if isinstance(videos, list) and videos else {}
     url = as_text(video.get("url")).strip() or None
     if status is TaskStatus.SUCCEEDED and url is None:
-        # new-api stores the result URL in fail_reason or result_url (§9 U17): never a failure.
+        # new-api stores the result URL in fail_reason or result_url: never a failure.
         for candidate in (fail_reason, as_text(outer.get("result_url")).strip()):
             if candidate.startswith(("http://", "https://")):
                 url = candidate
@@ -278,7 +282,7 @@ def _moment(value: object, *, per_second: int) -> datetime | None:
 
 
 def _seconds(value: object) -> float | None:
-    """Kling's duration: `"5.041"` or 5.041 → 5.041 (§8 rule 7); anything unreadable → None."""
+    """Kling's duration: `"5.041"` or 5.041 → 5.041; anything unreadable → None."""
     try:
         seconds = float(as_text(value))
     except ValueError:
@@ -286,7 +290,7 @@ def _seconds(value: object) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-# -- callback (§5) -----------------------------------------------------------------------------
+# -- callback ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -302,7 +306,7 @@ class CallbackHint:
 
 
 def parse_callback(body: object) -> CallbackHint:
-    """Kling's flat task object, or the same wrapped in `{code, message, data}` (§5).
+    """Kling's flat task object, or the same wrapped in `{code, message, data}` (some gateways).
 
     Raises `ValueError` for a body that is not a task at all.
     """
@@ -314,7 +318,7 @@ def parse_callback(body: object) -> CallbackHint:
     if "task_status" in task:
         word: object = task.get("task_status")
     else:
-        word = task.get("status")  # a gateway's wrapper-shaped callback (§3.2)
+        word = task.get("status")  # a gateway's wrapper-shaped callback
     task_id = _task_id(task.get("task_id"))
     external = as_text(as_object(task.get("task_info")).get("external_task_id")).strip() or None
     if task_id is None and external is None:

@@ -1,8 +1,8 @@
 """/video video: a member's clip, checked twice, lent to Discord, fetched by the API, rerun later.
 
 Real clips are encoded at test time with PyAV; the fake CometAPI fetches every `video_url` and
-refuses what Kling would (an expired URL, a clip breaking §1.3), and the fake Discord signs and
-expires attachment URLs like Discord.
+refuses what Kling would (an expired URL, a clip breaking Kling's limits), and the fake Discord
+signs and expires attachment URLs like Discord.
 """
 
 from __future__ import annotations

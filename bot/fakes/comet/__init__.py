@@ -1,7 +1,7 @@
 """A loopback fake of CometAPI's Kling Omni video routes, for the offline demo and the tests.
 
-Faithful to shared/spec/omni-api.md §7: strict create validation, a concurrency cap, lazily
-computed task states, three query shapes, injectable faults and a served result MP4.
+Faithful to the documented API where it is documented: strict create validation, a concurrency cap,
+lazily computed task states, three query shapes, injectable faults and a served result MP4.
 """
 
 from .callbacks import CallbackPost

@@ -34,7 +34,7 @@ class TaskBook:
         self._active: set[str] = set()
 
     def create(self, body: dict[str, object]) -> CreateAnswer:
-        """Validate, moderate, take a slot and make the task: the §7 create steps in order."""
+        """Validate, moderate, take a slot and make the task: a create's steps in order."""
         if (message := validate_create_body(body)) is not None:
             return 400, kling_error(1201, message), None
         keyword = self.config.moderation_keyword
@@ -46,7 +46,7 @@ class TaskBook:
         external_id = body.get("external_task_id")
         is_duplicate = isinstance(external_id, str) and external_id in self._by_external_id
         if is_duplicate and self.config.reject_duplicate_external_id:
-            # Assumption (§4.4): Kling's duplicate error is undocumented; 400/1201 is our guess.
+            # Assumption: Kling's duplicate error is undocumented; 400/1201 is our guess.
             message = "external_task_id: already used by another task in this account"
             return 400, kling_error(1201, message), None
         task = self._new_task(body)

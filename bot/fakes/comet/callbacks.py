@@ -1,4 +1,4 @@
-"""The fake's Omni callbacks: a POST to a task's `callback_url` at each status change (§5, §7).
+"""The fake's Omni callbacks: a POST to a task's `callback_url` at each status change, like Kling.
 
 Kling posts the flat task object; some write-ups say it comes wrapped in `{code, message, data}`
 (`FakeCometConfig.callback_shape`). `skip_callbacks` drops them all (a callback URL the API can't

@@ -1,6 +1,6 @@
 """The fake fetches every `video_url` like the real service, and refuses a clip it can't use.
 
-Kling takes a video only by URL (omni-api.md §1.3) and refuses one it cannot download or read,
+Kling takes a video only by URL and refuses one it cannot download or read,
 or that breaks the rules: MP4 or MOV, 3 to 10 s, each side 720 to 2160 px, 24 to 60 fps, at most
 200 MB. So a test whose bot sends an expired or unusable URL fails here, as it would in
 production. The fake fetches loopback URLs only (tests never touch the network); any other host

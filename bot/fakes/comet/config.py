@@ -29,7 +29,7 @@ class FakeCometConfig:
     moderation_keyword: str = "MODERATEME"
     query_shape: QueryShape = "native"
     # Kling says external_task_id is unique per account; the error for a duplicate is an
-    # assumption (HTTP 400, code 1201), see omni-api.md §4.4.
+    # assumption (HTTP 400, code 1201): neither Kling nor CometAPI documents it.
     reject_duplicate_external_id: bool = True
     # Kling answers GET .../{external_task_id}; CometAPI answers task_not_exist.
     lookup_by_external_id: bool = True
@@ -49,7 +49,7 @@ class FakeCometConfig:
     fetch_videos: bool = True
     # Base of the result URLs; None uses the address the server is bound to.
     public_base_url: str | None = None
-    # Callbacks (§5) to a create's callback_url at each status change: Kling's flat task object,
+    # Callbacks to a create's callback_url at each status change: Kling's flat task object,
     # or the same wrapped in {code, message, request_id, data}; skipped altogether (a URL the
     # API can't reach); or each one late by callback_delay_s.
     callback_shape: CallbackShape = "flat"

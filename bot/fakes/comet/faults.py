@@ -24,7 +24,7 @@ class Route(StrEnum):
 
 
 class FaultKind(StrEnum):
-    """The fault menu of omni-api.md §4, plus the network failures a client must survive."""
+    """Kling's and the gateway's error answers, plus the network failures a client must survive."""
 
     GATEWAY_429 = "gateway_429"  # CometAPI envelope with Retry-After
     GATEWAY_429_NO_RETRY_AFTER = "gateway_429_no_retry_after"
@@ -160,7 +160,7 @@ def fault_response(fault: InjectedFault) -> web.Response:
     elif kind is FaultKind.UNAVAILABLE_503:
         response = json_response(kling_error(5001, "service temporarily unavailable"), 503)
     elif kind is FaultKind.TIMEOUT_504:
-        # new-api relays the upstream body as a string in `message` (§4.2 fail_to_fetch_task).
+        # new-api relays the upstream body as a string in `message` (code fail_to_fetch_task).
         upstream = '{"code":5002,"message":"server internal timeout","request_id":"upstream"}'
         response = json_response(relay_error("fail_to_fetch_task", upstream), status=504)
     elif kind in (FaultKind.TIMEOUT_524, FaultKind.SLOW_NOT_CREATED):

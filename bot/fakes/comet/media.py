@@ -11,7 +11,7 @@ from aiohttp import web
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 # 5 s, 320x180, 24 fps H.264 test pattern with the moov box first (faststart): every result.
 SAMPLE_MP4 = ASSETS_DIR / "sample_320x180_5s.mp4"
-# 3 s, 720x720, 24 fps: the smallest video Kling accepts as input (§1.3), for upload tests.
+# 3 s, 720x720, 24 fps: the smallest video Kling accepts as input, for upload tests.
 INPUT_MP4 = ASSETS_DIR / "input_720x720_3s.mp4"
 # 320x320 PNG: above Kling's 300 px minimum for input images.
 SAMPLE_PNG = ASSETS_DIR / "image_320x320.png"

@@ -1,4 +1,4 @@
-"""The create body's vocabulary (omni-api.md §1.2-§1.3): allowed values and known keys."""
+"""The create body's vocabulary (Kling's Omni-Video fields): allowed values and known keys."""
 
 from __future__ import annotations
 

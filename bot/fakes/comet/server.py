@@ -9,12 +9,13 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from bot.http.listen import Served, serve
 
 from .book import TaskBook
 from .callbacks import CallbackPoster
@@ -63,8 +64,8 @@ class RecordedRequest:
 _RECORD = web.RequestKey("fake_comet_record", RecordedRequest)
 
 
-class FakeCometAPI:
-    """A loopback CometAPI for Kling Omni video, faithful to omni-api.md §7."""
+class FakeCometAPI(Served):
+    """A loopback CometAPI for Kling Omni video: create, query, callbacks, files, faults."""
 
     def __init__(self, config: FakeCometConfig | None = None) -> None:
         self.config = config or FakeCometConfig()
@@ -96,15 +97,9 @@ class FakeCometAPI:
         app.router.add_get(CREATE_PATH + "/{task_id}", self._query)
         app.router.add_get("/files/{name}", self._file)
         # handler_cancellation: a client that gives up on a SLOW answer frees its handler.
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        self._runner, self._base_url = await serve(
+            app, host, port, shutdown_timeout=1.0, handler_cancellation=True
         )
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self._base_url = f"http://{shown_host}:{bound_port}"
-        self._runner = runner
         self._session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
@@ -116,18 +111,6 @@ class FakeCometAPI:
         if self._session is not None:
             await self._session.close()
         self._session = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _client_session(self) -> aiohttp.ClientSession:
         assert self._session is not None, "start() the fake CometAPI first"

@@ -1,4 +1,4 @@
-"""Create-body rules of omni-api.md §1.2-§1.5, read straight from raw JSON.
+"""Kling's create-body rules for Omni video, read straight from raw JSON.
 
 Deliberately independent of `bot.domain.request`: property tests compare the client's model
 with this second reading of the spec, so the two must not share code. A JSON `null` counts as
@@ -257,7 +257,7 @@ def _check_aspect_ratio(media: _Media, aspect_ratio: str | None) -> None:
 
 
 def allowed_durations(model: str, *, has_references: bool, has_feature_video: bool) -> range:
-    """Seconds §1.4 allows when no base video is given (a base video ignores duration)."""
+    """Seconds Kling allows when no base video is given (a base video ignores duration)."""
     if model == V3:
         return range(3, 11 if has_feature_video else 16)
     if has_references or has_feature_video:

@@ -1,4 +1,4 @@
-"""JSON bodies the fake answers with: Kling and CometAPI envelopes, and the query shapes of §3."""
+"""JSON bodies the fake answers with: Kling and CometAPI envelopes, and the three query shapes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .tasks import FakeTask, TaskState
 
 RenderedShape = Literal["native", "wrapper", "wrapper3"]
 
-# Kling state -> new-api wrapper status and its coarse progress step (§3.2, §3.3).
+# Kling state -> new-api wrapper status and its coarse progress step.
 _WRAPPER_STATUS = {
     TaskState.SUBMITTED: ("SUBMITTED", "10%"),
     TaskState.PROCESSING: ("IN_PROGRESS", "30%"),
@@ -40,14 +40,14 @@ def new_request_id() -> str:
 
 
 def kling_error(code: int, message: str) -> dict[str, object]:
-    """Kling's business-error body: `{code:int, message, request_id}` (§4.1)."""
+    """Kling's business-error body: `{code:int, message, request_id}`."""
     return {"code": code, "message": message, "request_id": new_request_id()}
 
 
 def comet_error(
     message: str, *, error_type: str = "comet_api_error", code: str = ""
 ) -> dict[str, object]:
-    """CometAPI's gateway envelope; its message ends with a request ID like the real one (§4.2)."""
+    """CometAPI's gateway envelope; its message ends with a request ID like the real one."""
     gateway_id = time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
     return {
         "error": {
@@ -60,7 +60,7 @@ def comet_error(
 
 
 def relay_error(code: str, message: str) -> dict[str, object]:
-    """new-api's task-relay envelope, `{code:str, message, data:null}` (§4.2)."""
+    """new-api's task-relay envelope, `{code:str, message, data:null}`."""
     return {"code": code, "message": message, "data": None}
 
 
@@ -80,7 +80,7 @@ def file_urls(task: FakeTask, files_base_url: str) -> tuple[str, str]:
 
 
 def create_body(task: FakeTask) -> dict[str, object]:
-    """§2.1: the Kling envelope with `task_status: submitted` and times in ms."""
+    """The create's answer: the Kling envelope with `task_status: submitted` and times in ms."""
     created_ms = _ms(task.created_at)
     external_id = task.external_task_id
     return {
@@ -98,7 +98,7 @@ def create_body(task: FakeTask) -> dict[str, object]:
 
 
 def kling_task_data(task: FakeTask, now_mono: float, files_base_url: str) -> dict[str, object]:
-    """Kling's `data` object for a query at `now_mono` (§3.1)."""
+    """Kling's `data` object for a query at `now_mono`."""
     state = task.state_at(now_mono)
     data: dict[str, object] = {"task_id": task.task_id, "task_status": state.value}
     # CometAPI's running example shows task_info and task_result empty until the task ends.

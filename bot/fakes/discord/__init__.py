@@ -5,8 +5,9 @@ Start one with ``async with FakeDiscord() as fake:``, point discord.py at ``fake
 """
 
 from bot.fakes.discord.commands import DriverError
+from bot.fakes.discord.interaction_handle import InteractionHandle
 from bot.fakes.discord.interactions import Ack
-from bot.fakes.discord.member import Attachment, InteractionHandle, MemberDriver
+from bot.fakes.discord.member import Attachment, MemberDriver
 from bot.fakes.discord.messages import Message, Pings, StoredFile
 from bot.fakes.discord.models import Channel, Guild, Member, Role, User
 from bot.fakes.discord.permissions import Perm, base_permissions, channel_permissions

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.fakes.discord.commands import DriverError
-from bot.fakes.discord.member import Attachment, InteractionHandle
+from bot.fakes.discord.interaction_handle import InteractionHandle
+from bot.fakes.discord.member import Attachment
 from bot.fakes.discord.wire import json_response
 
 if TYPE_CHECKING:

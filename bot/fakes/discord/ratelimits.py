@@ -1,11 +1,11 @@
 """Discord's rate limits, enforced: per-route buckets per top-level resource, and the global one.
 
-Discord (discord.md §1.5) counts requests in buckets: routes that share a limit share a bucket
-(`X-RateLimit-Bucket`), and each bucket is counted per top-level resource (a channel, a guild, a
-webhook or interaction token). Every answer carries the bucket's `X-RateLimit-Limit`,
-`-Remaining`, `-Reset`, `-Reset-After` and `-Bucket`; a request over the limit gets a 429 with
-`retry_after` and `X-RateLimit-Scope: user`. Bot-token routes also share the global limit of 50
-requests a second; interaction callbacks and token routes are exempt from it.
+Discord (https://discord.com/developers/docs/topics/rate-limits) counts requests in buckets: routes
+that share a limit share a bucket (`X-RateLimit-Bucket`), and each bucket is counted per top-level
+resource (a channel, a guild, a webhook or interaction token). Every answer carries the bucket's
+`X-RateLimit-Limit`, `-Remaining`, `-Reset`, `-Reset-After` and `-Bucket`; a request over the limit
+gets a 429 with `retry_after` and `X-RateLimit-Scope: user`. Bot-token routes also share the global
+limit of 50 requests a second; interaction callbacks and token routes are exempt from it.
 
 The numbers are the ones Discord announces for these routes today (5 messages or edits per 5 s
 per channel, a reaction per 250 ms); a bot must read them from the headers, never hard-code them,

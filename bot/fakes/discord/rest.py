@@ -30,7 +30,7 @@ def _check_emoji(emoji: str) -> None:
 
 
 class Rest:
-    """Handlers for the bot-token routes of discord.md §2.6."""
+    """Handlers for the REST routes the bot calls with its bot token."""
 
     def __init__(self, state: FakeState) -> None:
         self.state = state

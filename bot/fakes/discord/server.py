@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -12,11 +11,12 @@ from aiohttp import web
 
 from bot.fakes.discord.control import Control
 from bot.fakes.discord.gateway import Gateway
+from bot.fakes.discord.injection import FailureInjection
 from bot.fakes.discord.member import MemberDriver
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.models import GUILD_FORUM, Channel, Guild, Member, Role, User
 from bot.fakes.discord.ratelimits import RateLimits, Verdict
-from bot.fakes.discord.recording import DROPPED, Injection, RequestRecord
+from bot.fakes.discord.recording import DROPPED, RequestRecord
 from bot.fakes.discord.rest import API_PREFIX, Rest
 from bot.fakes.discord.snowflakes import Clock
 from bot.fakes.discord.state import DEFAULT_NONCE_WINDOW_S, FakeState
@@ -36,7 +36,7 @@ _DROPPED_KEY = web.RequestKey("fake_dropped", bool)  # set when an injection dro
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeDiscord:
+class FakeDiscord(FailureInjection):
     """A strict loopback Discord for the real discord.py client (tests and ``kling-bot demo``).
 
     ``nonce_window_s``: how long an enforced message nonce keeps answering the first message
@@ -297,64 +297,6 @@ class FakeDiscord:
     def registered_commands(self, guild: Guild | None = None) -> dict[str, dict[str, object]]:
         """Commands the bot synced (global, or for one guild)."""
         return dict(self.state.commands.scope(None if guild is None else guild.id))
-
-    # -- failure injection --------------------------------------------------------------------
-
-    def inject_429(
-        self,
-        route: str | None = None,
-        *,
-        method: str | None = None,
-        times: int = 1,
-        retry_after_s: float = 0.05,
-        is_global: bool = False,
-        scope: str = "user",
-        channel: Channel | None = None,
-    ) -> Injection:
-        """Answer the next ``times`` matching requests (about ``channel``, if given) with a 429
-        discord.py will retry."""
-        injection = Injection(method, route, 429, 0, times, retry_after_s, is_global, scope)
-        injection.channel_id = None if channel is None else channel.id
-        self.state.injections.append(injection)
-        return injection
-
-    def stall(
-        self,
-        route: str | None,
-        *,
-        method: str | None = None,
-        channel: Channel | None = None,
-        times: int = 1_000_000,
-    ) -> Injection:
-        """Hold matching requests (about ``channel``, if given) until ``release()``, then answer
-        them as usual: a channel Discord serves slowly, an upload that takes minutes."""
-        injection = Injection(method, route, 0, 0, times, stall=asyncio.Event())
-        injection.channel_id = None if channel is None else channel.id
-        self.state.injections.append(injection)
-        return injection
-
-    def inject_error(
-        self,
-        route: str | None,
-        *,
-        status: int,
-        code: int = 0,
-        method: str | None = None,
-        times: int = 1,
-    ) -> Injection:
-        """Answer the next ``times`` matching requests with an error (e.g. 500, or 403/50013)."""
-        injection = Injection(method, route, status, code, times)
-        self.state.injections.append(injection)
-        return injection
-
-    def inject_disconnect(
-        self, route: str | None, *, method: str | None = None, times: int = 1
-    ) -> Injection:
-        """Drop the connection of the next ``times`` matching requests without an answer and
-        without handling them (discord.py raises a network error, not an HTTPException)."""
-        injection = Injection(method, route, DROPPED, 0, times)
-        self.state.injections.append(injection)
-        return injection
 
     # -- gateway ------------------------------------------------------------------------------
 

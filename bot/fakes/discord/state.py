@@ -16,10 +16,10 @@ from bot.fakes.discord.messages import (
     FLAG_SUPPRESS_EMBEDS,
     Message,
     StoredFile,
-    emoji_payload,
 )
 from bot.fakes.discord.models import DEFAULT_UPLOAD_LIMITS, JSON, Channel, Guild, Member, User
 from bot.fakes.discord.permissions import Perm, channel_permissions, missing
+from bot.fakes.discord.reactions import Reactions
 from bot.fakes.discord.recording import Injection, RequestRecord
 from bot.fakes.discord.snowflakes import Clock, SnowflakeMinter
 from bot.fakes.discord.wire import DiscordError, invalid_form
@@ -33,7 +33,7 @@ DM_CHANNEL = 1
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's uploads in a direct message: no server boosts
 
 
-class FakeState:
+class FakeState(Reactions):
     """Everything the fake knows, shared by the REST routes, the gateway and the drivers."""
 
     def __init__(
@@ -315,51 +315,6 @@ class FakeState:
                 )
             return None, None
         return target.id, target.author.id
-
-    # -- reactions ----------------------------------------------------------------------------
-
-    def add_reaction(self, message: Message, member: Member, emoji: str) -> bool:
-        """Record a reaction and echo MESSAGE_REACTION_ADD; False if it was already there."""
-        users = message.reactions.setdefault(emoji, [])
-        if member.id in users:
-            return False
-        users.append(member.id)
-        self.gateway.dispatch(
-            "MESSAGE_REACTION_ADD",
-            {
-                "user_id": str(member.id),
-                "channel_id": str(message.channel_id),
-                "message_id": str(message.id),
-                "guild_id": str(message.guild_id),
-                "member": member.payload(),
-                "emoji": emoji_payload(emoji),
-                "message_author_id": str(message.author.id),
-                "burst": False,
-                "burst_colors": [],
-                "type": 0,
-            },
-        )
-        return True
-
-    def remove_reaction(self, message: Message, user_id: int, emoji: str) -> bool:
-        """Remove a reaction and echo MESSAGE_REACTION_REMOVE; False if there was none."""
-        users = message.reactions.get(emoji, [])
-        if user_id not in users:
-            return False
-        users.remove(user_id)
-        self.gateway.dispatch(
-            "MESSAGE_REACTION_REMOVE",
-            {
-                "user_id": str(user_id),
-                "channel_id": str(message.channel_id),
-                "message_id": str(message.id),
-                "guild_id": str(message.guild_id),
-                "emoji": emoji_payload(emoji),
-                "burst": False,
-                "type": 0,
-            },
-        )
-        return True
 
     # -- interactions -------------------------------------------------------------------------
 

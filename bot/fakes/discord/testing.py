@@ -12,7 +12,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from bot.fakes.discord.member import InteractionHandle
+from bot.fakes.discord.interaction_handle import InteractionHandle
 from bot.fakes.discord.messages import Message
 from bot.fakes.discord.server import FakeDiscord
 

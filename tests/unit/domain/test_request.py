@@ -1,4 +1,4 @@
-"""Every rule of the Omni request (omni-api.md §1.2-§1.5), accepted and refused, with the words."""
+"""Every rule of the Omni request (Kling's fields and durations), accepted and refused, in words."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ async def test_an_ambiguous_create_is_reconciled_never_resent_blindly(
     assert creates_per_task(fake)[done.external_id] == 1  # the API got it exactly once
 
 
-# CometAPI can't look tasks up by external_task_id (omni-api.md §4.4): with lookups off, a create
+# CometAPI can't look tasks up by external_task_id (Kling can): with lookups off, a create
 # whose answer was a 504/524 could never be proven absent, and used to fail after minutes.
 @pytest.mark.parametrize("can_look_up", [False, True], ids=["CometAPI", "Kling"])
 async def test_a_524_before_the_task_was_made_is_resent_and_delivered(

@@ -1,4 +1,4 @@
-"""Pure JSON ↔ typed tests of bot.omni.wire, against the examples of omni-api.md §1-§4."""
+"""Pure JSON ↔ typed tests of bot.omni.wire, against bodies shaped like the documented ones."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from bot.omni.wire import (
     parse_create_response,
 )
 
-# -- build_create_body: the §1.6 examples and every input mode ------------------------------------
+# -- build_create_body: every input mode ------------------------------------------------------
 
 
 def test_text_to_video_matches_the_spec_example() -> None:
@@ -241,7 +241,7 @@ def omni_requests(draw: st.DrawFn) -> OmniRequest:
 def test_every_valid_request_builds_a_body_the_fake_accepts(
     request: OmniRequest, external_id: str | None
 ) -> None:
-    """The fake reads §1.5 independently of bot.domain.request: the two readings must agree."""
+    """The fake reads the create rules apart from bot.domain.request: the two readings agree."""
     body = build_create_body(request, external_id)
     assert validate_create_body(json.loads(json.dumps(body))) is None
     assert body["model_name"] == request.model
@@ -249,7 +249,7 @@ def test_every_valid_request_builds_a_body_the_fake_accepts(
     assert ("aspect_ratio" in body) == (request.aspect_ratio is not None)
 
 
-# -- parse_create_response (§2) -----------------------------------------------------------------
+# -- parse_create_response --------------------------------------------------------------------
 
 CREATE_OK = json.loads(
     """{"code": 0, "message": "SUCCEED", "request_id": "3f0c6f1e-8a4b-4c2e-9d5a-1b2c3d4e5f60",
@@ -313,7 +313,7 @@ def test_a_non_2xx_create_reply_is_classified() -> None:
     assert "duration: must be 5 or 10" in str(caught.value)
 
 
-# -- normalize_query (§3) -----------------------------------------------------------------------
+# -- normalize_query --------------------------------------------------------------------------
 
 NATIVE_PROCESSING = """{"code":0,"message":"success","request_id":"878106484537192522",
  "data":{"task_id":"878106484537192522","task_status":"processing","task_info":{},
@@ -582,7 +582,7 @@ def kling_datas(draw: st.DrawFn) -> dict[str, Any]:
 
 @given(data=kling_datas())
 def test_every_shape_of_the_same_task_normalises_the_same(data: dict[str, Any]) -> None:
-    """§9 U1/U2: native, wrapper and wrapper3 carry one task; the client sees one snapshot."""
+    """Native, wrapper and wrapper3 carry one task; the client sees one snapshot."""
     native = {"code": 0, "message": "SUCCEED", "data": data}
     status = _WRAPPER_WORDS.get(data["task_status"], "UNKNOWN")
     reason = data.get("task_status_msg", "") if status == "FAILURE" else ""
@@ -601,7 +601,7 @@ def test_every_shape_of_the_same_task_normalises_the_same(data: dict[str, Any]) 
         assert got.video_duration_s == want.video_duration_s
 
 
-# -- classify_error (§4) ------------------------------------------------------------------------
+# -- classify_error ---------------------------------------------------------------------------
 
 A = ApiErrorKind
 KLING_TABLE = [
@@ -758,7 +758,7 @@ def test_gateway_errors(
 def test_a_gateway_timeout_on_a_create_with_an_external_id_is_retried(
     status: int, body: str, content_type: str
 ) -> None:
-    """§8.5: retryable, because a resend with the same external_task_id is refused, not billed."""
+    """Retryable, because a resend with the same external_task_id is refused, not billed."""
     error = classify_error(status, body, content_type, None, is_create=True, has_external_id=True)
     assert error.kind is A.TRANSIENT
     assert error.is_retryable
@@ -770,7 +770,7 @@ DUPLICATE_ID = "external_task_id: already used by another task in this account"
 @pytest.mark.parametrize(
     "status, body",
     [
-        (400, kling(1201, DUPLICATE_ID)),  # the fake's answer (§7, an assumption)
+        (400, kling(1201, DUPLICATE_ID)),  # the fake's answer (an assumption)
         (400, relay("task_failed", kling(1201, DUPLICATE_ID))),  # relayed by new-api
         (400, kling(1200, "Duplicate external_task_id")),
         (409, comet("external_task_id already exists")),

@@ -145,7 +145,7 @@ async def test_slow_create_beyond_the_client_timeout_is_billed(
     with pytest.raises(asyncio.TimeoutError):
         async with http.post(CREATE_PATH, json=BODY, timeout=aiohttp.ClientTimeout(total=0.1)):
             pass
-    # The task exists although the client never saw its ID: the ambiguous create of §8.3.
+    # The task exists although the client never saw its ID: an ambiguous create.
     [task] = fake.tasks.values()
     [record] = fake.accepted_creates()
     assert (record.task_id, record.fault) == (task.task_id, FaultKind.SLOW)
@@ -173,7 +173,7 @@ async def test_a_524_before_or_after_the_task_is_made(
     assert [r.fault for r in fake.accepted_creates()] == (
         [FaultKind.TIMEOUT_524] if after_handling else []
     )
-    # The same create again: made now, or refused as a duplicate (§7) if the first one landed.
+    # The same create again: made now, or refused as a duplicate if the first one landed.
     async with http.post(CREATE_PATH, json=body) as resp:
         answer = await resp.json()
         assert (resp.status, answer["code"]) == ((400, 1201) if after_handling else (200, 0))

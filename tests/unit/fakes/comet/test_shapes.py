@@ -1,4 +1,4 @@
-"""The three query shapes of omni-api.md §3 (native, wrapper, wrapper3) and random mode."""
+"""The three query shapes CometAPI has answered with (native, wrapper, wrapper3) and random mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fake's independent reading of the create rules (omni-api.md §1.2-§1.5), table-driven."""
+"""The fake's independent reading of the create rules (Kling's Omni-Video fields), table-driven."""
 
 from __future__ import annotations
 
