@@ -116,9 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         secrets=secrets_of(settings, os.environ),
     )
     # discord.py loads only for the commands that need it.
-    from discord.errors import LoginFailure, PrivilegedIntentsRequired
+    from discord.errors import ConnectionClosed, LoginFailure, PrivilegedIntentsRequired
 
     from bot.discord.client import run_bot
+    from bot.discord.sharding import shard_refusal
     from bot.engine.pause_points import PausePoints
 
     try:
@@ -141,6 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     except PrivilegedIntentsRequired:
         fail("Discord refused the gateway intents; the bot needs only guilds and reactions.")
+        return 2
+    except ConnectionClosed as exc:
+        refused = shard_refusal(exc.code)
+        if refused is None:
+            raise
+        fail(refused)
         return 2
     return 0
 

@@ -26,6 +26,7 @@ from bot.discord.answers import KlingTree
 from bot.discord.clips import DiscordClipHost
 from bot.discord.delivery import DiscordDeliverer
 from bot.discord.pacing import EditPacer
+from bot.discord.sharding import ShardLinks, describe_shards, shard_options
 from bot.discord.status import StatusUpdater
 from bot.discord.time import DiscordClock
 from bot.discord.trace import discord_trace
@@ -119,8 +120,9 @@ class Services:
         await self.resources.aclose()
 
 
-class KlingBot(commands.Bot):
-    """The bot: guilds + guild_reactions intents only, slash commands, the task engine."""
+class KlingBot(commands.AutoShardedBot):
+    """The bot: guilds + guild_reactions intents only, slash commands, the task engine; the
+    shards of `discord.shard_ids` (all by default), one websocket each."""
 
     services: Services
 
@@ -147,6 +149,7 @@ class KlingBot(commands.Bot):
             help_command=None,
             tree_cls=KlingTree,
             http_trace=discord_trace(self.discord_clock, self.edit_pacer),
+            **shard_options(settings.discord),
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -154,16 +157,17 @@ class KlingBot(commands.Bot):
         self.config_source = config_source  # the config file read, for the start-up line
         self._has_said_ready = False
         self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
-        self.is_gateway_connected = False
-        self.add_listener(self._gateway_up, "on_connect")
-        self.add_listener(self._gateway_up, "on_resumed")
-        self.add_listener(self._gateway_down, "on_disconnect")
+        self.shard_links = ShardLinks(self)
 
-    async def _gateway_up(self) -> None:
-        self.is_gateway_connected = True
+    @property
+    def running_shards(self) -> list[int]:
+        """The shards this process runs (empty until it knows how many there are)."""
+        return list(self.shard_ids or range(self.shard_count or 0))
 
-    async def _gateway_down(self) -> None:
-        self.is_gateway_connected = False
+    @property
+    def is_gateway_connected(self) -> bool:
+        """Whether every shard of this process has a live gateway session."""
+        return not self.is_closed() and self.shard_links.are_all_up(self.running_shards)
 
     def note_acknowledged(self, interaction: discord.Interaction[KlingBot]) -> None:
         """Count how long after Discord made it this interaction was answered."""
@@ -345,12 +349,13 @@ class KlingBot(commands.Bot):
             return  # on_ready comes again after every reconnect
         self._has_said_ready = True
         log.info(
-            "%s %s ready as %s (id %s) in %d server(s); config %s; database %s; invite %s",
+            "%s %s ready as %s (id %s) in %d server(s) on %s; config %s; database %s; invite %s",
             NAME,
             bot_version(),
             self.user,
             self.user.id if self.user else "?",
             len(self.guilds),
+            describe_shards(self.running_shards, self.shard_count),
             self.config_source or "(given in code)",
             shown_database(self.settings.storage.database),
             self.invite_link,

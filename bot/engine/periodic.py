@@ -1,49 +1,37 @@
 """One background loop that does a piece of work every few seconds, from `start()` to `stop()`.
 
 The bot's housekeeping loops (the progress ticker, the health file, media retention) are this
-loop around their own `run_once()`: a failed round is logged and the next one comes as planned,
-and `stop()` cancels the loop and waits until it has ended.
+loop around their own `run_once()`: a failed round is reported by `on_failure` (called inside
+the `except`, so it may log the traceback) and the next round comes as planned; `stop()` cancels
+the loop and waits until it has ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 
+@dataclass(eq=False)
 class Periodic:
     """Awaits `work` every `every_s` seconds in a task named `name`, until `stop()`.
 
-    `at_once` runs the first round when the loop starts (otherwise after the first wait). A
-    round that raises is logged on `log` at `failure_level` with `failure` and its traceback.
+    `at_once` runs the first round when the loop starts, otherwise after the first wait.
     """
 
-    def __init__(
-        self,
-        work: Callable[[], Awaitable[object]],
-        *,
-        every_s: float,
-        name: str,
-        log: logging.Logger,
-        failure: str,
-        failure_level: int = logging.ERROR,
-        at_once: bool = True,
-    ) -> None:
-        self._work = work
-        self._every_s = every_s
-        self._name = name
-        self._log = log
-        self._failure = failure
-        self._failure_level = failure_level
-        self._at_once = at_once
-        self._job: asyncio.Task[None] | None = None
+    name: str
+    every_s: float
+    work: Callable[[], Awaitable[object]]
+    on_failure: Callable[[], object]
+    at_once: bool = True
+    _job: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
         """Start the loop (a second start while it runs does nothing)."""
         if self._job is None:
-            self._job = asyncio.create_task(self._run(), name=self._name)
+            self._job = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         """Cancel the loop and wait until it has ended; a round in progress is cut off."""
@@ -54,11 +42,11 @@ class Periodic:
             self._job = None
 
     async def _run(self) -> None:
-        if not self._at_once:
-            await asyncio.sleep(self._every_s)
+        if not self.at_once:
+            await asyncio.sleep(self.every_s)
         while True:
             try:
-                await self._work()
+                await self.work()
             except Exception:
-                self._log.log(self._failure_level, self._failure, exc_info=True)
-            await asyncio.sleep(self._every_s)
+                self.on_failure()
+            await asyncio.sleep(self.every_s)

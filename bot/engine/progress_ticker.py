@@ -61,13 +61,7 @@ class ProgressTicker:
         self._store = store
         self._observer = observer
         self._loop = Periodic(
-            self.run_once,
-            every_s=every_s,
-            name="progress-ticker",
-            log=log,
-            failure="progress tick failed; trying again at the next",
-            failure_level=logging.WARNING,
-            at_once=False,
+            "progress-ticker", every_s, self.run_once, _tick_failed, at_once=False
         )
 
     async def run_once(self) -> int:
@@ -85,3 +79,7 @@ class ProgressTicker:
     async def stop(self) -> None:
         """Stop ticking (nothing to keep: the bars are drawn from the store)."""
         await self._loop.stop()
+
+
+def _tick_failed() -> None:
+    log.warning("progress tick failed; trying again at the next", exc_info=True)

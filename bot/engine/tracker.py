@@ -1,10 +1,11 @@
 """The tracker: polls every live task on its own schedule until it ends, and reconciles the unsure.
 
 `polling.py` decides when; this loop asks. Tasks past `omni.task_timeout_minutes` are ended and
-refunded. A create whose outcome is unknown (`ambiguous`) is looked up by its external id: found
-means adopted, proven absent means safe to send again, and anything else ends it with a refund,
-because sending it blindly could bill the account twice. A create refused as a duplicate is
-known to exist: it is adopted if the lookup finds it, else ended with a refund, never resent.
+refunded. A create whose outcome is unknown (`ambiguous`) is looked up by its external id
+(`create_lookups.py`): found means adopted, proven absent means safe to send again, and anything
+else ends it with a refund, because sending it blindly could bill the account twice. A create
+refused as a duplicate is known to exist: it is adopted if the lookup finds it, else ended with a
+refund, never resent. Omni callbacks (`callback_hints.py`) make it ask about a task at once.
 """
 
 from __future__ import annotations
@@ -30,16 +31,11 @@ from bot.domain.polling import (
     next_poll_delay,
     safety_net_delay,
 )
-from bot.domain.reconcile import (
-    Lookup,
-    ReconcileFacts,
-    Step,
-    decide,
-    resends_of,
-    was_proven_created,
-)
+from bot.domain.reconcile import Step
 from bot.domain.records import TaskRecord, TaskUpdate
 from bot.domain.telemetry import NoTelemetry, Noticed, Telemetry
+from bot.engine.callback_hints import CallbackHints, Heard
+from bot.engine.create_lookups import CreateLookups
 from bot.engine.pace import QueryPace
 from bot.omni.client import OmniClient
 from bot.omni.wire import TaskSnapshot, TaskStatus
@@ -103,22 +99,19 @@ class Tracker:
         self._scheduled: dict[int, datetime] = {}
         self._seq = itertools.count()
         self._not_found: dict[int, int] = {}
-        self._reconcile_tries: dict[int, int] = {}
-        self._lookup_supported: bool | None = None
+        self._lookups = CreateLookups(store, self._paced_query, settings.reconcile_attempts)
         self._wake = asyncio.Event()
         self._stopping = False
         self._visits: set[asyncio.Task[None]] = set()  # polls in flight, started by run()
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
         self._pace = pace or QueryPace(settings.max_queries_per_s)
         self.queries_sent = 0
-        # Callbacks (hints): what the latest one claimed for a task whose query it asked for.
-        self._hinted: dict[int, TaskStatus | None] = {}
-        self._early_hints: dict[int, TaskStatus | None] = {}  # for tasks not tracked yet
         self._visiting: set[int] = set()
-        self._rehint: set[int] = set()  # hinted while a query was on its way: ask again
-        self._called_back: set[int] = set()  # tasks that got at least one callback
-        self._unconfirmed: dict[int, int] = {}
-        self.callback_misses = 0
+        self._hints = CallbackHints(
+            enabled=settings.callbacks,
+            misses_to_fall_back=settings.callback_misses_to_fall_back,
+            unconfirmed_retries=settings.unconfirmed_end_retries,
+        )
 
     @property
     def live_count(self) -> int:
@@ -128,8 +121,12 @@ class Tracker:
     @property
     def uses_callbacks(self) -> bool:
         """Whether polling is sparse because callbacks say when tasks change."""
-        settings = self._settings
-        return settings.callbacks and self.callback_misses < settings.callback_misses_to_fall_back
+        return self._hints.in_use
+
+    @property
+    def callback_misses(self) -> int:
+        """Tasks in a row that ended without a callback."""
+        return self._hints.misses
 
     def hint(self, task: TaskRecord, claimed: TaskStatus | None) -> bool:
         """A callback says this task changed: ask the API about it now, if that is news.
@@ -137,27 +134,16 @@ class Tracker:
         A hint, never the truth: the query's answer is what the bot acts on. Returns whether a
         query was asked for (repeats and old news are not).
         """
-        self._called_back.add(task.id)
-        self.callback_misses = 0
-        if not is_news(task.state, claimed):
-            return False
-        if task.id in self._visiting:
-            self._rehint.add(task.id)  # the query on its way may predate the change
-            self._hinted[task.id] = claimed
-            return True
-        if task.id not in self._scheduled:
-            # The callback beat the create's answer (or its recording): ask as soon as the
-            # task is tracked.
-            self._early_hints[task.id] = claimed
-            return True
-        self._hinted[task.id] = claimed
-        self._schedule(task.id, self._clock())
-        return True
+        heard = self._hints.heard(
+            task, claimed, visiting=task.id in self._visiting, tracked=task.id in self._scheduled
+        )
+        if heard is Heard.ASK_NOW:
+            self._schedule(task.id, self._clock())
+        return heard is not Heard.OLD_NEWS
 
     def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
         """Follow a task the API has (or may have): schedule its next question."""
-        if task.id in self._early_hints and task.state in LIVE:
-            self._hinted[task.id] = self._early_hints.pop(task.id)
+        if task.state in LIVE and self._hints.take_early(task.id):
             poll_now = True
         if task.state is TaskState.AMBIGUOUS:
             when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
@@ -264,10 +250,8 @@ class Tracker:
             self._schedule(task_id, self._clock() + timedelta(seconds=delay))
         finally:
             self._visiting.discard(task_id)
-            if task_id in self._rehint:
-                self._rehint.discard(task_id)
-                if task_id in self._scheduled:  # still live: ask again, now
-                    self._schedule(task_id, self._clock())
+            if self._hints.take_again(task_id) and task_id in self._scheduled:
+                self._schedule(task_id, self._clock())  # still live: ask again, now
 
     async def _poll(self, task: TaskRecord) -> None:
         now = self._clock()
@@ -275,8 +259,7 @@ class Tracker:
         # Past the deadline, ask once more before giving up: the video may have finished since
         # the last poll, or while the bot was down for longer than the timeout.
         is_overdue = now - task.submitted_at >= self._settings.task_timeout
-        was_hinted = task.id in self._hinted
-        claimed = self._hinted.pop(task.id, None)
+        was_hinted, claimed = self._hints.take(task.id)
         try:
             snapshot = await self._paced_query(task.api_task_id)
         except ApiError as error:
@@ -290,7 +273,7 @@ class Tracker:
             task.id, now=self._clock(), progress_pct=snapshot.progress_pct
         )
         if snapshot.status.is_terminal:
-            self._count_callback_miss(task)
+            self._hints.task_ended(task.id)
         if snapshot.status.is_terminal and snapshot.finished_at is not None:
             delay_s = (self._clock() - snapshot.finished_at).total_seconds()
             via: Noticed = "callback" if was_hinted else "poll"
@@ -316,36 +299,15 @@ class Tracker:
                 task = (
                     await self._move(task, TaskState.PROCESSING, detail="API: processing") or task
                 )
-            self._schedule(task.id, self._after_running_answer(task, claimed, was_hinted))
+            self._schedule(task.id, self._after_running_answer(task, claimed))
 
-    def _after_running_answer(
-        self, task: TaskRecord, claimed: TaskStatus | None, was_hinted: bool
-    ) -> datetime:
+    def _after_running_answer(self, task: TaskRecord, claimed: TaskStatus | None) -> datetime:
         """When to ask next about a task the API says is still running."""
         now = self._clock()
-        if was_hinted and claimed is not None and claimed.is_terminal:
-            tries = self._unconfirmed.get(task.id, 0) + 1
-            self._unconfirmed[task.id] = tries
-            if tries <= self._settings.unconfirmed_end_retries:
-                # A callback said it ended; the query's view may lag a moment behind.
-                return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
+        if self._hints.end_unconfirmed(task.id, claimed):
+            # A callback said it ended; the query's view may lag a moment behind.
+            return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
         return self._next_poll_at(task, now)
-
-    def _count_callback_miss(self, task: TaskRecord) -> None:
-        """A task ended: with callbacks configured, did any callback come for it?"""
-        if not self._settings.callbacks:
-            return
-        if task.id in self._called_back:
-            self.callback_misses = 0
-            return
-        self.callback_misses += 1
-        if self.callback_misses == self._settings.callback_misses_to_fall_back:
-            log.warning(
-                "callbacks are not arriving: %d tasks in a row ended without one, so polling "
-                "is dense again until one comes. Check that omni.callback_url reaches "
-                "[http] listen's /omni/callback from the internet (README: Callbacks).",
-                self.callback_misses,
-            )
 
     async def _time_out(self, task: TaskRecord) -> None:
         minutes = int(self._settings.task_timeout.total_seconds() // 60)
@@ -368,36 +330,12 @@ class Tracker:
     async def _reconcile(self, task: TaskRecord) -> None:
         """Look an unconfirmed create up and act on `reconcile.decide`'s verdict."""
         context = task.log_context
-        tries = self._reconcile_tries.get(task.id, 0) + 1
-        self._reconcile_tries[task.id] = tries
-        snapshot = None
-        error: ApiError | None = None
-        try:
-            snapshot = await self._paced_query(task.external_id)
-        except ApiError as failure:
-            error = failure
-        events = await self._store.task_events(task.id)
-        proven_created = was_proven_created(events)
-        lookup = Lookup.FOUND
-        lookups_work = self._lookup_supported
-        if error is not None:
-            lookup = Lookup.MISSED if error.kind is ApiErrorKind.NOT_FOUND else Lookup.FAILED
-            if lookup is Lookup.MISSED and not proven_created:
-                lookups_work = await self._lookup_works()
-        verdict = decide(
-            ReconcileFacts(
-                lookup=lookup,
-                tries=tries,
-                max_tries=self._settings.reconcile_attempts,
-                proven_created=proven_created,
-                lookups_work=lookups_work,
-                resends=resends_of(events),
-            )
-        )
+        looked = await self._lookups.look_up(task)
+        verdict, snapshot, error = looked.verdict, looked.snapshot, looked.error
         if verdict.step is Step.LOOK_AGAIN:
-            self._schedule(task.id, self._clock() + timedelta(seconds=self._backoff(tries)))
+            again_s = min(60.0, 2.0 * 2.0**looked.tries) * self.policy.scale
+            self._schedule(task.id, self._clock() + timedelta(seconds=again_s))
             return
-        self._reconcile_tries.pop(task.id, None)
         if verdict.step is Step.GIVE_UP:
             log.warning("create %s %s: given up", verdict.detail, context)
             detail = verdict.detail if error is None else f"{verdict.detail}: {error.log_line()}"
@@ -423,34 +361,6 @@ class Tracker:
             if adopted is not None:
                 self.track(adopted, poll_now=True)
 
-    def _backoff(self, tries: int) -> float:
-        return min(60.0, 2.0 * 2.0**tries) * self.policy.scale
-
-    async def _lookup_works(self) -> bool:
-        """Whether the API finds tasks by external id: asked once, of a task known to exist."""
-        if self._lookup_supported is not None:
-            return self._lookup_supported
-        known = await self._store.list_tasks(
-            state=[
-                TaskState.SUBMITTED,
-                TaskState.PROCESSING,
-                TaskState.SUCCEEDED,
-                TaskState.DELIVERING,
-                TaskState.DELIVERED,
-            ],
-            limit=1,
-        )
-        if not known:
-            return False  # nothing to test with: stay careful, decide again later
-        try:
-            await self._paced_query(known[0].external_id)
-        except ApiError as error:
-            if error.kind is ApiErrorKind.NOT_FOUND:
-                self._lookup_supported = False
-            return False
-        self._lookup_supported = True
-        return True
-
     async def _finish(
         self,
         task: TaskRecord,
@@ -464,10 +374,8 @@ class Tracker:
             fields["failure_reason"] = reason
         # The task leaves the tracker for good: forget its counters.
         self._not_found.pop(task.id, None)
-        self._reconcile_tries.pop(task.id, None)
-        self._hinted.pop(task.id, None)
-        self._unconfirmed.pop(task.id, None)
-        self._called_back.discard(task.id)
+        self._lookups.forget(task.id)
+        self._hints.forget(task.id)
         moved = await self._move(task, to, detail=detail, **fields)
         if moved is not None:
             self._on_finished(moved)
@@ -484,22 +392,6 @@ class Tracker:
             return None
         self._on_changed(moved)
         return moved
-
-
-def is_news(state: TaskState, claimed: TaskStatus | None) -> bool:
-    """Whether a callback claiming `claimed` for a task in `state` tells the bot anything new.
-
-    An end is always news (a query confirms it); so is an unreadable status. That a task is
-    queued, or running when the bot knows it runs, is not. A task being reconciled is left to
-    the reconciliation's own pace (its lookups are spaced on purpose).
-    """
-    if state is TaskState.AMBIGUOUS or state.is_terminal:
-        return False
-    if claimed is None or claimed.is_terminal:
-        return True
-    if claimed is TaskStatus.RUNNING:
-        return state in (TaskState.SUBMITTING, TaskState.SUBMITTED)
-    return False
 
 
 def _log_crash(job: asyncio.Task[None]) -> None:

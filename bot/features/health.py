@@ -114,6 +114,11 @@ async def gather_facts(
     )
 
 
+def health_file_for(database: Path) -> Path:
+    """Where the bot writes its health report when it has no HTTP server."""
+    return database.with_name(database.name + ".health")
+
+
 class HealthFile:
     """Writes the health report to a file every `every_s` seconds, for `kling-bot health`.
 
@@ -129,13 +134,7 @@ class HealthFile:
     ) -> None:
         self.path = path
         self._facts = facts
-        self._loop = Periodic(
-            self.run_once,
-            every_s=every_s,
-            name="health-file",
-            log=log,
-            failure=f"health report not written to {path}",
-        )
+        self._loop = Periodic("health-file", every_s, self.run_once, self._not_written)
 
     async def run_once(self) -> HealthReport:
         """Gather the facts, judge them and write the report (atomically)."""
@@ -152,11 +151,13 @@ class HealthFile:
         await self._loop.stop()
         await asyncio.to_thread(self.path.unlink, True)
 
+    def _not_written(self) -> None:
+        log.exception("health report not written to %s", self.path)
+
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Two processes may write one report for a moment (a rolling restart): each its own partial.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial = path.with_name(f".{path.name}.part")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
 

@@ -153,13 +153,7 @@ class MediaRetention:
         self._store = store
         self._media_dir = media_dir
         self._keep_days = keep_days
-        self._loop = Periodic(
-            self.run_once,
-            every_s=every_s,
-            name="media-retention",
-            log=log,
-            failure="media retention pass failed; trying again later",
-        )
+        self._loop = Periodic("media-retention", every_s, self.run_once, _pass_failed)
 
     async def run_once(self, *, now: datetime | None = None) -> RetentionPass:
         """One pass: scan, decide, remove; return what went."""
@@ -200,3 +194,7 @@ class MediaRetention:
     async def stop(self) -> None:
         """Stop the loop (a pass in progress is cut off between files: harmless)."""
         await self._loop.stop()
+
+
+def _pass_failed() -> None:
+    log.exception("media retention pass failed; trying again later")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from bot.domain.request import AspectRatio, Mode, ModelName
 from bot.settings.database import check_database
@@ -77,6 +77,9 @@ class DiscordSettings(BaseModel):
     guild_ids: tuple[Annotated[int, Field(gt=0)], ...] = ()
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # 0: one process runs every shard, as many as Discord recommends (GET /gateway/bot).
+    shard_count: Annotated[int, Field(strict=True)] = 0
+    shard_ids: tuple[Annotated[int, Field(strict=True)], ...] = ()  # empty: every shard
 
     @field_validator("token")
     @classmethod
@@ -92,6 +95,50 @@ class DiscordSettings(BaseModel):
     @classmethod
     def _gateway_url(cls, value: str) -> str:
         return _check_url(value, ("wss", "ws")) + "/"
+
+    @field_validator("shard_count")
+    @classmethod
+    def _shard_count(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(
+                "is negative: use 0 (one process, as many shards as Discord recommends) or the "
+                "total number of shards across all processes, 1 or more"
+            )
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        return check_shard_ids(value, info.data.get("shard_count"))
+
+
+def check_shard_ids(shard_ids: tuple[int, ...], shard_count: int | None) -> tuple[int, ...]:
+    """The shards this process runs, each named once and within `shard_count` (None: the count
+    is wrong itself, and said so on its own line)."""
+    if not shard_ids or shard_count is None or shard_count < 0:
+        return shard_ids
+    if shard_count == 0:
+        raise ValueError(
+            "needs discord.shard_count, the total number of shards across all processes (e.g. "
+            "shard_count = 2 with shard_ids = [0] here and [1] in the other process); or leave "
+            "shard_ids empty to run every shard in this process"
+        )
+    outside = sorted({i for i in shard_ids if not 0 <= i < shard_count})
+    if outside:
+        raise ValueError(
+            f"has {_listed(outside)}, outside the shards there are: with shard_count = "
+            f"{shard_count} they are numbered 0 to {shard_count - 1}"
+        )
+    repeated = sorted({i for i in shard_ids if shard_ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"has {_listed(repeated)} more than once: list each shard once")
+    return shard_ids
+
+
+def _listed(numbers: list[int]) -> str:
+    return (
+        ", ".join(map(str, numbers[:-1])) + (" and " if len(numbers) > 1 else "") + str(numbers[-1])
+    )
 
 
 class OmniSettings(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
@@ -26,7 +26,7 @@ from bot.store.postgresql_migrate import (
     migrate_postgresql,
     schema_version,
 )
-from bot.store.sql import POSTGRESQL, Row
+from bot.store.sql import POSTGRESQL, QUEUE_CHANNEL, Row
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ class PostgresSession:
     def __init__(self, conn: Connection, *, for_update: str) -> None:
         self._conn = conn
         self.for_update = for_update
+        # Rows another process is claiming right now are left to it, not waited for.
+        self.skip_locked = " FOR UPDATE SKIP LOCKED" if for_update else ""
 
     async def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = await self._conn.fetchrow(numbered(sql), *params)
@@ -90,6 +92,10 @@ class PostgresSession:
     async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return changed_rows(await self._conn.execute(numbered(sql), *params))
 
+    async def notify_queue(self) -> None:
+        # Sent when the transaction commits (and not at all if it rolls back).
+        await self._conn.execute("SELECT pg_notify($1, '')", QUEUE_CHANNEL)
+
 
 class PostgresBackend:
     """A PostgreSQL database with an up-to-date schema; use `await PostgresBackend.open(url)`."""
@@ -98,7 +104,9 @@ class PostgresBackend:
 
     def __init__(self, pool: asyncpg.Pool, url: str) -> None:
         self._pool = pool
+        self._url = url
         self._where = mask_passwords(url)
+        self._listener: Connection | None = None
 
     @property
     def where(self) -> str:
@@ -141,8 +149,24 @@ class PostgresBackend:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
             yield PostgresSession(conn, for_update=" FOR UPDATE")
 
+    async def listen_queue(self, wake: Callable[[], None]) -> None:
+        """LISTEN on a connection of its own (outside the pool: it stays subscribed) and call
+        `wake` for every NOTIFY of the queue's channel."""
+        if self._listener is None:
+            self._listener = await asyncpg.connect(
+                self._url, server_settings={"application_name": f"{APPLICATION_NAME} listener"}
+            )
+
+        def heard(conn: object, pid: int, channel: str, payload: object) -> None:
+            wake()
+
+        await self._listener.add_listener(QUEUE_CHANNEL, heard)
+
     async def close(self) -> None:
         """Close every pooled connection, after the ones in use are given back (idempotent)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
         if not self._pool.is_closing():
             await self._pool.close()
 

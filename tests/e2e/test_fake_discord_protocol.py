@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bot.fakes.discord import Attachment, FakeDiscord
-from bot.fakes.discord.gateway import INTENT_GUILD_MEMBERS
+from bot.fakes.discord.intents import INTENT_GUILD_MEMBERS
 
 COMMANDS = [
     {

@@ -2,7 +2,9 @@
 
 Every dispatch gets the next ``s`` of its session and goes into a replay buffer, so a RESUME
 replays what the client missed (including events dispatched while it was disconnected), then
-sends RESUMED, as Discord does. Frames are TEXT JSON only: discord.py decompresses only binary
+sends RESUMED, as Discord does. Each session is one shard (``shards.py``): a guild's events go
+only to the session of the guild's shard, and an IDENTIFY for a shard Discord would refuse is
+closed with 4010 or 4011. Frames are TEXT JSON only: discord.py decompresses only binary
 frames, so ``compress`` in the query string and IDENTIFY can be ignored.
 """
 
@@ -19,34 +21,17 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+from bot.fakes.discord.intents import PRIVILEGED_INTENTS, needed_intent
 from bot.fakes.discord.models import JSON
+from bot.fakes.discord.shards import (
+    CLOSE_REASONS,
+    UNSHARDED,
+    Shard,
+    event_guild_id,
+    refusal,
+    requested_shard,
+)
 
-INTENT_GUILDS = 1 << 0
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_PRESENCES = 1 << 8
-INTENT_GUILD_MESSAGES = 1 << 9
-INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
-INTENT_MESSAGE_CONTENT = 1 << 15
-PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
-
-# The intent an event needs; events not listed (READY, RESUMED, INTERACTION_CREATE) need none.
-EVENT_INTENTS: dict[str, int] = {
-    "GUILD_CREATE": INTENT_GUILDS,
-    "GUILD_UPDATE": INTENT_GUILDS,
-    "GUILD_ROLE_CREATE": INTENT_GUILDS,
-    "GUILD_ROLE_UPDATE": INTENT_GUILDS,
-    "CHANNEL_CREATE": INTENT_GUILDS,
-    "CHANNEL_UPDATE": INTENT_GUILDS,
-    "THREAD_CREATE": INTENT_GUILDS,
-    "THREAD_UPDATE": INTENT_GUILDS,
-    "GUILD_MEMBER_ADD": INTENT_GUILD_MEMBERS,
-    "GUILD_MEMBER_UPDATE": INTENT_GUILD_MEMBERS,
-    "MESSAGE_CREATE": INTENT_GUILD_MESSAGES,
-    "MESSAGE_UPDATE": INTENT_GUILD_MESSAGES,
-    "MESSAGE_DELETE": INTENT_GUILD_MESSAGES,
-    "MESSAGE_REACTION_ADD": INTENT_GUILD_MESSAGE_REACTIONS,
-    "MESSAGE_REACTION_REMOVE": INTENT_GUILD_MESSAGE_REACTIONS,
-}
 REPLAY_BUFFER_SIZE = 5000
 CLOSE_RESUMABLE = 4000  # "unknown error": discord.py reconnects and RESUMEs
 CLOSE_NOT_AUTHENTICATED = 4003
@@ -72,6 +57,7 @@ class GatewayWorld:
 class _Connection:
     ws: web.WebSocketResponse
     outbox: asyncio.Queue[str | int] = field(default_factory=asyncio.Queue)
+    shard: Shard | None = None  # what its IDENTIFY asked for
 
     def send(self, frame: JSON) -> None:
         self.outbox.put_nowait(json.dumps(frame, ensure_ascii=False))
@@ -91,10 +77,16 @@ class GatewaySession:
     buffer: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=REPLAY_BUFFER_SIZE))
     connection: _Connection | None = None
     is_valid: bool = True
+    shard: Shard = UNSHARDED
+
+    @property
+    def is_live(self) -> bool:
+        """Valid, with a connection."""
+        return self.is_valid and self.connection is not None
 
     def wants(self, event: str) -> bool:
         """Whether the session's intents cover the event."""
-        needed = EVENT_INTENTS.get(event, 0)
+        needed = needed_intent(event)
         return needed == 0 or bool(self.intents & needed)
 
 
@@ -106,6 +98,15 @@ class DispatchedEvent:
     seq: int
     name: str
     data: JSON
+    shard_id: int = 0  # the shard of the session it went to
+
+
+@dataclass(frozen=True)
+class GatewayClose:
+    """A connection the fake closed with a close code (and the shard its IDENTIFY asked for)."""
+
+    code: int
+    shard: Shard | None
 
 
 class Gateway:
@@ -117,10 +118,15 @@ class Gateway:
         *,
         heartbeat_interval_ms: int = 41250,
         privileged_intents: int = 0,
+        recommended_shards: int = 1,
+        required_shards: int = 0,
     ) -> None:
         self._world = world
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.privileged_intents = privileged_intents
+        self.recommended_shards = recommended_shards  # GET /gateway/bot's "shards"
+        self.required_shards = required_shards  # fewer: closed with 4011 (0: no minimum)
+        self.closes: list[GatewayClose] = []
         self.sessions: dict[str, GatewaySession] = {}
         self.identifies: list[JSON] = []
         self.resumes: list[JSON] = []
@@ -141,21 +147,34 @@ class Gateway:
     @property
     def is_connected(self) -> bool:
         """Whether some valid session has a live connection."""
-        return any(s.connection and s.is_valid for s in self.sessions.values())
+        return any(s.is_live for s in self.sessions.values())
+
+    @property
+    def live_shards(self) -> set[Shard]:
+        """The shards of the valid sessions with a live connection."""
+        return {s.shard for s in self.sessions.values() if s.is_live}
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether some valid session (connected or resumable) gets the guild's events."""
+        return any(s.is_valid and s.shard.serves(guild_id) for s in self.sessions.values())
 
     def dispatch(self, event: str, data: JSON) -> None:
-        """Send an event to every session whose intents cover it (buffered while disconnected)."""
+        """Send an event to every session whose intents cover it and whose shard gets the
+        event's guild (buffered while disconnected)."""
+        guild_id = event_guild_id(event, data)
         for session in list(self.sessions.values()):
-            if not session.is_valid or not session.wants(event):
-                continue
-            session.seq += 1
-            frame = json.dumps(
-                {"op": 0, "t": event, "s": session.seq, "d": data}, ensure_ascii=False
-            )
-            session.buffer.append((session.seq, frame))
-            self.events.append(DispatchedEvent(session.session_id, session.seq, event, data))
-            if session.connection is not None:
-                session.connection.outbox.put_nowait(frame)
+            if session.is_valid and session.wants(event) and session.shard.serves(guild_id):
+                self._send(session, event, data)
+
+    def _send(self, session: GatewaySession, event: str, data: JSON) -> None:
+        session.seq += 1
+        frame = json.dumps({"op": 0, "t": event, "s": session.seq, "d": data}, ensure_ascii=False)
+        session.buffer.append((session.seq, frame))
+        self.events.append(
+            DispatchedEvent(session.session_id, session.seq, event, data, session.shard.id)
+        )
+        if session.connection is not None:
+            session.connection.outbox.put_nowait(frame)
 
     async def disconnect(
         self,
@@ -163,8 +182,10 @@ class Gateway:
         resumable: bool = True,
         how: Literal["close", "reconnect"] = "close",
         hold: bool = False,
+        shard_id: int | None = None,
     ) -> None:
-        """Drop the bot's connection: ``how`` is "close" (socket close) or "reconnect" (op 7).
+        """Drop the bot's connections (``shard_id``: only that shard's): ``how`` is "close"
+        (socket close) or "reconnect" (op 7).
 
         ``resumable=False`` invalidates the session (op 9 false), so the client re-IDENTIFYs.
         ``hold=True`` keeps new connections waiting for HELLO until ``release()``.
@@ -173,7 +194,7 @@ class Gateway:
             self._open.clear()
         for session in list(self.sessions.values()):
             connection = session.connection
-            if connection is None:
+            if connection is None or shard_id not in (None, session.shard.id):
                 continue
             if not resumable:
                 session.is_valid = False
@@ -181,7 +202,7 @@ class Gateway:
             elif how == "reconnect":
                 connection.send({"op": 7, "d": None, "s": None, "t": None})
             else:
-                connection.close(CLOSE_RESUMABLE)
+                self._close(connection, CLOSE_RESUMABLE)
             session.connection = None
         await self._notify()
 
@@ -243,7 +264,7 @@ class Gateway:
         while True:
             item = await connection.outbox.get()
             if isinstance(item, int):
-                await connection.ws.close(code=item)
+                await connection.ws.close(code=item, message=CLOSE_REASONS.get(item, "").encode())
                 return
             if connection.ws.closed:
                 return
@@ -259,13 +280,13 @@ class Gateway:
             connection.send({"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:
             if session is not None:
-                connection.close(CLOSE_ALREADY_AUTHENTICATED)
+                self._close(connection, CLOSE_ALREADY_AUTHENTICATED)
                 return session
             session = self._identify(connection, data)
         elif op == 6:
             session = self._resume(connection, data)
         elif session is None:
-            connection.close(CLOSE_NOT_AUTHENTICATED)
+            self._close(connection, CLOSE_NOT_AUTHENTICATED)
         elif op == 3:
             self.presence_updates.append(data)
         elif op == 8:
@@ -275,20 +296,29 @@ class Gateway:
 
     def _identify(self, connection: _Connection, data: JSON) -> GatewaySession | None:
         self.identifies.append({**data, "token": _redact(str(data.get("token", "")))})
+        connection.shard = shard = requested_shard(data)
         if data.get("token") != self._world.token():
-            connection.close(CLOSE_AUTHENTICATION_FAILED)
+            self._close(connection, CLOSE_AUTHENTICATION_FAILED)
             return None
         intents = int(data.get("intents", 0))
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
-            connection.close(CLOSE_DISALLOWED_INTENTS)
+            self._close(connection, CLOSE_DISALLOWED_INTENTS)
             return None
-        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents)
-        # A new IDENTIFY replaces older sessions, as one bot token has one session per shard.
+        live_counts = {s.shard.count for s in self.sessions.values() if s.is_live}
+        refused = refusal(shard, live_counts, self.required_shards)
+        if refused is not None:
+            self._close(connection, refused)
+            return None
+        session = GatewaySession(secrets.token_hex(16), intents, shard=shard)
+        # A new IDENTIFY replaces the shard's older session (one bot token has one session per
+        # shard), and every session of another shard count.
         for old in self.sessions.values():
-            old.is_valid = False
-        self.sessions = {session.session_id: session}
+            if old.shard.id == shard.id or old.shard.count != shard.count:
+                old.is_valid = False
+        self.sessions = {i: s for i, s in self.sessions.items() if s.is_valid}
+        self.sessions[session.session_id] = session
         session.connection = connection
-        guilds = self._world.guilds()
+        guilds = [g for g in self._world.guilds() if shard.serves(int(g["id"]))]
         ready: JSON = {
             "v": 10,
             "user": self._world.ready_user(),
@@ -305,17 +335,17 @@ class Gateway:
             "_trace": ["fake-discord"],
         }
         if data.get("shard") is not None:
-            ready["shard"] = data["shard"]
-        self.dispatch("READY", ready)
+            ready["shard"] = shard.payload()
+        self._send(session, "READY", ready)
         for guild in guilds:
-            self.dispatch("GUILD_CREATE", guild)
+            self._send(session, "GUILD_CREATE", guild)
         return session
 
     def _resume(self, connection: _Connection, data: JSON) -> GatewaySession | None:
         self.resumes.append({**data, "token": _redact(str(data.get("token", "")))})
         session = self.sessions.get(str(data.get("session_id")))
         if data.get("token") != self._world.token():
-            connection.close(CLOSE_AUTHENTICATION_FAILED)
+            self._close(connection, CLOSE_AUTHENTICATION_FAILED)
             return None
         if session is None or not session.is_valid:
             connection.send({"op": 9, "d": False, "s": None, "t": None})
@@ -327,10 +357,11 @@ class Gateway:
             connection.send({"op": 9, "d": False, "s": None, "t": None})
             return None
         session.connection = connection
+        connection.shard = session.shard
         for seq, frame in session.buffer:
             if seq > last_seen:
                 connection.outbox.put_nowait(frame)
-        self.dispatch("RESUMED", {"_trace": ["fake-discord"]})
+        self._send(session, "RESUMED", {"_trace": ["fake-discord"]})
         return session
 
     def _members_chunk(self, session: GatewaySession, data: JSON) -> None:
@@ -351,10 +382,11 @@ class Gateway:
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
         if session.connection is not None:
-            session.seq += 1
-            frame = {"op": 0, "t": "GUILD_MEMBERS_CHUNK", "s": session.seq, "d": chunk}
-            session.buffer.append((session.seq, json.dumps(frame)))
-            session.connection.send(frame)
+            self._send(session, "GUILD_MEMBERS_CHUNK", chunk)
+
+    def _close(self, connection: _Connection, code: int) -> None:
+        self.closes.append(GatewayClose(code, connection.shard))
+        connection.close(code)
 
     async def _notify(self) -> None:
         async with self._changed:

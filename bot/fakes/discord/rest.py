@@ -12,6 +12,7 @@ from bot.fakes.discord.state import DM_UPLOAD_LIMIT, FakeState
 from bot.fakes.discord.wire import PAYLOAD_KEY, DiscordError, invalid_form, json_response
 
 API_PREFIX = "/api/v10"
+SESSION_STARTS_A_DAY = 1000  # IDENTIFYs a day: what Discord gives a bot unless it asks for more
 
 
 def snowflake_param(request: web.Request, key: str) -> int:
@@ -116,10 +117,21 @@ class Rest:
         return json_response({"url": self.state.gateway_url})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        """``GET /gateway/bot`` (AutoSharded clients): one shard, generous identify limits."""
-        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        """``GET /gateway/bot`` (AutoSharded clients): the recommended shard count, and the
+        day's session starts (1000, one used by each IDENTIFY) as Discord counts them."""
+        gateway = self.state.gateway
+        limit = {
+            "total": SESSION_STARTS_A_DAY,
+            "remaining": max(0, SESSION_STARTS_A_DAY - len(gateway.identifies)),
+            "reset_after": 24 * 60 * 60 * 1000,
+            "max_concurrency": 1,
+        }
         return json_response(
-            {"url": self.state.gateway_url, "shards": 1, "session_start_limit": limit}
+            {
+                "url": self.state.gateway_url,
+                "shards": gateway.recommended_shards,
+                "session_start_limit": limit,
+            }
         )
 
     # -- application commands -----------------------------------------------------------------

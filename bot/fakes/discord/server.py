@@ -43,6 +43,9 @@ class FakeDiscord:
     (measured on ``clock``; ``state.nonce_window_s`` can be changed on a running fake).
     ``rate_limits``: Discord's buckets and global limit, enforced ("discord", the default), other
     limits (a ``RateLimits``), or none ("off").
+    ``recommended_shards``: the shard count ``GET /gateway/bot`` recommends; ``required_shards``:
+    the fewest shards an IDENTIFY may name (fewer: closed with 4011; 0: no minimum). Both can be
+    changed on ``gateway`` of a running fake.
     """
 
     def __init__(
@@ -59,6 +62,8 @@ class FakeDiscord:
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: RateLimits | Literal["discord", "off"] = "discord",
+        recommended_shards: int = 1,
+        required_shards: int = 0,
     ) -> None:
         self.clock = clock or Clock()
         if rate_limits == "discord":
@@ -74,6 +79,8 @@ class FakeDiscord:
             heartbeat_interval_ms=heartbeat_interval_ms,
             nonce_window_s=nonce_window_s,
         )
+        self.gateway.recommended_shards = recommended_shards
+        self.gateway.required_shards = required_shards
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -172,6 +179,13 @@ class FakeDiscord:
     ) -> Member:
         """A new member (and user) in a guild (default: the default guild)."""
         return self.world.add_member(guild or self.default.guild, name, roles=roles)
+
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> Guild:
+        """A new guild with #general and the bot in it, announced with GUILD_CREATE (the bot
+        joins it); ``shard=(i, n)``: its ID puts it on shard ``i`` of ``n``."""
+        guild = self.world.add_guild(name, shard=shard)
+        self.dispatch("GUILD_CREATE", guild.payload())
+        return guild
 
     def add_role(self, name: str, permissions: int = 0, *, guild: Guild | None = None) -> Role:
         """A new role, announced to the bot with GUILD_ROLE_CREATE."""

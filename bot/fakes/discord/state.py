@@ -379,9 +379,9 @@ class FakeState:
         ``message``: the message a component was clicked on (sent as the interaction's
         ``message``, as Discord does for components and modals opened from them).
         """
-        if not self.gateway.sessions or not any(s.is_valid for s in self.gateway.sessions.values()):
-            raise DriverError("the bot has no gateway session: start it before running commands")
         guild = self.world.guilds[channel.guild_id]
+        if not self.gateway.serves(guild.id):  # no session at all, or none of its shard
+            raise DriverError("the bot has no gateway session for this guild: start it first")
         now = self.clock.now()
         interaction_id = self.ids.mint(at=now - backdate_s) if backdate_s else self.ids.mint()
         token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)

@@ -18,6 +18,7 @@ from bot.fakes.discord.models import (
     User,
 )
 from bot.fakes.discord.permissions import EVERYONE_DEFAULT, Perm
+from bot.fakes.discord.shards import snowflake_on_shard
 from bot.fakes.discord.snowflakes import Clock, SnowflakeMinter
 
 # What the bot's managed role grants: exactly what the product needs in its output channel.
@@ -76,9 +77,11 @@ class World:
         everyone_permissions: int = EVERYONE_DEFAULT,
         bot_permissions: int | None = BOT_ROLE_DEFAULT,
         channel_name: str | None = "general",
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """A guild with @everyone, the owner, the bot (unless ``bot_permissions`` is None)."""
-        guild_id = self._ids.mint()
+        """A guild with @everyone, the owner, the bot (unless ``bot_permissions`` is None);
+        ``shard=(i, n)``: an ID whose events go to shard ``i`` of ``n``."""
+        guild_id = self._ids.mint() if shard is None else snowflake_on_shard(self._ids, *shard)
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
         guild = Guild(id=guild_id, name=name, owner_id=owner.id, premium_tier=premium_tier)
         guild.roles[guild_id] = Role(

@@ -15,7 +15,7 @@ from bot.domain.lifecycle import TaskState
 from bot.domain.polling import PollPolicy, Window, estimated_age_s, safety_net_delay
 from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
-from bot.engine.tracker import is_news
+from bot.engine.callback_hints import is_news
 from bot.omni.wire import TaskStatus, build_create_body, parse_callback
 from bot.settings.reading import load_settings
 

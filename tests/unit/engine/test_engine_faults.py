@@ -143,7 +143,7 @@ async def test_the_tracker_forgets_a_create_it_could_not_reconcile(
     async with running_engine(tmp_path, comet, create_timeout_s=0.3) as engine:
         (done,) = await settle(engine, await engine.enqueue(new_task(1), quota=UNLIMITED))
         assert done.state is TaskState.FAILED
-        assert engine.tracker._reconcile_tries == {}
+        assert engine.tracker._lookups.tries == {}
 
 
 # -- courier -----------------------------------------------------------------------------------

@@ -1,15 +1,14 @@
 """Leases: which process works on which task, and another taking over when one dies.
 
-The store's claims are checked directly; the takeover end to end runs two engines on one
-database file as two processes would share a PostgreSQL database (the SQLite store is told it is
-shared), the first stopped without a goodbye as a SIGKILL would stop it.
+The store's claims are checked directly, on both backends; the takeover end to end runs two
+engines on one database as two processes share a PostgreSQL database (on SQLite the store is
+told it is shared), the first stopped without a goodbye as a SIGKILL would stop it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,15 +42,6 @@ def new_task(user_id: int, prompt: str = "a lantern drifting downstream") -> New
 
 def lease(owner: str, seconds: float = 10, *, at: datetime = T0) -> Lease:
     return Lease(owner, at + timedelta(seconds=seconds))
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(tmp_path / "bot.sqlite3")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def at_state(store: SqlStore, user_id: int, *states: TaskState) -> int:
@@ -134,10 +124,10 @@ async def test_submissions_never_exceed_the_accounts_slots(store: SqlStore) -> N
 
 
 async def test_concurrent_submissions_from_two_stores_fill_the_slots_exactly(
-    tmp_path: Path,
+    store_location: Path | str,
 ) -> None:
-    path = tmp_path / "shared.sqlite3"
-    first, second = await SqlStore.open(path), await SqlStore.open(path)
+    # Two stores on one database: two processes, each with its own connections.
+    first, second = await SqlStore.open(store_location), await SqlStore.open(store_location)
     try:
         ids = [await at_state(first, user) for user in range(10)]
         results = await asyncio.gather(
@@ -156,7 +146,7 @@ async def test_concurrent_submissions_from_two_stores_fill_the_slots_exactly(
 
 
 class SharedStore(SqlStore):
-    """The SQLite store as a process on a shared (PostgreSQL) database sees it."""
+    """The store as a process on a shared database sees it (SQLite too, for this test)."""
 
     @property
     def shared(self) -> bool:
@@ -192,8 +182,10 @@ def engine_on(store: SqlStore, client: OmniClient, tmp_path: Path, owner: str) -
     )
 
 
-async def test_another_process_takes_over_a_killed_ones_tasks_once_each(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
+async def test_another_process_takes_over_a_killed_ones_tasks_once_each(
+    tmp_path: Path, store_location: Path | str
+) -> None:
+    path = store_location
     retry = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
     config = FakeCometConfig(submitted_s=0.05, processing_s=float("inf"))
     async with FakeCometAPI(config) as fake, aiohttp.ClientSession() as session:

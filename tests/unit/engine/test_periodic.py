@@ -33,10 +33,12 @@ class Rounds:
             await asyncio.wait_for(self.changed.wait_for(lambda: self.count >= count), GUARD_S)
 
 
+def round_failed() -> None:
+    log.error("round failed", exc_info=True)
+
+
 def loop_of(work: Rounds, *, every_s: float, at_once: bool = True) -> Periodic:
-    return Periodic(
-        work, every_s=every_s, name="test-loop", log=log, failure="round failed", at_once=at_once
-    )
+    return Periodic("test-loop", every_s, work, round_failed, at_once=at_once)
 
 
 async def test_the_first_round_runs_at_once_and_the_next_ones_follow() -> None:
