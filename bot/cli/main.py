@@ -161,7 +161,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     if address is not None:
         problem = probe_http(probe_url(address))
     else:
-        path = health_file_for(settings.storage)
+        path = health_file_for(settings.storage, settings.discord.shard_ids)
         problem = judge_health_file(path, now=datetime.now(UTC))
     if problem is not None:
         fail(f"unhealthy: {problem}")

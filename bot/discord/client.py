@@ -292,7 +292,8 @@ class KlingBot(commands.AutoShardedBot):
         address = self.settings.http.address
         if address is None:
             services.health_file = HealthFile(
-                health_file_for(self.settings.storage), self.health_facts
+                health_file_for(self.settings.storage, self.settings.discord.shard_ids),
+                self.health_facts,
             )
             services.health_file.start()
             return
