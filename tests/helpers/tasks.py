@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.lifecycle import TaskState
+from bot.domain.lifecycle import TRANSITIONS, TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
 
@@ -48,3 +48,16 @@ def make_task(request: dict[str, Any] | None = None, **changes: Any) -> TaskReco
         delivery_message_id=None,
     )
     return replace(task, **changes)
+
+
+def path_to(target: TaskState) -> list[TaskState]:
+    """The shortest legal path from QUEUED to `target` (QUEUED itself excluded)."""
+    paths: dict[TaskState, list[TaskState]] = {TaskState.QUEUED: []}
+    frontier = [TaskState.QUEUED]
+    while frontier:
+        state = frontier.pop(0)
+        for following in sorted(TRANSITIONS[state]):
+            if following not in paths:
+                paths[following] = [*paths[state], following]
+                frontier.append(following)
+    return paths[target]

@@ -4,6 +4,7 @@ refuses the login said as such, the password never printed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,10 +12,12 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
+from bot.cli.main import main
 from bot.cli.online_check import check_database
 from bot.domain.records import NewTask
 from bot.domain.request import OmniRequest
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
+from bot.features.health import HealthFacts, HealthFile
 from bot.store.postgresql_migrate import load_postgresql_migrations
 from bot.store.sql_store import SqlStore
 from tests.helpers.cli import kling_bot
@@ -150,3 +153,40 @@ async def test_submit_on_postgresql_takes_no_lock_file(tmp_path: Path, postgresq
 
 def found(root: Path, pattern: str) -> list[Path]:
     return list(root.rglob(pattern))
+
+
+def test_each_shard_process_reads_its_own_health_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def config_for(shard_id: int) -> str:
+        path = tmp_path / f"shard-{shard_id}.toml"
+        path.write_text(
+            "[discord]\nshard_count = 2\n"
+            f"shard_ids = [{shard_id}]\n"
+            f'[storage]\ndatabase = "postgresql://kling:{PASSWORD}@db.internal/kling"\n'
+            'media_dir = "shared-media"\n',
+            encoding="utf-8",
+        )
+        return str(path)
+
+    async def healthy() -> HealthFacts:
+        return HealthFacts(
+            gateway_connected=True,
+            database_error=None,
+            loop_ages_s={"submitter": 1.0, "tracker": 1.0},
+            queue_depth=0,
+            in_flight=0,
+            last_api_success_at=None,
+            api_failures_since_success=0,
+            checked_at=datetime.now(UTC),
+        )
+
+    report = tmp_path / "shared-media" / "health" / "shards-1.health"
+    asyncio.run(HealthFile(report, healthy).run_once())  # what the process of shard 1 writes
+    assert main(["health", "--config", config_for(1)]) == 0
+    assert capsys.readouterr().out == "✓ healthy\n"
+    assert main(["health", "--config", config_for(0)]) == 1
+    missing = Path("shared-media") / "health" / "shards-0.health"
+    assert f"no health report at {missing}: the bot is not running" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.domain.lifecycle import TRANSITIONS, TaskState
+from bot.domain.lifecycle import TaskState
 from bot.domain.records import (
     GuildSettings,
     InteractionToken,
@@ -23,6 +23,7 @@ from bot.engine.assembly import engine_lock
 from bot.store.copy import CopyError, TableCopied, copy_to_postgresql
 from bot.store.sql_store import SqlStore
 from tests.helpers.cli import kling_bot, operator_env
+from tests.helpers.tasks import path_to
 
 S = TaskState
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -46,19 +47,6 @@ TABLES = [
     "task_events",
     "tasks",
 ]
-
-
-def path_to(target: TaskState) -> list[TaskState]:
-    """The shortest legal path from QUEUED to `target` (QUEUED itself excluded)."""
-    paths: dict[TaskState, list[TaskState]] = {S.QUEUED: []}
-    frontier = [S.QUEUED]
-    while frontier:
-        state = frontier.pop(0)
-        for following in sorted(TRANSITIONS[state]):
-            if following not in paths:
-                paths[following] = [*paths[state], following]
-                frontier.append(following)
-    return paths[target]
 
 
 async def fill(path: Path) -> dict[TaskState, int]:

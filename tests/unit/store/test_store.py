@@ -13,7 +13,7 @@ import aiosqlite
 import pytest
 
 from bot.domain.errors import IllegalTransition, TaskNotFound
-from bot.domain.lifecycle import TERMINAL_STATES, TRANSITIONS, TaskState
+from bot.domain.lifecycle import TERMINAL_STATES, TaskState
 from bot.domain.records import InteractionToken, NewTask, QueueEntry, QuotaCheck
 from bot.domain.request import OmniRequest, make_request
 from bot.store import TaskStore
@@ -21,6 +21,7 @@ from bot.store.migrate import Migration, load_migrations, migrate, split_stateme
 from bot.store.sql_store import SqlStore
 from tests.helpers.stores import INTEGRITY_ERRORS
 from tests.helpers.stores import raw as raw_sql
+from tests.helpers.tasks import path_to
 
 S = TaskState
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
@@ -44,19 +45,6 @@ def new_task(user_id: int = 30, *, guild_id: int = 10, cost: int = 1, **kwargs: 
         user_id=user_id,
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-def path_to(target: TaskState) -> list[TaskState]:
-    """The shortest legal path from QUEUED to `target` (QUEUED itself excluded)."""
-    paths: dict[TaskState, list[TaskState]] = {S.QUEUED: []}
-    frontier = [S.QUEUED]
-    while frontier:
-        state = frontier.pop(0)
-        for nxt in sorted(TRANSITIONS[state]):
-            if nxt not in paths:
-                paths[nxt] = [*paths[state], nxt]
-                frontier.append(nxt)
-    return paths[target]
 
 
 async def walk(store: SqlStore, task_id: int, states: list[TaskState]) -> None:
