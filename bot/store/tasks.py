@@ -62,6 +62,7 @@ _LINK_MESSAGE = (
 # The key of the lock that counts the account's tasks at the API (guild ids, the other keys, are
 # never 0).
 ACCOUNT_LOCK = 0
+COMMAND_LINE_LOCK = 1  # the tasks started from the command line, which have no server
 _AT_API_STATES = sorted(s.value for s in AT_API_STATES)
 _AT_API = f"finished_at IS NULL AND state IN ({placeholders(_AT_API_STATES)})"
 # Moves that a task whose cancellation was asked for makes to CANCELLED instead: delivering
@@ -106,7 +107,10 @@ class TaskWrites:
         at = to_db_time(now)
         if quota is not None and (new.guild_id is None or new.user_id is None):
             raise ValueError("a quota applies to a server member: guild_id and user_id are needed")
-        async with self._sql.write(lock=new.guild_id if quota is not None else None) as session:
+        # The server's lock (any lock, for a command-line task): a charge is read then written,
+        # and a retried create finds the first one's row instead of racing it to the insert.
+        lock = new.guild_id if new.guild_id is not None else COMMAND_LINE_LOCK
+        async with self._sql.write(lock=lock) as session:
             row = await session.one(f"{SELECT_TASK} WHERE external_id = ?", (new.external_id,))
             if row is not None:
                 return _same_task(task_from_row(row), new)
