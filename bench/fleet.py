@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from bench.ack_latency import DiscordHost, busy_jiffies, kling_settings, process_cpu_s
 from bot.fakes.harness import BotProcess, config_toml
 
@@ -122,32 +124,110 @@ async def fleet(
             await bot.kill()
 
 
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its backends among them)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text(encoding="ascii").strip() == "postgres":
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _cpu_of(pids: Sequence[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a backend that ended meanwhile
+            total += process_cpu_s(pid)
+    return total
+
+
 @dataclass
 class CpuWindow:
-    """Busy cores over a stretch of time: the machine's, the bots', the fake Discord's."""
+    """Busy cores over a stretch of time: the machine's, the bots', the fake Discord's, the
+    PostgreSQL server's (when it runs here; backends started meanwhile included), and everyone
+    else's."""
 
     machine: tuple[int, int]
-    bots: float
-    host: float
+    cpu_s: dict[str, dict[int, float]]  # group → pid → CPU seconds at the start
     started: float
+
+    @staticmethod
+    def _groups(bots: Sequence[Bot], host: DiscordHost) -> dict[str, list[int]]:
+        return {
+            "bot_processes": [bot.pid for bot in bots if bot.running],
+            "fake_discord_process": [host.pid],
+            "postgresql_server": postgres_pids(),
+        }
 
     @classmethod
     def start(cls, bots: Sequence[Bot], host: DiscordHost) -> CpuWindow:
         """The first reading."""
-        return cls(busy_jiffies(), _cpu(bots), process_cpu_s(host.pid), time.monotonic())
+        groups = cls._groups(bots, host)
+        cpu_s = {name: {pid: _cpu_of([pid]) for pid in pids} for name, pids in groups.items()}
+        return cls(busy_jiffies(), cpu_s, time.monotonic())
 
     def report(self, bots: Sequence[Bot], host: DiscordHost) -> dict[str, float]:
-        """Cores used since `start`."""
+        """Cores used since `start` (a process started meanwhile: all of its CPU time)."""
         wall = max(time.monotonic() - self.started, 1e-6)
         busy, total = busy_jiffies()
-        cores = os.cpu_count() or 1
-        span = max(1, total - self.machine[1])
+        machine = (busy - self.machine[0]) / max(1, total - self.machine[1]) * (os.cpu_count() or 1)
+        cores = {}
+        for name, pids in self._groups(bots, host).items():
+            before = self.cpu_s[name]
+            # A process that ended meanwhile reads as 0: its share is lost, never negative.
+            used = sum(max(0.0, _cpu_of([pid]) - before.get(pid, 0.0)) for pid in {*pids, *before})
+            cores[f"{name}_cores"] = round(used / wall, 2)
+        others = max(0.0, machine - sum(cores.values()))
+        return {"machine_busy_cores": round(machine, 2), **cores, "others_cores": round(others, 2)}
+
+
+class LockWaits:
+    """How often, during a burst, some PostgreSQL backend of the database waited for an advisory
+    lock (a server's quota lock, or the account's slot lock): sampled every `every_s`."""
+
+    QUERY = (
+        "SELECT count(*) FROM pg_locks JOIN pg_database d ON d.oid = pg_locks.database "
+        "WHERE locktype = 'advisory' AND NOT granted AND d.datname = current_database()"
+    )
+
+    def __init__(self, every_s: float = 0.01) -> None:
+        self.every_s = every_s
+        self.samples: list[int] = []
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def sampling(cls, database: str | None) -> AsyncIterator[LockWaits]:
+        """Sample while the block runs (nothing when `database` is not PostgreSQL)."""
+        waits = cls()
+        if database is None:
+            yield waits
+            return
+        conn = await asyncpg.connect(database)
+        job = asyncio.create_task(waits._sample(conn))
+        try:
+            yield waits
+        finally:
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+            await conn.close()
+
+    async def _sample(self, conn: asyncpg.Connection) -> None:
+        while True:
+            self.samples.append(int(await conn.fetchval(self.QUERY)))
+            await asyncio.sleep(self.every_s)
+
+    def report(self) -> dict[str, Any]:
+        """The share of samples with a waiter, and the mean number of waiters."""
+        if not self.samples:
+            return {}
+        n = len(self.samples)
         return {
-            "machine_busy_cores": round((busy - self.machine[0]) / span * cores, 2),
-            "bot_processes_cores": round((_cpu(bots) - self.bots) / wall, 2),
-            "fake_discord_process_cores": round((process_cpu_s(host.pid) - self.host) / wall, 2),
+            "advisory_lock_waits": {
+                "samples": n,
+                "share_with_a_waiter": round(sum(1 for v in self.samples if v) / n, 3),
+                "mean_waiting_backends": round(sum(self.samples) / n, 2),
+            }
         }
-
-
-def _cpu(bots: Sequence[Bot]) -> float:
-    return sum(process_cpu_s(bot.pid) for bot in bots if bot.running)
