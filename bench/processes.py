@@ -18,7 +18,7 @@ on an SQLite file) and PostgreSQL with 1, 2 and 4 processes:
 
 It creates a database of its own on the server (`--postgresql`, default
 $KLING_BOT_TEST_DATABASE_URL; the URL's own database is not touched) and drops it at the end.
-About 3.5 minutes; `--quick` about 1.5. Prints one JSON object on stdout; measures, never asserts.
+About 3 minutes; `--quick` under 2. Prints one JSON object on stdout; measures, never asserts.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--postgresql", default=os.environ.get(ENV), help=f"default: ${ENV}")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--quick", action="store_true", help="shorter: about 1.5 minutes")
+    parser.add_argument("--quick", action="store_true", help="shorter: under 2 minutes")
     parser.add_argument("--store-seconds", type=float, help="per configuration (default 6)")
     parser.add_argument("--concurrency", type=int, default=8, help="tasks at once per process")
     parser.add_argument("--polls-per-task", type=int, default=5)
@@ -289,11 +289,16 @@ NOTES = [
     "processes (multiprocessing, spawn), each with its own SqlStore; on PostgreSQL each also "
     "renews its leases and looks for orphans every lease/3 s as the engine does (the engine "
     "runs no lease loop on SQLite). No reads of the submitter's passes or the status messages.",
-    "bookkeeping on 2 cores: the processes, their Python and the server share the same two "
-    "cores (machine_busy_cores says how busy they were); more processes add no CPU, they add "
-    "waits on the account's lock (start_submission counts the tasks at the API under it).",
-    "ack: SQLite's file and PostgreSQL's commits differ in durability: SQLite runs WAL with "
-    "synchronous=NORMAL; PostgreSQL's settings are under parameters.postgresql.",
+    "bookkeeping: the processes and the server share the machine's cores "
+    "(machine_busy_cores says how busy they were): more processes add no CPU, they add round "
+    "trips and waits on the account's lock (start_submission counts the tasks at the API under "
+    "it). The bot calls start_submission only when an API slot is free, a few times a minute, "
+    "not 100 times a second as here.",
+    "Durability differs: SQLite runs WAL with synchronous=NORMAL; PostgreSQL's settings are "
+    "under parameters.postgresql.",
+    "ack: the first burst after a start (warm_up_burst_after_start) is not counted: it pays for "
+    "each process's first calls and, on PostgreSQL, for the pool's new connections. The "
+    "answers follow the machine's load: read each burst's load.others_cores with it.",
     "takeover: design_range_s is [2/3, 4/3] x the lease: renewals every lease/3 leave between "
     "2/3 and all of a lease at the kill, and survivors look every lease/3.",
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from bench.common import base_parser, log, setup_logging
 
 BENCHMARKS = ("slots", "detection", "startup", "download_memory", "processes")
-_TIMEOUT_S = 480  # per benchmark: a safety net against a hang (processes takes ~3.5 min)
+_TIMEOUT_S = 480  # per benchmark: a safety net against a hang (processes takes ~3 min)
 
 
 def run_one(name: str, seed: int, verbose: bool) -> dict[str, Any]:
