@@ -104,10 +104,12 @@ SCENARIOS = (
 
 
 class DiscordHost:
-    """`async with DiscordHost(members) as host:` runs `bench/discord_host.py` meanwhile."""
+    """`async with DiscordHost(members) as host:` runs `bench/discord_host.py` meanwhile
+    (`shards`: its members in one server on each of that many shards)."""
 
-    def __init__(self, members: int) -> None:
+    def __init__(self, members: int, *, shards: int = 0) -> None:
         self._members = members
+        self._shards = shards
         self._process: asyncio.subprocess.Process | None = None
         self.hello: dict[str, Any] = {}
 
@@ -139,6 +141,8 @@ class DiscordHost:
             "bench.discord_host",
             "--members",
             str(self._members),
+            "--shards",
+            str(self._shards),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=64 * 1024 * 1024,  # a burst's answer is one long line
@@ -207,24 +211,27 @@ class FloorBot(commands.Bot):
         await self.tree.sync(guild=guild)
 
 
-def kling_settings(host: DiscordHost, comet_url: str, data_dir: Path) -> Settings:
-    """The bot's settings: both fakes, data in `data_dir`, quotas lifted."""
-    return Settings.model_validate(
-        {
-            "discord": {
-                "token": host.token,
-                "api_base": host.api_base,
-                "gateway_url": host.gateway_url,
-                "guild_ids": [host.hello["guild_id"]],
-            },
-            "omni": {"api_key": FakeCometConfig().api_key, "base_url": comet_url},
-            "storage": {
-                "database": str(data_dir / "kling-bot.sqlite3"),
-                "media_dir": str(data_dir / "media"),
-            },
-            "quotas": QUOTAS,
-        }
-    )
+def kling_settings(
+    host: DiscordHost, comet_url: str, data_dir: Path, **sections: dict[str, Any]
+) -> Settings:
+    """The bot's settings: both fakes, data in `data_dir`, quotas lifted (`sections`: more)."""
+    data: dict[str, dict[str, Any]] = {
+        "discord": {
+            "token": host.token,
+            "api_base": host.api_base,
+            "gateway_url": host.gateway_url,
+            "guild_ids": host.hello["guild_ids"],
+        },
+        "omni": {"api_key": FakeCometConfig().api_key, "base_url": comet_url},
+        "storage": {
+            "database": str(data_dir / "kling-bot.sqlite3"),
+            "media_dir": str(data_dir / "media"),
+        },
+        "quotas": dict(QUOTAS),
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return Settings.model_validate(data)
 
 
 @contextlib.asynccontextmanager

@@ -1,10 +1,13 @@
 """The fake Discord and its members in a process of their own, for benchmarks of the bot's answers.
 
 `python -m bench.discord_host --members 200` starts a `FakeDiscord` with that many members in the
-default guild and prints one JSON line (its URLs and ids). Then it reads one JSON command a line
-on stdin and answers each with one JSON line on stdout, until stdin closes:
+default guild and prints one JSON line (its URLs and ids). `--shards N` puts them instead in N
+servers, one on each shard of N (round robin), for bots that run on several shards or processes;
+the JSON line lists them (`guild_ids`). Then it reads one JSON command a line on stdin and
+answers each with one JSON line on stdout, until stdin closes:
 
-- `{"op": "connected"}`: waits until a bot's gateway session is up.
+- `{"op": "connected"}`: waits until a bot's gateway session is up (`"shards": N`: until N
+  shards' sessions are).
 - `{"op": "burst", "command": "video", "commands": N, "span_s": S, "wait_s": W}`: N members
   (round robin) run `/command prompt:…`, evenly spread over S seconds; then waits up to W seconds
   after the last one for every acknowledgement. Answers each interaction's ack latency as the fake
@@ -26,15 +29,17 @@ from typing import Any
 
 from bot.fakes.discord import FakeDiscord, InteractionHandle
 from bot.fakes.discord.interactions import ACK_DEADLINE_S
+from bot.fakes.discord.models import Member
 from bot.fakes.discord.rest import API_PREFIX
 
 PROMPT = "a paper boat drifting on a pond"
 
 
-async def burst(fake: FakeDiscord, command: dict[str, Any]) -> dict[str, Any]:
-    """Play the burst and report what the fake saw."""
+async def burst(
+    fake: FakeDiscord, members: list[Member], command: dict[str, Any]
+) -> dict[str, Any]:
+    """Play the burst with these members (round robin) and report what the fake saw."""
     loop = asyncio.get_running_loop()
-    members = [m for m in fake.default.guild.members.values() if m.user.username.startswith("m-")]
     drivers = [fake.member(m) for m in members]
     count, span_s = int(command["commands"]), float(command["span_s"])
     interval_s = span_s / count
@@ -106,31 +111,40 @@ async def answered(handle: InteractionHandle, deadline: float) -> None:
         )
 
 
-async def serve(members: int) -> None:
+async def live_shards(fake: FakeDiscord, wanted: int) -> None:
+    """Wait until the bot's sessions cover `wanted` shards."""
+    gateway = fake.gateway
+    await gateway.wait_for(lambda: len(gateway.live_shards) >= wanted, timeout_s=60)
+
+
+async def serve(members: int, shards: int) -> None:
     """Start the fake, announce it, and answer commands from stdin until it closes."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with FakeDiscord() as fake:
         guild = fake.default.guild
-        for n in range(members):
-            fake.world.add_member(guild, f"m-{n:04d}")
+        guilds = [fake.world.add_guild(f"Shard {i}", shard=(i, shards)) for i in range(shards)]
+        players = [
+            fake.world.add_member(guilds[n % len(guilds)] if guilds else guild, f"m-{n:04d}")
+            for n in range(members)
+        ]
         hello = {
             "api_base": fake.api_base,
             "gateway_url": fake.gateway_url,
             "token": fake.token,
             "guild_id": guild.id,
+            "guild_ids": [g.id for g in guilds] or [guild.id],
             "ack_deadline_s": ACK_DEADLINE_S,
         }
         print(json.dumps(hello), flush=True)
-        gateway = fake.gateway
         while line := await reader.readline():
             command = json.loads(line)
             if command["op"] == "connected":
-                await gateway.wait_for(lambda: gateway.is_connected, timeout_s=60)
+                await live_shards(fake, int(command.get("shards", 1)))
                 answer: dict[str, Any] = {"ok": True}
             elif command["op"] == "burst":
-                answer = await burst(fake, command)
+                answer = await burst(fake, players, command)
             else:
                 answer = {"error": f"unknown op {command['op']!r}"}
             print(json.dumps(answer), flush=True)
@@ -140,8 +154,9 @@ def main() -> None:
     """Parse arguments and serve until stdin closes."""
     parser = argparse.ArgumentParser(prog="python -m bench.discord_host", description=__doc__)
     parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--shards", type=int, default=0, help="one server on each of N shards")
     args = parser.parse_args()
-    asyncio.run(serve(args.members))
+    asyncio.run(serve(args.members, args.shards))
 
 
 if __name__ == "__main__":
