@@ -39,6 +39,7 @@ from bot.domain.delivery import (
     choose_form,
     delivery_nonce,
 )
+from bot.domain.i18n import _
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
@@ -157,7 +158,7 @@ class DiscordDeliverer:
         for post in channel_posts(form, rights, has_status=task.status_message_id is not None):
             link_reason = None
             if form is Form.FILE and post.form is Form.LINK:
-                link_reason = "The bot may not attach files here"
+                link_reason = _("The bot may not attach files here")
             try:
                 try:
                     message = await self._post(

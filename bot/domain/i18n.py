@@ -41,6 +41,12 @@ def pgettext(context: str, message: str) -> str:
     return _current.get().pgettext(context, message)
 
 
+def option_name(name: str) -> str:
+    """An option's name as the member's Discord shows it (`first_frame` → `première_image`): the
+    commands' own catalogue entry (msgctxt "command")."""
+    return _current.get().pgettext("command", name)
+
+
 def translated(text: str) -> str:
     """A sentence kept in English (a task's stored reason) in the current language, when the
     catalogue knows it word for word; as it is otherwise."""
