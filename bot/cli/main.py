@@ -149,6 +149,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         fail(refused)
         return 2
+    except aiohttp.ClientConnectorError as exc:
+        fail(
+            f"Could not reach Discord at {settings.discord.api_base} ({exc.os_error}): check "
+            "the network, or discord.api_base if you changed it."
+        )
+        return 1
+    except ConnectionError as exc:  # the store's: the message names the database, masked
+        fail(f"{exc} (storage.database)")
+        return 1
     return 0
 
 

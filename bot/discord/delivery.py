@@ -20,6 +20,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.guilds import GuildDirectory
 from bot.discord.language import in_server_language
 from bot.discord.private_delivery import PrivateDelivery
 from bot.discord.translate import channel_rights, requester_only, result_view
@@ -99,6 +100,7 @@ class DiscordDeliverer:
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._clock = clock
         self._private = PrivateDelivery(client, store, clock, self._earlier_post)
+        self._guilds = GuildDirectory(client)  # servers of other processes' shards too
         self._extras = extras  # what a result message adds (an extension's joined chain)
         # Posts made by this process (None: in private): a retry after an error while
         # recording needs no history.
@@ -107,7 +109,7 @@ class DiscordDeliverer:
     async def deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
         """Post the result once (a repeat finds the earlier post); return the message id, or
         None when it went to the member in private. Worded in the server's language."""
-        with in_server_language(self._client, task.guild_id):
+        with in_server_language(await self._guilds.guild(task.guild_id)):
             return await self._deliver(task, result)
 
     async def _deliver(self, task: TaskRecord, result: ResultFile) -> int | None:
@@ -151,7 +153,8 @@ class DiscordDeliverer:
         if earlier is not None:
             log.info("already posted %s message_id=%s", task.log_context, earlier.id)
             return earlier
-        limit = channel.guild.filesize_limit
+        # A server of another process's shard is not in this one's cache: ask Discord.
+        limit = (await self._guilds.guild(channel.guild.id) or channel.guild).filesize_limit
         rights = _rights_in(channel)
         form = choose_form(result, limit)
         extras = PostExtras() if self._extras is None else await self._extras.extras(task, limit)

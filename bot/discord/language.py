@@ -34,15 +34,15 @@ def speak_to(interaction: discord.Interaction[Any]) -> None:
     speak(catalogue_for(interaction.locale.value))
 
 
-def server_language(client: discord.Client, guild_id: int | None) -> gettext.NullTranslations:
+def server_language(guild: discord.Guild | None) -> gettext.NullTranslations:
     """The catalogue of a server's preferred language (for posts no one asked for just now)."""
-    guild = None if guild_id is None else client.get_guild(guild_id)
     return ENGLISH if guild is None else catalogue_for(guild.preferred_locale.value)
 
 
-def in_server_language(client: discord.Client, guild_id: int | None) -> Any:
-    """`with in_server_language(client, task.guild_id):` around what is posted in a channel."""
-    return speaking(server_language(client, guild_id))
+def in_server_language(guild: discord.Guild | None) -> Any:
+    """`with in_server_language(guild):` around what is posted in the server's channel (the
+    server from `GuildDirectory.guild`: it may be one of another process's shards)."""
+    return speaking(server_language(guild))
 
 
 def command_key(

@@ -22,6 +22,7 @@ from typing import Any
 
 import discord
 
+from bot.discord.guilds import GuildDirectory
 from bot.discord.language import in_server_language
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.discord.translate import status_embed
@@ -69,6 +70,7 @@ class StatusUpdater:
         estimates: Estimates | None = None,
     ) -> None:
         self._client = client
+        self._guilds = GuildDirectory(client)
         self._estimates = estimates  # how long a render takes, for the progress bar
         self._store = store
         self._positions = positions
@@ -261,7 +263,8 @@ class StatusUpdater:
         )
         if was == shown:
             return task.is_terminal
-        with in_server_language(self._client, task.guild_id):  # a channel's message: its server's
+        # A channel's message: in its server's language (the server may be another shard's).
+        with in_server_language(await self._guilds.guild(task.guild_id)):
             view = status_view(task, position=position, now=self._now(), expected_s=expected_s)
         channel = self._client.get_partial_messageable(task.channel_id, guild_id=task.guild_id)
         message = channel.get_partial_message(task.status_message_id)

@@ -6,7 +6,7 @@ A name is unique per server whatever its case (the bot case-folds it into `name_
 from __future__ import annotations
 
 from bot.domain.records import LibraryElement
-from bot.store.sql import Backend, Session, from_db_time, to_db_time
+from bot.store.sql import Backend, Row, Session, from_db_time, to_db_time
 
 
 class ElementLibrary:
@@ -32,15 +32,15 @@ class ElementLibrary:
         return added > 0
 
     async def remove_element(self, guild_id: int, name: str) -> LibraryElement | None:
-        """Remove an element by name (any case); the removed element, or None."""
+        """Remove an element by name (any case); the removed element, or None (also when
+        another removal of the same name got there first)."""
         async with self._sql.write() as session:
-            found = await _elements(session, guild_id, name.casefold())
-            if found:
-                await session.run(
-                    "DELETE FROM elements WHERE guild_id = ? AND name_key = ?",
-                    (guild_id, name.casefold()),
-                )
-        return found[0] if found else None
+            rows = await session.all(
+                "DELETE FROM elements WHERE guild_id = ? AND name_key = ? "
+                "RETURNING name, element_id, added_by, added_at",
+                (guild_id, name.casefold()),
+            )
+        return _element(guild_id, rows[0]) if rows else None
 
     async def list_elements(self, guild_id: int) -> list[LibraryElement]:
         """The server's library, by name."""
@@ -48,22 +48,20 @@ class ElementLibrary:
             return await _elements(session, guild_id)
 
 
-async def _elements(
-    session: Session, guild_id: int, name_key: str | None = None
-) -> list[LibraryElement]:
-    sql = "SELECT name, element_id, added_by, added_at FROM elements WHERE guild_id = ?"
-    params: list[object] = [guild_id]
-    if name_key is not None:
-        sql += " AND name_key = ?"
-        params.append(name_key)
-    rows = await session.all(sql + " ORDER BY name_key", params)
-    return [
-        LibraryElement(
-            guild_id=guild_id,
-            name=r["name"],
-            element_id=int(r["element_id"]),
-            added_by=int(r["added_by"]),
-            added_at=from_db_time(r["added_at"]),
-        )
-        for r in rows
-    ]
+async def _elements(session: Session, guild_id: int) -> list[LibraryElement]:
+    rows = await session.all(
+        "SELECT name, element_id, added_by, added_at FROM elements WHERE guild_id = ? "
+        "ORDER BY name_key",
+        (guild_id,),
+    )
+    return [_element(guild_id, r) for r in rows]
+
+
+def _element(guild_id: int, row: Row) -> LibraryElement:
+    return LibraryElement(
+        guild_id=guild_id,
+        name=row["name"],
+        element_id=int(row["element_id"]),
+        added_by=int(row["added_by"]),
+        added_at=from_db_time(row["added_at"]),
+    )

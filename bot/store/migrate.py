@@ -47,6 +47,18 @@ def load_migrations(package: str = "bot.store", folder: str = "migrations") -> l
     return found
 
 
+def pending(migrations: Sequence[Migration], version: int) -> list[Migration]:
+    """The migrations a database at schema `version` still needs, in order; a database newer
+    than every migration this bot has is refused (a newer bot wrote it)."""
+    latest = migrations[-1].version if migrations else 0
+    if version > latest:
+        raise RuntimeError(
+            f"the database is at schema version {version} but this bot knows only up to "
+            f"{latest}: it was written by a newer version of the bot"
+        )
+    return [m for m in migrations if m.version > version]
+
+
 def split_statements(script: str) -> list[str]:
     """Cut a SQL script into its statements (a `;` inside a trigger, string or comment stays)."""
     statements: list[str] = []
@@ -82,16 +94,8 @@ async def migrate(db: aiosqlite.Connection, migrations: Sequence[Migration]) -> 
     `db` must be in autocommit mode (isolation_level=None): each migration opens its own
     transaction. Safe when several processes open the same new database at once.
     """
-    latest = migrations[-1].version if migrations else 0
     version = await user_version(db)
-    if version > latest:
-        raise RuntimeError(
-            f"the database is at schema version {version} but this bot knows only up to "
-            f"{latest}: it was written by a newer version of the bot"
-        )
-    for migration in migrations:
-        if migration.version <= version:
-            continue
+    for migration in pending(migrations, version):
         await db.execute("BEGIN IMMEDIATE")
         try:
             # Read again under the write lock: another process may have migrated meanwhile.

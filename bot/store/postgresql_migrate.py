@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bot.store.migrate import Migration, load_migrations
+from bot.store.migrate import Migration, load_migrations, pending
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +61,12 @@ async def migrate_postgresql(conn: Connection, migrations: Sequence[Migration]) 
     `conn` must not be inside a transaction. The advisory lock is released at the end (and by
     PostgreSQL if the connection drops).
     """
-    latest = migrations[-1].version if migrations else 0
     await conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATION_LOCK)
     try:
         # Under the lock: another process may have created the table or migrated meanwhile.
         await conn.execute(_CREATE_VERSION_TABLE)
         version = await schema_version(conn)
-        if version > latest:
-            raise RuntimeError(
-                f"the database is at schema version {version} but this bot knows only up to "
-                f"{latest}: it was written by a newer version of the bot"
-            )
-        for migration in migrations:
-            if migration.version <= version:
-                continue
+        for migration in pending(migrations, version):
             async with conn.transaction():
                 # One script, several statements: sent as a simple query (no parameters), which
                 # PostgreSQL runs statement by statement, plpgsql bodies included.

@@ -1,9 +1,10 @@
 """`SqlStore`: the `TaskStore` the bot runs on, one class assembled from its parts.
 
-Each part holds one topic's SQL (`tasks.py` writes, `task_reads.py` queries, `quotas.py` the
-ledger, `elements.py` the library, `leases.py` which process works on which task) and runs it on
-the backend it is given (`sqlite.py` or `postgresql.py`): the database is an object the store
-holds, not a base class, and the parts share nothing else.
+Each part holds one topic's SQL (`tasks.py` writes, with `moves.py` the move itself;
+`task_messages.py` a task's messages, `task_reads.py` queries, `quotas.py` the ledger,
+`elements.py` the library, `leases.py` which process works on which task) and runs it on the
+backend it is given (`sqlite.py` or `postgresql.py`): the database is an object the store holds,
+not a base class, and the parts share nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.store.leases import TaskLeases
 from bot.store.quotas import QuotaBook
 from bot.store.sql import Backend
 from bot.store.sqlite import SqliteBackend
+from bot.store.task_messages import TaskMessages
 from bot.store.task_reads import TaskReads
 from bot.store.tasks import TaskWrites
 
@@ -30,7 +32,7 @@ def is_postgresql(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRESQL_SCHEMES)
 
 
-class SqlStore(TaskWrites, TaskReads, QuotaBook, ElementLibrary, TaskLeases):
+class SqlStore(TaskWrites, TaskMessages, TaskReads, QuotaBook, ElementLibrary, TaskLeases):
     """`TaskStore` on SQLite (a path) or PostgreSQL (a URL): `await SqlStore.open(location)`."""
 
     def __init__(self, backend: Backend) -> None:

@@ -11,15 +11,13 @@ transaction, so a task is charged once, refunded at most once, and never loses e
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Unpack
 
-from bot.domain.cancellation import CancelStep, cancel_step, refunds_cancellation
+from bot.domain.cancellation import CancelStep, cancel_step
 from bot.domain.errors import IllegalTransition, TaskNotFound
-from bot.domain.lifecycle import AT_API_STATES, TaskState, check_move
+from bot.domain.lifecycle import AT_API_STATES, TaskState
 from bot.domain.records import (
-    InteractionToken,
     Lease,
-    LinkKind,
     NewTask,
     QuotaCheck,
     QuotaTerms,
@@ -28,8 +26,9 @@ from bot.domain.records import (
     TaskUpdate,
 )
 from bot.domain.request import OmniRequest
-from bot.store.quotas import charge, check_quota, refund, resolve_quota
-from bot.store.sql import Backend, Session, count, from_db_time, placeholders, to_db_time
+from bot.store.moves import INSERT_EVENT, apply_move, link_to_task
+from bot.store.quotas import charge, check_quota, resolve_quota
+from bot.store.sql import Backend, count, placeholders, to_db_time
 from bot.store.task_reads import (
     SELECT_TASK,
     load_task,
@@ -44,24 +43,10 @@ _INSERT_TASK = (
     "credits_left, quota_window, user_name, held, lease_owner, lease_until) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
-_INSERT_EVENT = (
-    "INSERT INTO task_events (task_id, at, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?)"
-)
-# A task that has ended and has a status message: its final state is still to be shown there.
-_FINAL_STATUS_PENDING = (
-    "INSERT INTO final_status_pending (task_id) SELECT id FROM tasks "
-    "WHERE id = ? AND finished_at IS NOT NULL AND status_message_id IS NOT NULL "
-    "ON CONFLICT DO NOTHING"
-)
-# Returns the row when the message is (now) linked to this task; nothing when another task has it.
-_LINK_MESSAGE = (
-    "INSERT INTO message_links (message_id, task_id, kind) VALUES (?, ?, ?) "
-    "ON CONFLICT (message_id) DO UPDATE SET kind = excluded.kind "
-    "WHERE message_links.task_id = excluded.task_id RETURNING task_id"
-)
 # The key of the lock that counts the account's tasks at the API (guild ids, the other keys, are
 # never 0).
 ACCOUNT_LOCK = 0
+COMMAND_LINE_LOCK = 1  # the tasks started from the command line, which have no server
 _AT_API_STATES = sorted(s.value for s in AT_API_STATES)
 _AT_API = f"finished_at IS NULL AND state IN ({placeholders(_AT_API_STATES)})"
 # Moves that a task whose cancellation was asked for makes to CANCELLED instead: delivering
@@ -69,11 +54,6 @@ _AT_API = f"finished_at IS NULL AND state IN ({placeholders(_AT_API_STATES)})"
 _CANCELLED_INSTEAD = frozenset({TaskState.SUCCEEDED, TaskState.QUEUED})
 # The columns a transition may set; names reach SQL only after a check against this set.
 _UPDATABLE = frozenset(TaskUpdate.__annotations__)
-# Setting one of these message ids also links the message to the task (for reaction reruns).
-_LINKED_COLUMNS: tuple[tuple[str, LinkKind], ...] = (
-    ("status_message_id", "status"),
-    ("delivery_message_id", "result"),
-)
 
 
 class TaskWrites:
@@ -106,7 +86,10 @@ class TaskWrites:
         at = to_db_time(now)
         if quota is not None and (new.guild_id is None or new.user_id is None):
             raise ValueError("a quota applies to a server member: guild_id and user_id are needed")
-        async with self._sql.write(lock=new.guild_id if quota is not None else None) as session:
+        # The server's lock (any lock, for a command-line task): a charge is read then written,
+        # and a retried create finds the first one's row instead of racing it to the insert.
+        lock = new.guild_id if new.guild_id is not None else COMMAND_LINE_LOCK
+        async with self._sql.write(lock=lock) as session:
             row = await session.one(f"{SELECT_TASK} WHERE external_id = ?", (new.external_id,))
             if row is not None:
                 return _same_task(task_from_row(row), new)
@@ -144,7 +127,7 @@ class TaskWrites:
             assert inserted is not None  # RETURNING gives the inserted row
             task_id = int(inserted["id"])
             detail = _creation_detail(new)
-            await session.run(_INSERT_EVENT, (task_id, at, None, TaskState.QUEUED.value, detail))
+            await session.run(INSERT_EVENT, (task_id, at, None, TaskState.QUEUED.value, detail))
             if quota is not None:
                 await charge(session, new, task_id, at)
             if not held:
@@ -210,11 +193,11 @@ class TaskWrites:
             if released == 0:
                 return None
             await session.run(
-                _INSERT_EVENT,
+                INSERT_EVENT,
                 (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, "released"),
             )
             if status_message_id is not None:
-                await _link(session, status_message_id, task_id, "status")
+                await link_to_task(session, status_message_id, task_id, "status")
             await session.notify_queue()
             return await load_task(session, task_id)
 
@@ -241,7 +224,7 @@ class TaskWrites:
                     f"task {task_id} is {current.state.value}, not queued: it can't be submitted"
                 )
             claim = {"lease_owner": lease.owner, "lease_until": to_db_time(lease.until)}
-            return await _apply_move(session, current, TaskState.SUBMITTING, at, "", claim)
+            return await apply_move(session, current, TaskState.SUBMITTING, at, "", claim)
 
     async def replace_request(
         self, task_id: int, request: OmniRequest, *, now: datetime, detail: str
@@ -259,7 +242,7 @@ class TaskWrites:
             if replaced == 0:
                 raise IllegalTransition(f"task {task_id} is not queued: its request is final")
             await session.run(
-                _INSERT_EVENT,
+                INSERT_EVENT,
                 (task_id, at, TaskState.QUEUED.value, TaskState.QUEUED.value, detail),
             )
             return await load_task(session, task_id)
@@ -278,55 +261,6 @@ class TaskWrites:
             )
         if polled == 0:
             raise TaskNotFound(no_task_message(task_id))
-
-    async def set_status_message(self, task_id: int, message_id: int) -> None:
-        """Remember the task's status message, and link that message to the task."""
-        async with self._sql.write() as session:
-            await load_task(session, task_id)
-            await session.run(
-                "UPDATE tasks SET status_message_id = ? WHERE id = ?", (message_id, task_id)
-            )
-            await _link(session, message_id, task_id, "status")
-            await session.run(_FINAL_STATUS_PENDING, (task_id,))
-
-    async def save_interaction_token(self, task_id: int, token: InteractionToken) -> None:
-        """Keep the token of the command that made an unfinished task (a secret), until it ends."""
-        async with self._sql.write() as session:
-            task = await load_task(session, task_id)
-            if task.is_terminal:
-                return  # it can't be needed any more: don't keep a secret for nothing
-            await session.run(
-                "INSERT INTO interaction_tokens (task_id, application_id, token, expires_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (task_id) DO UPDATE SET "
-                "application_id = excluded.application_id, token = excluded.token, "
-                "expires_at = excluded.expires_at",
-                (task_id, token.application_id, token.token, to_db_time(token.expires_at)),
-            )
-
-    async def interaction_token(self, task_id: int) -> InteractionToken | None:
-        """The kept token of the task's command, if any (it may have expired)."""
-        async with self._sql.read() as session:
-            row = await session.one(
-                "SELECT application_id, token, expires_at FROM interaction_tokens "
-                "WHERE task_id = ?",
-                (task_id,),
-            )
-        if row is None:
-            return None
-        return InteractionToken(
-            int(row["application_id"]), str(row["token"]), from_db_time(row["expires_at"])
-        )
-
-    async def final_status_shown(self, task_id: int) -> None:
-        """The task's status message shows its final state (or is gone): nothing left to show."""
-        async with self._sql.write() as session:
-            await session.run("DELETE FROM final_status_pending WHERE task_id = ?", (task_id,))
-
-    async def final_status_pending(self) -> list[int]:
-        """Ended tasks whose status message does not show their final state yet, oldest first."""
-        async with self._sql.read() as session:
-            rows = await session.all("SELECT task_id FROM final_status_pending ORDER BY task_id")
-        return [int(row["task_id"]) for row in rows]
 
     async def cancel(
         self, task_id: int, *, by_user_id: int, refund_running: bool, now: datetime
@@ -353,7 +287,7 @@ class TaskWrites:
             }
             if step is CancelStep.END_NOW:
                 detail = f"cancelled by <@{by_user_id}>"
-                return step, await _apply_move(
+                return step, await apply_move(
                     session, current, TaskState.CANCELLED, at, detail, request
                 )
             assignments = ", ".join(f"{column} = ?" for column in request)
@@ -363,38 +297,8 @@ class TaskWrites:
             )
             state = current.state.value
             detail = f"cancellation asked by <@{by_user_id}>: it ends when Kling is done"
-            await session.run(_INSERT_EVENT, (task_id, at, state, state, detail))
+            await session.run(INSERT_EVENT, (task_id, at, state, state, detail))
             return step, await load_task(session, task_id)
-
-    async def mark_result_deleted(self, task_id: int, *, by_user_id: int, now: datetime) -> bool:
-        """Record that `by_user_id` removed the task's result message (before it is removed).
-
-        Only a delivered task has a result message. False when it was marked already (a second
-        click): the first who removed it stays on record.
-        """
-        at = to_db_time(now)
-        async with self._sql.write() as session:
-            task = await load_task(session, task_id)
-            if task.state is not TaskState.DELIVERED or task.delivery_message_id is None:
-                raise IllegalTransition(f"task {task_id} has no posted result to remove")
-            if task.result_deleted_by is not None:
-                return False
-            await session.run(
-                "UPDATE tasks SET result_deleted_by = ?, result_deleted_at = ?, updated_at = ? "
-                "WHERE id = ?",
-                (by_user_id, at, at, task_id),
-            )
-            state = TaskState.DELIVERED.value
-            await session.run(
-                _INSERT_EVENT, (task_id, at, state, state, f"result removed by <@{by_user_id}>")
-            )
-            return True
-
-    async def link_message(self, message_id: int, task_id: int, kind: LinkKind) -> None:
-        """Remember that a bot message shows the task; idempotent, ValueError if another task's."""
-        async with self._sql.write() as session:
-            await load_task(session, task_id)
-            await _link(session, message_id, task_id, kind)
 
     async def _move(
         self,
@@ -427,64 +331,7 @@ class TaskWrites:
                 # cancellation that lands during a poll or a create can't be missed.
                 to, detail = TaskState.CANCELLED, f"{detail}; cancelled".lstrip("; ")
                 fields = {}
-            return await _apply_move(
-                session, current, to, at, detail, fields, is_attempt=is_attempt
-            )
-
-
-async def _apply_move(
-    session: Session,
-    current: TaskRecord,
-    to: TaskState,
-    at: str,
-    detail: str,
-    fields: TaskUpdate | dict[str, Any],
-    *,
-    is_attempt: bool = False,
-) -> TaskRecord:
-    """The move itself, inside the caller's write transaction."""
-    task_id = current.id
-    check_move(current.state, to)
-    if current.is_held and to is TaskState.SUBMITTING:
-        raise IllegalTransition(f"task {task_id} is held: its member has not been answered yet")
-    values: dict[str, Any] = {
-        k: to_db_time(v) if isinstance(v, datetime) else v for k, v in fields.items()
-    }
-    if is_attempt:
-        values["attempts"] = current.attempts + 1
-    values.update(state=to.value, updated_at=at)
-    if to is not TaskState.QUEUED:
-        values["held"] = 0  # only a queued task is held (withdrawn: the hold is moot)
-    if to is TaskState.SUBMITTED:
-        values["submitted_at"] = at
-    if to.is_terminal:
-        values["finished_at"] = at
-    assignments = ", ".join(f"{column} = ?" for column in values)
-    await session.run(f"UPDATE tasks SET {assignments} WHERE id = ?", [*values.values(), task_id])
-    if to is TaskState.QUEUED or (current.state.is_at_api and not to.is_at_api):
-        await session.notify_queue()  # a task is back in line, or an API slot is free
-    await session.run(_INSERT_EVENT, (task_id, at, current.state.value, to.value, detail))
-    refund_running = bool(values.get("cancel_refund", current.cancel_refund))
-    if to.is_refunded or (
-        to is TaskState.CANCELLED
-        and refunds_cancellation(current.state, refund_running=refund_running)
-    ):
-        await refund(session, task_id, at)
-    if to.is_terminal:
-        await session.run(_FINAL_STATUS_PENDING, (task_id,))
-        await session.run("DELETE FROM interaction_tokens WHERE task_id = ?", (task_id,))
-    for column, kind in _LINKED_COLUMNS:
-        if values.get(column) is not None:
-            await _link(session, values[column], task_id, kind)
-    return await load_task(session, task_id)
-
-
-async def _link(session: Session, message_id: int, task_id: int, kind: LinkKind) -> None:
-    if await session.all(_LINK_MESSAGE, (message_id, task_id, kind)):
-        return
-    row = await session.one("SELECT task_id FROM message_links WHERE message_id = ?", (message_id,))
-    owner = "another task" if row is None else f"task {row['task_id']}"
-    raise ValueError(f"message {message_id} already belongs to {owner}")
+            return await apply_move(session, current, to, at, detail, fields, is_attempt=is_attempt)
 
 
 def _creation_detail(new: NewTask) -> str:

@@ -40,9 +40,9 @@ async def test_a_member_makes_a_video(
     result = await reply_to(fake_discord, status.id)
     assert [a.filename.endswith(".mp4") for a in result.attachments] == [True]
     assert_pings(result, users={fake_discord.default.alice.id})
-    assert "🔁" in result.reactions
     (task,) = await kling_bot.services.store.list_tasks()
     assert await settled(kling_bot, task.id) is TaskState.DELIVERED
+    assert "🔁" in result.reactions  # added before the delivery is recorded
     assert len(fake_comet.accepted_creates()) == 1
     # exactly one result message; the status message ends up saying it is done
     replies = [

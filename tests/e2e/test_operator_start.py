@@ -7,6 +7,8 @@ the bot runs on in the servers it is in.
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,9 @@ import pytest
 from bot.domain.about import bot_version
 from bot.domain.invite import invite_url
 from bot.fakes.discord import FakeDiscord
-from bot.fakes.harness import BotProcess
+from bot.fakes.harness import BotProcess, config_toml
 from bot.settings import Settings
+from tests.helpers.cli import kling_bot, operator_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +61,43 @@ async def test_a_wrong_guild_id_is_named_with_the_invite_link(
     assert "video" in fake_discord.state.commands.scope(guild_id)
     assert not any("Traceback" in printed for printed in bot_process.output)
     assert await bot_process.stop() == 0
+
+
+async def test_a_database_that_does_not_answer_is_named_without_its_password(
+    bot_settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = bot_settings.model_copy(
+        update={
+            "storage": bot_settings.storage.model_copy(
+                update={"database": f"postgresql://bot:Sekr1t-pw@127.0.0.1:{port}/kling"}
+            )
+        }
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(config_toml(settings), encoding="utf-8")
+    result = await kling_bot("run", "--config", str(config), cwd=tmp_path, env=operator_env())
+    assert result.code == 1
+    assert f"postgresql://bot:***@127.0.0.1:{port}/kling" in result.stderr
+    assert "storage.database" in result.stderr
+    assert "Sekr1t-pw" not in result.output and "Traceback" not in result.output
+
+
+async def test_a_discord_that_does_not_answer_is_named(
+    bot_settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api_base = f"http://127.0.0.1:{port}/api/v10"
+    settings = bot_settings.model_copy(
+        update={"discord": bot_settings.discord.model_copy(update={"api_base": api_base})}
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(config_toml(settings), encoding="utf-8")
+    result = await kling_bot("run", "--config", str(config), cwd=tmp_path, env=operator_env())
+    assert result.code == 1
+    assert f"Could not reach Discord at {api_base}" in result.stderr
+    assert "Traceback" not in result.output

@@ -44,7 +44,8 @@ async def video_in(fake: FakeDiscord, where: Channel) -> None:
     assert status is not None and status.channel_id == where.id and not status.is_ephemeral
     result = await reply_to(fake, status.id)
     assert result.channel_id == where.id and len(result.attachments) == 1
-    assert "🔁" in result.reactions
+    # The 🔁 comes a moment after the post (its own request): wait for it, don't race it.
+    await until(lambda: "🔁" in result.reactions)
 
 
 async def test_a_video_made_in_a_thread_is_posted_in_the_thread(

@@ -29,6 +29,7 @@ from bot.fakes.discord.wire import (
     too_many_requests,
 )
 from bot.fakes.discord.world import DefaultWorld, World
+from bot.fakes.discord.world_changes import WorldChanges
 
 DEFAULT_TOKEN = "fake-bot-token.kling-omni"
 _TOKEN_ROUTES = ("/interactions/", "/webhooks/")  # authenticated by the interaction token
@@ -36,7 +37,7 @@ _DROPPED_KEY = web.RequestKey("fake_dropped", bool)  # set when an injection dro
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeDiscord(FailureInjection):
+class FakeDiscord(WorldChanges, FailureInjection):
     """A strict loopback Discord for the real discord.py client (tests and ``kling-bot demo``).
 
     ``nonce_window_s``: how long an enforced message nonce keeps answering the first message
@@ -207,45 +208,6 @@ class FakeDiscord(FailureInjection):
         )
         self.dispatch("CHANNEL_CREATE", channel.payload())
         return channel
-
-    def add_thread(
-        self,
-        parent: Channel,
-        name: str,
-        *,
-        owner: Member | None = None,
-        archived: bool = False,
-        locked: bool = False,
-    ) -> Channel:
-        """A thread in a channel (or a post in a forum); an active one is announced with
-        THREAD_CREATE, an archived one the bot meets only when it is used."""
-        thread = self.world.add_thread(parent, name, owner=owner, archived=archived, locked=locked)
-        if not archived:
-            self.dispatch("THREAD_CREATE", {**thread.thread_payload(), "newly_created": True})
-        return thread
-
-    def archive_thread(self, thread: Channel, *, locked: bool = False) -> None:
-        """A moderator (or inactivity) archives a thread, maybe locking it (THREAD_UPDATE)."""
-        thread.archived, thread.locked = True, locked
-        thread.archived_at = self.clock.now()
-        self.dispatch("THREAD_UPDATE", thread.thread_payload())
-
-    def set_role_permissions(self, role: Role, permissions: int) -> None:
-        """Change a role's permissions (GUILD_ROLE_UPDATE)."""
-        role.permissions = int(permissions)
-        self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(role.guild_id), "role": role.payload()})
-
-    def set_overwrite(
-        self, channel: Channel, target: Role | Member, *, allow: int = 0, deny: int = 0
-    ) -> None:
-        """Set a channel overwrite for a role or member (CHANNEL_UPDATE)."""
-        self.world.set_overwrite(channel, target, allow=allow, deny=deny)
-        self.dispatch("CHANNEL_UPDATE", channel.payload())
-
-    def set_premium_tier(self, guild: Guild, tier: int) -> None:
-        """Change a guild's boost tier, hence its upload limit (GUILD_UPDATE)."""
-        guild.premium_tier = tier
-        self.dispatch("GUILD_UPDATE", guild.update_payload())
 
     def member(self, who: Member | int, *, channel: Channel | None = None) -> MemberDriver:
         """Drive a member (by object or user ID in the default guild), in #general by default."""

@@ -163,7 +163,14 @@ class KilledStore(SharedStore):
 LEASE = timedelta(seconds=0.6)
 
 
-def engine_on(store: SqlStore, client: OmniClient, tmp_path: Path, owner: str) -> TaskEngine:
+def engine_on(
+    store: SqlStore,
+    client: OmniClient,
+    tmp_path: Path,
+    owner: str,
+    *,
+    heartbeat_s: float = 5.0,
+) -> TaskEngine:
     return TaskEngine(
         store,
         client,
@@ -173,7 +180,9 @@ def engine_on(store: SqlStore, client: OmniClient, tmp_path: Path, owner: str) -
             results_dir=tmp_path / f"results-{owner}",
             max_result_bytes=50 * 1024 * 1024,
             poll_policy=PollPolicy(scale=0.005),
-            tracker=TrackerSettings(max_queries_per_s=500, reconcile_grace_s=0.05),
+            tracker=TrackerSettings(
+                max_queries_per_s=500, reconcile_grace_s=0.05, heartbeat_s=heartbeat_s
+            ),
             backoff=Backoff(initial_s=0.05, max_s=0.2),
             stop_grace_s=0.2,
             lease=LEASE,
@@ -220,3 +229,31 @@ async def test_another_process_takes_over_a_killed_ones_tasks_once_each(
     assert creates == {t.external_id: 1 for t in done}
     assert len(list((tmp_path / "out").iterdir())) == len(tasks)
     assert sum(entry.credits for entry in ledger) == 0  # the unanswered one was refunded
+
+
+async def test_a_waiting_process_wakes_when_another_queues_a_task(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    # The waiting process looks at the queue by itself only every ten minutes: only a NOTIFY
+    # from the other process can wake it in time.
+    retry = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+    async with (
+        FakeCometAPI(FakeCometConfig(submitted_s=0.05, processing_s=0.1)) as fake,
+        aiohttp.ClientSession() as session,
+    ):
+        client = OmniClient(
+            session, fake.base_url, fake.config.api_key, create_retry=retry, query_retry=retry
+        )
+        waiting_store = await SqlStore.open(postgresql_url)
+        waiting = engine_on(waiting_store, client, tmp_path, "waiting", heartbeat_s=600)
+        other = await SqlStore.open(postgresql_url)
+        try:
+            await waiting.start()
+            await waiting.submitter.run_once()  # its pass at start is over: now it waits
+            queued = await other.create_task(new_task(1), now=datetime.now(UTC), quota=UNLIMITED)
+            done = await task_reaches(waiting_store, queued.id, TaskState.DELIVERED)
+        finally:
+            await waiting.stop()
+            await waiting_store.close()
+            await other.close()
+    assert done.attempts == 0 and len(fake.accepted_creates()) == 1

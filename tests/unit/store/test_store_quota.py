@@ -56,7 +56,7 @@ async def finish(store: SqlStore, task_id: int, *, refunded: bool) -> None:
 # -- the race --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("connections", [1, 2], ids=["one store", "two stores"])
+@pytest.mark.parametrize("connections", [1, 3], ids=["one store", "three stores"])
 async def test_fifty_simultaneous_commands_never_overspend(
     store_location: Path | str, connections: int
 ) -> None:
