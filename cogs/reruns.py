@@ -42,7 +42,8 @@ class RerunCog(commands.Cog):
         try:
             # No interaction, so no member's locale: what is said in the channel is in the
             # server's language.
-            with in_server_language(self.bot, payload.guild_id):
+            guild = None if payload.guild_id is None else self.bot.get_guild(payload.guild_id)
+            with in_server_language(guild):  # a reaction comes on this process's own shard
                 await self._on_reaction(payload)
         finally:
             self.bot.dispatch("rerun_reaction_handled", payload)

@@ -3,6 +3,8 @@ whose interactions carry each member's locale and the server's."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bot.discord.client import KlingBot
@@ -10,7 +12,8 @@ from bot.domain.lifecycle import TaskState
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord, Member
 from bot.fakes.discord.member import Attachment
-from bot.fakes.discord.testing import private_text, reply_to
+from bot.fakes.discord.testing import private_text, reply_to, result_of
+from bot.settings import Settings
 from tests.helpers.images import png
 from tests.helpers.waits import eventually, task_reaches
 
@@ -168,3 +171,25 @@ async def test_a_french_members_image_refusal_names_the_option_as_their_discord_
     )
     assert await kling_bot.services.store.list_tasks() == []
     assert fake_comet.creates() == []
+
+
+async def test_a_refused_rerun_by_reaction_is_explained_in_the_servers_language(
+    fake_discord: FakeDiscord,
+    french_server: None,
+    fake_comet: FakeCometAPI,
+    kling_bot: KlingBot,
+    bot_settings: Settings,
+) -> None:
+    bob = fake_discord.member(fake_discord.default.bob)  # an en-US member: a reaction has no locale
+    itx = await bob.run(
+        "video", prompt="<<<image_1>>> sails", image_1=Attachment("a.png", png(400, 400))
+    )
+    await itx.wait_ack()
+    assert itx.original is not None
+    result = await result_of(fake_discord, itx.original.id)
+    [task] = await kling_bot.services.store.list_tasks()
+    shutil.rmtree(bot_settings.storage.media_dir / "inputs" / str(task.id))  # as retention does
+    await bob.react(result.id, "🔁")
+    notice = await reply_to(fake_discord, result.id)
+    assert f"La tâche #{task.id} ne peut pas être refaite" in notice.content
+    assert "`image_1` a été supprimée" in notice.content
