@@ -17,7 +17,7 @@ from bot.discord.buttons import CANCEL_ID_TEMPLATE
 from bot.discord.client import KlingBot
 from bot.discord.translate import cancel_button
 from bot.features.cancel import CancelService
-from bot.features.render_lists import cancel_choice_name, cancel_text
+from bot.features.render_cancel import cancel_choice_name, cancel_text
 from cogs.tickets import (
     MAX_TASK_ID,
     PersistentButtonsCog,

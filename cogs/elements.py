@@ -11,8 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import KlingBot, Services
+from bot.domain.i18n import _
 from bot.features.elements import NAME_MAX_CHARS
-from bot.features.render_lists import element_list_view
+from bot.features.render_cancel import element_list_view
 from cogs.tickets import actor_facts, answer, guild_id_of, suggest_elements, think_privately
 
 
@@ -44,8 +45,10 @@ class ElementsCog(commands.Cog):
         )
         await answer(
             interaction,
-            text=f"Added **{added.name}** (`{added.element_id}`): members can now give "
-            f"`elements:{added.name}` to `/video` and `/storyboard`.",
+            text=_(
+                "Added **{name}** (`{id}`): members can now give `elements:{name}` to `/video` "
+                "and `/storyboard`."
+            ).format(name=added.name, id=added.element_id),
         )
 
     @element.command(name="list", description="The elements this server has named")
@@ -70,7 +73,9 @@ class ElementsCog(commands.Cog):
         )
         await answer(
             interaction,
-            text=f"Removed **{removed.name}** (`{removed.element_id}`) from the library.",
+            text=_("Removed **{name}** (`{id}`) from the library.").format(
+                name=removed.name, id=removed.element_id
+            ),
         )
 
     @remove.autocomplete("name")

@@ -9,10 +9,12 @@ from discord.ext import commands
 
 from bot.discord.client import KlingBot
 from bot.discord.delivery import PostChannel
+from bot.discord.language import in_server_language
 from bot.discord.translate import cancel_view, channel_rights, member_facts, status_embed
 from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.channel_rights import ChannelRights
 from bot.domain.errors import KlingBotError
+from bot.domain.i18n import _, translated
 from bot.engine.task_engine import utc_now
 from bot.features.render import status_view
 from bot.features.reruns import RERUN_EMOJI, Reaction
@@ -38,7 +40,11 @@ class RerunCog(commands.Cog):
         whatever came of it, including nothing (someone else's 🔁, a repeat, another emoji).
         """
         try:
-            await self._on_reaction(payload)
+            # No interaction, so no member's locale: what is said in the channel is in the
+            # server's language.
+            guild = None if payload.guild_id is None else self.bot.get_guild(payload.guild_id)
+            with in_server_language(guild):  # a reaction comes on this process's own shard
+                await self._on_reaction(payload)
         finally:
             self.bot.dispatch("rerun_reaction_handled", payload)
 
@@ -70,7 +76,7 @@ class RerunCog(commands.Cog):
                 return
             try:
                 await channel.send(
-                    f"<@{payload.user_id}> {refusal.member_message}",
+                    f"<@{payload.user_id}> {translated(refusal.member_message)}",
                     reference=reference,
                     allowed_mentions=discord.AllowedMentions(
                         everyone=False,
@@ -118,7 +124,11 @@ class RerunCog(commands.Cog):
         """A refusal where the bot can't post: in a direct message, if the member takes them."""
         try:
             await member.send(
-                f"About your {RERUN_EMOJI} in <#{channel_id}>: {refusal.member_message}",
+                _("About your {emoji} in {channel}: {refusal}").format(
+                    emoji=RERUN_EMOJI,
+                    channel=f"<#{channel_id}>",
+                    refusal=translated(refusal.member_message),
+                ),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
         except (discord.HTTPException, *TRANSIENT_ERRORS):

@@ -32,10 +32,15 @@ from cogs.tickets import (
     require_video_rights,
 )
 
-NO_GIF_HERE = (
-    f"The bot can't post a GIF here: it needs **{ATTACH_FILES}** (and to send messages) in this "
-    "channel. Ask a server admin for it."
-)
+
+def no_gif_here() -> MissingPermissions:
+    """The refusal of a GIF where the bot can't post one."""
+    return MissingPermissions(
+        _(
+            "The bot can't post a GIF here: it needs **{permission}** (and to send messages) in "
+            "this channel. Ask a server admin for it."
+        ).format(permission=ATTACH_FILES)
+    )
 
 
 def _result_attachment(
@@ -89,7 +94,7 @@ class VerbButton(ResultActionButton, template=VERB_ID_TEMPLATE):
         assert interaction.guild_id is not None and interaction.channel_id is not None
         rights = channel_rights(interaction.app_permissions, interaction.channel)
         if not rights.can_post or not rights.attach_files:
-            raise MissingPermissions(NO_GIF_HERE)
+            raise no_gif_here()
         attachment = _result_attachment(interaction, self.task_id)
         press = GifPress(
             guild_id=interaction.guild_id,
@@ -112,21 +117,26 @@ class VerbButton(ResultActionButton, template=VERB_ID_TEMPLATE):
                 discord.File,
                 gif.path,
                 filename=gif.path.name,
-                description=f"A GIF of task #{task.id}'s video",
+                description=_("A GIF of task #{id}'s video").format(id=task.id),
             )
             try:
                 posted = await channel.send(
-                    f"🎞️ A GIF of #{task.id}'s video, for <@{interaction.user.id}>.",
+                    "🎞️ "
+                    + _("A GIF of #{id}'s video, for {member}.").format(
+                        id=task.id, member=f"<@{interaction.user.id}>"
+                    ),
                     file=file,
                     reference=reference,  # type: ignore[arg-type]  # None is accepted
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
             except discord.Forbidden:
-                raise MissingPermissions(NO_GIF_HERE) from None
+                raise no_gif_here() from None
             finally:
                 file.close()
         await interaction.followup.send(
-            f"Posted the GIF ({gif.width}×{gif.height}, {gif.fps} fps): {posted.jump_url}",
+            _("Posted the GIF ({width}×{height}, {fps} fps): {link}").format(
+                width=gif.width, height=gif.height, fps=gif.fps, link=posted.jump_url
+            ),
             ephemeral=True,
         )
 

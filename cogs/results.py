@@ -70,7 +70,7 @@ class ResultButton(ResultActionButton, template=RESULT_ID_TEMPLATE):
         press = self._press(interaction)
         task = await services.reruns.result_task(press.guild_id, press.task_id)
         if not await services.reruns.allows(task, press.member):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         require_video_rights(interaction)  # before the form: its answer would be charged
         await interaction.response.send_modal(VariationModal(services, task))
 
@@ -88,7 +88,9 @@ class ResultButton(ResultActionButton, template=RESULT_ID_TEMPLATE):
                 await channel.get_partial_message(task.delivery_message_id).delete()
         services.status.refresh(task)
         await interaction.followup.send(
-            f"Removed the video of task #{task.id}. `/task id:{task.id}` still shows the task.",
+            _("Removed the video of task #{id}. `/task id:{id}` still shows the task.").format(
+                id=task.id
+            ),
             ephemeral=True,
         )
 

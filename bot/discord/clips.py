@@ -16,16 +16,17 @@ import discord
 
 from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.errors import ApiError, ApiErrorKind, InvalidInput
+from bot.domain.i18n import N_, _
 from bot.features.clip_hosting import ClipPlace
 
 log = logging.getLogger(__name__)
 
 _UPLOAD_TOO_LARGE = 40005
-NO_ATTACH = (
+NO_ATTACH = N_(
     "The bot can't attach your clip in this channel (Kling fetches clips from Discord, so the "
     "bot re-posts it on the task's message). Ask an admin to give the bot Attach Files here."
 )
-TOO_LARGE = (
+TOO_LARGE = N_(
     "Your clip is larger than the bot may upload in this channel (Kling fetches clips from "
     "Discord, so the bot re-posts it on the task's message). Trim or compress it."
 )
@@ -47,14 +48,14 @@ class DiscordClipHost:
         try:
             await self._message(place).edit(attachments=[file])
         except discord.Forbidden:
-            raise InvalidInput(NO_ATTACH) from None
+            raise InvalidInput(_(NO_ATTACH)) from None
         except discord.NotFound:
             raise InvalidInput(
-                "The task's message was deleted before the bot could attach your clip to it."
+                _("The task's message was deleted before the bot could attach your clip to it.")
             ) from None
         except discord.HTTPException as error:
             if error.code == _UPLOAD_TOO_LARGE or error.status == 413:
-                raise InvalidInput(TOO_LARGE) from None
+                raise InvalidInput(_(TOO_LARGE)) from None
             raise ApiError(ApiErrorKind.TRANSIENT, f"Discord {error.status}") from None
         except TRANSIENT_ERRORS as error:
             raise ApiError(ApiErrorKind.TRANSIENT, type(error).__name__) from None

@@ -25,12 +25,15 @@ from bot.discord.language import in_server_language
 from bot.discord.private_delivery import PrivateDelivery
 from bot.discord.translate import channel_rights, requester_only, result_view
 from bot.discord.uploads import (
+    ARCHIVED_THREAD,
     TRANSIENT_ERRORS,
     UPLOAD_TOO_LARGE,
+    channel_problem,
     explain,
     open_video,
+    unreachable,
 )
-from bot.domain.channel_rights import VIEW_CHANNEL, ChannelRights, missing_to_post
+from bot.domain.channel_rights import ChannelRights
 from bot.domain.delivery import (
     ChannelPost,
     DeliveryError,
@@ -40,6 +43,7 @@ from bot.domain.delivery import (
     choose_form,
     delivery_nonce,
 )
+from bot.domain.i18n import N_, _
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
@@ -56,9 +60,7 @@ PostChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel 
 Positions = Callable[[], Awaitable[dict[int, int]]]
 
 CLOCK_SKEW = timedelta(minutes=1)  # our clock vs Discord's snowflake clock, when searching
-_MISSING_ACCESS = 50001
 _MISSING_PERMISSIONS = 50013
-_ARCHIVED_THREAD = 50083
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 _POSTED_MEMORY = 1_000
 
@@ -120,7 +122,7 @@ class DiscordDeliverer:
                 await self._store.link_message(posted, task.id, "result")
             return posted
         if task.channel_id is None:
-            raise DeliveryError("the task has no Discord channel to post in", permanent=True)
+            raise DeliveryError(N_("the task has no Discord channel to post in"), permanent=True)
         try:
             message = await self._to_channel(task, task.channel_id, result)
         except DeliveryError as refused:
@@ -160,7 +162,7 @@ class DiscordDeliverer:
         for post in channel_posts(form, rights, has_status=task.status_message_id is not None):
             link_reason = None
             if form is Form.FILE and post.form is Form.LINK:
-                link_reason = "The bot may not attach files here"
+                link_reason = _("The bot may not attach files here")
             try:
                 try:
                     message = await self._post(
@@ -178,7 +180,7 @@ class DiscordDeliverer:
                 log.info("post refused %s (%s)", task.log_context, refused.error.code)
                 if refusal.code != _MISSING_PERMISSIONS:
                     break  # not a permission a smaller post could do without
-        raise DeliveryError(_channel_problem(channel, rights, refusal), permanent=True)
+        raise DeliveryError(channel_problem(_where(channel), rights, refusal), permanent=True)
 
     async def _channel(self, channel_id: int) -> PostChannel:
         channel = self._client.get_channel(channel_id)
@@ -187,20 +189,29 @@ class DiscordDeliverer:
                 channel = await self._client.fetch_channel(channel_id)
             except discord.NotFound as error:
                 raise DeliveryError(
-                    f"the channel <#{channel_id}> no longer exists", permanent=True
+                    N_("the channel {channel} no longer exists").format(channel=f"<#{channel_id}>"),
+                    permanent=True,
                 ) from error
             except discord.Forbidden as error:
                 raise DeliveryError(
-                    f"the bot can't see the channel <#{channel_id}>: grant View Channel",
+                    N_("the bot can't see the channel {channel}: grant View Channel").format(
+                        channel=f"<#{channel_id}>"
+                    ),
                     permanent=True,
                 ) from error
             except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
                 raise DeliveryError(
-                    f"Discord could not be asked about the channel ({error})", permanent=False
+                    N_("Discord could not be asked about the channel ({error})").format(
+                        error=error
+                    ),
+                    permanent=False,
                 ) from error
         if not isinstance(channel, PostChannel):
             raise DeliveryError(
-                f"<#{channel_id}> is not a channel the bot can post videos in", permanent=True
+                N_("{channel} is not a channel the bot can post videos in").format(
+                    channel=f"<#{channel_id}>"
+                ),
+                permanent=True,
             )
         return channel
 
@@ -216,7 +227,7 @@ class DiscordDeliverer:
         """
         me = self._client.user
         if me is None:
-            raise DeliveryError("the bot is not logged in to Discord", permanent=False)
+            raise DeliveryError(N_("the bot is not logged in to Discord"), permanent=False)
         since = await self._delivery_started_at(task) - CLOCK_SKEW
         where = _where(channel)
         try:
@@ -233,11 +244,16 @@ class DiscordDeliverer:
             log.warning("can't read the history of %s %s", where, task.log_context)
             return None
         except discord.NotFound as error:
-            raise DeliveryError(f"{where} no longer exists", permanent=True) from error
+            raise DeliveryError(
+                N_("{where} no longer exists").format(where=where), permanent=True
+            ) from error
         except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
             # Posting blind could post twice: try again later instead.
             raise DeliveryError(
-                f"Discord could not show the history of {where} ({error})", permanent=False
+                N_("Discord could not show the history of {where} ({error})").format(
+                    where=where, error=error
+                ),
+                permanent=False,
             ) from error
         return None
 
@@ -302,13 +318,11 @@ class DiscordDeliverer:
         except discord.HTTPException as error:
             if form is Form.FILE and (error.status == 413 or error.code == UPLOAD_TOO_LARGE):
                 raise _RefusedAsTooLarge from error
-            if error.status == 403 or error.code == _ARCHIVED_THREAD:
+            if error.status == 403 or error.code == ARCHIVED_THREAD:
                 raise _Refused(error) from error
             raise explain(error, _where(channel)) from error
         except TRANSIENT_ERRORS as error:
-            raise DeliveryError(
-                f"Discord could not be reached ({type(error).__name__})", permanent=False
-            ) from error
+            raise unreachable(error) from error
         finally:
             for opened in files:
                 opened.close()
@@ -364,32 +378,10 @@ def _replies_to_status_or_nothing(message: discord.Message, task: TaskRecord) ->
 
 
 def _where(channel: PostChannel | discord.DMChannel) -> str:
-    return "a direct message" if isinstance(channel, discord.DMChannel) else f"#{channel.name}"
+    return N_("a direct message") if isinstance(channel, discord.DMChannel) else f"#{channel.name}"
 
 
 def _rights_in(channel: PostChannel) -> ChannelRights | None:
     """The bot's permissions in the channel as the cache has them (None if it doesn't)."""
     me = channel.guild.me
     return None if me is None else channel_rights(channel.permissions_for(me), channel)
-
-
-def _channel_problem(
-    channel: PostChannel, rights: ChannelRights | None, refusal: discord.HTTPException | None
-) -> str:
-    """Why no post could be made in the channel, as an admin can act on it: the permission
-    that is the cause, never one Discord only implies (Attach Files without Send Messages)."""
-    where = _where(channel)
-    if refusal is not None and refusal.code == _MISSING_ACCESS:
-        return f"the bot can't see {where}: grant View Channel"
-    if (refusal is not None and refusal.code == _ARCHIVED_THREAD) or (
-        rights is not None and rights.is_archived and rights.is_locked and not rights.can_post
-    ):
-        return f"{where} is an archived, locked thread the bot can't reopen"
-    missing = () if rights is None else missing_to_post(rights)
-    if missing == (VIEW_CHANNEL,):
-        return f"the bot can't see {where}: grant View Channel"
-    if missing:
-        return f"the bot may not post in {where}: grant {', '.join(missing)}"
-    if refusal is not None:
-        return f"the bot lacks a permission in {where} (Discord said: {refusal.text})"
-    return f"the bot may not post in {where}"

@@ -19,8 +19,10 @@ from bot.discord.uploads import (
     UPLOAD_TOO_LARGE,
     explain,
     open_video,
+    unreachable,
 )
 from bot.domain.delivery import DeliveryError, Form, ResultFile, choose_form, delivery_nonce
+from bot.domain.i18n import N_
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import InteractionToken, TaskRecord
 from bot.features.render_result import private_result_text
@@ -130,11 +132,14 @@ class PrivateDelivery:
             dm = user.dm_channel or await user.create_dm()
         except discord.NotFound as error:
             raise DeliveryError(
-                f"{channel_problem}, and the member's account is gone", permanent=True
+                N_("{problem}, and the member's account is gone").format(problem=channel_problem),
+                permanent=True,
             ) from error
         except (discord.HTTPException, *TRANSIENT_ERRORS) as error:
             raise DeliveryError(
-                f"Discord could not open a direct message ({type(error).__name__})",
+                N_("Discord could not open a direct message ({error})").format(
+                    error=type(error).__name__
+                ),
                 permanent=False,
             ) from error
         if await self._find_earlier(dm, task) is not None:
@@ -167,15 +172,18 @@ class PrivateDelivery:
                     continue
                 if error.status == 403:
                     raise DeliveryError(
-                        f"{channel_problem}, and the member takes no direct messages",
+                        N_("{problem}, and the member takes no direct messages").format(
+                            problem=channel_problem
+                        ),
                         permanent=True,
                     ) from error
-                raise explain(error, "a direct message") from error
+                raise explain(error, N_("a direct message")) from error
             except TRANSIENT_ERRORS as error:
-                raise DeliveryError(
-                    f"Discord could not be reached ({type(error).__name__})", permanent=False
-                ) from error
+                raise unreachable(error) from error
             finally:
                 if file is not None:
                     file.close()
-        raise DeliveryError(f"{channel_problem}, and no direct message was taken", permanent=True)
+        raise DeliveryError(
+            N_("{problem}, and no direct message was taken").format(problem=channel_problem),
+            permanent=True,
+        )

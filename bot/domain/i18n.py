@@ -12,11 +12,72 @@ With none set, the source text: English.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gettext
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 
 ENGLISH = gettext.NullTranslations()
+_FIELD = re.compile(r"\{(\w+)(?:[:!][^{}]*)?\}")  # `{name}`, `{size:.1f}`
+_LEAST_WORDS = 8  # characters of its own a sentence needs to be recognised with values in it
+
+
+class Catalogue(gettext.GNUTranslations):
+    """A language's translations, which also recognise a sentence kept in English with its
+    values filled in (a task's stored reason naming a channel) and translate it around them."""
+
+    @functools.cached_property
+    def _filled(self) -> list[tuple[re.Pattern[str], str]]:
+        """Each translated sentence with values, as a pattern of its English (the ones with
+        the most words of their own first: the most specific wins)."""
+        found = []
+        messages: dict[object, str] = getattr(self, "_catalog", {})
+        for msgid, msgstr in messages.items():
+            if not isinstance(msgid, str) or "\x04" in msgid or not _FIELD.search(msgid):
+                continue
+            words = len(_FIELD.sub("", msgid))
+            if words >= _LEAST_WORDS:
+                found.append((words, _pattern_of(msgid), msgstr))
+        found.sort(key=lambda item: -item[0])
+        return [(pattern, msgstr) for _words, pattern, msgstr in found]
+
+    def kept(self, text: str, depth: int = 3) -> str:
+        """A sentence kept in English, translated: word for word; else around its values, which
+        are translated the same way (a reason within a reason, a list of permissions); else as
+        it is."""
+        found = self.gettext(text)
+        if found != text or depth == 0:
+            return found
+        for pattern, msgstr in self._filled:
+            match = pattern.fullmatch(text)
+            if match is not None:
+                values = {k: self.kept(v, depth - 1) for k, v in match.groupdict().items()}
+                return _filled_in(msgstr, values)
+        if ", " in text:
+            items = [self.gettext(item) for item in text.split(", ")]
+            if items != text.split(", "):
+                return ", ".join(items)
+        return text
+
+
+def _filled_in(template: str, values: dict[str, str]) -> str:
+    """A translation with the values put back (whatever format spec it gives them)."""
+    return _FIELD.sub(lambda field: values.get(field.group(1), ""), template)
+
+
+def _pattern_of(msgid: str) -> re.Pattern[str]:
+    """`the bot can't see {where}: grant …` → a pattern that captures `where`."""
+    parts, seen, at = [], set(), 0
+    for field in _FIELD.finditer(msgid):
+        parts.append(re.escape(msgid[at : field.start()]))
+        name = field.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        at = field.end()
+    parts.append(re.escape(msgid[at:]))
+    return re.compile("".join(parts), re.DOTALL)
+
 
 _current: ContextVar[gettext.NullTranslations] = ContextVar("language", default=ENGLISH)
 
@@ -41,10 +102,21 @@ def pgettext(context: str, message: str) -> str:
     return _current.get().pgettext(context, message)
 
 
+def option_name(name: str) -> str:
+    """An option's name as the member's Discord shows it (`first_frame` → `première_image`): the
+    commands' own catalogue entry (msgctxt "command")."""
+    return _current.get().pgettext("command", name)
+
+
 def translated(text: str) -> str:
     """A sentence kept in English (a task's stored reason) in the current language, when the
-    catalogue knows it word for word; as it is otherwise."""
-    return _current.get().gettext(text) if text else text
+    catalogue knows it word for word or with its values filled in; as it is otherwise."""
+    catalogue = _current.get()
+    if not text:
+        return text
+    if isinstance(catalogue, Catalogue):
+        return catalogue.kept(text)
+    return catalogue.gettext(text)
 
 
 def speak(catalogue: gettext.NullTranslations) -> None:

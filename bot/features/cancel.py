@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bot.domain.cancellation import CancelStep
 from bot.domain.errors import NotYours, TaskNotFound
+from bot.domain.i18n import N_, _
 from bot.domain.lifecycle import TaskState
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
@@ -18,7 +19,7 @@ from bot.engine.task_engine import TaskEngine
 from bot.features.quotas import is_server_moderator
 from bot.settings import QuotaSettings
 
-NOT_YOURS = "Only the member who asked for a video, or a moderator, can cancel it."
+NOT_YOURS = N_("Only the member who asked for a video, or a moderator, can cancel it.")
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
@@ -50,7 +51,7 @@ class CancelService:
         if task.user_id != member.user_id and not await is_server_moderator(
             self._store, self._quotas, guild_id, member
         ):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         step, now = await self._engine.cancel(
             task_id,
             by_user_id=member.user_id,
@@ -82,5 +83,7 @@ def _words_of(task: TaskRecord) -> str:
 
 def _not_found(task_id: int) -> TaskNotFound:
     return TaskNotFound(
-        f"There is no task #{task_id} on this server. `/tasks` lists your recent tasks."
+        _("There is no task #{id} on this server. `/tasks` lists your recent tasks.").format(
+            id=task_id
+        )
     )

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from bot.domain.delivery import kept_result
 from bot.domain.errors import KlingBotError, TaskNotFound
+from bot.domain.i18n import _
 from bot.domain.records import TaskRecord
 from bot.domain.wording import human_duration, human_sizes_apart, jump_url
 from bot.features.clip_join import join_clips
@@ -72,7 +73,7 @@ def shot_ref(task: TaskRecord) -> str:
 
 def parent_line(parent: TaskRecord) -> str:
     """The line that links the shot this one continues."""
-    return f"▶ The next shot after {shot_ref(parent)}."
+    return "▶ " + _("The next shot after {task}.").format(task=shot_ref(parent))
 
 
 def chain_names(chain: list[TaskRecord]) -> str:
@@ -85,15 +86,23 @@ def joined_lines(
 ) -> tuple[str, str]:
     """What to say with the joined clip attached, and without it (too large to attach)."""
     names, length = chain_names(chain), human_duration(duration_s)
-    attached = f"🎞️ The whole chain, {names}, joined into one {length} clip: attached."
+    attached = "🎞️ " + _(
+        "The whole chain, {names}, joined into one {length} clip: attached."
+    ).format(names=names, length=length)
     size, limit = human_sizes_apart(size_bytes, upload_limit)
     if size_bytes <= upload_limit:
-        too_large = f"🎞️ The whole chain, {names}, joined into one {length} clip: not attached."
+        too_large = "🎞️ " + _(
+            "The whole chain, {names}, joined into one {length} clip: not attached."
+        ).format(names=names, length=length)
     else:
-        too_large = (
-            f"🎞️ The whole chain joined into one {length} clip is {size}, more than this "
-            f"server's upload limit ({limit}); its shots: "
-            + " → ".join(shot_ref(task) for task in chain)
+        too_large = "🎞️ " + _(
+            "The whole chain joined into one {length} clip is {size}, more than this server's "
+            "upload limit ({limit}); its shots: {shots}"
+        ).format(
+            length=length,
+            size=size,
+            limit=limit,
+            shots=" → ".join(shot_ref(task) for task in chain),
         )
     return attached, too_large
 
@@ -113,7 +122,7 @@ class ChainPost:
             return await self._extras(task, upload_limit)
         except Exception:
             log.warning("could not join the chain %s", task.log_context, exc_info=True)
-            return PostExtras(no_file_line="🎞️ The chain could not be joined into one clip.")
+            return PostExtras(no_file_line="🎞️ " + _("The chain could not be joined into one clip."))
 
     async def _extras(self, task: TaskRecord, upload_limit: int) -> PostExtras:
         chain = await chain_of(self._store, task)
@@ -129,8 +138,11 @@ class ChainPost:
             gone = ", ".join(f"#{shot.id}" for shot in missing)
             return PostExtras(
                 lines,
-                no_file_line=f"🎞️ The bot does not have {gone} on its disk, so the chain was "
-                "not joined into one clip.",
+                no_file_line="🎞️ "
+                + _(
+                    "The bot does not have {tasks} on its disk, so the chain was not joined "
+                    "into one clip."
+                ).format(tasks=gone),
             )
         target = self._results_dir / f"task-{task.id}-chain.mp4"
         try:
@@ -151,7 +163,9 @@ class ChainPost:
         extra = ExtraFile(
             target,
             f"kling-chain-{task.id}.mp4",
-            f"Task #{task.id}'s chain, {chain_names(chain)}, as one video",
+            _("Task #{id}'s chain, {names}, as one video").format(
+                id=task.id, names=chain_names(chain)
+            ),
         )
         return PostExtras(lines, extra, attached, unattached)
 

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from bot.domain.delivery import result_filename
 from bot.domain.errors import InvalidInput, TaskNotFound
+from bot.domain.i18n import N_, _
 from bot.domain.records import TaskRecord
 from bot.domain.request import OmniRequest, VideoInput
 from bot.features.media import MEDIA_REF, MediaStore
@@ -104,7 +105,8 @@ def result_place_of(task: TaskRecord) -> ClipPlace | None:
     return ClipPlace(task.guild_id, task.channel_id, task.delivery_message_id)
 
 
-GONE = (
+# Kept in English with the task when its submission fails; shown translated (`translated`).
+GONE = N_(
     "The clip kept for this task is no longer available to the bot, so it could not be sent. "
     "Attach it again with `/video video:`."
 )
@@ -124,8 +126,10 @@ class ClipHosting:
         place = place_of(task)
         if place is None:
             raise InvalidInput(
-                "The bot could not show your clip on the task's message, so the task was "
-                "withdrawn. Try again."
+                _(
+                    "The bot could not show your clip on the task's message, so the task was "
+                    "withdrawn. Try again."
+                )
             )
         await self._host.put(place, self._media.path_of(reference), clip_filename(reference))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import _
 
 if TYPE_CHECKING:
     import av
@@ -71,7 +72,9 @@ def join_clips(sources: Sequence[Path], target: Path) -> JoinedClip:
         os.replace(partial, target)
     except (av.error.FFmpegError, OSError, ValueError) as error:
         partial.unlink(missing_ok=True)
-        raise InvalidInput(f"The clips could not be joined ({type(error).__name__}).") from None
+        raise InvalidInput(
+            _("The clips could not be joined ({error}).").format(error=type(error).__name__)
+        ) from None
     return JoinedClip(target, mode, duration_s)
 
 

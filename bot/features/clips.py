@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import N_, _, option_name
 
 CLIP_TYPES = {"mp4": "MP4", "mov": "MOV"}  # extension → what a member calls it
 CLIP_CONTENT_TYPES = frozenset({"video/mp4", "video/quicktime"})
@@ -29,6 +30,10 @@ CLIP_CODECS = {"h264": "H.264", "hevc": "H.265"}  # FFmpeg's decoder name → wh
 # is within a frame of the limit.
 _LENGTH_SLACK_S = 0.05
 _FPS_SLACK = 0.5
+# The sentence for a clip over the size limit, by whose limit it is (`check_clip_metadata`).
+KLING_CLIP_LIMIT = N_(
+    "`{slot}` is {size}; Kling takes clips of at most {most}. Trim or compress the clip."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,51 +64,68 @@ def check_clip_metadata(
     content_type: str | None,
     *,
     max_bytes: int,
-    why_max: str = "",
+    why_max: str = KLING_CLIP_LIMIT,
 ) -> None:
     """Refuse, from Discord's metadata alone, a clip the model would not take or the bot can't keep.
 
     `max_bytes` is the smallest of Kling's 200 MB, the bot's configured cap and what the bot may
-    upload in this channel; `why_max` says which of them it is, for the sentence.
+    upload in this channel; `why_max` is the sentence (marked with `N_`) that says which.
     """
+    name = option_name(slot)
     extension = Path(filename).suffix.lower().lstrip(".")
     type_ok = content_type is None or content_type.split(";")[0].strip() in CLIP_CONTENT_TYPES
     if extension not in CLIP_TYPES or not type_ok:
         raise InvalidInput(
-            f"`{slot}` must be an MP4 or MOV clip; {filename[:80]!r} is not. "
-            "Convert it to MP4 (H.264) and attach it again."
+            _(
+                "`{slot}` must be an MP4 or MOV clip; {filename} is not. "
+                "Convert it to MP4 (H.264) and attach it again."
+            ).format(slot=name, filename=repr(filename[:80]))
         )
     limit = min(max_bytes, CLIP_MAX_BYTES)
     if size_bytes > limit:
-        reason = why_max or "Kling takes clips of"
         size, most = sizes_apart(size_bytes, limit)
-        raise InvalidInput(
-            f"`{slot}` is {size}; {reason} at most {most}. Trim or compress the clip."
-        )
+        raise InvalidInput(_(why_max).format(slot=name, size=size, most=most))
 
 
 def check_clip_facts(slot: str, facts: ClipFacts) -> None:
     """Refuse a clip whose measured length, size, frame rate or codec Kling does not take."""
+    name = option_name(slot)
     if facts.codec not in CLIP_CODECS:
+        codec = facts.codec or _("an unknown codec")
         raise InvalidInput(
-            f"`{slot}` is encoded as {facts.codec or 'an unknown codec'}; Kling reads H.264 or "
-            "H.265 video. Export the clip as MP4 (H.264) and attach it again."
+            _(
+                "`{slot}` is encoded as {codec}; Kling reads H.264 or H.265 video. Export the "
+                "clip as MP4 (H.264) and attach it again."
+            ).format(slot=name, codec=codec)
         )
     if not CLIP_MIN_S - _LENGTH_SLACK_S <= facts.duration_s <= CLIP_MAX_S + _LENGTH_SLACK_S:
         raise InvalidInput(
-            f"`{slot}` is {facts.duration_s:.1f} s long; Kling needs {CLIP_MIN_S:.0f} to "
-            f"{CLIP_MAX_S:.0f} s. Trim or extend the clip."
+            _(
+                "`{slot}` is {seconds:.1f} s long; Kling needs {least:.0f} to {most:.0f} s. "
+                "Trim or extend the clip."
+            ).format(slot=name, seconds=facts.duration_s, least=CLIP_MIN_S, most=CLIP_MAX_S)
         )
-    for side, pixels in (("width", facts.width), ("height", facts.height)):
+    sides = ((_("the width here"), facts.width), (_("the height here"), facts.height))
+    for side, pixels in sides:
         if not CLIP_MIN_PX <= pixels <= CLIP_MAX_PX:
             raise InvalidInput(
-                f"`{slot}` is {facts.width}×{facts.height} px; Kling needs each side (the "
-                f"{side} here) between {CLIP_MIN_PX} and {CLIP_MAX_PX} px."
+                _(
+                    "`{slot}` is {width}×{height} px; Kling needs each side ({side}) between "
+                    "{least} and {most} px."
+                ).format(
+                    slot=name,
+                    width=facts.width,
+                    height=facts.height,
+                    side=side,
+                    least=CLIP_MIN_PX,
+                    most=CLIP_MAX_PX,
+                )
             )
     if not CLIP_MIN_FPS - _FPS_SLACK <= facts.fps <= CLIP_MAX_FPS + _FPS_SLACK:
         raise InvalidInput(
-            f"`{slot}` runs at {facts.fps:.4g} fps; Kling needs {CLIP_MIN_FPS:.0f} to "
-            f"{CLIP_MAX_FPS:.0f} fps."
+            _("`{slot}` runs at {fps:.4g} fps; Kling needs {least:.0f} to {most:.0f} fps.").format(
+                slot=name, fps=facts.fps, least=CLIP_MIN_FPS, most=CLIP_MAX_FPS
+            )
         )
 
 
@@ -114,7 +136,11 @@ def probe_clip(slot: str, path: Path) -> ClipFacts:
     try:
         with av.open(str(path), mode="r") as container:
             if not container.streams.video:
-                raise InvalidInput(f"`{slot}` has no video stream; attach a video clip.")
+                raise InvalidInput(
+                    _("`{slot}` has no video stream; attach a video clip.").format(
+                        slot=option_name(slot)
+                    )
+                )
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             width, height = stream.codec_context.width, stream.codec_context.height
@@ -128,7 +154,9 @@ def probe_clip(slot: str, path: Path) -> ClipFacts:
         raise
     except (av.error.FFmpegError, OSError, ValueError, StopIteration):
         raise InvalidInput(
-            f"`{slot}` is not a readable MP4 or MOV clip; export it again as MP4 (H.264)."
+            _("`{slot}` is not a readable MP4 or MOV clip; export it again as MP4 (H.264).").format(
+                slot=option_name(slot)
+            )
         ) from None
     return ClipFacts(duration_s, width, height, fps, codec, has_audio)
 

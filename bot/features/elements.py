@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import N_, _
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import LibraryElement
 from bot.domain.request import ELEMENT_ID_MAX, has_visible_text
@@ -31,19 +32,20 @@ def check_name(name: str) -> str:
     """A library name as members will type it, or a refusal saying what is allowed."""
     name = " ".join(name.split())
     if not name or not has_visible_text(name):
-        raise InvalidInput("An element's `name` needs a visible word, like `mascot`.")
+        raise InvalidInput(_("An element's `name` needs a visible word, like `mascot`."))
     if len(name) > NAME_MAX_CHARS:
         raise InvalidInput(
-            f"An element's `name` can be at most {NAME_MAX_CHARS} characters; this one has "
-            f"{len(name)}."
+            _("An element's `name` can be at most {most} characters; this one has {count}.").format(
+                most=NAME_MAX_CHARS, count=len(name)
+            )
         )
     if _SEPARATORS.search(name):
         raise InvalidInput(
-            "An element's `name` can't contain a comma or a semicolon: they separate elements."
+            _("An element's `name` can't contain a comma or a semicolon: they separate elements.")
         )
     if _ID.fullmatch(name):
         raise InvalidInput(
-            "An element's `name` can't be only digits: that would read as an element ID."
+            _("An element's `name` can't be only digits: that would read as an element ID.")
         )
     return name
 
@@ -53,8 +55,10 @@ def check_element_id(text: str) -> int:
     text = text.strip()
     if not _ID.fullmatch(text) or not 0 < int(text) <= ELEMENT_ID_MAX:
         raise InvalidInput(
-            f"`id` must be a Kling element ID: a whole number from 1 to {ELEMENT_ID_MAX}, in the "
-            f"digits 0-9; {text[:24]!r} is not one."
+            _(
+                "`id` must be a Kling element ID: a whole number from 1 to {most}, in the "
+                "digits 0-9; {text} is not one."
+            ).format(most=ELEMENT_ID_MAX, text=repr(text[:24]))
         )
     return int(text)
 
@@ -80,7 +84,7 @@ class ElementLibrary(ModeratedUseCase):
     ) -> LibraryElement:
         """Name an element for the server (moderators)."""
         await require_server_moderator(
-            self._store, self._quotas, guild_id, actor, action="add elements to the library"
+            self._store, self._quotas, guild_id, actor, action=N_("add elements to the library")
         )
         element = LibraryElement(
             guild_id=guild_id,
@@ -91,21 +95,28 @@ class ElementLibrary(ModeratedUseCase):
         )
         if not await self._store.add_element(element):
             raise InvalidInput(
-                f"The library already has an element called {element.name!r}; "
-                "`/element remove` it first, or pick another name."
+                _(
+                    "The library already has an element called {name}; "
+                    "`/element remove` it first, or pick another name."
+                ).format(name=repr(element.name))
             )
         return element
 
     async def remove(self, guild_id: int, actor: MemberFacts, name: str) -> LibraryElement:
         """Take a name out of the library (moderators); tasks already made keep their IDs."""
         await require_server_moderator(
-            self._store, self._quotas, guild_id, actor, action="remove elements from the library"
+            self._store,
+            self._quotas,
+            guild_id,
+            actor,
+            action=N_("remove elements from the library"),
         )
         removed = await self._store.remove_element(guild_id, name.strip())
         if removed is None:
             raise InvalidInput(
-                f"The library has no element called {name.strip()[:40]!r}; `/element list` "
-                "shows its names."
+                _(
+                    "The library has no element called {name}; `/element list` shows its names."
+                ).format(name=repr(name.strip()[:40]))
             )
         return removed
 
@@ -126,9 +137,11 @@ class ElementLibrary(ModeratedUseCase):
                 ids.append(str(found.element_id))
             else:
                 raise InvalidInput(
-                    "`elements` must be Kling element IDs separated by commas, or names from "
-                    f"this server's library: {item[:40]!r} is neither. `/element list` shows "
-                    "the names."
+                    _(
+                        "`elements` must be Kling element IDs separated by commas, or names from "
+                        "this server's library: {item} is neither. `/element list` shows "
+                        "the names."
+                    ).format(item=repr(item[:40]))
                 )
         return ", ".join(ids)
 

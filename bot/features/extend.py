@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bot.domain.i18n import _, ngettext
 from bot.domain.request import (
     ASPECT_RATIOS,
     PROMPT_MAX_CHARS,
@@ -31,6 +32,7 @@ from bot.features.clips import (
     ClipFacts,
 )
 
+# Kling's prompt, not a member's sentence: always in English.
 NEXT_SHOT = "Continue <<<video_1>>> with its next shot: "
 # What a member may write in ✏️ Extend…: the rest of Kling's prompt is the next-shot wording.
 EXTEND_TEXT_MAX_CHARS = PROMPT_MAX_CHARS - len(NEXT_SHOT)
@@ -68,50 +70,55 @@ def extension_seconds(parent: OmniRequest, default_s: int) -> int:
 def chain_refusal(extensions: int, max_extensions: int) -> str | None:
     """Why a video `extensions` extensions into its chain can't be extended again, if it can't."""
     if max_extensions <= 0:
-        return "Extending videos is turned off on this bot."
+        return _("Extending videos is turned off on this bot.")
     if extensions < max_extensions:
         return None
-    return (
-        f"This video already continues its first shot {extensions} time"
-        f"{'' if extensions == 1 else 's'}: a chain has at most {max_extensions} extension"
-        f"{'' if max_extensions == 1 else 's'}. "
-        "Start a new video with `/video`."
+    return _(
+        "This video already continues its first shot {times}: a chain has at most "
+        "{extensions}. Start a new video with `/video`."
+    ).format(
+        times=ngettext("{count} time", "{count} times", extensions).format(count=extensions),
+        extensions=ngettext("{count} extension", "{count} extensions", max_extensions).format(
+            count=max_extensions
+        ),
     )
 
 
 def clip_refusal(task_id: int, facts: ClipFacts) -> str | None:
     """Why Kling would not take task #`task_id`'s video as the shot to continue, if it wouldn't."""
-    what = f"Task #{task_id}'s video"
     if facts.codec not in CLIP_CODECS:
-        return f"{what} is encoded as {facts.codec}; Kling continues H.264 or H.265 videos only."
+        return _(
+            "Task #{id}'s video is encoded as {codec}; Kling continues H.264 or H.265 videos only."
+        ).format(id=task_id, codec=facts.codec)
     if not CLIP_MIN_S - _SLACK_S <= facts.duration_s <= CLIP_MAX_S + _SLACK_S:
-        return (
-            f"{what} is {facts.duration_s:.1f} s long; Kling continues videos of "
-            f"{CLIP_MIN_S:.0f} to {CLIP_MAX_S:.0f} s, so it can't be extended."
-        )
+        return _(
+            "Task #{id}'s video is {seconds:.1f} s long; Kling continues videos of "
+            "{least:.0f} to {most:.0f} s, so it can't be extended."
+        ).format(id=task_id, seconds=facts.duration_s, least=CLIP_MIN_S, most=CLIP_MAX_S)
     if not (
         CLIP_MIN_PX <= facts.width <= CLIP_MAX_PX and CLIP_MIN_PX <= facts.height <= CLIP_MAX_PX
     ):
-        return (
-            f"{what} is {facts.width}×{facts.height} px; Kling continues videos of "
-            f"{CLIP_MIN_PX} to {CLIP_MAX_PX} px a side, so it can't be extended."
+        return _(
+            "Task #{id}'s video is {width}×{height} px; Kling continues videos of "
+            "{least} to {most} px a side, so it can't be extended."
+        ).format(
+            id=task_id, width=facts.width, height=facts.height, least=CLIP_MIN_PX, most=CLIP_MAX_PX
         )
     if not CLIP_MIN_FPS - 0.5 <= facts.fps <= CLIP_MAX_FPS + 0.5:
-        return (
-            f"{what} runs at {facts.fps:.4g} fps; Kling continues videos of "
-            f"{CLIP_MIN_FPS:.0f} to {CLIP_MAX_FPS:.0f} fps, so it can't be extended."
-        )
+        return _(
+            "Task #{id}'s video runs at {fps:.4g} fps; Kling continues videos of "
+            "{least:.0f} to {most:.0f} fps, so it can't be extended."
+        ).format(id=task_id, fps=facts.fps, least=CLIP_MIN_FPS, most=CLIP_MAX_FPS)
     return None
 
 
 def text_refusal(text: str) -> str | None:
     """Why this text can't ask for the next shot, if it can't (Kling's prompt has a limit)."""
     if len(text.strip()) > EXTEND_TEXT_MAX_CHARS:
-        return (
-            f"The next shot's prompt is {len(text.strip())} characters long; with the words "
-            f"that ask Kling to continue the video it may have {EXTEND_TEXT_MAX_CHARS}. "
-            "Use ✏️ Extend… to write a shorter one."
-        )
+        return _(
+            "The next shot's prompt is {length} characters long; with the words that ask Kling "
+            "to continue the video it may have {most}. Use ✏️ Extend… to write a shorter one."
+        ).format(length=len(text.strip()), most=EXTEND_TEXT_MAX_CHARS)
     return None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.domain.delivery import kept_result
 from bot.domain.errors import InvalidInput, NotYours, TaskNotFound
+from bot.domain.i18n import N_, _, ngettext
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
 from bot.domain.request import OmniRequest
@@ -36,11 +37,11 @@ from bot.features.reruns import NOT_YOURS, REPEAT_WINDOW, RerunService
 from bot.settings import Settings
 from bot.store import TaskStore
 
-POSTED_AS_LINK = (
+POSTED_AS_LINK = N_(
     "This video was posted as a link, not attached to its message, so Kling can't be given it "
     "to continue: only a video attached to its result message can be extended."
 )
-ASKED_ALREADY = "You asked to extend this video a moment ago; it is on its way."
+ASKED_ALREADY = N_("You asked to extend this video a moment ago; it is on its way.")
 _LONGEST_CHAIN = 64  # a guard against a loop in the records, far above any configured limit
 
 
@@ -107,9 +108,9 @@ class ExtensionService:
         refusal's sentence (nothing is charged)."""
         task = await self._reruns.result_task(press.guild_id, press.task_id)
         if not await self._reruns.allows(task, press.member):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         if not press.is_result_attached:
-            raise InvalidInput(POSTED_AS_LINK)
+            raise InvalidInput(_(POSTED_AS_LINK))
         extensions = len(await chain_of(self._store, task)) - 1
         refusal = chain_refusal(extensions, self._settings.reruns.max_extensions)
         if refusal is not None:
@@ -141,11 +142,11 @@ class ExtensionService:
         now = self._clock()
         self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_WINDOW}
         if key in self._recent:
-            raise InvalidInput(ASKED_ALREADY)
+            raise InvalidInput(_(ASKED_ALREADY))
         self._recent[key] = now  # claimed before the next await: a double press stops here
         try:
             if await self._extended_lately(found.task, press.member.user_id, now):
-                raise InvalidInput(ASKED_ALREADY)  # by this member, before a restart
+                raise InvalidInput(_(ASKED_ALREADY))  # by this member, before a restart
             return await self._queue(who, found.task, request)
         except BaseException:
             self._recent.pop(key, None)
@@ -161,14 +162,21 @@ class ExtensionService:
         if not await asyncio.to_thread(path.is_file):
             days = self._settings.storage.keep_media_days
             raise InvalidInput(
-                f"The bot no longer has task #{task.id}'s video (it keeps videos for {days} "
-                "days), so Kling can't be given it to continue."
+                ngettext(
+                    "The bot no longer has task #{id}'s video (it keeps videos for {days} day), "
+                    "so Kling can't be given it to continue.",
+                    "The bot no longer has task #{id}'s video (it keeps videos for {days} days), "
+                    "so Kling can't be given it to continue.",
+                    days,
+                ).format(id=task.id, days=days)
             )
         try:
             return await asyncio.to_thread(probe_clip, "video", path)
         except InvalidInput:
             raise InvalidInput(
-                f"Task #{task.id}'s video could not be read, so it can't be extended."
+                _("Task #{id}'s video could not be read, so it can't be extended.").format(
+                    id=task.id
+                )
             ) from None
 
     async def _extended_lately(self, task: TaskRecord, user_id: int, now: datetime) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.domain.errors import InvalidInput, QuotaExceeded
+from bot.domain.i18n import N_, _, ngettext, option_name
 from bot.domain.records import InteractionToken, NewTask, ParentKind, QuotaTerms, TaskRecord
 from bot.domain.request import OmniRequest
 from bot.engine.task_engine import TaskEngine, utc_now
@@ -143,11 +144,15 @@ class GenerationService:
         if not missing:
             return
         days = self._settings.storage.keep_media_days
-        which = ", ".join(f"`{slot}`" for slot in missing)
+        which = ", ".join(f"`{option_name(slot)}`" for slot in missing)
         raise InvalidInput(
-            f"Task #{task_id} can't be made again: the bot keeps members' images for {days} "
-            f"days and {which} {'was' if len(missing) == 1 else 'were'} removed. Start a new "
-            "`/video` with the images attached."
+            ngettext(
+                "Task #{id} can't be made again: the bot keeps members' images for {days} days "
+                "and {which} was removed. Start a new `/video` with the images attached.",
+                "Task #{id} can't be made again: the bot keeps members' images for {days} days "
+                "and {which} were removed. Start a new `/video` with the images attached.",
+                len(missing),
+            ).format(id=task_id, days=days, which=which)
         )
 
     async def release(
@@ -171,8 +176,9 @@ class GenerationService:
     async def withdraw(self, task_id: int, reason: str = "") -> bool:
         """Undo a task that may not go ahead (Discord refused our answer, an input was bad);
         its credits are refunded and its kept inputs forgotten."""
-        reason = (
-            reason or "Discord did not accept the bot's answer in time, so the task was withdrawn."
+        # Kept in English with the task; shown in the reader's language (`translated`).
+        reason = reason or N_(
+            "Discord did not accept the bot's answer in time, so the task was withdrawn."
         )
         return await self._engine.withdraw(task_id, reason)
 
@@ -201,7 +207,7 @@ class GenerationService:
             if after.url != before.url:
                 # Kling fetches clips by URL: lend our copy to Discord on the task's own message.
                 if self._hosting is None:
-                    raise InvalidInput("This bot is not set up to take clips.")
+                    raise InvalidInput(_("This bot is not set up to take clips."))
                 await self._hosting.lend(task.id, after.url)
 
     async def attach_status_message(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import _
 from bot.domain.wording import human_size
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ def scaled(width: int, height: int, longest_px: int) -> tuple[int, int]:
 def too_large(limit_bytes: int) -> InvalidInput:
     """The refusal when even the smallest GIF is over the limit."""
     return InvalidInput(
-        f"Even a small GIF of this video would be larger than the {human_size(limit_bytes)} "
-        "the bot may upload here, so none was made."
+        _(
+            "Even a small GIF of this video would be larger than the {limit} the bot may "
+            "upload here, so none was made."
+        ).format(limit=human_size(limit_bytes))
     )
 
 
@@ -75,7 +78,7 @@ def make_gif(source: Path, target: Path, *, max_bytes: int) -> GifFacts:
     """Write the first GIF of `source` that fits `max_bytes` to `target` (blocking)."""
     frames, width, height = _frames(source, max(GIF_FPS), max(GIF_WIDTHS))
     if not frames:
-        raise InvalidInput("The video has no frames to make a GIF of.")
+        raise InvalidInput(_("The video has no frames to make a GIF of."))
     partial = target.with_name(f".{target.name}.part")
     try:
         for plan in gif_plans(width, height):
@@ -107,7 +110,7 @@ def _frames(source: Path, fps: int, longest_px: int) -> tuple[list[Image.Image],
                 small = frame.to_image(width=size[0], height=size[1])  # type: ignore[no-untyped-call]  # PyAV's stub
                 frames.append(small)
     except (av.error.FFmpegError, OSError, IndexError):
-        raise InvalidInput("The video could not be read to make a GIF of it.") from None
+        raise InvalidInput(_("The video could not be read to make a GIF of it.")) from None
     return frames, width, height
 
 

@@ -22,6 +22,7 @@ import aiohttp
 from PIL import Image, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from bot.domain.errors import ApiError, InvalidInput
+from bot.domain.i18n import _, option_name
 from bot.domain.request import ImageInput, OmniRequest
 from bot.features.clips import CLIP_MAX_BYTES, check_clip_facts, probe_clip
 from bot.omni.download import ResultTooLarge, download_to_file
@@ -59,10 +60,16 @@ class AttachmentInfo:
 def check_image(info: AttachmentInfo) -> None:
     """Refuse, from Discord's metadata alone, an image the model would not take."""
     if info.extension not in IMAGE_TYPES:
-        raise InvalidInput(f"`{info.slot}` must be a PNG or JPEG image; {info.filename!r} is not.")
+        raise InvalidInput(
+            _("`{slot}` must be a PNG or JPEG image; {filename} is not.").format(
+                slot=option_name(info.slot), filename=repr(info.filename)
+            )
+        )
     if info.size_bytes > IMAGE_MAX_BYTES:
         raise InvalidInput(
-            f"`{info.slot}` is {info.size_bytes / 1024 / 1024:.1f} MB; images may be at most 10 MB."
+            _("`{slot}` is {size:.1f} MB; images may be at most 10 MB.").format(
+                slot=option_name(info.slot), size=info.size_bytes / 1024 / 1024
+            )
         )
     if info.width is not None and info.height is not None:
         check_pixels(info.slot, info.width, info.height)
@@ -70,18 +77,31 @@ def check_image(info: AttachmentInfo) -> None:
 
 def check_pixels(slot: str, width: int, height: int) -> None:
     """Refuse an image smaller than 300 px on a side, more elongated than 2.5:1, or too large."""
+    name = option_name(slot)
     if width * height > IMAGE_MAX_PIXELS:
         raise InvalidInput(
-            f"`{slot}` is {width}×{height} px ({width * height / 1e6:.0f} megapixels); images may "
-            f"have at most {IMAGE_MAX_PIXELS // 1_000_000} megapixels."
+            _(
+                "`{slot}` is {width}×{height} px ({megapixels:.0f} megapixels); images may have "
+                "at most {most} megapixels."
+            ).format(
+                slot=name,
+                width=width,
+                height=height,
+                megapixels=width * height / 1e6,
+                most=IMAGE_MAX_PIXELS // 1_000_000,
+            )
         )
     if min(width, height) < IMAGE_MIN_PX:
         raise InvalidInput(
-            f"`{slot}` is {width}×{height} px; images need at least {IMAGE_MIN_PX} px on each side."
+            _(
+                "`{slot}` is {width}×{height} px; images need at least {least} px on each side."
+            ).format(slot=name, width=width, height=height, least=IMAGE_MIN_PX)
         )
     if max(width, height) / min(width, height) > IMAGE_MAX_RATIO:
         raise InvalidInput(
-            f"`{slot}` is {width}×{height} px; its sides may differ by at most 2.5 times."
+            _("`{slot}` is {width}×{height} px; its sides may differ by at most 2.5 times.").format(
+                slot=name, width=width, height=height
+            )
         )
 
 
@@ -110,11 +130,11 @@ class MediaStore:
                 self._session, info.url, target, max_bytes=IMAGE_MAX_BYTES, timeout_s=120
             )
         except ResultTooLarge:
-            raise InvalidInput(f"`{info.slot}` is larger than 10 MB.") from None
-        except ApiError:
             raise InvalidInput(
-                f"`{info.slot}` could not be downloaded from Discord; attach it again."
+                _("`{slot}` is larger than 10 MB.").format(slot=option_name(info.slot))
             ) from None
+        except ApiError:
+            raise _not_downloaded(info.slot) from None
         try:
             await asyncio.to_thread(check_image_file, target, info.slot)
         except InvalidInput:
@@ -136,12 +156,12 @@ class MediaStore:
         except ResultTooLarge:
             limit_mb = self.max_clip_bytes / 1000 / 1000
             raise InvalidInput(
-                f"`{info.slot}` is larger than the {limit_mb:.0f} MB the bot takes."
+                _("`{slot}` is larger than the {limit:.0f} MB the bot takes.").format(
+                    slot=option_name(info.slot), limit=limit_mb
+                )
             ) from None
         except ApiError:
-            raise InvalidInput(
-                f"`{info.slot}` could not be downloaded from Discord; attach it again."
-            ) from None
+            raise _not_downloaded(info.slot) from None
         try:
             facts = await asyncio.to_thread(probe_clip, info.slot, target)
             check_clip_facts(info.slot, facts)
@@ -180,7 +200,7 @@ class MediaStore:
         """The file a media reference points at (never outside the media directory)."""
         relative = PurePosixPath(reference.removeprefix(MEDIA_REF))
         if relative.is_absolute() or ".." in relative.parts:
-            raise InvalidInput("A kept input has an invalid name.")
+            raise InvalidInput(_("A kept input has an invalid name."))
         return self.media_dir / relative
 
     def _base64_of(self, reference: str) -> str:
@@ -189,7 +209,7 @@ class MediaStore:
             return base64.b64encode(path.read_bytes()).decode("ascii")
         except FileNotFoundError:
             raise InvalidInput(
-                "An input image kept for this task is missing from the bot's storage."
+                _("An input image kept for this task is missing from the bot's storage.")
             ) from None
 
 
@@ -208,7 +228,11 @@ def check_image_file(path: Path, slot: str) -> None:
     except (UnidentifiedImageError, OSError):
         raise _unreadable(slot) from None
     if kind not in IMAGE_TYPES.values():
-        raise InvalidInput(f"`{slot}` is a {kind} image; use PNG or JPEG.")
+        raise InvalidInput(
+            _("`{slot}` is a {kind} image; use PNG or JPEG.").format(
+                slot=option_name(slot), kind=kind
+            )
+        )
     check_pixels(slot, width, height)
     try:
         with Image.open(path) as image:
@@ -220,7 +244,17 @@ def check_image_file(path: Path, slot: str) -> None:
 
 
 def _unreadable(slot: str) -> InvalidInput:
-    return InvalidInput(f"`{slot}` is not a readable PNG or JPEG image.")
+    return InvalidInput(
+        _("`{slot}` is not a readable PNG or JPEG image.").format(slot=option_name(slot))
+    )
+
+
+def _not_downloaded(slot: str) -> InvalidInput:
+    return InvalidInput(
+        _("`{slot}` could not be downloaded from Discord; attach it again.").format(
+            slot=option_name(slot)
+        )
+    )
 
 
 def _header_without_bomb_check(path: Path, slot: str) -> tuple[str, tuple[int, int]]:

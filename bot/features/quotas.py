@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import N_, _
 from bot.domain.moderation import (
     MemberFacts,
     is_moderator,
@@ -134,7 +135,7 @@ class QuotaService:
         """Anyone's own quota; another member's only for moderators."""
         who = member or MemberRef(actor.user_id, actor.role_ids)
         if who.user_id != actor.user_id:
-            await self._require_moderator(guild_id, actor, "see another member's quota")
+            await self._require_moderator(guild_id, actor, N_("see another member's quota"))
         return await self._status(guild_id, who, self._clock())
 
     async def set_limit(
@@ -146,7 +147,7 @@ class QuotaService:
         window: QuotaWindow | None = None,
     ) -> OverrideChange:
         """Create or replace a member's or a role's limit (None = unlimited, 0 = blocked)."""
-        await self._require_moderator(guild_id, actor, "set quotas")
+        await self._require_moderator(guild_id, actor, N_("set quotas"))
         _check_limit(limit)
         override = await self._store.set_override(
             guild_id, target.kind, target.id, limit=limit, window=window, now=self._clock()
@@ -158,7 +159,7 @@ class QuotaService:
         self, guild_id: int, actor: MemberFacts, limit: Limit, window: QuotaWindow | None = None
     ) -> ResolvedLimit:
         """Set the server's default limit (and window, when given); returns what now applies."""
-        await self._require_moderator(guild_id, actor, "change the server's default quota")
+        await self._require_moderator(guild_id, actor, N_("change the server's default quota"))
         _check_limit(limit)
         current = await self._store.get_guild_settings(guild_id)
         updated = replace(
@@ -182,7 +183,7 @@ class QuotaService:
         is_moderator = await is_server_moderator(self._store, self._quotas, guild_id, actor)
         if limit is not None or window is not None:
             if not is_moderator:
-                await self._require_moderator(guild_id, actor, "set the server's budget")
+                await self._require_moderator(guild_id, actor, N_("set the server's budget"))
             current = await self._store.get_guild_settings(guild_id)
             updated = replace(current, server_window=window or current.server_window)
             if limit is not None:
@@ -216,7 +217,7 @@ class QuotaService:
 
     async def moderator_roles(self, guild_id: int, actor: MemberFacts) -> ModeratorRoles:
         """The server's moderator roles and the config's (moderators may look)."""
-        await self._require_moderator(guild_id, actor, "see the moderator roles")
+        await self._require_moderator(guild_id, actor, N_("see the moderator roles"))
         guild = await self._store.get_guild_settings(guild_id)
         return ModeratorRoles(guild.moderator_role_ids, self._quotas.moderator_roles)
 
@@ -224,7 +225,7 @@ class QuotaService:
         self, guild_id: int, actor: MemberFacts, role_id: int
     ) -> ModeratorRoles:
         """Make a role's members moderators here (administrators)."""
-        require_administrator(actor, action="change who moderates the bot")
+        require_administrator(actor, action=N_("change who moderates the bot"))
         guild = await self._store.get_guild_settings(guild_id)
         changed = role_id not in guild.moderator_role_ids
         if changed:
@@ -238,7 +239,7 @@ class QuotaService:
         self, guild_id: int, actor: MemberFacts, role_id: int
     ) -> ModeratorRoles:
         """Stop a role's members moderating here (administrators)."""
-        require_administrator(actor, action="change who moderates the bot")
+        require_administrator(actor, action=N_("change who moderates the bot"))
         guild = await self._store.get_guild_settings(guild_id)
         changed = role_id in guild.moderator_role_ids
         if changed:
@@ -254,7 +255,7 @@ class QuotaService:
 
     async def reset(self, guild_id: int, actor: MemberFacts, member: MemberRef) -> ResetResult:
         """Forgive the member's finished use in their current window."""
-        await self._require_moderator(guild_id, actor, "reset a member's quota")
+        await self._require_moderator(guild_id, actor, N_("reset a member's quota"))
         now = self._clock()
         before = await self._status(guild_id, member, now)
         forgiven = await self._store.reset_usage(
@@ -264,12 +265,12 @@ class QuotaService:
 
     async def clear(self, guild_id: int, actor: MemberFacts, target: LimitTarget) -> bool:
         """Remove a member's or role's override; False when there was none."""
-        await self._require_moderator(guild_id, actor, "clear quotas")
+        await self._require_moderator(guild_id, actor, N_("clear quotas"))
         return await self._store.clear_override(guild_id, target.kind, target.id)
 
     async def list_overrides(self, guild_id: int, actor: MemberFacts) -> OverrideListing:
         """Every override in the server, with the default everyone else gets."""
-        await self._require_moderator(guild_id, actor, "list the server's quotas")
+        await self._require_moderator(guild_id, actor, N_("list the server's quotas"))
         guild = await self._store.get_guild_settings(guild_id)
         overrides = await self._store.list_overrides(guild_id)
         return OverrideListing(self._base(guild), tuple(overrides))
@@ -331,6 +332,8 @@ def _check_limit(limit: Limit) -> None:
     # The store refuses negatives with a ValueError (a bug to it); here it is member input.
     if limit is not None and not 0 <= limit <= MAX_LIMIT:
         raise InvalidInput(
-            f"`limit` must be a number of credits from 0 to {MAX_LIMIT:,}, "
-            f"or {UNLIMITED_OPTION} for no limit; {limit} is not allowed."
+            _(
+                "`limit` must be a number of credits from 0 to {most:,}, "
+                "or {unlimited} for no limit; {limit} is not allowed."
+            ).format(most=MAX_LIMIT, unlimited=UNLIMITED_OPTION, limit=limit)
         )

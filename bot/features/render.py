@@ -250,12 +250,17 @@ _LEFT_IN = {
 }
 
 
+def credits(count: int) -> str:
+    """`1 credit`, `2 credits`, in the reader's language."""
+    return ngettext("{count} credit", "{count} credits", count).format(count=count)
+
+
 def cost_text(task: TaskRecord) -> str:
     """What the task costs, and what its requester had left once it was charged:
     `1 credit · 4 left today`; `2 credits · no limit`; `free`."""
     if task.cost == 0:
         return _("free")
-    cost = ngettext("{count} credit", "{count} credits", task.cost).format(count=task.cost)
+    cost = credits(task.cost)
     if task.credits_left is None or task.quota_window is None:
         return f"{cost} · " + _("no limit")
     left = translated(_LEFT_IN[task.quota_window]).format(count=task.credits_left)

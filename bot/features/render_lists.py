@@ -1,4 +1,5 @@
-"""What a member sees of `/tasks`, `/task`, `/cancel` and `/element`: views and short sentences.
+"""What a member sees of `/tasks` and `/task`: views and short sentences (and the pieces the
+other lists share: times, limits, mentions, state badges).
 
 Pure functions of the use cases' results (time passed in where it matters); nothing here imports
 discord. Views are `StatusView`s, so the cogs turn them into embeds the way status messages are.
@@ -11,12 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from bot.domain.cancellation import CancelStep, cancellation_refunded
+from bot.domain.cancellation import cancellation_refunded
+from bot.domain.i18n import N_, _, ngettext, translated
 from bot.domain.lifecycle import TaskState
 from bot.domain.quota import Limit
-from bot.domain.records import LibraryElement, QuotaWindow, TaskEvent, TaskRecord
-from bot.domain.wording import clip, jump_url, plural
-from bot.features.cancel import Cancelled
+from bot.domain.records import QuotaWindow, TaskEvent, TaskRecord
+from bot.domain.wording import clip, jump_url
 from bot.features.quota_records import (
     LimitTarget,
 )
@@ -28,25 +29,42 @@ from bot.features.render import (
     FIELD_VALUE_MAX_CHARS,
     EmbedField,
     StatusView,
+    credits,
     status_view,
 )
 from bot.features.task_history import TaskDetail, TaskPage
 
-_PER_WINDOW = {"day": "a day", "week": "a week", "month": "a month"}
-_BADGES: dict[TaskState, str] = {
-    TaskState.QUEUED: "⏳ Queued",
-    TaskState.SUBMITTING: "📤 Sending",
-    TaskState.SUBMITTED: "📤 Sent",
-    TaskState.PROCESSING: "🎞️ Rendering",
-    TaskState.SUCCEEDED: "📦 Posting",
-    TaskState.DELIVERING: "📦 Posting",
-    TaskState.DELIVERED: "✅ Delivered",
-    TaskState.FAILED: "❌ Failed",
-    TaskState.REJECTED: "🚫 Rejected",
-    TaskState.TIMED_OUT: "⌛ Timed out",
-    TaskState.AMBIGUOUS: "❔ Checking",
-    TaskState.UNDELIVERABLE: "⚠️ Not posted",
-    TaskState.CANCELLED: "🛑 Cancelled",
+# In English here, in the reader's language where they are shown (`translated`).
+_BADGES: dict[TaskState, tuple[str, str]] = {
+    TaskState.QUEUED: ("⏳", N_("Queued")),
+    TaskState.SUBMITTING: ("📤", N_("Sending")),
+    TaskState.SUBMITTED: ("📤", N_("Sent")),
+    TaskState.PROCESSING: ("🎞️", N_("Rendering")),
+    TaskState.SUCCEEDED: ("📦", N_("Posting")),
+    TaskState.DELIVERING: ("📦", N_("Posting")),
+    TaskState.DELIVERED: ("✅", N_("Delivered")),
+    TaskState.FAILED: ("❌", N_("Failed")),
+    TaskState.REJECTED: ("🚫", N_("Rejected")),
+    TaskState.TIMED_OUT: ("⌛", N_("Timed out")),
+    TaskState.AMBIGUOUS: ("❔", N_("Checking")),
+    TaskState.UNDELIVERABLE: ("⚠️", N_("Not posted")),
+    TaskState.CANCELLED: ("🛑", N_("Cancelled")),
+}
+# A state as a word in a sentence or a task's history: `timed out`, `delivered`.
+_STATE_WORDS: dict[TaskState, str] = {
+    TaskState.QUEUED: N_("queued"),
+    TaskState.SUBMITTING: N_("submitting"),
+    TaskState.SUBMITTED: N_("submitted"),
+    TaskState.PROCESSING: N_("processing"),
+    TaskState.SUCCEEDED: N_("succeeded"),
+    TaskState.DELIVERING: N_("delivering"),
+    TaskState.DELIVERED: N_("delivered"),
+    TaskState.FAILED: N_("failed"),
+    TaskState.REJECTED: N_("rejected"),
+    TaskState.TIMED_OUT: N_("timed out"),
+    TaskState.AMBIGUOUS: N_("ambiguous"),
+    TaskState.UNDELIVERABLE: N_("undeliverable"),
+    TaskState.CANCELLED: N_("cancelled"),
 }
 _MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_~`|[]"})
 LIST_PROMPT_CHARS = 60  # a task's prompt on its `/tasks` line
@@ -65,10 +83,16 @@ def discord_time(moment: datetime, style: str) -> str:
 def limit_text(limit: Limit, window: QuotaWindow) -> str:
     """`5 credits a day`, `unlimited`, `blocked (0 credits)`."""
     if limit is None:
-        return "unlimited"
+        return _("unlimited")
     if limit == 0:
-        return "blocked (0 credits)"
-    return f"{plural(limit, 'credit')} {_PER_WINDOW[window]}"
+        return _("blocked (0 credits)")
+    if window == "day":
+        text = ngettext("{count} credit a day", "{count} credits a day", limit)
+    elif window == "week":
+        text = ngettext("{count} credit a week", "{count} credits a week", limit)
+    else:
+        text = ngettext("{count} credit a month", "{count} credits a month", limit)
+    return text.format(count=limit)
 
 
 def target_mention(target: LimitTarget, guild_id: int) -> str:
@@ -83,7 +107,8 @@ def target_mention(target: LimitTarget, guild_id: int) -> str:
 
 def state_badge(state: TaskState) -> str:
     """An emoji and a word for a task's state: `✅ Delivered`."""
-    return _BADGES[state]
+    emoji, word = _BADGES[state]
+    return f"{emoji} {translated(word)}"
 
 
 def inline(text: str, limit: int) -> str:
@@ -99,7 +124,7 @@ def fit_lines(lines: list[str], limit: int) -> str:
     kept = list(lines)
     while kept:
         kept.pop()
-        more = f"… and {len(lines) - len(kept)} more"
+        more = _("… and {count} more").format(count=len(lines) - len(kept))
         text = "\n".join([*kept, more])
         if len(text) <= limit:
             return text
@@ -114,39 +139,89 @@ def task_line(task: TaskRecord) -> str:
     request = task.request
     # A storyboard may have no prompt of its own: its first shot says what it is about.
     text = request.prompt.strip() or (request.shots[0].prompt if request.shots else "")
-    prompt = inline(text or "(no prompt)", LIST_PROMPT_CHARS)
+    prompt = inline(text or _("(no prompt)"), LIST_PROMPT_CHARS)
     parts = [f"`#{task.id}` {state_badge(task.state)}", prompt, discord_time(task.created_at, "R")]
     link = _result_link(task)
     if link is not None:
-        parts.append(f"[video]({link})")
+        parts.append(_("[video]({link})").format(link=link))
     elif task.state.is_terminal and task.failure_reason:
-        parts.append(inline(task.failure_reason, LIST_REASON_CHARS))
+        parts.append(inline(translated(task.failure_reason), LIST_REASON_CHARS))
     return " · ".join(parts)
 
 
 def task_list_view(page: TaskPage) -> StatusView:
     """`/tasks`: a member's latest tasks, newest first, one line each."""
-    whose = "You have" if page.is_own else f"<@{page.user_id}> has"
-    kind = "" if page.state is None else f" {_state_word(page.state)}"
     if page.tasks:
-        head = "Your" if page.is_own else f"<@{page.user_id}>'s"
-        which = "earlier" if page.has_newer else "latest"
-        lines = [f"{head} {which}{kind} tasks, newest first:", ""]
+        lines = [_list_head(page), ""]
         lines += [task_line(task) for task in page.tasks]
     else:
-        lines = [f"{whose} no{kind} tasks on this server yet."]
+        lines = [_nothing_listed(page)]
         if page.is_own and page.state is None:
-            lines.append("Make one with `/video`.")
-    footer = "/task id:<number> shows one task in full"
+            lines.append(_("Make one with `/video`."))
+    footer = _("/task id:<number> shows one task in full")
     if page.has_more or page.has_newer:
-        footer += f" · #{page.tasks[0].id} to #{page.tasks[-1].id}; the buttons show more"
+        footer += " · " + _("#{first} to #{last}; the buttons show more").format(
+            first=page.tasks[0].id, last=page.tasks[-1].id
+        )
     return StatusView(
-        title="🎬 Your tasks" if page.is_own else "🎬 Tasks",
+        title="🎬 " + (_("Your tasks") if page.is_own else _("Tasks")),
         description=fit_lines(lines, DESCRIPTION_MAX_CHARS),
         fields=(),
         colour=COLOUR_WORKING if page.tasks else COLOUR_WAITING,
         footer=footer,
     )
+
+
+def _list_head(page: TaskPage) -> str:
+    """`Your latest tasks, newest first:` and its kin: whose, which page, which state."""
+    earlier = page.has_newer
+    if page.state is None:
+        if page.is_own:
+            head = (
+                _("Your earlier tasks, newest first:")
+                if earlier
+                else _("Your latest tasks, newest first:")
+            )
+        else:
+            head = (
+                _("{member}'s earlier tasks, newest first:")
+                if earlier
+                else _("{member}'s latest tasks, newest first:")
+            )
+    elif page.is_own:
+        head = (
+            _("Your earlier {state} tasks, newest first:")
+            if earlier
+            else _("Your latest {state} tasks, newest first:")
+        )
+    else:
+        head = (
+            _("{member}'s earlier {state} tasks, newest first:")
+            if earlier
+            else _("{member}'s latest {state} tasks, newest first:")
+        )
+    return head.format(member=f"<@{page.user_id}>", state=_page_state(page))
+
+
+def _nothing_listed(page: TaskPage) -> str:
+    """`You have no tasks on this server yet.` and its kin."""
+    if page.state is None:
+        head = (
+            _("You have no tasks on this server yet.")
+            if page.is_own
+            else _("{member} has no tasks on this server yet.")
+        )
+    else:
+        head = (
+            _("You have no {state} tasks on this server yet.")
+            if page.is_own
+            else _("{member} has no {state} tasks on this server yet.")
+        )
+    return head.format(member=f"<@{page.user_id}>", state=_page_state(page))
+
+
+def _page_state(page: TaskPage) -> str:
+    return "" if page.state is None else state_word(page.state)
 
 
 # -- /task -----------------------------------------------------------------------------------
@@ -156,32 +231,53 @@ def task_detail_view(detail: TaskDetail, *, now: datetime) -> StatusView:
     """`/task id:`: the status embed, plus timings, cost, the result link and the history."""
     task = detail.task
     base = status_view(task, position=None, now=now)
-    extra = [EmbedField("Timings", _timings(task), inline=False), EmbedField("Cost", _cost(task))]
+    cost = _("Cost")
+    extra = [EmbedField(_("Timings"), _timings(task), inline=False), EmbedField(cost, _cost(task))]
     link = _result_link(task)
+    result = _("Result")
     if task.result_deleted_by is not None:
-        when = (
-            ""
+        who = f"<@{task.result_deleted_by}>"
+        removed = (
+            _("Removed by {member}").format(member=who)
             if task.result_deleted_at is None
-            else f" {discord_time(task.result_deleted_at, 'R')}"
+            else _("Removed by {member} {when}").format(
+                member=who, when=discord_time(task.result_deleted_at, "R")
+            )
         )
-        extra.append(EmbedField("Result", f"Removed by <@{task.result_deleted_by}>{when}"))
+        extra.append(EmbedField(result, removed))
     elif link is not None:
-        extra.append(EmbedField("Result", f"[Jump to the video]({link})"))
+        extra.append(EmbedField(result, _("[Jump to the video]({link})").format(link=link)))
     elif task.result_url:
-        extra.append(EmbedField("Result", f"[Kling's link]({task.result_url}) (it expires)"))
+        extra.append(
+            EmbedField(
+                result, _("[Kling's link]({link}) (it expires)").format(link=task.result_url)
+            )
+        )
     family = _family(detail)
     if family:
-        extra.append(EmbedField("Family", family, inline=False))
-    extra.append(EmbedField("History", _history(detail), inline=False))
+        extra.append(EmbedField(_("Family"), family, inline=False))
+    extra.append(EmbedField(_("History"), _history(detail), inline=False))
     # The status message's Cost says what was left at the charge; here, what it came to.
-    kept = tuple(f for f in base.fields if f.name != "Cost")
+    kept = tuple(f for f in base.fields if f.name != cost)
     view = replace(base, fields=(*kept, *extra))
     # The added fields take room from the prompt, never the other way round.
     room = max(0, min(DESCRIPTION_MAX_CHARS, EMBED_MAX_CHARS - (view.size - len(view.description))))
     return replace(view, description=clip(view.description, room))
 
 
-_MADE_AS = {"edit": "an edit", "variation": "a variation", "extension": "an extension"}
+# In English here, in the reader's language where they are shown (`translated`).
+_MADE_AS = {
+    "rerun": N_("A rerun of {task}"),
+    "edit": N_("An edit of {task}"),
+    "variation": N_("A variation of {task}"),
+    "extension": N_("An extension of {task}"),
+}
+_KIND_WORDS = {
+    "rerun": N_("rerun"),
+    "edit": N_("edit"),
+    "variation": N_("variation"),
+    "extension": N_("extension"),
+}
 
 
 def _family(detail: TaskDetail) -> str:
@@ -190,21 +286,21 @@ def _family(detail: TaskDetail) -> str:
     lines = []
     parent_id = task.rerun_of if task.rerun_of is not None else task.parent_id
     if parent_id is not None:
-        how = "a rerun" if task.rerun_of is not None else _MADE_AS[task.parent_kind or "edit"]
-        lines.append(f"{how.capitalize()} of {_task_ref(parent_id, detail.parent)}")
+        how = "rerun" if task.rerun_of is not None else task.parent_kind or "edit"
+        made_as = translated(_MADE_AS[how])
+        lines.append(made_as.format(task=_task_ref(parent_id, detail.parent)))
     if detail.children:
         made = [f"{_task_ref(c.id, c)} ({_child_kind(c)})" for c in detail.children]
-        lines.append("Made from it: " + ", ".join(made))
+        lines.append(_("Made from it: {tasks}").format(tasks=", ".join(made)))
     if len(detail.chain) > 1:
         shots = [f"**#{t.id}**" if t.id == task.id else _task_ref(t.id, t) for t in detail.chain]
-        lines.append("Chain: " + " → ".join(shots))
+        lines.append(_("Chain: {shots}").format(shots=" → ".join(shots)))
     return clip("\n".join(lines), FIELD_VALUE_MAX_CHARS)
 
 
 def _child_kind(child: TaskRecord) -> str:
-    if child.rerun_of is not None:
-        return "rerun"
-    return child.parent_kind or "edit"
+    kind = "rerun" if child.rerun_of is not None else child.parent_kind or "edit"
+    return translated(_KIND_WORDS[kind])
 
 
 def _task_ref(task_id: int, task: TaskRecord | None) -> str:
@@ -222,118 +318,71 @@ def _result_link(task: TaskRecord) -> str | None:
 
 
 def _timings(task: TaskRecord) -> str:
-    lines = [f"Created {discord_time(task.created_at, 'f')} ({discord_time(task.created_at, 'R')})"]
+    created = _("Created {date} ({relative})").format(
+        date=discord_time(task.created_at, "f"), relative=discord_time(task.created_at, "R")
+    )
+    lines = [created]
     if task.submitted_at is not None:
-        lines.append(f"Sent to Kling {discord_time(task.submitted_at, 'T')}")
+        lines.append(_("Sent to Kling {time}").format(time=discord_time(task.submitted_at, "T")))
     if task.finished_at is not None:
-        lines.append(f"Finished {discord_time(task.finished_at, 'T')}")
+        lines.append(_("Finished {time}").format(time=discord_time(task.finished_at, "T")))
     if task.attempts:
-        lines.append(f"Kling was busy: sent back to the queue {plural(task.attempts, 'time')}")
+        lines.append(
+            ngettext(
+                "Kling was busy: sent back to the queue {count} time",
+                "Kling was busy: sent back to the queue {count} times",
+                task.attempts,
+            ).format(count=task.attempts)
+        )
     return "\n".join(lines)
 
 
 def _cost(task: TaskRecord) -> str:
-    text = plural(task.cost, "credit")
     refunded = task.state.is_refunded or (
         task.state is TaskState.CANCELLED
         and cancellation_refunded(
             was_created=task.api_task_id is not None, refund_running=task.cancel_refund
         )
     )
-    return f"{text}, refunded" if refunded and task.cost else text
+    if refunded and task.cost:
+        return ngettext("{count} credit, refunded", "{count} credits, refunded", task.cost).format(
+            count=task.cost
+        )
+    return credits(task.cost)
 
 
 def _event_line(event: TaskEvent) -> str:
     moved = (
-        f"created ({_state_word(event.to_state)})"
+        _("created ({state})").format(state=state_word(event.to_state))
         if event.from_state is None
-        else f"{_state_word(event.from_state)} → {_state_word(event.to_state)}"
+        else f"{state_word(event.from_state)} → {state_word(event.to_state)}"
     )
     line = f"{discord_time(event.at, 'T')} {moved}"
     if event.detail.strip():
-        line += f" · {inline(event.detail, EVENT_DETAIL_CHARS)}"
+        line += f" · {inline(translated(event.detail), EVENT_DETAIL_CHARS)}"
     return line
 
 
-def _state_word(state: TaskState) -> str:
-    return state.value.replace("_", " ")
+def state_word(state: TaskState) -> str:
+    """A state as a word in a sentence: `timed out`."""
+    return translated(_STATE_WORDS[state])
 
 
 def _history(detail: TaskDetail) -> str:
     lines = [_event_line(event) for event in detail.events]
     earlier = detail.earlier_events
     while lines:
-        head = [f"… {plural(earlier, 'earlier step')}"] if earlier else []
+        head = (
+            ["… " + ngettext("{count} earlier step", "{count} earlier steps", earlier)]
+            if earlier
+            else []
+        )
+        head = [line.format(count=earlier) for line in head]
         text = "\n".join([*head, *lines])
         if len(text) <= FIELD_VALUE_MAX_CHARS:
             return text
         lines.pop(0)  # the oldest shown step gives way first
         earlier += 1
-    return f"{plural(earlier, 'step')}, too long to show"
-
-
-# -- /cancel ---------------------------------------------------------------------------------
-
-CHOICE_NAME_CHARS = 100  # Discord's limit for an autocomplete choice's name
-
-
-def cancel_choice_name(task: TaskRecord) -> str:
-    """An autocomplete choice: `#12 · ⏳ Queued · a paper boat in the rain`."""
-    head = f"#{task.id} · {state_badge(task.state)} · "
-    words = task.request.prompt or " ".join(shot.prompt for shot in task.request.shots)
-    return head + clip(" ".join(words.split()) or "(no prompt)", CHOICE_NAME_CHARS - len(head))
-
-
-def cancel_text(cancelled: Cancelled) -> str:
-    """What the member reads after `/cancel` (or the Cancel button)."""
-    step, task = cancelled.step, cancelled.task
-    number = f"Task #{task.id}"
-    refunded = cancellation_refunded(
-        was_created=task.api_task_id is not None, refund_running=task.cancel_refund
-    )
-    credits = plural(task.cost, "credit")
-    if step is CancelStep.END_NOW:
-        money = f" {credits} refunded." if refunded and task.cost else ""
-        if task.api_task_id is None:
-            return f"Cancelled {number.lower()}: it never reached Kling.{money}"
-        return f"Cancelled {number.lower()}: Kling had made it, and it won't be posted.{money}"
-    if step is CancelStep.MARK:
-        money = (
-            f" Your {credits} will be refunded."
-            if refunded
-            else f" The server is billed for it, so your {credits} stay used."
-        )
-        if not task.cost:
-            money = ""
-        return (
-            f"Cancelled {number.lower()}. Kling is already rendering it and can't be stopped: "
-            f"it won't be posted, and it keeps its place among the videos Kling is making "
-            f"until it is done.{money}"
-        )
-    if step is CancelStep.TOO_LATE:
-        return (
-            f"{number} is being posted right now, too late to cancel. Once it is there, its "
-            "🗑 Delete button removes it."
-        )
-    return f"{number} has already ended ({_state_word(task.state)}): there is nothing to cancel."
-
-
-# -- /element --------------------------------------------------------------------------------
-
-
-def element_list_view(elements: list[LibraryElement]) -> StatusView:
-    """`/element list`: the server's library, by name."""
-    if elements:
-        lines = [
-            f"**{inline(e.name, 40)}** — `{e.element_id}` (added by <@{e.added_by}>)"
-            for e in elements
-        ]
-    else:
-        lines = ["The library is empty. Moderators add elements with `/element add`."]
-    return StatusView(
-        title="📚 Element library",
-        description=fit_lines(lines, DESCRIPTION_MAX_CHARS),
-        fields=(),
-        colour=COLOUR_WORKING if elements else COLOUR_WAITING,
-        footer="Type a name in the elements option of /video or /storyboard; IDs work too.",
-    )
+    return ngettext(
+        "{count} step, too long to show", "{count} steps, too long to show", earlier
+    ).format(count=earlier)

@@ -86,7 +86,7 @@ def private_result_text(
 ) -> str:
     """The result sent to the member in private because the channel refused it, saying why."""
     lead = _("Posting in {channel} failed ({problem}), so it comes to you here.").format(
-        channel=f"<#{task.channel_id}>", problem=channel_problem
+        channel=f"<#{task.channel_id}>", problem=translated(channel_problem)
     )
     text = f"{lead}\n{result_text(task, form, size_bytes, upload_limit, url=url)}"
     return (

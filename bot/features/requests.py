@@ -12,15 +12,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.errors import InvalidInput
+from bot.domain.i18n import N_, _, option_name
 from bot.domain.request import OmniRequest, Shot, first_problem, make_request
 from bot.domain.storyboard import EXAMPLE as SHOTS_EXAMPLE
 from bot.domain.storyboard import parse_shots, shots_from_lines
-from bot.features.clips import check_clip_metadata
+from bot.features.clips import KLING_CLIP_LIMIT, check_clip_metadata
 from bot.features.media import VIDEO_SLOT, AttachmentInfo, check_image
 from bot.settings import OmniSettings
 
 _ELEMENT_ID = re.compile(r"[0-9]+")  # ASCII only: \d takes Arabic-Indic digits; range: models
 MAX_ELEMENTS = 7
+# A clip over the bot's configured cap, or over what the bot may upload where it was attached.
+_BOT_CLIP_LIMIT = N_(
+    "`{slot}` is {size}; the bot is set to take clips of at most {most}. Trim or compress the clip."
+)
+_UPLOAD_CLIP_LIMIT = N_(
+    "`{slot}` is {size}; the bot re-posts your clip on the task's message so that Kling can "
+    "fetch it, and files here may be at most {most}. Trim or compress the clip."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +84,16 @@ def parse_elements(text: str | None) -> list[dict[str, str]]:
     for item in items:
         if not _ELEMENT_ID.fullmatch(item):
             raise InvalidInput(
-                f"`elements` must be Kling element IDs separated by commas, like 123456, 789012: "
-                f"{item[:40]!r} is not an ID."
+                _(
+                    "`elements` must be Kling element IDs separated by commas, like 123456, "
+                    "789012: {item} is not an ID."
+                ).format(item=repr(item[:40]))
             )
     if len(items) > MAX_ELEMENTS:
         raise InvalidInput(
-            f"`elements` can list at most {MAX_ELEMENTS} IDs; {len(items)} were given."
+            _("`elements` can list at most {most} IDs; {count} were given.").format(
+                most=MAX_ELEMENTS, count=len(items)
+            )
         )
     return [{"element_id": item} for item in items]
 
@@ -99,8 +112,10 @@ def image_fields(attachments: tuple[AttachmentInfo, ...]) -> list[dict[str, str]
     missing = [slot for slot in IMAGE_SLOTS[: highest + 1] if slot not in by_slot]
     if missing:
         raise InvalidInput(
-            f"Attach `{missing[0]}` before the later images: `<<<image_N>>>` in the prompt means "
-            "the Nth of image_1 … image_4."
+            _(
+                "Attach `{slot}` before the later images: `<<<image_N>>>` in the prompt means "
+                "the Nth of image_1 … image_4."
+            ).format(slot=option_name(missing[0]))
         )
     fields = [{"url": by_slot[slot].url} for slot in given]
     fields += [{"url": by_slot[slot].url, "frame": slot} for slot in FRAME_SLOTS if slot in by_slot]
@@ -111,24 +126,22 @@ VIDEO_USES = {"edit": "base", "reference": "feature"}  # the option's choices �
 
 
 def video_fields(
-    options: VideoOptions, *, max_clip_bytes: int, clip_limit_reason: str = ""
+    options: VideoOptions, *, max_clip_bytes: int, clip_limit_reason: str = KLING_CLIP_LIMIT
 ) -> list[dict[str, Any]]:
     """The member's clip, checked from Discord's metadata, as a `video_list` item."""
     clip = next((info for info in options.attachments if info.slot == VIDEO_SLOT), None)
     if clip is None:
         if options.video_use is not None or options.keep_sound is not None:
             raise InvalidInput(
-                "`video_use` and `keep_sound` apply to a clip: attach one as `video`, "
-                "or leave them out."
+                _(
+                    "`video_use` and `keep_sound` apply to a clip: attach one as `video`, "
+                    "or leave them out."
+                )
             )
         return []
     limit, reason = max_clip_bytes, clip_limit_reason
     if options.upload_limit_bytes is not None and options.upload_limit_bytes < limit:
-        limit = options.upload_limit_bytes
-        reason = (
-            "the bot re-posts your clip on the task's message so that Kling can fetch it, and "
-            "files here may be"
-        )
+        limit, reason = options.upload_limit_bytes, _UPLOAD_CLIP_LIMIT
     check_clip_metadata(
         clip.slot,
         clip.filename,
@@ -139,7 +152,7 @@ def video_fields(
     )
     use = options.video_use or "edit"
     if use not in VIDEO_USES:
-        raise InvalidInput("`video_use` is `edit` (change the clip) or `reference` (follow it).")
+        raise InvalidInput(_("`video_use` is `edit` (change the clip) or `reference` (follow it)."))
     return [
         {
             "url": clip.url,
@@ -154,18 +167,24 @@ def loop_frames(images: list[dict[str, str]]) -> list[dict[str, str]]:
     first = next((image for image in images if image.get("frame") == "first_frame"), None)
     if first is None:
         raise InvalidInput(
-            "`loop` needs a `first_frame`: the video returns to that picture at its end. "
-            "Attach one, or leave `loop` out."
+            _(
+                "`loop` needs a `first_frame`: the video returns to that picture at its end. "
+                "Attach one, or leave `loop` out."
+            )
         )
     if any(image.get("frame") == "end_frame" for image in images):
         raise InvalidInput(
-            "`loop` ends the video on its first frame, so it can't have an `end_frame` too: "
-            "drop one of them."
+            _(
+                "`loop` ends the video on its first frame, so it can't have an `end_frame` too: "
+                "drop one of them."
+            )
         )
     if len(images) > 1:
         raise InvalidInput(
-            "A loop can't use reference images: Kling allows an end frame with at most 2 images "
-            "in all, the first frame and its copy. Drop image_1 … image_4 or `loop`."
+            _(
+                "A loop can't use reference images: Kling allows an end frame with at most 2 "
+                "images in all, the first frame and its copy. Drop image_1 … image_4 or `loop`."
+            )
         )
     return [*images, {"url": first["url"], "frame": "end_frame"}]
 
@@ -180,7 +199,7 @@ def build_video_request(
     videos = video_fields(
         options,
         max_clip_bytes=max_clip_bytes,
-        clip_limit_reason="the bot is set to take clips of",
+        clip_limit_reason=_BOT_CLIP_LIMIT,
     )
     frame_is_fixed = any(f.get("frame") == "first_frame" for f in images)
     is_edit = any(v["refer_type"] == "base" for v in videos)
@@ -213,11 +232,13 @@ def build_storyboard_request(options: StoryboardOptions, defaults: OmniSettings)
     has_prompt = bool(options.prompt and options.prompt.strip())
     if has_shots and has_prompt:
         raise InvalidInput(
-            "Give either `shots` (your own shots) or `prompt` (Kling plans the shots), not both."
+            _("Give either `shots` (your own shots) or `prompt` (Kling plans the shots), not both.")
         )
     if not has_shots and not has_prompt:
         raise InvalidInput(
-            f"Give `shots`, like {SHOTS_EXAMPLE}, or a `prompt` to let Kling plan them."
+            _("Give `shots`, like {example}, or a `prompt` to let Kling plan them.").format(
+                example=SHOTS_EXAMPLE
+            )
         )
     fields: dict[str, Any] = {
         "model": STORYBOARD_MODEL,

@@ -20,6 +20,7 @@ from bot.domain.errors import (
     NotYours,
     TaskNotFound,
 )
+from bot.domain.i18n import N_, _
 from bot.domain.moderation import MemberFacts, is_moderator
 from bot.domain.records import TaskRecord
 from bot.engine.task_engine import utc_now
@@ -61,11 +62,11 @@ class ButtonPress:
     channel_rights: ChannelRights | None = None  # the bot's, where the button was pressed
 
 
-NOT_YOURS = (
+NOT_YOURS = N_(
     "Only the member who asked for this video (or a moderator) can do that with it. "
     "Make your own with `/video`."
 )
-ASKED_ALREADY = "You asked for a rerun of this video a moment ago; it is on its way."
+ASKED_ALREADY = N_("You asked for a rerun of this video a moment ago; it is on its way.")
 
 
 def notice_due(last_notice_at: datetime | None, now: datetime) -> bool:
@@ -149,16 +150,16 @@ class RerunService:
         """
         task = await self.result_task(press.guild_id, press.task_id)
         if not await self.allows(task, press.member):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         key = (press.message_id, press.member.user_id)
         now = self._clock()
         self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_WINDOW}
         if key in self._recent:
-            raise InvalidInput(ASKED_ALREADY)
+            raise InvalidInput(_(ASKED_ALREADY))
         self._recent[key] = now  # claimed before the first await, as for reactions
         try:
             if await self._rerun_stored_lately(press.guild_id, press.member.user_id, task):
-                raise InvalidInput(ASKED_ALREADY)
+                raise InvalidInput(_(ASKED_ALREADY))
             return await self._queue_rerun(
                 task, press.guild_id, press.channel_id, press.member, press.channel_rights
             )
@@ -170,7 +171,7 @@ class RerunService:
         """The task a result button names, if it is one of this server's (else TaskNotFound)."""
         task = await self._store.get_task(task_id)
         if task.guild_id != guild_id:
-            raise TaskNotFound(f"There is no task #{task_id} on this server.")
+            raise TaskNotFound(_("There is no task #{id} on this server.").format(id=task_id))
         return task
 
     async def allows(self, task: TaskRecord, member: MemberFacts) -> bool:

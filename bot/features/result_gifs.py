@@ -21,17 +21,18 @@ import aiohttp
 
 from bot.domain.delivery import kept_result
 from bot.domain.errors import ApiError, InvalidInput, NotYours
+from bot.domain.i18n import N_, _
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
 from bot.features.gif import GifFacts, make_gif
 from bot.features.reruns import NOT_YOURS, RerunService
 from bot.omni.download import ResultTooLarge, download_to_file
 
-NO_FILE = (
+NO_FILE = N_(
     "The bot no longer has this video's file and it was posted as a link, so no GIF can be "
     "made of it."
 )
-BUSY = "A GIF of this video is being made already; it will be posted here in a moment."
+BUSY = N_("A GIF of this video is being made already; it will be posted here in a moment.")
 _DOWNLOAD_TIMEOUT_S = 300
 
 
@@ -63,9 +64,9 @@ class ResultGifs:
         """The result's task, if this member may have a GIF of it (else the refusal)."""
         task = await self._reruns.result_task(press.guild_id, press.task_id)
         if not await self._reruns.allows(task, press.member):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         if task.id in self._busy:
-            raise InvalidInput(BUSY)
+            raise InvalidInput(_(BUSY))
         return task
 
     @contextlib.asynccontextmanager
@@ -92,7 +93,7 @@ class ResultGifs:
         if await asyncio.to_thread(kept.is_file):
             return kept
         if press.attachment_url is None:
-            raise InvalidInput(NO_FILE)
+            raise InvalidInput(_(NO_FILE))
         target = folder / "video.mp4"
         try:
             await download_to_file(
@@ -104,6 +105,6 @@ class ResultGifs:
             )
         except (ApiError, ResultTooLarge):
             raise InvalidInput(
-                "The video could not be downloaded from Discord to make a GIF; try again."
+                _("The video could not be downloaded from Discord to make a GIF; try again.")
             ) from None
         return target

@@ -7,6 +7,7 @@ stays (`/task` says who removed it and when), and it is written before the messa
 from __future__ import annotations
 
 from bot.domain.errors import IllegalTransition, InvalidInput, NotYours
+from bot.domain.i18n import _
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskRecord
 from bot.features.quotas import ModeratedUseCase, is_server_moderator
@@ -26,13 +27,15 @@ class ResultActions(ModeratedUseCase):
         if not is_own and not await is_server_moderator(
             self._store, self._quotas, task.guild_id, member
         ):
-            raise NotYours(NOT_YOURS)
+            raise NotYours(_(NOT_YOURS))
         try:
             await self._store.mark_result_deleted(
                 task.id, by_user_id=member.user_id, now=self._clock()
             )
         except IllegalTransition:
             raise InvalidInput(
-                f"Task #{task.id}'s video is still being posted; try again in a moment."
+                _("Task #{id}'s video is still being posted; try again in a moment.").format(
+                    id=task.id
+                )
             ) from None
         return await self._store.get_task(task.id)

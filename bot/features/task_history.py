@@ -12,6 +12,7 @@ import contextlib
 from dataclasses import dataclass
 
 from bot.domain.errors import TaskNotFound
+from bot.domain.i18n import N_, _
 from bot.domain.lifecycle import TaskState
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import TaskEvent, TaskRecord
@@ -52,7 +53,9 @@ class TaskDetail:
 def not_found(task_id: int) -> TaskNotFound:
     """The one refusal for a task that is missing, elsewhere, or someone else's."""
     return TaskNotFound(
-        f"There is no task #{task_id} that you can see. `/tasks` lists your recent tasks."
+        _("There is no task #{id} that you can see. `/tasks` lists your recent tasks.").format(
+            id=task_id
+        )
     )
 
 
@@ -78,7 +81,7 @@ class TaskQueries:
         user_id = viewer.user_id if member_id is None else member_id
         if user_id != viewer.user_id:
             await require_server_moderator(
-                self._store, self._quotas, guild_id, viewer, action="see another member's tasks"
+                self._store, self._quotas, guild_id, viewer, action=N_("see another member's tasks")
             )
         # One more than a page tells whether more tasks exist that way, without a count query.
         found = await self._store.list_tasks(

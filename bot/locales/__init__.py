@@ -16,7 +16,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.domain.i18n import ENGLISH
+from bot.domain.i18n import ENGLISH, Catalogue
 
 CATALOGUE_DIR = Path(__file__).parent
 
@@ -38,14 +38,14 @@ def catalogue_for(locale: str) -> gettext.NullTranslations:
     return ENGLISH if path is None else compile_catalogue(path)
 
 
-def compile_catalogue(path: Path) -> gettext.GNUTranslations:
+def compile_catalogue(path: Path) -> Catalogue:
     """A `.po` file as the standard library's translations (fuzzy entries left out)."""
     with path.open("rb") as source:
         catalogue = read_po(source, abort_invalid=True)
     compiled = io.BytesIO()
     write_mo(compiled, catalogue)
     compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return Catalogue(compiled)
 
 
 def load_catalogues() -> tuple[str, ...]:

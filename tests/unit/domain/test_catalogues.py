@@ -11,7 +11,7 @@ import pytest
 from babel.messages.catalog import Catalog, Message
 
 from bot.discord.language import NAME_CONTEXT
-from bot.domain.i18n import N_, _, ngettext, speaking, translated
+from bot.domain.i18n import N_, _, ngettext, option_name, speaking, translated
 from bot.locales import catalogue_for, catalogue_paths
 from tests.helpers.catalogues import Key, read_catalogue, wanted
 
@@ -119,3 +119,32 @@ def test_a_regional_locale_gets_its_languages_catalogue_and_others_english() -> 
         assert _("Cancel") == "Abbrechen"
     with speaking(catalogue_for("ja")):
         assert _("Cancel") == "Cancel"
+
+
+def test_a_stored_reason_with_values_comes_out_translated_around_them() -> None:
+    # An undeliverable video's reason is stored in English with the channel's name in it.
+    reason = "the bot may not post in #général: grant Attach Files, Embed Links"
+    nested = "the bot can't see #x: grant View Channel, and the member takes no direct messages"
+    with speaking(catalogue_for("fr")):
+        assert translated(reason) == (
+            "le bot n'a pas le droit de publier dans #général : accordez Joindre des fichiers, "
+            "Intégrer des liens"
+        )
+        assert translated(nested) == (
+            "le bot ne voit pas #x : accordez Voir le salon, et le membre n'accepte pas les "
+            "messages privés"
+        )
+        assert translated("Kling said: no, thanks") == "Kling said: no, thanks"
+    assert translated(reason) == reason
+
+
+def test_sentences_built_from_counts_and_options_read_whole_in_each_language() -> None:
+    with speaking(catalogue_for("fr")):
+        assert option_name("first_frame") == "première_image"
+        text = ngettext("{count} credit a day", "{count} credits a day", 5).format(count=5)
+        assert text == "5 crédits par jour"
+    with speaking(catalogue_for("de")):
+        assert option_name("keep_sound") == "ton_behalten"
+        text = ngettext("{count} credit a day", "{count} credits a day", 1).format(count=1)
+        assert text == "1 Credit pro Tag"
+    assert option_name("first_frame") == "first_frame"
