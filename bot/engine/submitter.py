@@ -8,7 +8,6 @@ that the tracker reconciles instead of sending it twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Hashable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
+from bot.domain.clock import Clock
 from bot.domain.errors import ApiError, IllegalTransition, KlingBotError
 from bot.domain.fairness import Waiting, choose_next, next_wakeup
 from bot.domain.lifecycle import AT_API_STATES, TaskState
@@ -28,8 +28,6 @@ from bot.omni.client import OmniClient
 from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +94,7 @@ class Submitter:
     ) -> None:
         self._store = store
         # The claim each sent task is made with (the engine's; a lone submitter's own).
-        self._lease = lease or (lambda: Lease(f"submitter-{id(self)}", clock() + _LONE_LEASE))
+        self._lease = lease or (lambda: Lease(f"submitter-{id(self)}", clock.now() + _LONE_LEASE))
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._heartbeat_s = heartbeat_s  # the loop goes round at least this often (health)
         self._client = client
@@ -130,7 +128,7 @@ class Submitter:
 
     async def run_once(self) -> int:
         """Launch creates for as many ready tasks as there are free slots; return how many."""
-        now = self._clock()
+        now = self._clock.now()
         if self._paused_until is not None and now < self._paused_until:
             self._next_wakeup = self._paused_until
             return 0
@@ -180,13 +178,12 @@ class Submitter:
                 await self.run_once()
             except Exception:
                 log.exception("submitter pass failed; retrying shortly")
-                self._next_wakeup = self._clock() + timedelta(seconds=1)
+                self._next_wakeup = self._clock.now() + timedelta(seconds=1)
             timeout = self._heartbeat_s
             if self._next_wakeup is not None:
-                wait_s = (self._next_wakeup - self._clock()).total_seconds()
+                wait_s = (self._next_wakeup - self._clock.now()).total_seconds()
                 timeout = min(timeout, max(0.0, wait_s))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            await self._clock.sleep(timeout, wake=self._wake)
 
     async def stop(self, grace_s: float) -> None:
         """Stop launching; give creates already sent up to `grace_s` to get their answer."""
@@ -266,13 +263,13 @@ class Submitter:
             delay = self._backoff.delay_s(task.attempts, error.retry_after_s, self._rng)
             log.info("create deferred %s by %.1fs: %s", context, delay, error.log_line())
             if verdict.pauses_every_create:
-                self._paused_until = self._clock() + timedelta(seconds=delay)
-            not_before = self._clock() + timedelta(seconds=delay)
+                self._paused_until = self._clock.now() + timedelta(seconds=delay)
+            not_before = self._clock.now() + timedelta(seconds=delay)
             requeued = await self._persist(
                 task,
                 TaskState.QUEUED,
                 lambda: self._store.requeue(
-                    task.id, not_before=not_before, now=self._clock(), detail=error.log_line()
+                    task.id, not_before=not_before, now=self._clock.now(), detail=error.log_line()
                 ),
             )
             if requeued is not None:
@@ -295,7 +292,12 @@ class Submitter:
             task,
             to,
             lambda: self._store.transition(
-                task.id, to, now=self._clock(), expect=TaskState.SUBMITTING, detail=detail, **fields
+                task.id,
+                to,
+                now=self._clock.now(),
+                expect=TaskState.SUBMITTING,
+                detail=detail,
+                **fields,
             ),
         )
         if moved is not None:
@@ -325,5 +327,5 @@ class Submitter:
                 log.exception("%s: recording %s failed; trying again", task.log_context, to.value)
                 if self._stopping:
                     return None  # still `submitting`: the next start reconciles it
-                await asyncio.sleep(delay_s)
+                await self._clock.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)

@@ -17,16 +17,15 @@ import pytest
 
 from bot.domain.errors import IllegalTransition
 from bot.domain.lifecycle import TaskState
-from bot.domain.polling import PollPolicy
 from bot.domain.records import Lease, NewTask, QuotaCheck
 from bot.domain.request import make_request
+from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
-from bot.engine.submitter import Backoff
 from bot.engine.task_engine import EngineSettings, TaskEngine
-from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.omni.client import OmniClient, RetryPolicy
 from bot.store.sql_store import SqlStore
+from tests.helpers.engine import FAST_SCALE
 from tests.helpers.waits import task_reaches
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -160,7 +159,8 @@ class KilledStore(SharedStore):
         return 0
 
 
-LEASE = timedelta(seconds=0.6)
+CLOCK = ScaledClock(FAST_SCALE)  # both "processes" on one time
+LEASE = timedelta(seconds=120)  # 0.6 s of wall time
 
 
 def engine_on(store: SqlStore, client: OmniClient, tmp_path: Path, owner: str) -> TaskEngine:
@@ -172,12 +172,10 @@ def engine_on(store: SqlStore, client: OmniClient, tmp_path: Path, owner: str) -
             max_concurrent_tasks=5,
             results_dir=tmp_path / f"results-{owner}",
             max_result_bytes=50 * 1024 * 1024,
-            poll_policy=PollPolicy(scale=0.005),
-            tracker=TrackerSettings(max_queries_per_s=500, reconcile_grace_s=0.05),
-            backoff=Backoff(initial_s=0.05, max_s=0.2),
             stop_grace_s=0.2,
             lease=LEASE,
         ),
+        clock=CLOCK,
         owner=owner,
     )
 
