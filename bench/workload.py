@@ -131,10 +131,15 @@ def engine_settings(
     )
 
 
-def fake_config(*, slots: int, seed: int) -> FakeCometConfig:
-    """A fake account with `slots` slots whose tasks run until `FakeTimings` times them."""
+def fake_config(*, slots: int, seed: int, clock: ScaledClock | None = None) -> FakeCometConfig:
+    """A fake account with `slots` slots whose tasks run until `FakeTimings` times them; it tells
+    times on `clock` (the engine's), if given."""
     return FakeCometConfig(
-        max_concurrent_tasks=slots, submitted_s=math.inf, processing_s=math.inf, seed=seed
+        max_concurrent_tasks=slots,
+        submitted_s=math.inf,
+        processing_s=math.inf,
+        seed=seed,
+        clock=clock,
     )
 
 
@@ -228,16 +233,16 @@ async def run_engine(
     route), the fake posts each status change to it, and polling is the sparse safety net.
     """
     request = bench_request()
+    clock = ScaledClock(scale)  # the engine's time, and the time the fake tells
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         work_dir = Path(tmp)
         async with (
-            FakeCometAPI(fake_config(slots=slots, seed=seed)) as fake,
+            FakeCometAPI(fake_config(slots=slots, seed=seed, clock=clock)) as fake,
             _CallbackRoute() as route,
         ):
             timings = FakeTimings(fake, specs, scale)
             async with aiohttp.ClientSession(trace_configs=[timings.trace_config()]) as session:
                 signer = CallbackSigner(b"bench-callback-key-0123456789ab", route.url)
-                clock = ScaledClock(scale)
                 client = OmniClient(
                     session,
                     fake.base_url,
@@ -267,7 +272,7 @@ async def run_engine(
                         queries_sent = engine.tracker.queries_sent
                     finally:
                         await engine.stop()
-                    noticed, passes = await _engine_times(store, records)
+                    noticed, passes = await _engine_times(store, records, clock)
                 finally:
                     await store.close()
         name = "engine-callbacks" if callbacks else "engine"
@@ -306,19 +311,22 @@ class _CallbackRoute:
 
 
 async def _engine_times(
-    store: SqlStore, records: list[TaskRecord]
+    store: SqlStore, records: list[TaskRecord], clock: ScaledClock
 ) -> tuple[dict[str, float], dict[str, float]]:
     """From each task's event log: when the tracker saw it end, and when the submitter pass
-    that sent it began (the submitter stamps SUBMITTING with that time); by external id."""
+    that sent it began (the submitter stamps SUBMITTING with that time); by external id, in wall
+    seconds (the log is in the engine's compressed time)."""
     noticed: dict[str, float] = {}
     passes: dict[str, float] = {}
     for record in records:
         events = await store.task_events(record.id)
         noticed[record.external_id] = next(
-            e.at.timestamp() for e in events if e.to_state in NOTICED_STATES
+            clock.wall_time_of(e.at).timestamp() for e in events if e.to_state in NOTICED_STATES
         )
         passes[record.external_id] = next(
-            e.at.timestamp() for e in events if e.to_state is TaskState.SUBMITTING
+            clock.wall_time_of(e.at).timestamp()
+            for e in events
+            if e.to_state is TaskState.SUBMITTING
         )
     return noticed, passes
 

@@ -53,11 +53,19 @@ class ScaledClock:
 
     def now(self) -> datetime:
         """The origin plus the wall time since it, stretched by 1/scale."""
-        return self.origin + (datetime.now(UTC) - self.origin) / self.scale
+        return self.time_at_wall(datetime.now(UTC))
 
     async def sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         """Wait `seconds` of this clock's time (`seconds * scale` wall seconds), or for `wake`."""
         await _sleep_wall(seconds * self.scale, wake)
+
+    def time_at_wall(self, wall: datetime) -> datetime:
+        """What this clock showed (or will show) when the real time was `wall`."""
+        return self.origin + (wall - self.origin) / self.scale
+
+    def wall_time_of(self, at: datetime) -> datetime:
+        """The real time at which this clock showed `at` (benchmarks compare with the fakes')."""
+        return self.origin + (at - self.origin) * self.scale
 
     def __repr__(self) -> str:
         return f"ScaledClock({self.scale}, origin={self.origin.isoformat()})"

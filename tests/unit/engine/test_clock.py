@@ -55,3 +55,9 @@ async def test_a_sleep_ends_when_woken(clock: Clock) -> None:
 def test_a_scale_outside_0_to_1_is_refused(scale: float) -> None:
     with pytest.raises(ValueError, match="scale must be above 0 and at most 1"):
         ScaledClock(scale)
+
+
+def test_a_scaled_time_maps_back_to_the_wall_time_it_was_shown_at() -> None:
+    origin = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    clock = ScaledClock(0.01, origin=origin)
+    assert clock.wall_time_of(origin + timedelta(seconds=500)) == origin + timedelta(seconds=5)
