@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Unpack
 
+from bot.domain.backoff import Backoff
 from bot.domain.clock import Clock
 from bot.domain.delivery import DeliveryError, ResultFile, kept_result
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
@@ -99,21 +100,20 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
+DELIVERY_RETRY = Backoff(initial_s=5.0, max_s=300.0)
+
+
 @dataclass(frozen=True, slots=True)
 class CourierSettings:
     """How results are fetched and how hard delivery tries."""
 
     results_dir: Path
     max_result_bytes: int
-    # A passing failure (Discord or the network away) is retried with a doubling wait, so the
-    # tries span about ten minutes: an outage must not turn a paid video into an undeliverable.
+    # A passing failure (Discord or the network away) is retried with a doubling wait (5 s,
+    # 10 s, 20 s … 5 min), so the tries span about ten minutes: an outage must not turn a paid
+    # video into an undeliverable.
     attempts: int = 8
-    retry_s: float = 5.0
-    max_retry_s: float = 300.0
-
-    def retry_delay_s(self, tries: int) -> float:
-        """The wait after the `tries`-th failed delivery (1 = first): 5 s, 10 s, 20 s … 5 min."""
-        return min(self.max_retry_s, self.retry_s * 2.0 ** max(0, tries - 1))
+    retry: Backoff = DELIVERY_RETRY
 
 
 class Courier:
@@ -219,7 +219,7 @@ class Courier:
 
     def _retry_later(self, task_id: int, tries: int = 1) -> None:
         job = asyncio.create_task(
-            self._enqueue_after(self._settings.retry_delay_s(tries), task_id),
+            self._enqueue_after(self._settings.retry.delay_s(tries), task_id),
             name=f"retry-delivery-{task_id}",
         )
         self._retries.add(job)

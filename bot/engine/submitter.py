@@ -8,13 +8,14 @@ that the tracker reconciles instead of sending it twice.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
+from bot.domain.backoff import Backoff
 from bot.domain.clock import Clock
 from bot.domain.errors import ApiError, IllegalTransition, KlingBotError
 from bot.domain.fairness import Waiting, choose_next, next_wakeup
@@ -30,19 +31,10 @@ from bot.store import TaskStore
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long a task waits before its next create after a 429 or a passing failure."""
-
-    initial_s: float = 2.0
-    max_s: float = 60.0
-
-    def delay_s(self, attempts: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Retry-After when the API gave one, else exponential with jitter (at least 1 s)."""
-        if retry_after_s is not None:
-            return min(self.max_s, max(0.0, retry_after_s))
-        ceiling = min(self.max_s, self.initial_s * (2.0 ** min(attempts, 16)))
-        return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
+# How long a task waits before its next create after a 429 or a passing failure (Retry-After
+# when the API gave one); and how patiently what a create led to is written to the store.
+DEFERRED_CREATE = Backoff(initial_s=2.0, max_s=60.0, jitter="equal")
+STORE_WRITE = Backoff(initial_s=0.1, max_s=5.0)
 
 
 # Turns a task's stored request into the one sent (kept images → base64, a kept clip → a URL
@@ -84,7 +76,7 @@ class Submitter:
         clock: Clock,
         on_at_api: Callable[[TaskRecord], None],
         on_changed: Callable[[TaskRecord], None],
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFERRED_CREATE,
         rng: random.Random | None = None,
         picks_up: Callable[[str, int | None], bool] | None = None,
         prepare: Prepare | None = None,
@@ -260,7 +252,9 @@ class Submitter:
             if moved is not None:
                 self._on_at_api(moved)  # the tracker reconciles it
         elif verdict.step is AfterRefusal.RETRY_LATER:
-            delay = self._backoff.delay_s(task.attempts, error.retry_after_s, self._rng)
+            delay = self._backoff.delay_s(
+                task.attempts + 1, retry_after_s=error.retry_after_s, random_unit=self._rng.random()
+            )
             log.info("create deferred %s by %.1fs: %s", context, delay, error.log_line())
             if verdict.pauses_every_create:
                 self._paused_until = self._clock.now() + timedelta(seconds=delay)
@@ -313,8 +307,7 @@ class Submitter:
         in `submitting` holding a slot, and a task the API may have billed would go untracked
         until a restart. A write that committed before its error shows as the target state.
         """
-        delay_s = 0.1
-        while True:
+        for attempt in itertools.count(1):
             try:
                 return await write()
             except IllegalTransition as exc:
@@ -327,5 +320,5 @@ class Submitter:
                 log.exception("%s: recording %s failed; trying again", task.log_context, to.value)
                 if self._stopping:
                     return None  # still `submitting`: the next start reconciles it
-                await self._clock.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                await self._clock.sleep(STORE_WRITE.delay_s(attempt))
+        raise AssertionError("unreachable: the loop above has no end")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.domain.backoff import Backoff
 from bot.domain.cancellation import CancelStep
 from bot.domain.clock import Clock
 from bot.domain.errors import IllegalTransition
@@ -30,7 +31,7 @@ from bot.domain.records import Lease, NewTask, QuotaCheck, QuotaTerms, TaskRecor
 from bot.domain.telemetry import NoTelemetry, Telemetry
 from bot.engine.clock import SYSTEM_CLOCK
 from bot.engine.courier import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
-from bot.engine.submitter import Backoff, Prepare, Submitter, waiting_of
+from bot.engine.submitter import DEFERRED_CREATE, Prepare, Submitter, waiting_of
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.omni.client import OmniClient, TaskStatus
 from bot.store import TaskStore
@@ -75,7 +76,7 @@ class EngineSettings:
     task_timeout: timedelta = timedelta(minutes=30)
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     tracker: TrackerSettings | None = None
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = DEFERRED_CREATE
     stop_grace_s: float = 10.0
     # How long a process's claim on its tasks lasts unless renewed (a third of it between
     # renewals): after a process dies, another takes its tasks within about this long.

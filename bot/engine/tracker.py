@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
+from bot.domain.backoff import Backoff
 from bot.domain.clock import Clock
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.domain.lifecycle import TaskState
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+LOOK_AGAIN = Backoff(initial_s=4.0, max_s=60.0)  # between lookups of an unconfirmed create
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +333,7 @@ class Tracker:
         looked = await self._lookups.look_up(task)
         verdict, snapshot, error = looked.verdict, looked.snapshot, looked.error
         if verdict.step is Step.LOOK_AGAIN:
-            again_s = min(60.0, 2.0 * 2.0**looked.tries)
+            again_s = LOOK_AGAIN.delay_s(looked.tries)
             self._schedule(task.id, self._clock.now() + timedelta(seconds=again_s))
             return
         if verdict.step is Step.GIVE_UP:

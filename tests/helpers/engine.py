@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.domain.backoff import Backoff
 from bot.domain.clock import Clock
 from bot.domain.records import NewTask, QuotaCheck
 from bot.domain.request import OmniRequest, make_request
@@ -26,7 +27,7 @@ from bot.omni.client import OmniClient, RetryPolicy
 from bot.store.sql_store import SqlStore
 
 FAST_SCALE = 0.005
-FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+FAST_RETRY = RetryPolicy(max_attempts=2, backoff=Backoff(initial_s=0.01, max_s=0.05))
 UNLIMITED = QuotaCheck(
     limit=None,
     window="day",

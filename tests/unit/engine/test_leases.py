@@ -23,9 +23,9 @@ from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import EngineSettings, TaskEngine
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
-from bot.omni.client import OmniClient, RetryPolicy
+from bot.omni.client import OmniClient
 from bot.store.sql_store import SqlStore
-from tests.helpers.engine import FAST_SCALE
+from tests.helpers.engine import FAST_RETRY, FAST_SCALE
 from tests.helpers.waits import task_reaches
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -184,7 +184,7 @@ async def test_another_process_takes_over_a_killed_ones_tasks_once_each(
     tmp_path: Path, store_location: Path | str
 ) -> None:
     path = store_location
-    retry = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+    retry = FAST_RETRY
     config = FakeCometConfig(submitted_s=0.05, processing_s=float("inf"))
     async with FakeCometAPI(config) as fake, aiohttp.ClientSession() as session:
         client = OmniClient(
