@@ -37,6 +37,7 @@ from bench.fake_host import FakeHost
 from bench.workload import bench_request, engine_settings
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord
+from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
 from bot.engine.task_engine import TaskEngine
 from bot.fakes.comet import FakeCometConfig
@@ -217,7 +218,7 @@ async def time_resume(path: Path, work_dir: Path, session: aiohttp.ClientSession
     """Open the store and resume an engine on it; the seconds of each step and what it found."""
     # The client is never called by resume(); it only has to exist.
     client = OmniClient(session, "http://127.0.0.1:9", API_KEY)
-    settings = engine_settings(work_dir, slots=5, scale=1.0)
+    settings = engine_settings(work_dir, slots=5)
     started = time.perf_counter()
     store = await SqlStore.open(path)
     try:
@@ -303,13 +304,15 @@ async def measure_lag(live: int, scale: float, tracking_s: float) -> dict[str, A
         async with host as base_url, aiohttp.ClientSession() as session:
             store = await SqlStore.open(work_dir / "bot.sqlite3")
             observer = _AtApiObserver(live)
+            clock = ScaledClock(scale)
             engine = TaskEngine(
                 store,
-                OmniClient(session, base_url, API_KEY),
+                OmniClient(session, base_url, API_KEY, sleep=clock.sleep),
                 FileDeliverer(work_dir / "out"),
                 # Tasks that never end must not time out while the lag is measured.
-                engine_settings(work_dir, slots=live, scale=scale, timeout_model_s=10**9),
+                engine_settings(work_dir, slots=live, timeout_model_s=10**9),
                 observer=observer,
+                clock=clock,
                 rng=random.Random(0),
             )
             request = bench_request()

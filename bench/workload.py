@@ -3,9 +3,9 @@
 Every run gets a fresh `FakeCometAPI` in this process and returns what happened to each task from
 the fake's own records (when it was created, when it ended, how often it was asked about) plus
 when the poller noticed the end. Durations are drawn in "model seconds" (the time a task takes at
-the real API) and compressed by `scale` at the fake; the engine gets `PollPolicy(scale=scale)`
-and every other time constant compressed the same way, so the whole system runs `1/scale` times
-faster than life.
+the real API) and compressed by `scale` at the fake; the engine keeps its constants in model
+seconds and runs on a `ScaledClock(scale)`, so the whole system runs `1/scale` times faster than
+life.
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from aiohttp import web
 from bench.naive import NaivePoller
 from bot.domain.callback_tokens import CallbackSigner
 from bot.domain.lifecycle import TaskState
-from bot.domain.polling import PollPolicy
 from bot.domain.records import NewTask, TaskRecord
 from bot.domain.request import OmniRequest, make_request
+from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
-from bot.engine.submitter import Backoff
 from bot.engine.task_engine import EngineSettings, TaskEngine
 from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
@@ -116,40 +115,31 @@ def engine_settings(
     work_dir: Path,
     *,
     slots: int,
-    scale: float,
     timeout_model_s: float = 30 * 60,
     callbacks: bool = False,
 ) -> EngineSettings:
-    """The engine's defaults with every time constant compressed by `scale`.
-
-    The tracker's global query rate is raised by 1/scale too: at real speed its 10/s is far above
-    what a few live tasks need, and it must stay that way when time runs faster.
-    """
-    defaults = TrackerSettings()
-    timeout = timedelta(seconds=timeout_model_s * scale)
+    """The engine's defaults, in model seconds: the engine's `ScaledClock` compresses them (the
+    tracker's 10 queries a second too, which stay far above what a few live tasks need)."""
+    timeout = timedelta(seconds=timeout_model_s)
     return EngineSettings(
         max_concurrent_tasks=slots,
         results_dir=work_dir / "results",
         max_result_bytes=50 * 1024 * 1024,
         task_timeout=timeout,
-        poll_policy=PollPolicy(scale=scale),
-        tracker=TrackerSettings(
-            task_timeout=timeout,
-            max_queries_per_s=defaults.max_queries_per_s / scale,
-            max_parallel_queries=defaults.max_parallel_queries,
-            reconcile_grace_s=defaults.reconcile_grace_s * scale,
-            # retry_after_error_s is scaled by the tracker itself (policy.scale).
-            callbacks=callbacks,
-        ),
-        backoff=Backoff(initial_s=Backoff().initial_s * scale, max_s=Backoff().max_s * scale),
+        tracker=TrackerSettings(task_timeout=timeout, callbacks=callbacks),
         stop_grace_s=1.0,
     )
 
 
-def fake_config(*, slots: int, seed: int) -> FakeCometConfig:
-    """A fake account with `slots` slots whose tasks run until `FakeTimings` times them."""
+def fake_config(*, slots: int, seed: int, clock: ScaledClock | None = None) -> FakeCometConfig:
+    """A fake account with `slots` slots whose tasks run until `FakeTimings` times them; it tells
+    times on `clock` (the engine's), if given."""
     return FakeCometConfig(
-        max_concurrent_tasks=slots, submitted_s=math.inf, processing_s=math.inf, seed=seed
+        max_concurrent_tasks=slots,
+        submitted_s=math.inf,
+        processing_s=math.inf,
+        seed=seed,
+        clock=clock,
     )
 
 
@@ -243,10 +233,11 @@ async def run_engine(
     route), the fake posts each status change to it, and polling is the sparse safety net.
     """
     request = bench_request()
+    clock = ScaledClock(scale)  # the engine's time, and the time the fake tells
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         work_dir = Path(tmp)
         async with (
-            FakeCometAPI(fake_config(slots=slots, seed=seed)) as fake,
+            FakeCometAPI(fake_config(slots=slots, seed=seed, clock=clock)) as fake,
             _CallbackRoute() as route,
         ):
             timings = FakeTimings(fake, specs, scale)
@@ -257,6 +248,7 @@ async def run_engine(
                     fake.base_url,
                     fake.config.api_key,
                     callback_url_for=signer.url_for if callbacks else None,
+                    sleep=clock.sleep,
                 )
                 store = await SqlStore.open(work_dir / "bot.sqlite3")
                 try:
@@ -265,8 +257,9 @@ async def run_engine(
                         store,
                         client,
                         FileDeliverer(work_dir / "out"),
-                        engine_settings(work_dir, slots=slots, scale=scale, callbacks=callbacks),
+                        engine_settings(work_dir, slots=slots, callbacks=callbacks),
                         observer=observer,
+                        clock=clock,
                         rng=random.Random(seed),
                     )
                     route.receiver = CallbackReceiver(signer, engine)
@@ -279,7 +272,7 @@ async def run_engine(
                         queries_sent = engine.tracker.queries_sent
                     finally:
                         await engine.stop()
-                    noticed, passes = await _engine_times(store, records)
+                    noticed, passes = await _engine_times(store, records, clock)
                 finally:
                     await store.close()
         name = "engine-callbacks" if callbacks else "engine"
@@ -318,19 +311,22 @@ class _CallbackRoute:
 
 
 async def _engine_times(
-    store: SqlStore, records: list[TaskRecord]
+    store: SqlStore, records: list[TaskRecord], clock: ScaledClock
 ) -> tuple[dict[str, float], dict[str, float]]:
     """From each task's event log: when the tracker saw it end, and when the submitter pass
-    that sent it began (the submitter stamps SUBMITTING with that time); by external id."""
+    that sent it began (the submitter stamps SUBMITTING with that time); by external id, in wall
+    seconds (the log is in the engine's compressed time)."""
     noticed: dict[str, float] = {}
     passes: dict[str, float] = {}
     for record in records:
         events = await store.task_events(record.id)
         noticed[record.external_id] = next(
-            e.at.timestamp() for e in events if e.to_state in NOTICED_STATES
+            clock.wall_time_of(e.at).timestamp() for e in events if e.to_state in NOTICED_STATES
         )
         passes[record.external_id] = next(
-            e.at.timestamp() for e in events if e.to_state is TaskState.SUBMITTING
+            clock.wall_time_of(e.at).timestamp()
+            for e in events
+            if e.to_state is TaskState.SUBMITTING
         )
     return noticed, passes
 

@@ -52,7 +52,9 @@ class QuotaCog(commands.Cog):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        self.service = QuotaService(services.store, settings.quotas, omni=settings.omni)
+        self.service = QuotaService(
+            services.store, settings.quotas, omni=settings.omni, clock=services.clock.now
+        )
 
     @quota.command(name="show", description="Credits used and left, and when they reset")
     @app_commands.describe(member="Someone else's quota (moderators only)")

@@ -15,7 +15,6 @@ from bot.discord.uploads import TRANSIENT_ERRORS
 from bot.domain.channel_rights import ChannelRights
 from bot.domain.errors import KlingBotError
 from bot.domain.i18n import _, translated
-from bot.engine.task_engine import utc_now
 from bot.features.render import status_view
 from bot.features.reruns import RERUN_EMOJI, Reaction
 
@@ -92,7 +91,7 @@ class RerunCog(commands.Cog):
         if ticket is None:
             return
         try:
-            view = status_view(ticket.task, position=None, now=utc_now())
+            view = status_view(ticket.task, position=None, now=self.bot.clock.now())
             status = await channel.send(
                 embed=status_embed(view),
                 reference=reference,

@@ -16,7 +16,6 @@ from bot.discord.client import KlingBot
 from bot.discord.translate import status_embed
 from bot.domain.i18n import _
 from bot.domain.lifecycle import TaskState
-from bot.engine.task_engine import utc_now
 from bot.features.render_lists import task_detail_view, task_list_view
 from bot.features.task_history import TaskPage, TaskQueries
 from cogs.tickets import (
@@ -150,7 +149,7 @@ class TasksCog(PersistentButtonsCog):
         detail = await self.queries.detail(
             guild_id_of(interaction), actor_facts(interaction), task_id
         )
-        await answer(interaction, view=task_detail_view(detail, now=utc_now()))
+        await answer(interaction, view=task_detail_view(detail, now=interaction.client.clock.now()))
 
 
 async def setup(bot: KlingBot) -> None:

@@ -28,7 +28,6 @@ from bot.domain.i18n import _, translated
 from bot.domain.moderation import MemberFacts
 from bot.domain.records import InteractionToken
 from bot.engine.pause_points import BEFORE_ANSWER, BEFORE_RELEASE
-from bot.engine.task_engine import utc_now
 from bot.features.elements import ElementLibrary
 from bot.features.generation import GenerationService, Ticket
 from bot.features.media import AttachmentInfo
@@ -153,7 +152,7 @@ async def answer_with_ticket(
     """
     pause_points = interaction.client.pause_points
     await pause_points.reached(BEFORE_ANSWER, ticket.task.log_context)
-    view = status_view(ticket.task, position=None, now=utc_now())
+    view = status_view(ticket.task, position=None, now=interaction.client.clock.now())
     try:
         response = await interaction.response.send_message(
             embed=status_embed(view),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.discord.client import KlingBot
+from bot.engine.clock import ScaledClock
 from bot.fakes.clip_maker import make_clip
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
@@ -52,7 +53,7 @@ async def _narrate(out: TextIO, output_path: Path, *, with_video: bool) -> int:
         async with FakeCometAPI(comet_config) as comet, FakeDiscord() as discord_fake:
             say(f"fake CometAPI at {comet.base_url}; fake Discord at {discord_fake.base_url}")
             settings = settings_for(discord_fake, comet, Path(tmp))
-            async with running_bot(discord_fake, settings, time_scale=0.1) as bot:
+            async with running_bot(discord_fake, settings, clock=ScaledClock(0.1)) as bot:
                 say(f"the bot logged in as {bot.user} and synced its commands")
                 clip = None
                 if with_video:

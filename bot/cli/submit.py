@@ -22,12 +22,14 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.cli.table import progress_line
+from bot.domain.clock import Clock
 from bot.domain.errors import InvalidInput
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord
 from bot.domain.request import OmniRequest, make_request
 from bot.domain.wording import human_size
 from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
+from bot.engine.clock import SYSTEM_CLOCK, ScaledClock
 from bot.engine.task_engine import PicksUp, utc_now
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
 from bot.features.media import check_image_file
@@ -41,7 +43,7 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Kling takes images of at most 10 MB
 # The built-in fake makes a video in about four seconds; the engine's waits shrink to match.
 FAKE_SUBMITTED_S = 1.0
 FAKE_PROCESSING_S = 3.0
-FAKE_TIME_SCALE = 0.05
+FAKE_TIME_SCALE = 0.05  # the built-in fake's tasks take seconds: the engine's clock runs 20× faster
 WAIT_POLL_S = 0.25
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG
 _STILL_SENDING = (TaskState.QUEUED, TaskState.SUBMITTING)
@@ -230,19 +232,19 @@ async def run_submit(
     on_progress: Callable[[str], None],
     use_fake: bool = False,
     stop: asyncio.Event | None = None,
-    time_scale: float | None = None,
+    clock: Clock | None = None,
 ) -> SubmitOutcome:
     """Queue one command-line task and run the engine until it is at the API, or with `wait`
     until it has ended. SIGINT/SIGTERM (or `stop`) end the wait early; the task stays resumable.
 
-    Earlier command-line tasks left unfinished are resumed on the way. `time_scale` compresses
-    the engine's waits (default: 1, or the fake's). Raises EngineBusy.
+    Earlier command-line tasks left unfinished are resumed on the way. The engine runs on `clock`
+    (default: the system's, or a faster one on the built-in fake). Raises EngineBusy.
     """
     async with contextlib.AsyncExitStack() as stack:
         if use_fake:
             settings = await stack.enter_async_context(fake_api(settings))
-        if time_scale is None:
-            time_scale = FAKE_TIME_SCALE if use_fake else 1.0
+        if clock is None:
+            clock = ScaledClock(FAKE_TIME_SCALE) if use_fake else SYSTEM_CLOCK
         if isinstance(settings.storage.database, Path):  # PostgreSQL: shared by processes
             await stack.enter_async_context(engine_lock(settings.storage.database))
         store = await SqlStore.open(settings.storage.database)
@@ -253,7 +255,7 @@ async def run_submit(
         new = NewTask(origin="cli", request=request, cost=0)
         scope = command_line_scope({new.external_id} if use_fake else None)
         engine = build_engine(
-            settings, session, store, deliverer, printer, time_scale=time_scale, picks_up=scope
+            settings, session, store, deliverer, printer, clock=clock, picks_up=scope
         )
         resumed = sum((await engine.start()).values())
         if resumed:

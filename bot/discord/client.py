@@ -33,9 +33,11 @@ from bot.discord.time import DiscordClock
 from bot.discord.trace import discord_trace
 from bot.domain.about import NAME, bot_version
 from bot.domain.callback_tokens import CallbackSigner, load_or_create_key
+from bot.domain.clock import Clock
 from bot.domain.invite import invite_url
 from bot.domain.telemetry import Fanout, Vitals
 from bot.engine.assembly import TerminalDeliverer, build_engine, engine_lock
+from bot.engine.clock import SYSTEM_CLOCK
 from bot.engine.courier import SplitDeliverer
 from bot.engine.pause_points import PausePoints
 from bot.engine.progress_ticker import ProgressTicker, RenderEstimates
@@ -90,6 +92,7 @@ class Services:
     """What the cogs use; built once in `setup_hook`."""
 
     settings: Settings
+    clock: Clock
     store: SqlStore
     session: aiohttp.ClientSession
     engine: TaskEngine
@@ -132,7 +135,7 @@ class KlingBot(commands.AutoShardedBot):
         self,
         settings: Settings,
         *,
-        time_scale: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
         config_source: str = "",
         pause_points: PausePoints | None = None,
         **options: object,
@@ -155,7 +158,9 @@ class KlingBot(commands.AutoShardedBot):
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
-        self.time_scale = time_scale
+        # The time the engine and the use cases run on (a faster one in the demo and tests);
+        # Discord's own timers (tokens, rate limits) stay on the real clock.
+        self.clock = clock
         self.config_source = config_source  # the config file read, for the start-up line
         self._has_said_ready = False
         self.pause_points = pause_points or PausePoints()  # test-only: none armed in production
@@ -229,6 +234,7 @@ class KlingBot(commands.AutoShardedBot):
             positions=self._queue_positions,
             pacer=self.edit_pacer,
             estimates=estimates.expected_s,
+            now=self.clock.now,
         )
         results_dir = settings.storage.media_dir / "results"
         deliverer = SplitDeliverer(
@@ -252,17 +258,21 @@ class KlingBot(commands.AutoShardedBot):
             store,
             deliverer,
             status,
-            time_scale=self.time_scale,
+            clock=self.clock,
             prepare=InputPreparer(media, hosting).prepare,
             forget_inputs=media.forget,
             telemetry=telemetry,
             callbacks=callbacks,
         )
-        elements = ElementLibrary(store, settings.quotas)
-        generation = GenerationService(engine, settings, media, hosting, elements=elements)
-        reruns = RerunService(store, generation, settings)
+        now = self.clock.now
+        elements = ElementLibrary(store, settings.quotas, clock=now)
+        generation = GenerationService(
+            engine, settings, media, hosting, elements=elements, clock=now
+        )
+        reruns = RerunService(store, generation, settings, clock=now)
         self.services = Services(
             settings=settings,
+            clock=self.clock,
             store=store,
             session=session,
             engine=engine,
@@ -270,8 +280,8 @@ class KlingBot(commands.AutoShardedBot):
             status=status,
             resources=resources,
             reruns=reruns,
-            results=ResultActions(store, settings.quotas),
-            extensions=ExtensionService(store, generation, reruns, settings),
+            results=ResultActions(store, settings.quotas, clock=now),
+            extensions=ExtensionService(store, generation, reruns, settings, clock=now),
             gifs=ResultGifs(reruns, session, results_dir),
             elements=elements,
             ticker=ProgressTicker(store, status),

@@ -27,11 +27,11 @@ from bot.discord.language import in_server_language
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.discord.translate import status_embed
 from bot.discord.uploads import TRANSIENT_ERRORS
+from bot.domain.backoff import Backoff
 from bot.domain.cancellation import can_still_cancel
 from bot.domain.errors import TaskNotFound
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
-from bot.engine.submitter import Backoff
 from bot.engine.task_engine import utc_now
 from bot.features.render import position_worth_an_edit, rendering_progress, shown_state, status_view
 from bot.store import TaskStore
@@ -44,7 +44,7 @@ POSITIONS_TTL_S = 0.5  # one queue-order computation serves the edits of a short
 _FINISHED_MEMORY = 10_000  # task ids whose final state was shown; enough to outlast stragglers
 EDIT_TRIES = 3  # edits of one passing state that fail before it is left as it is
 FINAL_EDIT_TRIES = 12  # a final state: about half an hour of tries, then again at the next start
-FINAL_BACKOFF = Backoff(initial_s=5.0, max_s=300.0)
+FINAL_BACKOFF = Backoff(initial_s=5.0, max_s=300.0, jitter="equal")
 
 
 class StatusUpdater:
@@ -318,7 +318,7 @@ class StatusUpdater:
             log.warning("final state not shown %s; shown at the next start", task.log_context)
             return True
         self._failed_edits[task.id] = (shown, failures)
-        delay_s = self._backoff.delay_s(failures - 1, None, self._rng)
+        delay_s = self._backoff.delay_s(failures, random_unit=self._rng.random())
         self._want(task.id, task.channel_id, kind, not_before=loop_now + delay_s)
         return False
 

@@ -30,7 +30,7 @@ class Window:
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """The knobs of the schedule. `scale` shrinks every time constant (benchmarks, tests)."""
+    """The knobs of the schedule, in seconds (a faster clock compresses them, never a factor)."""
 
     first_poll_s: float = 10.0  # Kling's advice: first poll about 10 s after create
     min_interval_s: float = 2.0
@@ -42,33 +42,28 @@ class PollPolicy:
     # With Omni callbacks, polling is only a safety net for callbacks that get lost: one look
     # when the task should be done, then one a minute.
     safety_interval_s: float = 60.0
-    scale: float = 1.0
-
-    def scaled(self, seconds: float) -> float:
-        """A time constant of this policy, compressed by `scale`."""
-        return seconds * self.scale
 
 
-def prior_window(mode: str, duration_s: int | None, scale: float = 1.0) -> Window:
+def prior_window(mode: str, duration_s: int | None) -> Window:
     """Published timings, before any task finished: std 5 s ≈ 40-245 s, longer and pro slower."""
     seconds = duration_s or 5
     early = 30.0 + 2.0 * seconds
     late = 120.0 + 25.0 * seconds
     if mode == "pro":
         early, late = early * 1.4, late * 1.4
-    return Window(early * scale, late * scale)
+    return Window(early, late)
 
 
 def next_poll_delay(age_s: float, window: Window, policy: PollPolicy) -> float:
     """Seconds to wait before the next query of a task submitted `age_s` seconds ago."""
-    min_interval = policy.scaled(policy.min_interval_s)
-    max_interval = policy.scaled(policy.max_interval_s)
+    min_interval = policy.min_interval_s
+    max_interval = policy.max_interval_s
     dense = max(min_interval, (window.late_s - window.early_s) / max(1, policy.dense_polls))
     dense = min(dense, max_interval)
     if age_s < window.early_s:
         # Sparse: aim at the start of the window, but look in now and then so that a task
         # refused by moderation seconds after acceptance is not left waiting for minutes.
-        first = policy.scaled(policy.first_poll_s)
+        first = policy.first_poll_s
         if age_s < first:
             return max(min_interval, min(first, window.early_s) - age_s)
         return max(dense, min(window.early_s - age_s, max_interval))
@@ -84,10 +79,10 @@ def safety_net_delay(age_s: float, window: Window, policy: PollPolicy) -> float:
     One look at the late end of the expected window (a task whose callbacks were lost is found
     about when it should have ended), then one a minute.
     """
-    min_interval = policy.scaled(policy.min_interval_s)
+    min_interval = policy.min_interval_s
     if age_s < window.late_s:
         return max(min_interval, window.late_s - age_s)
-    return max(min_interval, policy.scaled(policy.safety_interval_s))
+    return max(min_interval, policy.safety_interval_s)
 
 
 @dataclass
@@ -113,7 +108,7 @@ class CompletionModel:
         if samples is None or len(samples) < self.min_samples:
             samples = self._all if len(self._all) >= self.min_samples * 2 else None
         if samples is None:
-            return prior_window(mode, duration_s, self.policy.scale)
+            return prior_window(mode, duration_s)
         ordered = sorted(samples)
         if len(ordered) >= 10:
             deciles = statistics.quantiles(ordered, n=10)
@@ -121,7 +116,7 @@ class CompletionModel:
         else:
             early, late = ordered[0], ordered[-1]
         # Keep a margin so that a task a little faster or slower than all seen is still caught.
-        spread = max(late - early, self.policy.scaled(self.policy.min_interval_s))
+        spread = max(late - early, self.policy.min_interval_s)
         return Window(max(0.0, early - 0.1 * spread), late + 0.1 * spread)
 
 

@@ -17,13 +17,14 @@ from typing import IO
 import aiohttp
 
 from bot.domain.callback_tokens import CallbackSigner
+from bot.domain.clock import Clock
 from bot.domain.delivery import DeliveryError, ResultFile
 from bot.domain.errors import KlingBotError
-from bot.domain.polling import PollPolicy
 from bot.domain.records import TaskRecord
 from bot.domain.telemetry import Telemetry
+from bot.engine.clock import SYSTEM_CLOCK
 from bot.engine.courier import Deliverer, FileDeliverer, TaskObserver
-from bot.engine.submitter import Backoff, Prepare
+from bot.engine.submitter import Prepare
 from bot.engine.task_engine import EngineSettings, ForgetInputs, PicksUp, TaskEngine
 from bot.engine.tracker import TrackerSettings
 from bot.omni.client import OmniClient
@@ -38,28 +39,19 @@ class EngineBusy(KlingBotError):
 # -- the engine graph ---------------------------------------------------------------------------
 
 
-def engine_settings(
-    settings: Settings, *, time_scale: float = 1.0, with_callbacks: bool = False
-) -> EngineSettings:
-    """The engine's settings from the config; `time_scale` < 1 compresses every wait (fakes).
+def engine_settings(settings: Settings, *, with_callbacks: bool = False) -> EngineSettings:
+    """The engine's settings from the config, in real-world seconds (a faster clock compresses
+    them).
 
     `with_callbacks`: Omni callbacks reach this process, so polling is a sparse safety net.
     """
     timeout = timedelta(minutes=settings.omni.task_timeout_minutes)
-    defaults = TrackerSettings()
     return EngineSettings(
         max_concurrent_tasks=settings.omni.max_concurrent_tasks,
         results_dir=settings.storage.media_dir / "results",
         max_result_bytes=settings.storage.max_result_mb * 1024 * 1024,
         task_timeout=timeout,
-        poll_policy=PollPolicy(scale=time_scale),
-        tracker=TrackerSettings(
-            task_timeout=timeout,
-            max_queries_per_s=defaults.max_queries_per_s / time_scale,
-            reconcile_grace_s=defaults.reconcile_grace_s * time_scale,
-            callbacks=with_callbacks,
-        ),
-        backoff=Backoff(initial_s=Backoff().initial_s * time_scale, max_s=Backoff().max_s),
+        tracker=TrackerSettings(task_timeout=timeout, callbacks=with_callbacks),
         lease=timedelta(seconds=settings.storage.lease_seconds),
     )
 
@@ -69,14 +61,17 @@ def build_client(
     session: aiohttp.ClientSession,
     telemetry: Telemetry | None = None,
     callbacks: CallbackSigner | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> OmniClient:
-    """The CometAPI client for the configured base URL and key (and callback URLs, if given)."""
+    """The CometAPI client for the configured base URL and key (and callback URLs, if given);
+    its retries wait on `clock`."""
     return OmniClient(
         session,
         settings.omni.base_url,
         settings.omni.api_key.get_secret_value(),
         telemetry=telemetry,
         callback_url_for=None if callbacks is None else callbacks.url_for,
+        sleep=clock.sleep,
     )
 
 
@@ -87,7 +82,7 @@ def build_engine(
     deliverer: Deliverer,
     observer: TaskObserver | None = None,
     *,
-    time_scale: float = 1.0,
+    clock: Clock = SYSTEM_CLOCK,
     picks_up: PicksUp | None = None,
     prepare: Prepare | None = None,
     forget_inputs: ForgetInputs | None = None,
@@ -97,14 +92,15 @@ def build_engine(
     """The whole queue → API → result → destination path, built from the settings.
 
     With `callbacks`, every create carries its task's callback URL and polling gets sparse: the
-    caller must also serve the callback route (`bot.http.callbacks`).
+    caller must also serve the callback route (`bot.http.callbacks`). Every wait runs on `clock`.
     """
     return TaskEngine(
         store,
-        build_client(settings, session, telemetry, callbacks),
+        build_client(settings, session, telemetry, callbacks, clock),
         deliverer,
-        engine_settings(settings, time_scale=time_scale, with_callbacks=callbacks is not None),
+        engine_settings(settings, with_callbacks=callbacks is not None),
         observer=observer,
+        clock=clock,
         picks_up=picks_up,
         prepare=prepare,
         forget_inputs=forget_inputs,

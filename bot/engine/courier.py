@@ -15,10 +15,11 @@ import shutil
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol, Unpack
 
+from bot.domain.backoff import Backoff
+from bot.domain.clock import Clock
 from bot.domain.delivery import DeliveryError, ResultFile, kept_result
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.domain.lifecycle import TaskState
@@ -99,21 +100,20 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
+DELIVERY_RETRY = Backoff(initial_s=5.0, max_s=300.0)
+
+
 @dataclass(frozen=True, slots=True)
 class CourierSettings:
     """How results are fetched and how hard delivery tries."""
 
     results_dir: Path
     max_result_bytes: int
-    # A passing failure (Discord or the network away) is retried with a doubling wait, so the
-    # tries span about ten minutes: an outage must not turn a paid video into an undeliverable.
+    # A passing failure (Discord or the network away) is retried with a doubling wait (5 s,
+    # 10 s, 20 s … 5 min), so the tries span about ten minutes: an outage must not turn a paid
+    # video into an undeliverable.
     attempts: int = 8
-    retry_s: float = 5.0
-    max_retry_s: float = 300.0
-
-    def retry_delay_s(self, tries: int) -> float:
-        """The wait after the `tries`-th failed delivery (1 = first): 5 s, 10 s, 20 s … 5 min."""
-        return min(self.max_retry_s, self.retry_s * 2.0 ** max(0, tries - 1))
+    retry: Backoff = DELIVERY_RETRY
 
 
 class Courier:
@@ -130,9 +130,8 @@ class Courier:
         deliverer: Deliverer,
         settings: CourierSettings,
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         on_changed: Callable[[TaskRecord], None],
-        scale: float = 1.0,
     ) -> None:
         self._store = store
         self._client = client
@@ -140,13 +139,13 @@ class Courier:
         self._settings = settings
         self._clock = clock
         self._on_changed = on_changed
-        self._scale = scale
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._pending: set[int] = set()
         self._active: set[int] = set()  # being delivered right now: never two posts at once
         self._tries: dict[int, int] = {}
         self._lanes: dict[Hashable, deque[int]] = {}  # waiting tasks, per channel
         self._lane_jobs: dict[Hashable, asyncio.Task[None]] = {}
+        self._retries: set[asyncio.Task[None]] = set()  # waits before a retry, ended by run()
 
     def enqueue(self, task_id: int) -> None:
         """Deliver this task soon (ignored if it is already waiting)."""
@@ -179,7 +178,7 @@ class Courier:
                         self._run_lane(lane), name=f"courier-lane-{lane}"
                     )
         finally:
-            jobs = list(self._lane_jobs.values())
+            jobs = [*self._lane_jobs.values(), *self._retries]
             for job in jobs:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
@@ -219,9 +218,16 @@ class Courier:
             self._active.discard(task_id)
 
     def _retry_later(self, task_id: int, tries: int = 1) -> None:
-        loop = asyncio.get_running_loop()
-        delay_s = self._settings.retry_delay_s(tries) * self._scale
-        loop.call_later(delay_s, self.enqueue, task_id)
+        job = asyncio.create_task(
+            self._enqueue_after(self._settings.retry.delay_s(tries), task_id),
+            name=f"retry-delivery-{task_id}",
+        )
+        self._retries.add(job)
+        job.add_done_callback(self._retries.discard)
+
+    async def _enqueue_after(self, delay_s: float, task_id: int) -> None:
+        await self._clock.sleep(delay_s)
+        self.enqueue(task_id)
 
     async def deliver(self, task_id: int) -> None:
         """One delivery attempt for a task that succeeded (or was being delivered at a crash)."""
@@ -312,7 +318,7 @@ class Courier:
         self, task: TaskRecord, to: TaskState, *, detail: str, **fields: Unpack[TaskUpdate]
     ) -> TaskRecord:
         moved = await self._store.transition(
-            task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
+            task.id, to, now=self._clock.now(), expect=task.state, detail=detail, **fields
         )
         self._on_changed(moved)
         return moved

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from bot.domain.clock import Clock
 
 
 class QueryPace:
@@ -12,25 +10,18 @@ class QueryPace:
 
     Each query reserves the next free slot (no await between reading and writing it, so no
     lock), then sleeps until it: queries leave `1 / per_s` apart, instead of that plus the
-    loop's overhead when the waiting happens under a lock. Time and sleep come in, for tests.
+    loop's overhead when the waiting happens under a lock. `per_s` counts seconds of `clock`.
     """
 
-    def __init__(
-        self,
-        per_s: float,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, per_s: float, clock: Clock) -> None:
         self._spacing_s = 1.0 / per_s
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._clock = clock
         self._next_slot = 0.0
 
     async def wait_turn(self) -> None:
         """Return at this caller's slot of the pace."""
-        now = self._monotonic()
+        now = self._clock.now().timestamp()
         slot = max(now, self._next_slot)
         self._next_slot = slot + self._spacing_s
         if slot > now:
-            await self._sleep(slot - now)
+            await self._clock.sleep(slot - now)

@@ -8,14 +8,15 @@ that the tracker reconciles instead of sending it twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
+from bot.domain.backoff import Backoff
+from bot.domain.clock import Clock
 from bot.domain.errors import ApiError, IllegalTransition, KlingBotError
 from bot.domain.fairness import Waiting, choose_next, next_wakeup
 from bot.domain.lifecycle import AT_API_STATES, TaskState
@@ -29,22 +30,11 @@ from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long a task waits before its next create after a 429 or a passing failure."""
-
-    initial_s: float = 2.0
-    max_s: float = 60.0
-
-    def delay_s(self, attempts: int, retry_after_s: float | None, rng: random.Random) -> float:
-        """Retry-After when the API gave one, else exponential with jitter (at least 1 s)."""
-        if retry_after_s is not None:
-            return min(self.max_s, max(0.0, retry_after_s))
-        ceiling = min(self.max_s, self.initial_s * (2.0 ** min(attempts, 16)))
-        return max(min(1.0, ceiling), rng.uniform(ceiling / 2, ceiling))
+# How long a task waits before its next create after a 429 or a passing failure (Retry-After
+# when the API gave one); and how patiently what a create led to is written to the store.
+DEFERRED_CREATE = Backoff(initial_s=2.0, max_s=60.0, jitter="equal")
+STORE_WRITE = Backoff(initial_s=0.1, max_s=5.0)
 
 
 # Turns a task's stored request into the one sent (kept images → base64, a kept clip → a URL
@@ -86,7 +76,7 @@ class Submitter:
         clock: Clock,
         on_at_api: Callable[[TaskRecord], None],
         on_changed: Callable[[TaskRecord], None],
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = DEFERRED_CREATE,
         rng: random.Random | None = None,
         picks_up: Callable[[str, int | None], bool] | None = None,
         prepare: Prepare | None = None,
@@ -96,7 +86,7 @@ class Submitter:
     ) -> None:
         self._store = store
         # The claim each sent task is made with (the engine's; a lone submitter's own).
-        self._lease = lease or (lambda: Lease(f"submitter-{id(self)}", clock() + _LONE_LEASE))
+        self._lease = lease or (lambda: Lease(f"submitter-{id(self)}", clock.now() + _LONE_LEASE))
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._heartbeat_s = heartbeat_s  # the loop goes round at least this often (health)
         self._client = client
@@ -130,7 +120,7 @@ class Submitter:
 
     async def run_once(self) -> int:
         """Launch creates for as many ready tasks as there are free slots; return how many."""
-        now = self._clock()
+        now = self._clock.now()
         if self._paused_until is not None and now < self._paused_until:
             self._next_wakeup = self._paused_until
             return 0
@@ -180,13 +170,12 @@ class Submitter:
                 await self.run_once()
             except Exception:
                 log.exception("submitter pass failed; retrying shortly")
-                self._next_wakeup = self._clock() + timedelta(seconds=1)
+                self._next_wakeup = self._clock.now() + timedelta(seconds=1)
             timeout = self._heartbeat_s
             if self._next_wakeup is not None:
-                wait_s = (self._next_wakeup - self._clock()).total_seconds()
+                wait_s = (self._next_wakeup - self._clock.now()).total_seconds()
                 timeout = min(timeout, max(0.0, wait_s))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            await self._clock.sleep(timeout, wake=self._wake)
 
     async def stop(self, grace_s: float) -> None:
         """Stop launching; give creates already sent up to `grace_s` to get their answer."""
@@ -263,16 +252,18 @@ class Submitter:
             if moved is not None:
                 self._on_at_api(moved)  # the tracker reconciles it
         elif verdict.step is AfterRefusal.RETRY_LATER:
-            delay = self._backoff.delay_s(task.attempts, error.retry_after_s, self._rng)
+            delay = self._backoff.delay_s(
+                task.attempts + 1, retry_after_s=error.retry_after_s, random_unit=self._rng.random()
+            )
             log.info("create deferred %s by %.1fs: %s", context, delay, error.log_line())
             if verdict.pauses_every_create:
-                self._paused_until = self._clock() + timedelta(seconds=delay)
-            not_before = self._clock() + timedelta(seconds=delay)
+                self._paused_until = self._clock.now() + timedelta(seconds=delay)
+            not_before = self._clock.now() + timedelta(seconds=delay)
             requeued = await self._persist(
                 task,
                 TaskState.QUEUED,
                 lambda: self._store.requeue(
-                    task.id, not_before=not_before, now=self._clock(), detail=error.log_line()
+                    task.id, not_before=not_before, now=self._clock.now(), detail=error.log_line()
                 ),
             )
             if requeued is not None:
@@ -295,7 +286,12 @@ class Submitter:
             task,
             to,
             lambda: self._store.transition(
-                task.id, to, now=self._clock(), expect=TaskState.SUBMITTING, detail=detail, **fields
+                task.id,
+                to,
+                now=self._clock.now(),
+                expect=TaskState.SUBMITTING,
+                detail=detail,
+                **fields,
             ),
         )
         if moved is not None:
@@ -311,8 +307,7 @@ class Submitter:
         in `submitting` holding a slot, and a task the API may have billed would go untracked
         until a restart. A write that committed before its error shows as the target state.
         """
-        delay_s = 0.1
-        while True:
+        for attempt in itertools.count(1):
             try:
                 return await write()
             except IllegalTransition as exc:
@@ -325,5 +320,5 @@ class Submitter:
                 log.exception("%s: recording %s failed; trying again", task.log_context, to.value)
                 if self._stopping:
                     return None  # still `submitting`: the next start reconciles it
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                await self._clock.sleep(STORE_WRITE.delay_s(attempt))
+        raise AssertionError("unreachable: the loop above has no end")

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.domain.backoff import Backoff
 from bot.domain.cancellation import CancelStep
+from bot.domain.clock import Clock
 from bot.domain.errors import IllegalTransition
 from bot.domain.fairness import queue_positions
 from bot.domain.lifecycle import TaskState
@@ -27,8 +29,9 @@ from bot.domain.logs import task_context
 from bot.domain.polling import PollPolicy
 from bot.domain.records import Lease, NewTask, QuotaCheck, QuotaTerms, TaskRecord
 from bot.domain.telemetry import NoTelemetry, Telemetry
+from bot.engine.clock import SYSTEM_CLOCK
 from bot.engine.courier import Courier, CourierSettings, Deliverer, NoObserver, TaskObserver
-from bot.engine.submitter import Backoff, Prepare, Submitter, waiting_of
+from bot.engine.submitter import DEFERRED_CREATE, Prepare, Submitter, waiting_of
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.omni.client import OmniClient, TaskStatus
 from bot.store import TaskStore
@@ -73,7 +76,7 @@ class EngineSettings:
     task_timeout: timedelta = timedelta(minutes=30)
     poll_policy: PollPolicy = field(default_factory=PollPolicy)
     tracker: TrackerSettings | None = None
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = DEFERRED_CREATE
     stop_grace_s: float = 10.0
     # How long a process's claim on its tasks lasts unless renewed (a third of it between
     # renewals): after a process dies, another takes its tasks within about this long.
@@ -96,7 +99,7 @@ class TaskEngine:
         settings: EngineSettings,
         *,
         observer: TaskObserver | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         picks_up: PicksUp | None = None,
         prepare: Prepare | None = None,
@@ -113,7 +116,7 @@ class TaskEngine:
         self._picks_up = picks_up or everything
         self.settings = settings
         self._observer = observer or NoObserver()
-        self._clock = clock
+        self.clock = clock  # the time and the sleep every loop of this engine runs on
         self._background: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         tracker_settings = settings.tracker or TrackerSettings(task_timeout=settings.task_timeout)
@@ -124,7 +127,6 @@ class TaskEngine:
             CourierSettings(settings.results_dir, settings.max_result_bytes),
             clock=clock,
             on_changed=self._changed,
-            scale=settings.poll_policy.scale,
         )
         self.tracker = Tracker(
             store,
@@ -156,7 +158,7 @@ class TaskEngine:
 
     def lease(self) -> Lease:
         """This process's claim on a task, from now for `settings.lease`."""
-        return Lease(self.owner, self._clock() + self.settings.lease)
+        return Lease(self.owner, self.clock.now() + self.settings.lease)
 
     async def enqueue(
         self,
@@ -172,7 +174,7 @@ class TaskEngine:
         a task whose member was never answered is withdrawn at the next start, not submitted.
         """
         task = await self.store.create_task(
-            new, now=self._clock(), quota=quota, held=held, lease=self.lease()
+            new, now=self.clock.now(), quota=quota, held=held, lease=self.lease()
         )
         log.info("queued %s cost=%s held=%s", task.log_context, task.cost, held)
         self._changed(task)
@@ -196,7 +198,7 @@ class TaskEngine:
         `status_message_id`: the message that answered the member, stored with the release.
         """
         task = await self.store.release_task(
-            task_id, now=self._clock(), status_message_id=status_message_id
+            task_id, now=self.clock.now(), status_message_id=status_message_id
         )
         if task is not None:
             self._changed(task)
@@ -209,7 +211,7 @@ class TaskEngine:
             task = await self.store.transition(
                 task_id,
                 TaskState.REJECTED,
-                now=self._clock(),
+                now=self.clock.now(),
                 expect=TaskState.QUEUED,
                 detail="withdrawn",
                 failure_reason=reason,
@@ -228,7 +230,7 @@ class TaskEngine:
     ) -> tuple[CancelStep, TaskRecord]:
         """Cancel a task (see `SqlStore.cancel`); its status message follows."""
         step, task = await self.store.cancel(
-            task_id, by_user_id=by_user_id, refund_running=refund_running, now=self._clock()
+            task_id, by_user_id=by_user_id, refund_running=refund_running, now=self.clock.now()
         )
         if step in (CancelStep.END_NOW, CancelStep.MARK):
             log.info("cancel %s %s by user_id=%s", step.value, task.log_context, by_user_id)
@@ -248,7 +250,7 @@ class TaskEngine:
         it is withdrawn with a refund, never submitted.
         """
         claimed = await self.store.claim_orphans(
-            self.lease(), now=self._clock(), everything=not self.store.shared
+            self.lease(), now=self.clock.now(), everything=not self.store.shared
         )
         found = await self._take_over(claimed)
         self.submitter.wake()
@@ -258,7 +260,7 @@ class TaskEngine:
 
     async def _take_over(self, claimed: list[TaskRecord]) -> dict[TaskState, int]:
         """Pick up tasks this process has just claimed where the store says they are."""
-        now = self._clock()
+        now = self.clock.now()
         found: dict[TaskState, int] = {}
         foreign: list[int] = []
         for task in claimed:
@@ -293,10 +295,10 @@ class TaskEngine:
         leases ran out (a shared database only)."""
         period_s = self.settings.lease.total_seconds() / 3
         while True:
-            await asyncio.sleep(period_s)
+            await self.clock.sleep(period_s)
             try:
                 await self.store.renew_leases(self.lease())
-                orphans = await self.store.claim_orphans(self.lease(), now=self._clock())
+                orphans = await self.store.claim_orphans(self.lease(), now=self.clock.now())
                 taken = await self._take_over(orphans)
             except Exception:
                 log.exception("leases not renewed; trying again in %.1f s", period_s)

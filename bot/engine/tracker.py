@@ -11,7 +11,6 @@ refund, never resent. Omni callbacks (`callback_hints.py`) make it ask about a t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Unpack
 
+from bot.domain.backoff import Backoff
+from bot.domain.clock import Clock
 from bot.domain.errors import ApiError, ApiErrorKind, IllegalTransition
 from bot.domain.lifecycle import TaskState
 from bot.domain.logs import TaskLogContext, task_scope
@@ -43,9 +44,9 @@ from bot.store import TaskStore
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 LIVE = (TaskState.SUBMITTED, TaskState.PROCESSING)
 NOT_FOUND_LIMIT = 3  # CometAPI may not know a task for a moment right after the create
+LOOK_AGAIN = Backoff(initial_s=4.0, max_s=60.0)  # between lookups of an unconfirmed create
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ class Tracker:
         self._stopping = False
         self._visits: set[asyncio.Task[None]] = set()  # polls in flight, started by run()
         self._gate = asyncio.Semaphore(settings.max_parallel_queries)
-        self._pace = pace or QueryPace(settings.max_queries_per_s)
+        self._pace = pace or QueryPace(settings.max_queries_per_s, clock)
         self.queries_sent = 0
         self._visiting: set[int] = set()
         self._hints = CallbackHints(
@@ -138,7 +139,7 @@ class Tracker:
             task, claimed, visiting=task.id in self._visiting, tracked=task.id in self._scheduled
         )
         if heard is Heard.ASK_NOW:
-            self._schedule(task.id, self._clock())
+            self._schedule(task.id, self._clock.now())
         return heard is not Heard.OLD_NEWS
 
     def track(self, task: TaskRecord, *, poll_now: bool = False) -> None:
@@ -148,9 +149,9 @@ class Tracker:
         if task.state is TaskState.AMBIGUOUS:
             when = task.updated_at + timedelta(seconds=self._settings.reconcile_grace_s)
         elif poll_now or task.submitted_at is None:
-            when = self._clock()
+            when = self._clock.now()
         else:
-            when = self._next_poll_at(task, self._clock())
+            when = self._next_poll_at(task, self._clock.now())
         self._schedule(task.id, when)
 
     def _next_poll_at(self, task: TaskRecord, now: datetime) -> datetime:
@@ -185,7 +186,7 @@ class Tracker:
 
     async def run_once(self, *, everything: bool = False) -> int:
         """Ask about every task that is due (or every task); return how many were asked about."""
-        now = self._clock()
+        now = self._clock.now()
         if everything:
             ids = list(self._scheduled)
             self._scheduled.clear()
@@ -200,7 +201,7 @@ class Tracker:
         while not self._stopping:
             self._wake.clear()
             self._telemetry.loop_ticked("tracker")
-            now = self._clock()
+            now = self._clock.now()
             for task_id in self._pop_due(now):
                 visit = asyncio.create_task(self._visit(task_id), name=f"poll-task-{task_id}")
                 self._visits.add(visit)
@@ -209,9 +210,8 @@ class Tracker:
             when = self.next_due()
             timeout = self._settings.heartbeat_s
             if when is not None:
-                timeout = min(timeout, max(0.0, (when - self._clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                timeout = min(timeout, max(0.0, (when - self._clock.now()).total_seconds()))
+            await self._clock.sleep(timeout, wake=self._wake)
 
     def stop(self) -> None:
         """Stop asking; cancel the polls in flight (nothing is lost: states are in the store)."""
@@ -246,15 +246,15 @@ class Tracker:
         except Exception:
             # Whatever broke (a bug, the disk), the task must stay on the schedule.
             log.exception("visit failed %s; asking again later", context)
-            delay = self._settings.retry_after_error_s * self.policy.scale
-            self._schedule(task_id, self._clock() + timedelta(seconds=delay))
+            delay = self._settings.retry_after_error_s
+            self._schedule(task_id, self._clock.now() + timedelta(seconds=delay))
         finally:
             self._visiting.discard(task_id)
             if self._hints.take_again(task_id) and task_id in self._scheduled:
-                self._schedule(task_id, self._clock())  # still live: ask again, now
+                self._schedule(task_id, self._clock.now())  # still live: ask again, now
 
     async def _poll(self, task: TaskRecord) -> None:
-        now = self._clock()
+        now = self._clock.now()
         assert task.api_task_id is not None and task.submitted_at is not None
         # Past the deadline, ask once more before giving up: the video may have finished since
         # the last poll, or while the bot was down for longer than the timeout.
@@ -270,12 +270,12 @@ class Tracker:
             return
         self._not_found.pop(task.id, None)
         await self._store.record_poll(
-            task.id, now=self._clock(), progress_pct=snapshot.progress_pct
+            task.id, now=self._clock.now(), progress_pct=snapshot.progress_pct
         )
         if snapshot.status.is_terminal:
             self._hints.task_ended(task.id)
         if snapshot.status.is_terminal and snapshot.finished_at is not None:
-            delay_s = (self._clock() - snapshot.finished_at).total_seconds()
+            delay_s = (self._clock.now() - snapshot.finished_at).total_seconds()
             via: Noticed = "callback" if was_hinted else "poll"
             self._telemetry.completion_noticed(max(0.0, delay_s), via)
         if snapshot.status is TaskStatus.SUCCEEDED:
@@ -303,10 +303,10 @@ class Tracker:
 
     def _after_running_answer(self, task: TaskRecord, claimed: TaskStatus | None) -> datetime:
         """When to ask next about a task the API says is still running."""
-        now = self._clock()
+        now = self._clock.now()
         if self._hints.end_unconfirmed(task.id, claimed):
             # A callback said it ended; the query's view may lag a moment behind.
-            return now + timedelta(seconds=self.policy.scaled(self.policy.min_interval_s))
+            return now + timedelta(seconds=self.policy.min_interval_s)
         return self._next_poll_at(task, now)
 
     async def _time_out(self, task: TaskRecord) -> None:
@@ -324,8 +324,8 @@ class Tracker:
                 await self._finish(task, TaskState.FAILED, reason, detail=error.log_line())
                 return
         log.warning("query failed %s: %s", context, error.log_line())
-        delay = error.retry_after_s or self._settings.retry_after_error_s * self.policy.scale
-        self._schedule(task.id, self._clock() + timedelta(seconds=delay))
+        delay = error.retry_after_s or self._settings.retry_after_error_s
+        self._schedule(task.id, self._clock.now() + timedelta(seconds=delay))
 
     async def _reconcile(self, task: TaskRecord) -> None:
         """Look an unconfirmed create up and act on `reconcile.decide`'s verdict."""
@@ -333,8 +333,8 @@ class Tracker:
         looked = await self._lookups.look_up(task)
         verdict, snapshot, error = looked.verdict, looked.snapshot, looked.error
         if verdict.step is Step.LOOK_AGAIN:
-            again_s = min(60.0, 2.0 * 2.0**looked.tries) * self.policy.scale
-            self._schedule(task.id, self._clock() + timedelta(seconds=again_s))
+            again_s = LOOK_AGAIN.delay_s(looked.tries)
+            self._schedule(task.id, self._clock.now() + timedelta(seconds=again_s))
             return
         if verdict.step is Step.GIVE_UP:
             log.warning("create %s %s: given up", verdict.detail, context)
@@ -345,7 +345,7 @@ class Tracker:
             moved = await self._store.requeue(
                 task.id,
                 not_before=None,
-                now=self._clock(),
+                now=self._clock.now(),
                 detail="reconciled: the API never got it",
             )
             self._on_changed(moved)
@@ -385,7 +385,7 @@ class Tracker:
     ) -> TaskRecord | None:
         try:
             moved = await self._store.transition(
-                task.id, to, now=self._clock(), expect=task.state, detail=detail, **fields
+                task.id, to, now=self._clock.now(), expect=task.state, detail=detail, **fields
             )
         except IllegalTransition as exc:
             log.error("%s could not move to %s: %s", task.log_context, to.value, exc)

@@ -10,11 +10,14 @@ import contextlib
 import os
 import signal
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from bot.discord.client import KlingBot
+from bot.domain.clock import Clock
+from bot.engine.clock import ScaledClock
 from bot.fakes.comet import FakeCometAPI
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import running_client
@@ -72,12 +75,27 @@ def _toml(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+TEST_TIME_SCALE = 0.05
+_FAST_CLOCKS: weakref.WeakKeyDictionary[object, ScaledClock] = weakref.WeakKeyDictionary()
+
+
+def fast_clock_of(fake: object, scale: float = TEST_TIME_SCALE) -> ScaledClock:
+    """The compressed clock of everything that runs against this fake (made on first use): a
+    bot or engine restarted against it goes on at the same time instead of going back."""
+    return _FAST_CLOCKS.setdefault(fake, ScaledClock(scale))
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
-    discord_fake: FakeDiscord, settings: Settings, *, time_scale: float = 0.05
+    discord_fake: FakeDiscord, settings: Settings, *, clock: Clock | None = None
 ) -> AsyncIterator[KlingBot]:
-    """The real bot, logged in to the fake Discord and ready; closed cleanly afterwards."""
-    bot = KlingBot(settings, time_scale=time_scale, guild_ready_timeout=0.1)
+    """The real bot, logged in to the fake Discord and ready; closed cleanly afterwards.
+
+    Its engine runs on `clock`, by default 20× faster than the wall clock: the same clock for
+    every bot on this fake Discord, so a bot restarted in a test goes on at the same time.
+    """
+    clock = clock or fast_clock_of(discord_fake)
+    bot = KlingBot(settings, clock=clock, guild_ready_timeout=0.1)
     async with running_client(discord_fake, bot):
         yield bot
 

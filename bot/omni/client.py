@@ -19,13 +19,13 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import hdrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from bot.domain.backoff import Backoff
 from bot.domain.errors import ApiError, ApiErrorKind
 from bot.domain.request import OmniRequest
 from bot.domain.telemetry import API_OK, NoTelemetry, Telemetry
@@ -66,42 +66,31 @@ DEFAULT_CREATE_TIMEOUT_S = 125.0
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def api_backoff(initial_s: float, max_s: float) -> Backoff:
+    """The API's resends: equal jitter, and never sooner than `initial_s` (back off at least 1 s
+    after a 1303, concurrency full)."""
+    return Backoff(initial_s, max_s, jitter="equal", min_s=initial_s)
+
+
+CREATE_BACKOFF = api_backoff(1.0, 30.0)
+QUERY_BACKOFF = api_backoff(1.0, 10.0)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How many times and how patiently to resend a request the API may accept later."""
+    """How many times to send a request the API may accept later, and how long to wait between
+    (tenacity runs the loop; the waits are the bot's one `Backoff`)."""
 
     max_attempts: int = 4
-    initial_delay_s: float = 1.0  # back off at least 1 s after a 1303 (concurrency full)
-    max_delay_s: float = 30.0
-    multiplier: float = 2.0
-    jitter: Literal["full", "equal"] = "equal"
+    backoff: Backoff = CREATE_BACKOFF
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if not 0 <= self.initial_delay_s <= self.max_delay_s:
-            raise ValueError("need 0 <= initial_delay_s <= max_delay_s")
-        if self.multiplier < 1:
-            raise ValueError("multiplier must be at least 1")
-
-    def delay_s(self, retry_number: int, retry_after_s: float | None, random_unit: float) -> float:
-        """Seconds before retry `retry_number` (1 = first); Retry-After wins, capped at max_delay_s.
-
-        `random_unit` in [0, 1) drives the jitter. Backoff delays never go below initial_delay_s.
-        """
-        if retry_after_s is not None:
-            return min(max(retry_after_s, 0.0), self.max_delay_s)
-        exponent = min(max(retry_number - 1, 0), 64)
-        ceiling = min(self.max_delay_s, self.initial_delay_s * self.multiplier**exponent)
-        if self.jitter == "full":
-            delay = ceiling * random_unit
-        else:
-            delay = ceiling / 2 + ceiling / 2 * random_unit
-        return max(self.initial_delay_s, delay)
 
 
-DEFAULT_CREATE_RETRY = RetryPolicy(max_attempts=4, initial_delay_s=1.0, max_delay_s=30.0)
-DEFAULT_QUERY_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=1.0, max_delay_s=10.0)
+DEFAULT_CREATE_RETRY = RetryPolicy(max_attempts=4, backoff=CREATE_BACKOFF)
+DEFAULT_QUERY_RETRY = RetryPolicy(max_attempts=3, backoff=QUERY_BACKOFF)
 
 
 class OmniClient:
@@ -324,7 +313,9 @@ class OmniClient:
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome is not None else None
             retry_after = error.retry_after_s if isinstance(error, ApiError) else None
-            return policy.delay_s(state.attempt_number, retry_after, self._rng.random())
+            return policy.backoff.delay_s(
+                state.attempt_number, retry_after_s=retry_after, random_unit=self._rng.random()
+            )
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome is not None else None

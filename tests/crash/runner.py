@@ -1,6 +1,7 @@
 """The crash test's subject: a real process that queues N paid tasks once and runs them to the end.
 
-    python -m tests.crash.runner --config PATH --tasks N --out DIR --tag TAG [--time-scale S]
+    python -m tests.crash.runner --config PATH --tasks N --out DIR --tag TAG
+        [--time-scale S --time-origin ISO]
 
 The tasks have fixed external ids, and creating one is idempotent in the store, so a restart after
 kill -9 finds them (charged once) and only resumes. The engine is the one `bot.cli.submit`
@@ -23,8 +24,8 @@ from bot.domain.logs import setup_logging
 from bot.domain.records import NewTask, QuotaCheck, TaskRecord
 from bot.domain.request import make_request
 from bot.engine.assembly import build_engine, engine_lock
+from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
-from bot.engine.task_engine import utc_now
 from bot.settings.reading import load_settings
 from bot.store.sql_store import SqlStore
 
@@ -76,6 +77,8 @@ async def run(args: argparse.Namespace) -> None:
     """Queue the tasks (once), resume whatever a kill interrupted, and run until all ended."""
     settings, _ = load_settings(args.config, os.environ)
     setup_logging("INFO", secrets=[settings.omni.api_key.get_secret_value()])
+    # Every restart of a scenario runs on one compressed time, from the scenario's start.
+    clock = ScaledClock(args.time_scale, origin=datetime.fromisoformat(args.time_origin))
     async with engine_lock(settings.storage.database):
         store = await SqlStore.open(settings.storage.database)
         try:
@@ -86,10 +89,10 @@ async def run(args: argparse.Namespace) -> None:
                     store,
                     FileDeliverer(Path(args.out)),
                     PrintStates(),
-                    time_scale=args.time_scale,
+                    clock=clock,
                 )
                 tasks = [
-                    await store.create_task(crash_task(i, args.tag), now=utc_now(), quota=QUOTA)
+                    await store.create_task(crash_task(i, args.tag), now=clock.now(), quota=QUOTA)
                     for i in range(args.tasks)
                 ]
                 await engine.start()
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the directory videos are delivered to")
     parser.add_argument("--tag", required=True, help="makes the external ids unique per test")
     parser.add_argument("--time-scale", type=float, default=0.02)
+    parser.add_argument("--time-origin", default=datetime.now(UTC).isoformat())
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 

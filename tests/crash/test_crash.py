@@ -31,6 +31,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def write_config(directory: Path, fake: FakeCometAPI) -> Path:
     return path
 
 
-def runner_command(config: Path, out: Path, tag: str) -> list[str]:
+def runner_command(config: Path, out: Path, tag: str, origin: datetime) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -110,6 +111,8 @@ def runner_command(config: Path, out: Path, tag: str) -> list[str]:
         tag,
         "--time-scale",
         str(TIME_SCALE),
+        "--time-origin",
+        origin.isoformat(),
     ]
 
 
@@ -199,7 +202,9 @@ async def run_scenario(number: int, directory: Path) -> Scenario:
         # The first creates are made at once but answered late: a kill then leaves a task that
         # exists at the API while the database says `submitting`.
         fake.inject(FaultKind.SLOW, route=Route.CREATE, times=3, delay_s=1.0)
-        command = runner_command(write_config(directory, fake), out, f"{SEED}-{number}")
+        command = runner_command(
+            write_config(directory, fake), out, f"{SEED}-{number}", datetime.now(UTC)
+        )
         for round_number in range(MAX_KILLS_PER_SCENARIO + 1):
             target, delay_s = planned_kill(SEED, number, round_number)
             seen_before = len(fake.requests)

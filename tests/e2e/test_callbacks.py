@@ -20,6 +20,7 @@ from bot.cli.online_check import check_callback_url
 from bot.discord.client import KlingBot
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import TaskRecord
+from bot.engine.clock import ScaledClock
 from bot.fakes.comet import CREATE_PATH, FakeCometAPI, FakeCometConfig
 from bot.fakes.discord import FakeDiscord
 from bot.fakes.discord.testing import reply_to
@@ -191,7 +192,7 @@ async def test_lost_callbacks_are_found_by_the_safety_net(
         fake_discord, fake_comet, tmp_path / "data", **with_callbacks(free_port())
     )
     # A faster clock than the other tests': the safety net looks when a task should be done.
-    async with running_bot(fake_discord, settings, time_scale=0.01) as bot:
+    async with running_bot(fake_discord, settings, clock=ScaledClock(0.01)) as bot:
         tracker = bot.services.engine.tracker
         alice = fake_discord.member(fake_discord.default.alice)
         for number in range(3):

@@ -16,11 +16,11 @@ import pytest
 from bot.discord.delivery import DiscordDeliverer
 from bot.discord.status import FINAL_EDIT_TRIES, StatusUpdater
 from bot.discord.translate import status_embed
+from bot.domain.backoff import Backoff
 from bot.domain.delivery import DeliveryError, ResultFile, delivery_nonce
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import NewTask, TaskRecord
 from bot.domain.request import make_request
-from bot.engine.submitter import Backoff
 from bot.engine.task_engine import utc_now
 from bot.fakes.discord import FakeDiscord, Message
 from bot.fakes.discord.bodies import Body

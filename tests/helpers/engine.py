@@ -1,5 +1,8 @@
 """The engine against the fake CometAPI and a real SQLite store, with compressed time: the
-building blocks the engine's, the command line's and the crash tests share."""
+building blocks the engine's, the command line's and the crash tests share.
+
+The engine runs on a clock 200 times faster than the wall clock (`FAST_SCALE`): its settings are
+in real-world seconds, and a test's wall-clock figures are model seconds times the scale."""
 
 from __future__ import annotations
 
@@ -10,18 +13,21 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.domain.polling import PollPolicy
+from bot.domain.backoff import Backoff
+from bot.domain.clock import Clock
 from bot.domain.records import NewTask, QuotaCheck
 from bot.domain.request import OmniRequest, make_request
 from bot.engine.courier import Deliverer, FileDeliverer
-from bot.engine.submitter import Backoff, Prepare
+from bot.engine.submitter import Prepare
 from bot.engine.task_engine import EngineSettings, ForgetInputs, TaskEngine
 from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import FakeCometAPI
+from bot.fakes.harness import fast_clock_of
 from bot.omni.client import OmniClient, RetryPolicy
 from bot.store.sql_store import SqlStore
 
-FAST_RETRY = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+FAST_SCALE = 0.005
+FAST_RETRY = RetryPolicy(max_attempts=2, backoff=Backoff(initial_s=0.01, max_s=0.05))
 UNLIMITED = QuotaCheck(
     limit=None,
     window="day",
@@ -54,7 +60,11 @@ async def running_engine(
     store_class: type[SqlStore] = SqlStore,
     prepare: Prepare | None = None,
     forget_inputs: ForgetInputs | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[TaskEngine]:
+    """An engine on `clock` (default: the fake's clock at `FAST_SCALE`, shared by the engines
+    a test starts against the same fake); `task_timeout` in the clock's seconds."""
+    clock = clock or fast_clock_of(fake, FAST_SCALE)
     store = await store_class.open(tmp_path / "bot.sqlite3")
     async with aiohttp.ClientSession() as session:
         client = client_class(
@@ -64,6 +74,7 @@ async def running_engine(
             create_timeout_s=create_timeout_s,
             create_retry=FAST_RETRY,
             query_retry=FAST_RETRY,
+            sleep=clock.sleep,
         )
         engine = TaskEngine(
             store,
@@ -74,13 +85,10 @@ async def running_engine(
                 results_dir=tmp_path / "results",
                 max_result_bytes=50 * 1024 * 1024,
                 task_timeout=task_timeout,
-                poll_policy=PollPolicy(scale=0.005),
-                tracker=TrackerSettings(
-                    task_timeout=task_timeout, max_queries_per_s=500, reconcile_grace_s=0.05
-                ),
-                backoff=Backoff(initial_s=0.05, max_s=0.2),
+                tracker=TrackerSettings(task_timeout=task_timeout),
                 stop_grace_s=0.5,
             ),
+            clock=clock,
             prepare=prepare,
             forget_inputs=forget_inputs,
         )

@@ -105,6 +105,7 @@ class TaskBook:
             failure_reason=self.config.failure_message if outcome == "failed" else "",
             has_video=not self.config.succeed_without_video,
             video_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
+            told_on=self.config.clock,
         )
         self.tasks[task_id] = task
         self._active.add(task_id)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.engine.clock import ScaledClock
 
 QueryShape = Literal["native", "wrapper", "wrapper3", "random"]
 CallbackShape = Literal["flat", "wrapped"]
@@ -55,3 +58,6 @@ class FakeCometConfig:
     callback_shape: CallbackShape = "flat"
     skip_callbacks: bool = False
     callback_delay_s: float = 0.0
+    # The times the fake tells (created, updated, finished) are on this clock: a benchmark's
+    # compressed one, the same as its engine's; None tells the real time.
+    clock: ScaledClock | None = None

@@ -10,10 +10,14 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .schema import unknown_fields
+
+if TYPE_CHECKING:
+    from bot.engine.clock import ScaledClock
 
 Outcome = Literal["succeed", "failed"]
 
@@ -47,6 +51,9 @@ class FakeTask:
     has_video: bool = True  # False: success reported with task_result {}
     video_id: str = ""
     finished_mono: float | None = None  # set by an explicit finish()
+    # The clock the fake tells this task's times on (a benchmark's compressed one, so that they
+    # compare with the engine's); None: the real time.
+    told_on: ScaledClock | None = None
 
     @property
     def external_task_id(self) -> str | None:
@@ -99,6 +106,12 @@ class FakeTask:
     def terminal_at(self) -> float:
         """Wall-clock (time.time()) counterpart of `terminal_at_mono`."""
         return self.wall_at(self.terminal_at_mono)
+
+    def told(self, wall: float) -> float:
+        """A wall-clock time (seconds since the epoch) as the fake tells it, on `told_on`."""
+        if self.told_on is None:
+            return wall
+        return self.told_on.time_at_wall(datetime.fromtimestamp(wall, UTC)).timestamp()
 
     def wall_at(self, mono: float) -> float:
         """Convert a time on the loop's monotonic clock to wall-clock seconds."""

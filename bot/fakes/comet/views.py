@@ -81,7 +81,7 @@ def file_urls(task: FakeTask, files_base_url: str) -> tuple[str, str]:
 
 def create_body(task: FakeTask) -> dict[str, object]:
     """The create's answer: the Kling envelope with `task_status: submitted` and times in ms."""
-    created_ms = _ms(task.created_at)
+    created_ms = _ms(task.told(task.created_at))
     external_id = task.external_task_id
     return {
         "code": 0,
@@ -125,8 +125,8 @@ def kling_task_data(task: FakeTask, now_mono: float, files_base_url: str) -> dic
     if "watermark_info" in task.body:
         data["watermark_info"] = {"enabled": task.is_watermarked}
     data["task_result"] = task_result
-    data["created_at"] = _ms(task.created_at)
-    data["updated_at"] = _ms(task.wall_at(task.updated_at_mono(now_mono)))
+    data["created_at"] = _ms(task.told(task.created_at))
+    data["updated_at"] = _ms(task.told(task.wall_at(task.updated_at_mono(now_mono))))
     return data
 
 
@@ -159,9 +159,9 @@ def wrapper_body(
             "action": "OMNI_VIDEO",
             "status": status,
             "fail_reason": fail_reason,
-            "submit_time": int(task.created_at),
-            "start_time": int(task.processing_at) if has_started else 0,
-            "finish_time": int(task.terminal_at) if state.is_terminal else 0,
+            "submit_time": int(task.told(task.created_at)),
+            "start_time": int(task.told(task.processing_at)) if has_started else 0,
+            "finish_time": int(task.told(task.terminal_at)) if state.is_terminal else 0,
             "progress": progress,
             "data": native_body(data) if is_three_level else data,
         },

@@ -35,6 +35,7 @@ from bot.domain.request import make_request
 from bot.engine.assembly import EngineBusy, build_engine, engine_lock
 from bot.engine.courier import FileDeliverer
 from bot.fakes.comet import SAMPLE_PNG, FakeCometAPI, FakeCometConfig
+from bot.fakes.harness import fast_clock_of
 from bot.settings import OmniSettings, Settings
 from bot.store.sql_store import SqlStore
 from tests.helpers.engine import creates_per_task
@@ -44,7 +45,7 @@ from tests.helpers.tasks import CREATED, make_task
 KEY = "sk-test-Recognisable-Secret-7f3a9c"
 KLING_BOT = str(Path(sys.executable).with_name("kling-bot"))
 DURATION_SENTENCE = "`duration` 7 is not allowed for text-to-video on kling-video-o1: use 5 or 10."
-TIME_SCALE = 0.01  # the engine's waits, compressed for in-process runs
+SCALE = 0.01  # the engine's time runs 100× faster in in-process runs
 PROCESS_TIMEOUT_S = 60
 
 
@@ -399,7 +400,7 @@ async def test_members_tasks_wait_for_the_bot(tmp_path: Path, fake: FakeCometAPI
         wait=True,
         out=tmp_path / "boat.mp4",
         on_progress=quiet,
-        time_scale=TIME_SCALE,
+        clock=fast_clock_of(fake, SCALE),
     )
     assert outcome.task.state is TaskState.DELIVERED
     assert is_mp4(tmp_path / "boat.mp4")
@@ -430,7 +431,7 @@ async def test_an_unwritable_out_ends_with_the_reason(tmp_path: Path, fake: Fake
         wait=True,
         out=tmp_path / "blocker" / "boat.mp4",
         on_progress=lines.append,
-        time_scale=TIME_SCALE,
+        clock=fast_clock_of(fake, SCALE),
     )
     assert outcome.task.state is TaskState.UNDELIVERABLE
     assert outcome.task.failure_reason is not None
@@ -474,7 +475,11 @@ async def test_no_poll_outlives_the_engine(tmp_path: Path, fake: FakeCometAPI) -
     async with await SqlStore.open(settings.storage.database) as store:
         async with aiohttp.ClientSession() as session:
             engine = build_engine(
-                settings, session, store, FileDeliverer(tmp_path / "out"), time_scale=TIME_SCALE
+                settings,
+                session,
+                store,
+                FileDeliverer(tmp_path / "out"),
+                clock=fast_clock_of(fake, SCALE),
             )
             await engine.start()
             task = await engine.enqueue(

@@ -122,7 +122,6 @@ def test_with_callbacks_polling_is_a_safety_net() -> None:
     assert safety_net_delay(100.0, window, policy) == 20.0
     assert safety_net_delay(119.5, window, policy) == 2.0  # never faster than min_interval
     assert safety_net_delay(130.0, window, policy) == 60.0  # then once a minute
-    assert safety_net_delay(0.0, window, PollPolicy(scale=0.5)) == 120.0  # windows come scaled
 
 
 def test_the_create_carries_the_callback_url() -> None:

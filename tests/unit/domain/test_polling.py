@@ -41,12 +41,6 @@ def test_intervals_never_below_the_minimum() -> None:
     assert all(b - a >= POLICY.min_interval_s - 1e-9 for a, b in itertools.pairwise(times))
 
 
-def test_scale_compresses_every_constant() -> None:
-    fast = PollPolicy(scale=0.01)
-    assert next_poll_delay(0, prior_window("std", 5, 0.01), fast) < 0.5
-    assert prior_window("std", 5, 0.01).late_s == prior_window("std", 5).late_s * 0.01
-
-
 def test_pro_and_longer_videos_are_expected_later() -> None:
     assert prior_window("pro", 5).late_s > prior_window("std", 5).late_s
     assert prior_window("std", 10).early_s > prior_window("std", 5).early_s

@@ -83,7 +83,7 @@ async def test_a_video_finished_while_the_bot_was_down_is_delivered_not_timed_ou
         await wait_for_state(engine, task, TaskState.SUBMITTED, TaskState.PROCESSING)
     # The bot is down longer than the task timeout; meanwhile the API finishes the video.
     await asyncio.sleep(0.6)
-    async with running_engine(tmp_path, comet, task_timeout=timedelta(seconds=0.2)) as revived:
+    async with running_engine(tmp_path, comet, task_timeout=timedelta(seconds=40)) as revived:
         (done,) = await settle(revived, task)
         ledger = await revived.store.ledger_for_task(done.id)
     assert done.state is TaskState.DELIVERED, done.failure_reason
@@ -95,7 +95,7 @@ async def test_a_task_still_running_past_the_timeout_is_still_timed_out(
     tmp_path: Path, comet: FakeCometAPI
 ) -> None:
     comet.set_timings(processing_s=float("inf"))
-    async with running_engine(tmp_path, comet, task_timeout=timedelta(seconds=0.3)) as engine:
+    async with running_engine(tmp_path, comet, task_timeout=timedelta(seconds=60)) as engine:
         (done,) = await settle(engine, await engine.enqueue(new_task(1), quota=UNLIMITED))
         ledger = await engine.store.ledger_for_task(done.id)
     assert done.state is TaskState.TIMED_OUT

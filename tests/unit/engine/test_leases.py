@@ -17,16 +17,16 @@ import pytest
 
 from bot.domain.errors import IllegalTransition
 from bot.domain.lifecycle import TaskState
-from bot.domain.polling import PollPolicy
 from bot.domain.records import Lease, NewTask, QuotaCheck
 from bot.domain.request import make_request
+from bot.engine.clock import ScaledClock
 from bot.engine.courier import FileDeliverer
-from bot.engine.submitter import Backoff
 from bot.engine.task_engine import EngineSettings, TaskEngine
 from bot.engine.tracker import TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig
-from bot.omni.client import OmniClient, RetryPolicy
+from bot.omni.client import OmniClient
 from bot.store.sql_store import SqlStore
+from tests.helpers.engine import FAST_RETRY, FAST_SCALE
 from tests.helpers.waits import task_reaches
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -160,7 +160,8 @@ class KilledStore(SharedStore):
         return 0
 
 
-LEASE = timedelta(seconds=0.6)
+CLOCK = ScaledClock(FAST_SCALE)  # both "processes" on one time
+LEASE = timedelta(seconds=120)  # 0.6 s of wall time
 
 
 def engine_on(
@@ -169,7 +170,7 @@ def engine_on(
     tmp_path: Path,
     owner: str,
     *,
-    heartbeat_s: float = 5.0,
+    heartbeat_s: float = TrackerSettings().heartbeat_s,
 ) -> TaskEngine:
     return TaskEngine(
         store,
@@ -179,14 +180,11 @@ def engine_on(
             max_concurrent_tasks=5,
             results_dir=tmp_path / f"results-{owner}",
             max_result_bytes=50 * 1024 * 1024,
-            poll_policy=PollPolicy(scale=0.005),
-            tracker=TrackerSettings(
-                max_queries_per_s=500, reconcile_grace_s=0.05, heartbeat_s=heartbeat_s
-            ),
-            backoff=Backoff(initial_s=0.05, max_s=0.2),
+            tracker=TrackerSettings(heartbeat_s=heartbeat_s),
             stop_grace_s=0.2,
             lease=LEASE,
         ),
+        clock=CLOCK,
         owner=owner,
     )
 
@@ -195,7 +193,7 @@ async def test_another_process_takes_over_a_killed_ones_tasks_once_each(
     tmp_path: Path, store_location: Path | str
 ) -> None:
     path = store_location
-    retry = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+    retry = FAST_RETRY
     config = FakeCometConfig(submitted_s=0.05, processing_s=float("inf"))
     async with FakeCometAPI(config) as fake, aiohttp.ClientSession() as session:
         client = OmniClient(
@@ -234,9 +232,9 @@ async def test_another_process_takes_over_a_killed_ones_tasks_once_each(
 async def test_a_waiting_process_wakes_when_another_queues_a_task(
     tmp_path: Path, postgresql_url: str
 ) -> None:
-    # The waiting process looks at the queue by itself only every ten minutes: only a NOTIFY
+    # The waiting process looks at the queue by itself only every twelve days: only a NOTIFY
     # from the other process can wake it in time.
-    retry = RetryPolicy(max_attempts=2, initial_delay_s=0.01, max_delay_s=0.05)
+    retry = FAST_RETRY
     async with (
         FakeCometAPI(FakeCometConfig(submitted_s=0.05, processing_s=0.1)) as fake,
         aiohttp.ClientSession() as session,
@@ -245,12 +243,13 @@ async def test_a_waiting_process_wakes_when_another_queues_a_task(
             session, fake.base_url, fake.config.api_key, create_retry=retry, query_retry=retry
         )
         waiting_store = await SqlStore.open(postgresql_url)
-        waiting = engine_on(waiting_store, client, tmp_path, "waiting", heartbeat_s=600)
+        # A heartbeat of twelve days on the compressed clock: an hour and a half of wall time.
+        waiting = engine_on(waiting_store, client, tmp_path, "waiting", heartbeat_s=10**6)
         other = await SqlStore.open(postgresql_url)
         try:
             await waiting.start()
             await waiting.submitter.run_once()  # its pass at start is over: now it waits
-            queued = await other.create_task(new_task(1), now=datetime.now(UTC), quota=UNLIMITED)
+            queued = await other.create_task(new_task(1), now=CLOCK.now(), quota=UNLIMITED)
             done = await task_reaches(waiting_store, queued.id, TaskState.DELIVERED)
         finally:
             await waiting.stop()

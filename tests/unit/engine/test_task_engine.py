@@ -23,12 +23,12 @@ from bot.engine.pace import QueryPace
 from bot.engine.task_engine import (
     UNCONFIRMED_REASON,
     TaskEngine,
-    utc_now,
 )
 from bot.engine.tracker import Tracker, TrackerSettings
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind
 from bot.omni.client import OmniClient
 from bot.store.sql_store import SqlStore
+from tests.helpers.clocks import StandingClock
 from tests.helpers.engine import FAST_RETRY, UNLIMITED, creates_per_task, new_task, running_engine
 
 SETTLE_S = 30  # a safety net against hangs, not a performance assertion
@@ -116,7 +116,7 @@ async def test_a_task_past_the_timeout_is_ended_and_refunded(
     tmp_path: Path, fake: FakeCometAPI
 ) -> None:
     fake.set_timings(processing_s=float("inf"))
-    async with running_engine(tmp_path, fake, task_timeout=timedelta(seconds=0.5)) as engine:
+    async with running_engine(tmp_path, fake, task_timeout=timedelta(seconds=100)) as engine:
         (done,) = await settle(engine, [await engine.enqueue(new_task(1), quota=UNLIMITED)])
         ledger = await engine.store.ledger_for_task(done.id)
     assert done.state is TaskState.TIMED_OUT
@@ -332,12 +332,7 @@ async def test_a_disk_the_bot_cannot_write_is_retried_then_refunded_with_a_sente
 
 async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeCometAPI) -> None:
     """However many polls are due at once, each query waits for its own slot, 1/20 s apart."""
-    waits: list[float] = []
-
-    async def recorded_sleep(delay_s: float) -> None:
-        waits.append(delay_s)
-        await asyncio.sleep(0)  # the clock stands still: only the reserved slots count
-
+    clock = StandingClock()  # only the reserved slots count
     store = await SqlStore.open(tmp_path / "pace.sqlite3")
     try:
         async with aiohttp.ClientSession() as session:
@@ -345,11 +340,11 @@ async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeC
             tracker = Tracker(
                 store,
                 client,
-                clock=utc_now,
+                clock=clock,
                 on_changed=lambda task: None,
                 on_finished=lambda task: None,
                 settings=TrackerSettings(max_queries_per_s=20),
-                pace=QueryPace(20, monotonic=lambda: 100.0, sleep=recorded_sleep),
+                pace=QueryPace(20, clock),
             )
 
             async def ask(n: int) -> None:
@@ -361,4 +356,4 @@ async def test_queries_never_exceed_the_tracker_pace(tmp_path: Path, fake: FakeC
         await store.close()
     assert len([r for r in fake.requests if r.method == "GET"]) == 10
     # The first leaves at once; the nine others each wait for the next 1/20 s slot.
-    assert sorted(waits) == pytest.approx([0.05 * n for n in range(1, 10)])
+    assert sorted(clock.sleeps) == pytest.approx([0.05 * n for n in range(1, 10)])

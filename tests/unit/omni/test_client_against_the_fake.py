@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.domain.backoff import Backoff
 from bot.domain.errors import ApiError, ApiErrorKind
 from bot.domain.request import OmniRequest, make_request
 from bot.fakes.comet import FakeCometAPI, FakeCometConfig, FaultKind, Route
@@ -18,7 +19,7 @@ from bot.omni.wire import NO_URL_REASON
 
 A = ApiErrorKind
 KEY = "sk-fake-key"
-FAST = RetryPolicy(max_attempts=3, initial_delay_s=0.0, max_delay_s=0.0)
+FAST = RetryPolicy(max_attempts=3, backoff=Backoff(initial_s=0.0, max_s=0.0))
 
 
 async def no_wait(delay_s: float) -> None:
@@ -294,7 +295,7 @@ async def test_a_slow_query_times_out_and_is_retried(
 
 CHAOS_TASKS = 30
 CHAOS_SEED = 20260312
-CHAOS_POLICY = RetryPolicy(max_attempts=12, initial_delay_s=0.0, max_delay_s=0.0)
+CHAOS_POLICY = RetryPolicy(max_attempts=12, backoff=Backoff(initial_s=0.0, max_s=0.0))
 
 
 async def test_chaos_every_created_task_ends_as_the_fake_decided(
