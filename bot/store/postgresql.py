@@ -31,6 +31,7 @@ from bot.store.sql import POSTGRESQL, QUEUE_CHANNEL, Row
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "kling-bot"  # what pg_stat_activity shows for the bot's connections
+WARM_CONNECTIONS = 4  # connections opened at start (the pool grows to max_connections)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -128,7 +129,11 @@ class PostgresBackend:
             finally:
                 await conn.close()
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=max_connections, server_settings=settings
+                url,
+                # Open a few at start: the first burst of commands should not wait for logins.
+                min_size=min(WARM_CONNECTIONS, max_connections),
+                max_size=max_connections,
+                server_settings=settings,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             reason = _without(str(exc) or type(exc).__name__, url)
