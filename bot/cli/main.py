@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # discord.py loads only for the commands that need it.
     from discord.errors import ConnectionClosed, LoginFailure, PrivilegedIntentsRequired
 
-    from bot.discord.client import run_bot
+    from bot.discord.run import run_bot
     from bot.discord.sharding import shard_refusal
     from bot.engine.pause_points import PausePoints
 
