@@ -67,16 +67,23 @@ def _filled_in(template: str, values: dict[str, str]) -> str:
 
 
 def _pattern_of(msgid: str) -> re.Pattern[str]:
-    """`the bot can't see {where}: grant …` → a pattern that captures `where`."""
-    parts, seen, at = [], set(), 0
-    for field in _FIELD.finditer(msgid):
-        parts.append(re.escape(msgid[at : field.start()]))
-        name = field.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+    """`the bot can't see {where}: grant …` → a pattern that captures `where`.
+
+    Each value but the last is the shortest one the words after it follow, never reconsidered
+    (an atomic group), and the last takes the rest: matching takes time in proportion to the
+    text, whatever the text (lazy groups that backtrack would take ages on a crafted one)."""
+    fields = list(_FIELD.finditer(msgid))
+    pattern, seen = re.escape(msgid[: fields[0].start()]), set()
+    for index, field in enumerate(fields):
+        name, is_last = field.group(1), index == len(fields) - 1
+        words = re.escape(msgid[field.end() : len(msgid) if is_last else fields[index + 1].start()])
+        if name in seen:
+            value = f"(?P={name})"
+        else:
+            value = f"(?P<{name}>.+)" if is_last else f"(?P<{name}>.+?)"
         seen.add(name)
-        at = field.end()
-    parts.append(re.escape(msgid[at:]))
-    return re.compile("".join(parts), re.DOTALL)
+        pattern += f"{value}{words}" if is_last else f"(?>{value}{words})"
+    return re.compile(pattern, re.DOTALL)
 
 
 _current: ContextVar[gettext.NullTranslations] = ContextVar("language", default=ENGLISH)

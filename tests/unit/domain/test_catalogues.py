@@ -148,3 +148,10 @@ def test_sentences_built_from_counts_and_options_read_whole_in_each_language() -
         text = ngettext("{count} credit a day", "{count} credits a day", 1).format(count=1)
         assert text == "1 Credit pro Tag"
     assert option_name("first_frame") == "first_frame"
+
+
+def test_a_long_crafted_text_is_looked_at_in_one_pass_and_left_as_it_is() -> None:
+    # Lazy values that backtrack would take minutes on this (the test's time limit catches it).
+    crafted = "`a` is 1×1 px; images need at least 1 px on each side" * 200
+    with speaking(catalogue_for("fr")):
+        assert translated(crafted) == crafted
