@@ -1,10 +1,11 @@
 """The sentences the engine and the store write in English, marked here for the catalogues.
 
-A task's failure reason is stored with it in English, and a quota refusal is raised by the store;
-the layers below the features speak no language. Marked here, the catalogues translate them, and
-`translated()` shows them in the reader's language: word for word, or around their values (the
-reason an undeliverable video gives, which names the channel). A test keeps this list in step
-with the engine's and the store's own words.
+A task's failure reason is stored with it in English; the layers below the features speak no
+language (a quota refusal, raised by the store in the member's interaction, is worded in
+`bot/domain/quota_refusals.py`, already in the member's language). Marked here, the catalogues
+translate them, and `translated()` shows them in the reader's language: word for word, or around
+their values (the reason an undeliverable video gives, which names the channel). A test keeps
+this list in step with the engine's and the store's own words.
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ STORED_REASONS = (
     N_("An input kept for this task could not be read by the bot."),
     N_("The video was not ready after {minutes} minutes, so the bot stopped waiting."),
     N_("The video service lost track of the task."),
-    # store/quotas.py, task_reads.py
-    N_("You can't make videos on this server: a moderator set your quota to 0 credits."),
-    N_(
-        "This server's video budget is 0 credits: no videos until a moderator raises it with "
-        "`/quota server`."
-    ),
+    # store/task_reads.py (the quota refusals are the domain's: domain/quota_refusals.py)
     N_("There is no task {id}."),
 )

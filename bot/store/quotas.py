@@ -10,10 +10,18 @@ the rules to the stored overrides inside the transaction that charges.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.domain.errors import QuotaExceeded
 from bot.domain.quota import quota_check, resolve_limit, resolve_server_limit
+from bot.domain.quota_refusals import (
+    credits_refusal,
+    member_blocked,
+    member_in_flight,
+    server_blocked,
+    server_budget_refusal,
+    server_in_flight,
+)
 from bot.domain.records import (
     GuildSettings,
     LedgerEntry,
@@ -25,7 +33,6 @@ from bot.domain.records import (
     QuotaWindow,
     ServerBudgetCheck,
 )
-from bot.domain.wording import plural
 from bot.store.sql import Backend, Session, count, from_db_time, to_db_time
 
 _LEDGER_COLUMNS = "id, guild_id, user_id, task_id, kind, credits, at, counts_at"
@@ -66,9 +73,6 @@ _INSERT_REFUND = (
     "WHERE task_id = ? AND kind = 'charge' "
     "ON CONFLICT (task_id, kind) WHERE task_id IS NOT NULL DO NOTHING"
 )
-
-_THIS_WINDOW = {"day": "today", "week": "this week", "month": "this month"}
-_PER_WINDOW = {"day": "a day", "week": "a week", "month": "a month"}
 
 
 class QuotaBook:
@@ -267,9 +271,7 @@ async def check_quota(session: Session, new: NewTask, quota: QuotaCheck) -> int 
     the member has left once it is charged (None: no limit)."""
     assert new.guild_id is not None and new.user_id is not None  # NewTask ensures it
     if quota.limit == 0:
-        raise QuotaExceeded(
-            "You can't make videos on this server: a moderator set your quota to 0 credits."
-        )
+        raise QuotaExceeded(member_blocked())
     left = None
     if quota.limit is not None:
         start = to_db_time(quota.window_start)
@@ -283,17 +285,11 @@ async def check_quota(session: Session, new: NewTask, quota: QuotaCheck) -> int 
     if member_cap is not None:
         running = await _unfinished(session, new.guild_id, new.user_id)
         if running >= member_cap:
-            raise QuotaExceeded(
-                f"You already have {plural(running, 'video')} in progress; a member may have "
-                f"{member_cap} at once. Try again when one has finished."
-            )
+            raise QuotaExceeded(member_in_flight(running, member_cap))
     if server_cap is not None:
         running = await _unfinished(session, new.guild_id, None)
         if running >= server_cap:
-            raise QuotaExceeded(
-                f"This server already has {plural(running, 'video')} in progress; it may "
-                f"have {server_cap} at once. Try again in a few minutes."
-            )
+            raise QuotaExceeded(server_in_flight(running, server_cap))
     return left
 
 
@@ -310,18 +306,10 @@ async def refund(session: Session, task_id: int, at: str) -> None:
 async def _check_server_budget(session: Session, new: NewTask, budget: ServerBudgetCheck) -> None:
     """Raise QuotaExceeded when the whole server's budget can't cover `new`."""
     if budget.limit == 0:
-        raise QuotaExceeded(
-            "This server's video budget is 0 credits: no videos until a moderator raises it "
-            "with `/quota server`."
-        )
+        raise QuotaExceeded(server_blocked())
     spent = await count(session, _SUM_SERVER, (new.guild_id, to_db_time(budget.window_start)))
     if spent + new.cost > budget.limit:
-        raise QuotaExceeded(
-            f"This video costs {plural(new.cost, 'credit')} and the server has "
-            f"{max(budget.limit - spent, 0)} left: it has used {spent} of its "
-            f"{plural(budget.limit, 'credit')} {_THIS_WINDOW[budget.window]}. The server's "
-            f"budget resets {_when(budget.resets_at)}."
-        )
+        raise QuotaExceeded(server_budget_refusal(budget, spent, new.cost))
 
 
 async def _unfinished(session: Session, guild_id: int, user_id: int | None) -> int:
@@ -367,25 +355,3 @@ async def _guild_settings(session: Session, guild_id: int) -> GuildSettings:
         server_limit="unlimited" if row["server_unlimited"] else row["server_limit"],
         server_window=row["server_window"],
     )
-
-
-def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
-    """The sentence a member reads when this window's credits can't cover `cost`."""
-    assert quota.limit is not None
-    if cost > quota.limit:
-        return (
-            f"This video costs {plural(cost, 'credit')}, more than your whole quota of "
-            f"{plural(quota.limit, 'credit')} {_PER_WINDOW[quota.window]}."
-        )
-    left = max(quota.limit - used, 0)
-    return (
-        f"This video costs {plural(cost, 'credit')} and you have {left} left: you have used "
-        f"{used} of your {plural(quota.limit, 'credit')} {_THIS_WINDOW[quota.window]}. "
-        f"Your quota resets {_when(quota.resets_at)}."
-    )
-
-
-def _when(moment: datetime) -> str:
-    """`<t:…:R> (2025-01-16 00:00 UTC)`: relative in the member's client, exact in plain text."""
-    exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<t:{int(moment.timestamp())}:R> ({exact})"

@@ -193,3 +193,19 @@ async def test_a_refused_rerun_by_reaction_is_explained_in_the_servers_language(
     notice = await reply_to(fake_discord, result.id)
     assert f"La tâche #{task.id} ne peut pas être refaite" in notice.content
     assert "`image_1` a été supprimée" in notice.content
+
+
+@pytest.mark.parametrize("bot_config", [{"quotas": {"default_limit": 1}}])
+async def test_a_french_member_over_their_quota_is_refused_in_french(
+    fake_discord: FakeDiscord, fake_comet: FakeCometAPI, kling_bot: KlingBot
+) -> None:
+    alice = _french(fake_discord)
+    await (await fake_discord.member(alice).run("video", prompt="un bateau")).wait_ack()
+    itx = await fake_discord.member(alice).run("video", prompt="un autre bateau")
+    [answer] = await itx.wait_response()
+    assert answer.is_ephemeral
+    assert (
+        "Cette vidéo coûte 1 crédit et il vous en reste 0 : vous avez utilisé 1 de vos "
+        "1 crédit aujourd'hui. Votre quota se renouvelle <t:"
+    ) in answer.content
+    assert len(await kling_bot.services.store.list_tasks()) == 1  # nothing stored, nothing charged
