@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
 from bot.cli.common import fail, load
 from bot.cli.stored_tasks import list_stored, one_stored
@@ -16,16 +19,10 @@ from bot.settings.database import shown_database
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """List the tracked tasks in the database as a table, newest first."""
-    settings = load(args)
-    if settings is None:
+    read = _read(args, lambda database: list_stored(database, states=args.status, limit=args.limit))
+    if read is None:
         return 2
-    database = settings.storage.database
-    shown = shown_database(database)
-    try:
-        listing = asyncio.run(list_stored(database, states=args.status, limit=args.limit))
-    except UNREADABLE as exc:
-        fail(unreadable(shown, exc))
-        return 2
+    shown, listing = read
     if listing is None:
         print(
             f"No tasks: there is no database at {shown} (storage.database) yet; "
@@ -48,22 +45,35 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 def cmd_task(args: argparse.Namespace) -> int:
     """One task in full, with its history."""
-    settings = load(args)
-    if settings is None:
+    read = _read(args, lambda database: one_stored(database, args.id))
+    if read is None:
         return 2
-    database = settings.storage.database
-    shown = shown_database(database)
-    try:
-        found = asyncio.run(one_stored(database, args.id))
-    except UNREADABLE as exc:
-        fail(unreadable(shown, exc))
-        return 2
+    shown, found = read
     if found is None:
         fail(f"There is no task {args.id} in {shown}.")
         return 1
     task, events = found
     print(render_task(task, events, now=datetime.now(UTC)))
     return 0
+
+
+T = TypeVar("T")
+
+
+def _read(
+    args: argparse.Namespace, reader: Callable[[Path | str], Coroutine[Any, Any, T]]
+) -> tuple[str, T] | None:
+    """What `reader` finds in the configured database, and how to name that database; None
+    (having said why) when the config or the database can't be read."""
+    settings = load(args)
+    if settings is None:
+        return None
+    shown = shown_database(settings.storage.database)
+    try:
+        return shown, asyncio.run(reader(settings.storage.database))
+    except UNREADABLE as exc:
+        fail(unreadable(shown, exc))
+        return None
 
 
 # An SQLite file that is not a kling-bot database; a PostgreSQL server that does not answer or

@@ -252,14 +252,7 @@ class Rest:
         have = self.state.require(guild, channel, need)
         validate_message(body.payload, file_count=len(body.files), require_content=True)
         self.state.reopen_for_post(channel, have)
-        nonce = message_nonce(body.payload)
-        author = self.state.world.bot
-        if nonce is not None and body.payload.get("enforce_nonce") is True:
-            earlier = self.state.message_by_nonce(channel, author, nonce)
-            if earlier is not None:
-                return json_response(self.state.message_payload(earlier, with_nonce=True))
-        message = self.state.post_message(guild, channel, author, body, validate=False, nonce=nonce)
-        return json_response(self.state.message_payload(message, with_nonce=True))
+        return self._post_once(guild, channel, body)
 
     async def _send_dm(self, request: web.Request, channel: Channel) -> web.Response:
         """A direct message: 403/50007 when the member takes none from the server's members."""
@@ -267,13 +260,17 @@ class Rest:
         if self.state.dm_recipients[channel.id] in self.state.closed_dms:
             raise DiscordError(403, 50007)
         validate_message(body.payload, file_count=len(body.files), require_content=True)
+        return self._post_once(None, channel, body)
+
+    def _post_once(self, guild: Guild | None, channel: Channel, body: Body) -> web.Response:
+        """Post as the bot; with an enforced nonce, a repeat answers with the first message."""
         nonce = message_nonce(body.payload)
         author = self.state.world.bot
         if nonce is not None and body.payload.get("enforce_nonce") is True:
             earlier = self.state.message_by_nonce(channel, author, nonce)
             if earlier is not None:
                 return json_response(self.state.message_payload(earlier, with_nonce=True))
-        message = self.state.post_message(None, channel, author, body, validate=False, nonce=nonce)
+        message = self.state.post_message(guild, channel, author, body, validate=False, nonce=nonce)
         return json_response(self.state.message_payload(message, with_nonce=True))
 
     async def get_message(self, request: web.Request) -> web.Response:
