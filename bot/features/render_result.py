@@ -63,7 +63,7 @@ def result_text(
         ).format(size=size, limit=limit)
     else:
         why = _("Discord wouldn't take it as an attachment")
-    # omni-api.md: result URLs are temporary
+    # CometAPI serves results from Kling, which keeps generated videos about 30 days
     expiry = _(
         "Kling's links expire after about 30 days: download the video if you want to keep it."
     )
