@@ -20,7 +20,7 @@ from typing import Any
 
 import discord
 
-from bot.discord.guilds import GuildDirectory
+from bot.discord.guilds import directory_of
 from bot.discord.language import in_server_language
 from bot.discord.private_delivery import PrivateDelivery
 from bot.discord.translate import channel_rights, requester_only, result_view
@@ -100,7 +100,7 @@ class DiscordDeliverer:
         self._telemetry: Telemetry = telemetry or NoTelemetry()
         self._clock = clock
         self._private = PrivateDelivery(client, store, clock, self._earlier_post)
-        self._guilds = GuildDirectory(client)  # servers of other processes' shards too
+        self._guilds = directory_of(client)  # servers of other processes' shards too
         self._extras = extras  # what a result message adds (an extension's joined chain)
         # Posts made by this process (None: in private): a retry after an error while
         # recording needs no history.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 
 import discord
@@ -49,3 +50,16 @@ class GuildDirectory:
             return None
         self._fetched[guild_id] = (self._clock(), fetched)
         return fetched
+
+
+_DIRECTORIES: weakref.WeakKeyDictionary[discord.Client, GuildDirectory] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def directory_of(client: discord.Client) -> GuildDirectory:
+    """The client's one directory, shared by whatever posts for it (one fetch per server)."""
+    directory = _DIRECTORIES.get(client)
+    if directory is None:
+        directory = _DIRECTORIES[client] = GuildDirectory(client)
+    return directory

@@ -22,7 +22,7 @@ from typing import Any
 
 import discord
 
-from bot.discord.guilds import GuildDirectory
+from bot.discord.guilds import directory_of
 from bot.discord.language import in_server_language
 from bot.discord.pacing import EditKind, EditPacer, WantedEdit, choose_edit
 from bot.discord.translate import status_embed
@@ -70,7 +70,7 @@ class StatusUpdater:
         estimates: Estimates | None = None,
     ) -> None:
         self._client = client
-        self._guilds = GuildDirectory(client)
+        self._guilds = directory_of(client)
         self._estimates = estimates  # how long a render takes, for the progress bar
         self._store = store
         self._positions = positions
