@@ -39,6 +39,7 @@ from bot.features.retention import media_owners
 from bot.features.task_history import TaskDetail
 from bot.store.migrate import load_migrations, migrate
 from bot.store.sql_store import SqlStore
+from tests.helpers.tasks import make_task
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 T = "2025-01-15T12:00:00.000000Z"
@@ -298,36 +299,23 @@ async def test_the_migration_widens_the_kinds_in_place_keeping_rows_and_other_co
 
 
 def record(task_id: int, **changes: object) -> TaskRecord:
-    base = TaskRecord(
-        id=task_id,
-        external_id=f"kob-{task_id}",
-        origin="discord",
-        rerun_of=None,
-        guild_id=10,
-        channel_id=20,
-        user_id=30,
-        request=REQUEST,
-        cost=1,
-        state=TaskState.DELIVERED,
-        api_task_id=None,
-        created_at=NOW,
-        updated_at=NOW,
-        queued_at=NOW,
-        submitted_at=NOW,
-        finished_at=NOW,
-        attempts=0,
-        not_before=None,
-        last_polled_at=None,
-        poll_count=0,
-        progress_pct=None,
-        failure_reason=None,
-        result_url=None,
-        result_path=None,
-        result_size_bytes=None,
-        status_message_id=None,
-        delivery_message_id=100 + task_id,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    """A delivered task of member 30 in channel 20 of server 10, made at NOW."""
+    delivered: dict[str, object] = {
+        "id": task_id,
+        "external_id": f"kob-{task_id}",
+        "guild_id": 10,
+        "channel_id": 20,
+        "user_id": 30,
+        "request": REQUEST,
+        "state": TaskState.DELIVERED,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "queued_at": NOW,
+        "submitted_at": NOW,
+        "finished_at": NOW,
+        "delivery_message_id": 100 + task_id,
+    }
+    return replace(make_task(), **{**delivered, **changes})  # type: ignore[arg-type]
 
 
 def test_an_extension_says_so_on_its_status_and_task_shows_the_chain() -> None:
