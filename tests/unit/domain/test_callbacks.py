@@ -13,11 +13,11 @@ from bot.domain.callback_tokens import CallbackSigner, callback_key_path, load_o
 from bot.domain.errors import ConfigError
 from bot.domain.lifecycle import TaskState
 from bot.domain.polling import PollPolicy, Window, estimated_age_s, safety_net_delay
-from bot.domain.records import TaskRecord
 from bot.domain.request import make_request
 from bot.engine.callback_hints import is_news
 from bot.omni.wire import TaskStatus, build_create_body, parse_callback
 from bot.settings.reading import load_settings
+from tests.helpers.tasks import make_task
 
 KEY = b"k" * 32
 SIGNER = CallbackSigner(KEY, "https://bot.example.org/omni/callback/")
@@ -153,15 +153,12 @@ def test_a_callback_url_without_a_listener_is_explained(tmp_path: Path) -> None:
 
 def test_the_completion_model_learns_the_apis_own_end_time() -> None:
     submitted = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    task = TaskRecord(
-        id=1,
+    task = make_task(
         external_id=EXTERNAL,
         origin="cli",
-        rerun_of=None,
         guild_id=None,
         channel_id=None,
         user_id=None,
-        request=make_request({"prompt": "a boat", "aspect_ratio": "16:9"}),
         cost=0,
         state=TaskState.PROCESSING,
         api_task_id="8781",
@@ -169,18 +166,8 @@ def test_the_completion_model_learns_the_apis_own_end_time() -> None:
         updated_at=submitted,
         queued_at=submitted,
         submitted_at=submitted,
-        finished_at=None,
-        attempts=0,
-        not_before=None,
         last_polled_at=submitted + timedelta(seconds=10),  # a callback-era gap to the next query
         poll_count=1,
-        progress_pct=None,
-        failure_reason=None,
-        result_url=None,
-        result_path=None,
-        result_size_bytes=None,
-        status_message_id=None,
-        delivery_message_id=None,
     )
     noticed = submitted + timedelta(seconds=90)
     assert estimated_age_s(task, noticed, submitted + timedelta(seconds=81)) == 81.0
