@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.domain.lifecycle import TaskState
 from bot.domain.records import Lease, TaskRecord
 from bot.store.sql import Backend, placeholders, to_db_time
-from bot.store.task_reads import SELECT_TASK, task_from_row
+from bot.store.task_reads import TASK_COLUMNS, task_from_row
 
 # Past the queue and not finished: a process is (or was) working on these.
 _CLAIMABLE = sorted(s.value for s in TaskState if not s.is_terminal and s is not TaskState.QUEUED)
@@ -53,16 +53,10 @@ class TaskLeases:
             claimed = await session.all(
                 "UPDATE tasks SET lease_owner = ?, lease_until = ? WHERE id IN "
                 f"(SELECT id FROM tasks WHERE {where} ORDER BY id{session.skip_locked}) "
-                "RETURNING id",
+                f"RETURNING {TASK_COLUMNS}",
                 [lease.owner, to_db_time(lease.until), *params],
             )
-            ids = sorted(int(row["id"]) for row in claimed)
-            if not ids:
-                return []
-            rows = await session.all(
-                f"{SELECT_TASK} WHERE id IN ({placeholders(ids)}) ORDER BY id", ids
-            )
-        return [task_from_row(row) for row in rows]
+        return sorted((task_from_row(row) for row in claimed), key=lambda task: task.id)
 
     async def renew_leases(self, lease: Lease) -> int:
         """Extend the process's leases on its unfinished tasks to `lease.until`; how many.
