@@ -28,11 +28,12 @@ from bot.domain.records import (
 from bot.domain.request import OmniRequest
 from bot.store.moves import INSERT_EVENT, apply_move, link_to_task
 from bot.store.quotas import charge, check_quota, resolve_quota
-from bot.store.sql import Backend, count, placeholders, to_db_time
+from bot.store.sql import Backend, count, to_db_time
 from bot.store.task_reads import (
     SELECT_TASK,
     load_task,
     no_task_message,
+    state_clause,
     states_of,
     task_from_row,
 )
@@ -47,8 +48,7 @@ _INSERT_TASK = (
 # never 0).
 ACCOUNT_LOCK = 0
 COMMAND_LINE_LOCK = 1  # the tasks started from the command line, which have no server
-_AT_API_STATES = sorted(s.value for s in AT_API_STATES)
-_AT_API = f"finished_at IS NULL AND state IN ({placeholders(_AT_API_STATES)})"
+_AT_API, _AT_API_STATES = state_clause(AT_API_STATES)  # counted on the unfinished tasks' index
 # Moves that a task whose cancellation was asked for makes to CANCELLED instead: delivering
 # what the API made, or sending again what it never made.
 _CANCELLED_INSTEAD = frozenset({TaskState.SUCCEEDED, TaskState.QUEUED})
