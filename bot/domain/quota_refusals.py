@@ -15,7 +15,7 @@ _THIS_WINDOW = {"day": N_("today"), "week": N_("this week"), "month": N_("this m
 _PER_WINDOW = {"day": N_("a day"), "week": N_("a week"), "month": N_("a month")}
 
 
-def credits_phrase(count: int) -> str:
+def credits(count: int) -> str:
     """`1 credit`, `5 credits` (in the current language)."""
     return ngettext("{count} credit", "{count} credits", count).format(count=count)
 
@@ -46,7 +46,7 @@ def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
             cost,
         ).format(
             count=cost,
-            quota=credits_phrase(quota.limit),
+            quota=credits(quota.limit),
             per=translated(_PER_WINDOW[quota.window]),
         )
     return ngettext(
@@ -59,7 +59,7 @@ def credits_refusal(quota: QuotaCheck, used: int, cost: int) -> str:
         count=cost,
         left=max(quota.limit - used, 0),
         used=used,
-        quota=credits_phrase(quota.limit),
+        quota=credits(quota.limit),
         when=this_window(quota.window),
         resets=when(quota.resets_at),
     )
@@ -107,7 +107,7 @@ def server_budget_refusal(budget: ServerBudgetCheck, spent: int, cost: int) -> s
         count=cost,
         left=max(budget.limit - spent, 0),
         spent=spent,
-        budget=credits_phrase(budget.limit),
+        budget=credits(budget.limit),
         when=this_window(budget.window),
         resets=when(budget.resets_at),
     )

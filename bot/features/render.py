@@ -13,6 +13,7 @@ from bot.domain.cancellation import cancellation_refunded
 from bot.domain.i18n import N_, _, ngettext, translated
 from bot.domain.lifecycle import TaskState
 from bot.domain.progress import Progress, progress, progress_text
+from bot.domain.quota_refusals import credits
 from bot.domain.records import TaskRecord
 from bot.domain.request import InputMode, OmniRequest
 from bot.domain.wording import clip, human_duration, jump_url
@@ -248,11 +249,6 @@ _LEFT_IN = {
     "week": N_("{count} left this week"),
     "month": N_("{count} left this month"),
 }
-
-
-def credits(count: int) -> str:
-    """`1 credit`, `2 credits`, in the reader's language."""
-    return ngettext("{count} credit", "{count} credits", count).format(count=count)
 
 
 def cost_text(task: TaskRecord) -> str:

@@ -16,6 +16,7 @@ from bot.domain.cancellation import cancellation_refunded
 from bot.domain.i18n import N_, _, ngettext, translated
 from bot.domain.lifecycle import TaskState
 from bot.domain.quota import Limit
+from bot.domain.quota_refusals import credits
 from bot.domain.records import QuotaWindow, TaskEvent, TaskRecord
 from bot.domain.wording import clip, jump_url
 from bot.features.quota_records import (
@@ -29,7 +30,6 @@ from bot.features.render import (
     FIELD_VALUE_MAX_CHARS,
     EmbedField,
     StatusView,
-    credits,
     status_view,
 )
 from bot.features.task_history import TaskDetail, TaskPage

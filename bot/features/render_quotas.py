@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.domain.i18n import N_, _, ngettext, translated
 from bot.domain.quota import Limit, ResolvedLimit
+from bot.domain.quota_refusals import credits, this_window
 from bot.domain.records import QuotaOverride, QuotaWindow
 from bot.features.quota_records import (
     LimitTarget,
@@ -29,22 +30,15 @@ from bot.features.render import (
     DESCRIPTION_MAX_CHARS,
     EmbedField,
     StatusView,
-    credits,
 )
 from bot.features.render_lists import discord_time, fit_lines, limit_text, target_mention
 
 # In English here, in the reader's language where they are shown (`translated`).
-_THIS_WINDOW = {"day": N_("today"), "week": N_("this week"), "month": N_("this month")}
 _WINDOW_NAMES = {
     "day": N_("Daily"),
     "week": N_("Weekly (Monday to Sunday, UTC)"),
     "month": N_("Monthly"),
 }
-
-
-def this_window(window: QuotaWindow) -> str:
-    """`today`, `this week`, `this month`."""
-    return translated(_THIS_WINDOW[window])
 
 
 def quota_view(status: QuotaStatus, *, is_self: bool) -> StatusView:
